@@ -1,0 +1,137 @@
+// relayers.db: the Berkeley DB map that the MTA consults at RCPT time.
+// Key = address text (optionally NUL-terminated), value = ASCII decimal
+// seconds since the epoch. Reads and writes are safe next to a running
+// sendmail; see docs/relayers-db.md for the locking and mtime contract.
+#ifndef RELAYSYNC_BACKENDS_RELAYERS_DB_H_
+#define RELAYSYNC_BACKENDS_RELAYERS_DB_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+struct __db;  // Berkeley DB's DB handle, kept out of this header.
+
+namespace relaysync {
+
+// Per-file format options. sendmail and makemap use the defaults; Postfix
+// and Exim look up keys with a trailing NUL.
+struct MapOptions {
+  enum class Type { kHash, kBtree };
+  Type type = Type::kHash;
+  bool nul_terminated_keys = false;
+  // How long to wait for another process's lock before giving up.
+  absl::Duration lock_timeout = absl::Seconds(10);
+  // Source of "now" for the mtime bump. Not owned; must outlive the map.
+  const Clock* clock = SystemClock::Get();
+};
+
+struct MapEntry {
+  std::string key;    // without any trailing NUL
+  std::string value;  // raw stored value, without any trailing NUL
+};
+
+// An ordered list of changes applied under one lock and one sync.
+class MapBatch {
+ public:
+  void Put(std::string key, int64_t ticks);
+  void Delete(std::string key);
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  void Clear() { ops_.clear(); }
+
+ private:
+  friend class RelayersDb;
+  struct Op {
+    bool is_put;
+    std::string key;
+    std::string value;
+  };
+  std::vector<Op> ops_;
+};
+
+struct ApplyResult {
+  size_t written = 0;                // puts plus deletes that found a key
+  std::vector<std::string> missing;  // deleted keys that were not present
+};
+
+// An open relayers.db. Each call takes flock(2) on the file for its own
+// duration only (shared for reads, exclusive for writes), so no lock is held
+// between calls. Not thread-safe: one thread at a time per object.
+class RelayersDb {
+ public:
+  enum class Mode { kReadOnly, kReadWrite };
+
+  // Opens `path`. kReadWrite creates a missing (or zero-length) file;
+  // kReadOnly requires it to exist. A file that is not a Berkeley DB of the
+  // configured type is an error and is never modified.
+  static absl::StatusOr<std::unique_ptr<RelayersDb>> Open(
+      const std::string& path, Mode mode, const MapOptions& options = {});
+
+  ~RelayersDb();
+  RelayersDb(const RelayersDb&) = delete;
+  RelayersDb& operator=(const RelayersDb&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // The raw value stored under `key`, or NotFoundError.
+  absl::StatusOr<std::string> Get(absl::string_view key);
+
+  // Every entry, in the file's own order, read under one shared lock.
+  absl::StatusOr<std::vector<MapEntry>> ReadAll();
+
+  // Applies `batch` in order under one exclusive lock, syncs the file, and
+  // moves its mtime to max(now, previous mtime + 1 s) in whole seconds so
+  // that an open sendmail map notices the change. A batch that changes
+  // nothing leaves the file untouched.
+  absl::StatusOr<ApplyResult> Apply(const MapBatch& batch);
+
+  // Removes, under one exclusive lock, every entry whose value is a number
+  // <= `cutoff`, and returns them. Entries whose value is not a number are
+  // left alone.
+  absl::StatusOr<std::vector<MapEntry>> RemoveAtOrBefore(int64_t cutoff);
+
+ private:
+  class Lock;
+  RelayersDb(std::string path, Mode mode, const MapOptions& options);
+
+  // Takes the flock and (re)opens the Berkeley DB handle if the file changed
+  // since this object last looked at it.
+  absl::Status LockAndOpen(bool exclusive, Lock* lock);
+  // `empty`: the file has zero length and is formatted as a new map.
+  absl::Status OpenHandle(bool empty);
+  void CloseHandle();
+  // Syncs, bumps the mtime and records the file's new identity.
+  absl::Status FinishWrite(const Lock& lock);
+  absl::Status DbError(absl::string_view what, int err) const;
+  std::string StoredKey(absl::string_view key) const;
+
+  const std::string path_;
+  const Mode mode_;
+  const MapOptions options_;
+  __db* db_ = nullptr;
+  // What the file looked like when db_ last reflected it.
+  struct Identity {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    int64_t mtime_ns = -1;
+    bool operator==(const Identity& o) const {
+      return dev == o.dev && ino == o.ino && size == o.size &&
+             mtime_ns == o.mtime_ns;
+    }
+  };
+  Identity seen_;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_BACKENDS_RELAYERS_DB_H_

@@ -1,0 +1,22 @@
+// RelayBackend on a local relayers.db file: vsmtprelay 1.1.0's behaviour.
+#ifndef RELAYSYNC_CLI_LOCAL_BACKEND_H_
+#define RELAYSYNC_CLI_LOCAL_BACKEND_H_
+
+#include <memory>
+#include <string>
+
+#include "backends/relayers_db.h"
+#include "cli/relay_backend.h"
+#include "common/address.h"
+
+namespace relaysync {
+
+// Opens `path` for writing when `writable` (creating it if missing), else
+// read-only, so list/dump work on a map the user may only read.
+absl::StatusOr<std::unique_ptr<RelayBackend>> OpenLocalBackend(
+    const std::string& path, bool writable, KeyStyle key_style,
+    const MapOptions& options);
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_CLI_LOCAL_BACKEND_H_

@@ -1,0 +1,35 @@
+// The seam between vsmtprelay's commands and where the relay map lives: a
+// local relayers.db file, or (cluster-wide) the coordinator.
+#ifndef RELAYSYNC_CLI_RELAY_BACKEND_H_
+#define RELAYSYNC_CLI_RELAY_BACKEND_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "backends/relayers_db.h"
+#include "common/address.h"
+
+namespace relaysync {
+
+class RelayBackend {
+ public:
+  virtual ~RelayBackend() = default;
+
+  // Inserts or replaces `address` with `ticks`.
+  virtual absl::Status Add(const Address& address, int64_t ticks) = 0;
+  // Removes every address; returns the canonical text of those that were not
+  // present (the others are removed regardless).
+  virtual absl::StatusOr<std::vector<std::string>> Delete(
+      const std::vector<Address>& addresses) = 0;
+  // Removes every entry whose timestamp is <= `cutoff`; returns how many.
+  virtual absl::StatusOr<int64_t> Expire(int64_t cutoff) = 0;
+  // Every entry, raw (key text and value text as stored), in any order.
+  virtual absl::StatusOr<std::vector<MapEntry>> List() = 0;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_CLI_RELAY_BACKEND_H_

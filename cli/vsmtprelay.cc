@@ -1,0 +1,259 @@
+#include "cli/vsmtprelay.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "cli/entry_format.h"
+#include "cli/local_backend.h"
+#include "common/address.h"
+#include "common/ticks.h"
+
+namespace relaysync {
+
+const char kVsmtprelayUsage[] =
+    "vsmtprelay 1.1.0 usage (optional items in []):\n"
+    "% vsmtprelay command [arg] [...]\n"
+    "where \"command [arg] [...]\" can be one of the following:\n"
+    "\"add ip [ticks]\" insert address with current timestamp (or ticks)\n"
+    "\"delete ip [...]\" remove specified address(es)\n"
+    "\"expire [n]\" expire all old (or older than n minutes) entries\n"
+    "\"list [n]\" list all old (or older than n minutes) entries\n"
+    "\"dump\" list every entry, including the future timestamped\n";
+
+namespace {
+
+const char kHelp[] =
+    "\n"
+    "relaysync's vsmtprelay, compatible with vsmtprelay 1.1.0.\n"
+    "\n"
+    "Options (before or after the command):\n"
+    "  --db=PATH           relay map to use (default: $VSMTPRELAY_DB, else\n"
+    "                      ~/etc/relayers.db)\n"
+    "  --key-style=STYLE   how IPv6 keys are written: canonical (fd00:db8::5,\n"
+    "                      default) or sendmail (ipv6:fd00:db8:0:0:0:0:0:5)\n"
+    "  --nul-keys          keys end with a NUL byte (Postfix, Exim)\n"
+    "  --btree             the map is a Berkeley DB btree, not a hash\n"
+    "  --help              this text\n"
+    "  --version           print the version\n"
+    "\n"
+    "IP addresses are IPv4 dotted quads (10.11.12.13) or IPv6. ticks are\n"
+    "seconds since the epoch; n is a count of minutes. list and dump print a\n"
+    "form that makemap(8) rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
+    "\n"
+    "Exit status: 0 success, 1 failure (unreadable map, address not present),\n"
+    "2 usage error (bad command, address, n or ticks). See vsmtprelay(1).\n";
+
+struct Options {
+  std::optional<std::string> db;
+  KeyStyle key_style = KeyStyle::kCanonical;
+  MapOptions map;
+  std::vector<std::string> words;  // command and its arguments
+};
+
+// Splits options from the command words. Returns an exit status when the
+// invocation is already complete (--help, --version, a bad option).
+std::optional<int> ParseOptions(const std::vector<std::string>& args,
+                                Options* opts, std::ostream& out,
+                                std::ostream& err) {
+  bool only_words = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (only_words || !absl::StartsWith(arg, "--")) {
+      opts->words.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_words = true;
+      continue;
+    }
+    std::string name = arg, value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    auto take_value = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= args.size()) {
+        err << "vsmtprelay: option " << name << " needs a value\n";
+        return false;
+      }
+      value = args[++i];
+      return true;
+    };
+    if (name == "--help") {
+      out << kVsmtprelayUsage << kHelp;
+      return kExitOk;
+    } else if (name == "--version") {
+      out << "vsmtprelay (relaysync) 0.1.0, compatible with vsmtprelay 1.1.0\n";
+      return kExitOk;
+    } else if (name == "--db") {
+      if (!take_value()) return kExitUsage;
+      if (value.empty()) {
+        err << "vsmtprelay: --db needs a path\n";
+        return kExitUsage;
+      }
+      opts->db = value;
+    } else if (name == "--key-style") {
+      if (!take_value()) return kExitUsage;
+      absl::StatusOr<KeyStyle> style = ParseKeyStyle(value);
+      if (!style.ok()) {
+        err << "vsmtprelay: " << style.status().message() << "\n";
+        return kExitUsage;
+      }
+      opts->key_style = *style;
+    } else if (name == "--nul-keys" && !has_value) {
+      opts->map.nul_terminated_keys = true;
+    } else if (name == "--btree" && !has_value) {
+      opts->map.type = MapOptions::Type::kBtree;
+    } else {
+      err << "vsmtprelay: unknown option " << arg << "\n" << kVsmtprelayUsage;
+      return kExitUsage;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string DefaultDbPath(const CliContext& ctx) {
+  if (auto env = ctx.getenv("VSMTPRELAY_DB"); env && !env->empty()) {
+    return *env;
+  }
+  std::string home;
+  if (auto env = ctx.getenv("HOME"); env && !env->empty()) {
+    home = *env;
+  } else if (const struct passwd* pw = getpwuid(getuid()); pw != nullptr) {
+    home = pw->pw_dir;
+  }
+  return absl::StrCat(home, "/etc/relayers.db");
+}
+
+// Parses the optional minutes argument of expire/list into a cutoff.
+bool ParseMinutes(const std::vector<std::string>& words, int64_t now,
+                  int64_t* cutoff, std::ostream& err) {
+  int64_t minutes = 0;
+  if (words.size() == 2) {
+    const std::string& n = words[1];
+    bool digits = !n.empty() && n.size() <= 12;
+    for (char c : n) digits = digits && absl::ascii_isdigit(c);
+    if (!digits || !absl::SimpleAtoi(n, &minutes)) {
+      err << "vsmtprelay: invalid n \"" << n
+          << "\": expected a whole number of minutes\n";
+      return false;
+    }
+  }
+  *cutoff = now - minutes * 60;
+  return true;
+}
+
+int Fail(const absl::Status& status, std::ostream& err) {
+  err << "vsmtprelay: " << status.message() << "\n";
+  return kExitFailure;
+}
+
+int UsageError(std::ostream& err) {
+  err << kVsmtprelayUsage;
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
+                  std::ostream& out, std::ostream& err) {
+  Options opts;
+  if (std::optional<int> done = ParseOptions(args, &opts, out, err)) {
+    return *done;
+  }
+
+  const std::vector<std::string>& w = opts.words;
+  if (w.empty()) return UsageError(err);
+  const std::string& cmd = w[0];
+  const int64_t now = ctx.clock->NowSeconds();
+
+  // Validate every argument before touching the map.
+  std::vector<Address> addresses;
+  int64_t ticks = now;
+  int64_t cutoff = now;
+  bool writes;
+  if (cmd == "add") {
+    if (w.size() < 2 || w.size() > 3) return UsageError(err);
+    writes = true;
+    if (w.size() == 3) {
+      absl::StatusOr<int64_t> t = ParseTicks(w[2], "ticks");
+      if (!t.ok()) {
+        err << "vsmtprelay: " << t.status().message() << "\n";
+        return kExitUsage;
+      }
+      ticks = *t;
+    }
+  } else if (cmd == "delete") {
+    if (w.size() < 2) return UsageError(err);
+    writes = true;
+  } else if (cmd == "expire" || cmd == "list") {
+    if (w.size() > 2) return UsageError(err);
+    writes = cmd == "expire";
+    if (!ParseMinutes(w, now, &cutoff, err)) return kExitUsage;
+  } else if (cmd == "dump") {
+    if (w.size() != 1) return UsageError(err);
+    writes = false;
+  } else {
+    return UsageError(err);
+  }
+  if (cmd == "add" || cmd == "delete") {
+    const size_t last = cmd == "add" ? 2 : w.size();
+    for (size_t i = 1; i < last; ++i) {
+      absl::StatusOr<Address> a = Address::Parse(w[i]);
+      if (!a.ok()) {
+        err << "vsmtprelay: " << a.status().message() << "\n";
+        return kExitUsage;
+      }
+      addresses.push_back(*a);
+    }
+  }
+
+  const std::string path = opts.db ? *opts.db : DefaultDbPath(ctx);
+  absl::StatusOr<std::unique_ptr<RelayBackend>> backend =
+      OpenLocalBackend(path, writes, opts.key_style, opts.map);
+  if (!backend.ok()) return Fail(backend.status(), err);
+
+  if (cmd == "add") {
+    absl::Status s = (*backend)->Add(addresses[0], ticks);
+    return s.ok() ? kExitOk : Fail(s, err);
+  }
+  if (cmd == "delete") {
+    absl::StatusOr<std::vector<std::string>> missing =
+        (*backend)->Delete(addresses);
+    if (!missing.ok()) return Fail(missing.status(), err);
+    for (const std::string& m : *missing) {
+      err << "vsmtprelay: " << m << ": not present in " << path << "\n";
+    }
+    return missing->empty() ? kExitOk : kExitFailure;
+  }
+  if (cmd == "expire") {
+    absl::StatusOr<int64_t> removed = (*backend)->Expire(cutoff);
+    if (!removed.ok()) return Fail(removed.status(), err);
+    out << "expired " << *removed << (*removed == 1 ? " entry" : " entries")
+        << "\n";
+    return kExitOk;
+  }
+  absl::StatusOr<std::vector<MapEntry>> entries = (*backend)->List();
+  if (!entries.ok()) return Fail(entries.status(), err);
+  SortEntries(&*entries);
+  for (const MapEntry& e : *entries) {
+    if (cmd == "list") {
+      absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
+      if (!t.ok() || *t > cutoff) continue;
+    }
+    WriteEntry(e, out);
+  }
+  return kExitOk;
+}
+
+}  // namespace relaysync

@@ -1,0 +1,67 @@
+// Parsing and canonical text forms of client IP addresses.
+// One parser serves the CLI, the agent's event sources and the coordinator, so
+// the same client always maps to the same relayers.db key.
+#ifndef RELAYSYNC_COMMON_ADDRESS_H_
+#define RELAYSYNC_COMMON_ADDRESS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace relaysync {
+
+// How an address is spelled as a relayers.db key.
+enum class KeyStyle {
+  // "10.1.2.3", "fd00:db8::5" (RFC 5952 compressed, lower case).
+  kCanonical,
+  // What sendmail looks up: ${client_addr} lower-cased, so IPv6 becomes
+  // "ipv6:" + the full uncompressed form, e.g. "ipv6:fd00:db8:0:0:0:0:0:5".
+  // IPv4 is the same as kCanonical.
+  kSendmail,
+};
+
+// Parses "canonical" or "sendmail" (the spelling used by flags).
+absl::StatusOr<KeyStyle> ParseKeyStyle(absl::string_view text);
+
+// An IPv4 or IPv6 address. Value type; IPv4-mapped IPv6 (::ffff:a.b.c.d)
+// is always folded to IPv4 so a client has exactly one identity.
+class Address {
+ public:
+  enum class Family : uint8_t { kV4, kV6 };
+
+  // Accepts IPv4 dotted quads (four decimal parts 0..255 without leading
+  // zeros: "010" is octal to inet_aton and decimal to people, so it is
+  // refused rather than guessed) and IPv6 in any RFC 4291 text form,
+  // optionally prefixed by sendmail's "IPv6:" tag (any case). Zone ids,
+  // prefixes and surrounding whitespace are refused.
+  static absl::StatusOr<Address> Parse(absl::string_view text);
+
+  Family family() const { return family_; }
+  // Network byte order; IPv4 uses the first 4 bytes.
+  const std::array<uint8_t, 16>& bytes() const { return bytes_; }
+
+  // The canonical text ("10.1.2.3", "2001:db8::1").
+  std::string ToString() const;
+  // The relayers.db key for `style`.
+  std::string ToKey(KeyStyle style) const;
+
+  // IPv4 before IPv6, then numeric order: the order of list/dump output.
+  friend bool operator<(const Address& a, const Address& b);
+  friend bool operator==(const Address& a, const Address& b) {
+    return a.family_ == b.family_ && a.bytes_ == b.bytes_;
+  }
+
+ private:
+  Address(Family family, const std::array<uint8_t, 16>& bytes)
+      : family_(family), bytes_(bytes) {}
+
+  Family family_;
+  std::array<uint8_t, 16> bytes_;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_COMMON_ADDRESS_H_

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package relaysync needs to build, test and benchmark.
+# Idempotent; run as root. Package daemons (sendmail, dovecot, redis) are NOT
+# started by the install: tests start their own private instances on loopback.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: must run as root (apt-get install)" >&2
+  exit 1
+fi
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config ccache git
+  # libraries
+  libdb5.3-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
+  libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  db5.3-util sendmail-bin sendmail-cf m4
+  redis-server redis-tools dovecot-imapd dovecot-pop3d
+  swaks curl iproute2 util-linux procps psmisc strace
+)
+
+# Keep package post-install scripts from starting system daemons on
+# public interfaces; we restore any existing policy afterwards.
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [[ -e $policy ]]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
+trap 'if [[ -n $saved ]]; then mv "$saved" "$policy"; else rm -f "$policy"; fi' EXIT
+printf '#!/bin/sh\nexit 101\n' >"$policy"
+chmod 755 "$policy"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"

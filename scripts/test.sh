@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs packages,
+# builds with -Werror, runs every test, then rebuilds with AddressSanitizer +
+# UBSan and runs the unit tests again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [[ $(id -u) -eq 0 ]]; then
+  scripts/install-deps.sh
+else
+  sudo scripts/install-deps.sh
+fi
+
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
+jobs=${RELAYSYNC_JOBS:-2}
+
+echo "== build (RelWithDebInfo, -Werror) =="
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAYSYNC_WERROR=ON
+cmake --build build -j"$jobs"
+echo "== tests =="
+(cd build && ctest --output-on-failure --timeout 600)
+
+echo "== build (ASan + UBSan) =="
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRELAYSYNC_WERROR=ON \
+  -DRELAYSYNC_SANITIZE=ON -DRELAYSYNC_BUILD_BENCH=OFF
+cmake --build build-asan -j"$jobs"
+echo "== unit tests under ASan + UBSan =="
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure --timeout 600 -L unit)

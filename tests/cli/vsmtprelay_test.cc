@@ -1,0 +1,259 @@
+#include "cli/vsmtprelay.h"
+
+#include <db.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "backends/relayers_db.h"
+#include "common/ticks.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli/cli_test_util.h"
+
+namespace relaysync {
+namespace {
+
+using testing::CliResult;
+using ::testing::HasSubstr;
+
+// vsmtprelay 1.1.0's usage, as quoted in its documentation.
+constexpr char kOriginalUsage[] =
+    R"(vsmtprelay 1.1.0 usage (optional items in []):
+% vsmtprelay command [arg] [...]
+where "command [arg] [...]" can be one of the following:
+"add ip [ticks]" insert address with current timestamp (or ticks)
+"delete ip [...]" remove specified address(es)
+"expire [n]" expire all old (or older than n minutes) entries
+"list [n]" list all old (or older than n minutes) entries
+"dump" list every entry, including the future timestamped
+)";
+
+std::string Entry(const std::string& ip, int64_t ticks) {
+  return absl::StrCat("# timestamp (UTC): ", FormatCtimeUtc(ticks), "\n", ip,
+                      "\t", ticks, "\n");
+}
+
+class VsmtprelayTest : public testing::CliFixture {
+ protected:
+  // The map's bytes and mtime, to prove a failed command changed nothing.
+  std::string Fingerprint() {
+    struct stat st;
+    if (stat(DefaultDb().c_str(), &st) != 0) return "absent";
+    return absl::StrCat(st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":",
+                        testing::ReadFile(DefaultDb()));
+  }
+};
+
+TEST_F(VsmtprelayTest, NoArgumentsPrintsTheOriginalUsageAndFails) {
+  CliResult r = Run({});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_EQ(r.err, kOriginalUsage);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(VsmtprelayTest, BadCommandPrintsTheOriginalUsageAndFails) {
+  for (auto args :
+       std::vector<std::vector<std::string>>{{"frobnicate"},
+                                             {"add"},
+                                             {"add", "1.2.3.4", "5", "6"},
+                                             {"delete"},
+                                             {"expire", "1", "2"},
+                                             {"list", "1", "2"},
+                                             {"dump", "x"}}) {
+    CliResult r = Run(args);
+    EXPECT_EQ(r.code, kExitUsage) << args[0];
+    EXPECT_EQ(r.err, kOriginalUsage) << args[0];
+  }
+  EXPECT_EQ(Fingerprint(), "absent");
+}
+
+TEST_F(VsmtprelayTest, HelpDocumentsOptionsAndSucceeds) {
+  CliResult r = Run({"--help"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr(kOriginalUsage));
+  EXPECT_THAT(r.out, HasSubstr("--db=PATH"));
+  EXPECT_THAT(r.out, HasSubstr("Exit status"));
+}
+
+TEST_F(VsmtprelayTest, UnknownOptionIsAUsageError) {
+  CliResult r = Run({"--bogus", "dump"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("unknown option --bogus"));
+}
+
+TEST_F(VsmtprelayTest, AddStampsNowAndListShowsIt) {
+  ASSERT_EQ(Run({"add", "10.11.12.13"}).code, kExitOk);
+  CliResult r = Run({"list"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, Entry("10.11.12.13", kNow));
+}
+
+TEST_F(VsmtprelayTest, AddWithTicksReplacesAndMayBeInTheFuture) {
+  ASSERT_EQ(Run({"add", "10.0.0.1"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.1", "1500000000"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.2", "2100000000"}).code, kExitOk);
+  // list hides the future-dated entry; dump shows every entry.
+  EXPECT_EQ(Run({"list"}).out, Entry("10.0.0.1", 1500000000));
+  EXPECT_EQ(Run({"dump"}).out,
+            Entry("10.0.0.1", 1500000000) + Entry("10.0.0.2", 2100000000));
+}
+
+TEST_F(VsmtprelayTest, OutputIsInAddressOrder) {
+  for (const char* ip :
+       {"fd00::1", "10.0.0.10", "10.0.0.9", "::1", "9.1.1.1"}) {
+    ASSERT_EQ(Run({"add", ip, "1000"}).code, kExitOk);
+  }
+  EXPECT_EQ(Run({"dump"}).out, Entry("9.1.1.1", 1000) +
+                                   Entry("10.0.0.9", 1000) +
+                                   Entry("10.0.0.10", 1000) +
+                                   Entry("::1", 1000) + Entry("fd00::1", 1000));
+}
+
+TEST_F(VsmtprelayTest, AddCanonicalizesAddresses) {
+  ASSERT_EQ(Run({"add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "::ffff:192.0.2.1", "8"}).code, kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, Entry("192.0.2.1", 8) + Entry("fd00:db8::5", 7));
+}
+
+TEST_F(VsmtprelayTest, SendmailKeyStyleWritesFullIpv6) {
+  ASSERT_EQ(Run({"--key-style=sendmail", "add", "fd00:db8::5", "7"}).code,
+            kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, Entry("ipv6:fd00:db8:0:0:0:0:0:5", 7));
+  // delete finds it with the same style.
+  EXPECT_EQ(Run({"delete", "--key-style", "sendmail", "fd00:db8::5"}).code,
+            kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, "");
+}
+
+TEST_F(VsmtprelayTest, DeleteRemovesEachAndReportsTheMissingOnes) {
+  ASSERT_EQ(Run({"add", "10.0.0.1"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.2"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.3"}).code, kExitOk);
+  CliResult r = Run({"delete", "10.0.0.1", "10.0.0.7", "10.0.0.3"});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_THAT(r.err, HasSubstr("10.0.0.7: not present"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("10.0.0.1")));
+  EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.2", kNow));
+  EXPECT_EQ(Run({"delete", "10.0.0.2"}).code, kExitOk);
+}
+
+TEST_F(VsmtprelayTest, BadInputIsRejectedAndTheMapIsUnchanged) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "1000"}).code, kExitOk);
+  const std::string before = Fingerprint();
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"add", "10.0.0.256"}, "invalid IP address \"10.0.0.256\""},
+           {{"add", "010.0.0.1"}, "leading zeros"},
+           {{"add", "10.0.0.2", "soon"}, "invalid ticks \"soon\""},
+           {{"add", "10.0.0.2", "-5"}, "invalid ticks"},
+           {{"delete", "10.0.0.1", "bogus"}, "invalid IP address \"bogus\""},
+           {{"expire", "ten"}, "invalid n \"ten\""},
+           {{"expire", "-1"}, "invalid n"},
+           {{"list", "1.5"}, "invalid n"},
+           {{"--key-style=odd", "dump"}, "invalid key style"}}) {
+    CliResult r = Run(c.args);
+    EXPECT_EQ(r.code, kExitUsage) << c.args[0] << " " << c.args[1];
+    EXPECT_THAT(r.err, HasSubstr(c.message));
+    EXPECT_EQ(Fingerprint(), before) << c.args[0] << " " << c.args[1];
+  }
+  EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.1", 1000));
+}
+
+TEST_F(VsmtprelayTest, ExpireWithoutNRemovesEverythingNotInTheFuture) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "1000"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.2"}).code, kExitOk);  // exactly now
+  ASSERT_EQ(Run({"add", "10.0.0.3", absl::StrCat(kNow + 1)}).code, kExitOk);
+  CliResult r = Run({"expire"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, "expired 2 entries\n");
+  EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.3", kNow + 1));
+}
+
+TEST_F(VsmtprelayTest, ExpireAndListWithMinutesUseAnInclusiveCutoff) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", absl::StrCat(kNow - 600)}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.2", absl::StrCat(kNow - 599)}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.3", absl::StrCat(kNow - 3600)}).code, kExitOk);
+  EXPECT_EQ(Run({"list", "10"}).out,
+            Entry("10.0.0.1", kNow - 600) + Entry("10.0.0.3", kNow - 3600));
+  EXPECT_EQ(Run({"list", "60"}).out, Entry("10.0.0.3", kNow - 3600));
+  EXPECT_EQ(Run({"expire", "10"}).out, "expired 2 entries\n");
+  EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.2", kNow - 599));
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Run({"expire", "10"}).out, "expired 1 entry\n");
+  EXPECT_EQ(Run({"expire", "10"}).out, "expired 0 entries\n");
+}
+
+TEST_F(VsmtprelayTest, DbFlagBeatsEnvironmentWhichBeatsHome) {
+  const std::string flag_db = dir_.File("flag.db");
+  const std::string env_db = dir_.File("env.db");
+  env_["VSMTPRELAY_DB"] = env_db;
+  ASSERT_EQ(Run({"add", "10.0.0.1", "1"}).code, kExitOk);
+  ASSERT_EQ(Run({"--db", flag_db, "add", "10.0.0.2", "2"}).code, kExitOk);
+  ASSERT_EQ(Run({"add", "10.0.0.3", "3", "--db=" + flag_db}).code, kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.1", 1));
+  EXPECT_EQ(Run({"--db=" + flag_db, "dump"}).out,
+            Entry("10.0.0.2", 2) + Entry("10.0.0.3", 3));
+  EXPECT_EQ(Fingerprint(), "absent");
+  env_.erase("VSMTPRELAY_DB");
+  ASSERT_EQ(Run({"add", "10.0.0.4", "4"}).code, kExitOk);
+  EXPECT_NE(Fingerprint(), "absent") << "default is $HOME/etc/relayers.db";
+}
+
+TEST_F(VsmtprelayTest, ReadingAMissingMapFailsNamingIt) {
+  for (const char* cmd : {"list", "dump"}) {
+    CliResult r = Run({cmd});
+    EXPECT_EQ(r.code, kExitFailure);
+    EXPECT_THAT(r.err, HasSubstr(DefaultDb()));
+    EXPECT_THAT(r.err, HasSubstr("No such file"));
+  }
+  EXPECT_EQ(Fingerprint(), "absent") << "list must not create the map";
+}
+
+TEST_F(VsmtprelayTest, AFileThatIsNotAMapIsReportedAndLeftAlone) {
+  testing::WriteFile(DefaultDb(), "10.0.0.1 12345\n");
+  const std::string before = Fingerprint();
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"dump"}, {"add", "10.0.0.2"}, {"delete", "10.0.0.1"}, {"expire"}}) {
+    CliResult r = Run(args);
+    EXPECT_EQ(r.code, kExitFailure) << args[0];
+    EXPECT_THAT(r.err,
+                HasSubstr(DefaultDb() + ": not a Berkeley DB hash file"));
+  }
+  EXPECT_EQ(Fingerprint(), before);
+}
+
+TEST_F(VsmtprelayTest, ListSkipsButDumpKeepsAValueThatIsNotANumber) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "5"}).code, kExitOk);
+  {
+    // An entry written by another tool with a non-numeric value.
+    DB* raw;
+    ASSERT_EQ(db_create(&raw, nullptr, 0), 0);
+    ASSERT_EQ(
+        raw->open(raw, nullptr, DefaultDb().c_str(), nullptr, DB_HASH, 0, 0),
+        0);
+    DBT k, v;
+    std::memset(&k, 0, sizeof(k));
+    std::memset(&v, 0, sizeof(v));
+    k.data = const_cast<char*>("10.0.0.2");
+    k.size = 8;
+    v.data = const_cast<char*>("OK");
+    v.size = 2;
+    ASSERT_EQ(raw->put(raw, nullptr, &k, &v, 0), 0);
+    raw->close(raw, 0);
+  }
+  EXPECT_EQ(Run({"list"}).out, Entry("10.0.0.1", 5));
+  EXPECT_EQ(Run({"dump"}).out,
+            Entry("10.0.0.1", 5) +
+                "# timestamp (UTC): unreadable value\n10.0.0.2\tOK\n");
+  EXPECT_EQ(Run({"expire"}).out, "expired 1 entry\n");
+  EXPECT_EQ(Run({"dump"}).out,
+            "# timestamp (UTC): unreadable value\n10.0.0.2\tOK\n");
+}
+
+}  // namespace
+}  // namespace relaysync

@@ -257,7 +257,7 @@ absl::StatusOr<ApplyResult> RelayersDb::Apply(const MapBatch& batch) {
   Lock lock;
   absl::Status s = LockAndOpen(true, &lock);
   if (!s.ok()) return s;
-  for (const MapBatch::Op& op : batch.ops_) {
+  for (const MapBatch::Op& op : batch.ops()) {
     std::string stored = StoredKey(op.key);
     DBT k = MakeDbt(stored);
     int err;

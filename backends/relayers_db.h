@@ -42,19 +42,20 @@ struct MapEntry {
 // An ordered list of changes applied under one lock and one sync.
 class MapBatch {
  public:
+  struct Op {
+    bool is_put;
+    std::string key;
+    std::string value;  // decimal ticks; empty for a delete
+  };
+
   void Put(std::string key, int64_t ticks);
   void Delete(std::string key);
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
   void Clear() { ops_.clear(); }
+  const std::vector<Op>& ops() const { return ops_; }
 
  private:
-  friend class RelayersDb;
-  struct Op {
-    bool is_put;
-    std::string key;
-    std::string value;
-  };
   std::vector<Op> ops_;
 };
 
@@ -63,10 +64,21 @@ struct ApplyResult {
   std::vector<std::string> missing;  // deleted keys that were not present
 };
 
+// The seam over a relay map file, so the agent's materializer can be tested
+// without a real file. RelayersDb is the implementation.
+class MapWriter {
+ public:
+  virtual ~MapWriter() = default;
+  // Every entry, read under one shared lock.
+  virtual absl::StatusOr<std::vector<MapEntry>> ReadAll() = 0;
+  // Applies the batch under one exclusive lock and one sync.
+  virtual absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) = 0;
+};
+
 // An open relayers.db. Each call takes flock(2) on the file for its own
 // duration only (shared for reads, exclusive for writes), so no lock is held
 // between calls. Not thread-safe: one thread at a time per object.
-class RelayersDb {
+class RelayersDb : public MapWriter {
  public:
   enum class Mode { kReadOnly, kReadWrite };
 
@@ -76,7 +88,7 @@ class RelayersDb {
   static absl::StatusOr<std::unique_ptr<RelayersDb>> Open(
       const std::string& path, Mode mode, const MapOptions& options = {});
 
-  ~RelayersDb();
+  ~RelayersDb() override;
   RelayersDb(const RelayersDb&) = delete;
   RelayersDb& operator=(const RelayersDb&) = delete;
 
@@ -86,13 +98,13 @@ class RelayersDb {
   absl::StatusOr<std::string> Get(absl::string_view key);
 
   // Every entry, in the file's own order, read under one shared lock.
-  absl::StatusOr<std::vector<MapEntry>> ReadAll();
+  absl::StatusOr<std::vector<MapEntry>> ReadAll() override;
 
   // Applies `batch` in order under one exclusive lock, syncs the file, and
   // moves its mtime to max(now, previous mtime + 1 s) in whole seconds so
   // that an open sendmail map notices the change. A batch that changes
   // nothing leaves the file untouched.
-  absl::StatusOr<ApplyResult> Apply(const MapBatch& batch);
+  absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) override;
 
   // Removes, under one exclusive lock, every entry whose value is a number
   // <= `cutoff`, and returns them. Entries whose value is not a number are

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace relaysync {
 namespace {
 
@@ -34,6 +36,12 @@ class LocalBackend : public RelayBackend {
 
   absl::StatusOr<std::vector<MapEntry>> List() override {
     return db_->ReadAll();
+  }
+
+  absl::StatusOr<std::string> Describe() override {
+    absl::StatusOr<std::vector<MapEntry>> all = db_->ReadAll();
+    if (!all.ok()) return all.status();
+    return absl::StrCat("map: ", db_->path(), "\nentries: ", all->size(), "\n");
   }
 
  private:

@@ -28,6 +28,9 @@ class RelayBackend {
   virtual absl::StatusOr<int64_t> Expire(int64_t cutoff) = 0;
   // Every entry, raw (key text and value text as stored), in any order.
   virtual absl::StatusOr<std::vector<MapEntry>> List() = 0;
+  // A human-readable description of the map and, for the cluster, of the
+  // coordinator's store and connected agents (relaysync's `status`).
+  virtual absl::StatusOr<std::string> Describe() = 0;
 };
 
 }  // namespace relaysync

@@ -10,10 +10,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/coordinator_backend.h"
 #include "cli/entry_format.h"
 #include "cli/local_backend.h"
 #include "common/address.h"
 #include "common/ticks.h"
+#include "rpc/endpoints.h"
 
 namespace relaysync {
 
@@ -36,12 +38,20 @@ const char kHelp[] =
     "Options (before or after the command):\n"
     "  --db=PATH           relay map to use (default: $VSMTPRELAY_DB, else\n"
     "                      ~/etc/relayers.db)\n"
+    "  --coordinator=HOST:PORT[,HOST:PORT...]\n"
+    "                      work cluster-wide through a relaysync coordinator\n"
+    "                      instead of a local file (default:\n"
+    "                      $VSMTPRELAY_COORDINATOR); tried in order\n"
+    "  --timeout=SECONDS   per-request deadline with --coordinator (10)\n"
     "  --key-style=STYLE   how IPv6 keys are written: canonical (fd00:db8::5,\n"
     "                      default) or sendmail (ipv6:fd00:db8:0:0:0:0:0:5)\n"
     "  --nul-keys          keys end with a NUL byte (Postfix, Exim)\n"
     "  --btree             the map is a Berkeley DB btree, not a hash\n"
     "  --help              this text\n"
     "  --version           print the version\n"
+    "\n"
+    "relaysync adds one command: \"status\" describes the map, or with\n"
+    "--coordinator the cluster (store, version, connected agents).\n"
     "\n"
     "IP addresses are IPv4 dotted quads (10.11.12.13) or IPv6. ticks are\n"
     "seconds since the epoch; n is a count of minutes. list and dump print a\n"
@@ -52,6 +62,8 @@ const char kHelp[] =
 
 struct Options {
   std::optional<std::string> db;
+  std::optional<std::string> coordinator;
+  int64_t timeout_seconds = 10;
   KeyStyle key_style = KeyStyle::kCanonical;
   MapOptions map;
   std::vector<std::string> words;  // command and its arguments
@@ -102,6 +114,17 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
         return kExitUsage;
       }
       opts->db = value;
+    } else if (name == "--coordinator") {
+      if (!take_value()) return kExitUsage;
+      opts->coordinator = value;
+    } else if (name == "--timeout") {
+      if (!take_value()) return kExitUsage;
+      if (!absl::SimpleAtoi(value, &opts->timeout_seconds) ||
+          opts->timeout_seconds < 1) {
+        err << "vsmtprelay: invalid --timeout \"" << value
+            << "\": expected whole seconds >= 1\n";
+        return kExitUsage;
+      }
     } else if (name == "--key-style") {
       if (!take_value()) return kExitUsage;
       absl::StatusOr<KeyStyle> style = ParseKeyStyle(value);
@@ -200,7 +223,7 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
     if (w.size() > 2) return UsageError(err);
     writes = cmd == "expire";
     if (!ParseMinutes(w, now, &cutoff, err)) return kExitUsage;
-  } else if (cmd == "dump") {
+  } else if (cmd == "dump" || cmd == "status") {
     if (w.size() != 1) return UsageError(err);
     writes = false;
   } else {
@@ -218,9 +241,27 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
     }
   }
 
-  const std::string path = opts.db ? *opts.db : DefaultDbPath(ctx);
-  absl::StatusOr<std::unique_ptr<RelayBackend>> backend =
-      OpenLocalBackend(path, writes, opts.key_style, opts.map);
+  if (!opts.coordinator && !opts.db) {
+    if (auto env = ctx.getenv("VSMTPRELAY_COORDINATOR"); env && !env->empty()) {
+      opts.coordinator = *env;
+    }
+  }
+  std::string path;
+  absl::StatusOr<std::unique_ptr<RelayBackend>> backend;
+  if (opts.coordinator) {
+    absl::StatusOr<std::vector<std::string>> targets =
+        ParseEndpoints(*opts.coordinator);
+    if (!targets.ok()) {
+      err << "vsmtprelay: " << targets.status().message() << "\n";
+      return kExitUsage;
+    }
+    path = "the cluster";
+    backend = NewCoordinatorBackend(
+        std::move(*targets), absl::Seconds(opts.timeout_seconds), ctx.clock);
+  } else {
+    path = opts.db ? *opts.db : DefaultDbPath(ctx);
+    backend = OpenLocalBackend(path, writes, opts.key_style, opts.map);
+  }
   if (!backend.ok()) return Fail(backend.status(), err);
 
   if (cmd == "add") {
@@ -241,6 +282,12 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
     if (!removed.ok()) return Fail(removed.status(), err);
     out << "expired " << *removed << (*removed == 1 ? " entry" : " entries")
         << "\n";
+    return kExitOk;
+  }
+  if (cmd == "status") {
+    absl::StatusOr<std::string> text = (*backend)->Describe();
+    if (!text.ok()) return Fail(text.status(), err);
+    out << *text;
     return kExitOk;
   }
   absl::StatusOr<std::vector<MapEntry>> entries = (*backend)->List();

@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
-# Quick start: installs what the build needs, builds relaysync and shows
-# vsmtprelay working on a demo relayers.db. Needs root (or sudo) for apt-get.
+# Quick start on one machine: installs what the build needs, builds relaysync,
+# and starts a coordinator (embedded Berkeley DB store) plus one agent that
+# writes ./demo/relayers.db, then shows vsmtprelay working through the
+# coordinator. Needs root (or sudo) for apt-get.
+#   scripts/demo.sh          build, start, show
+#   scripts/demo.sh stop     stop the demo processes
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+demo=${RELAYSYNC_DEMO_DIR:-$root/demo}
+port=${RELAYSYNC_DEMO_PORT:-7300}
+
+stop() {
+  for name in agent coordinator; do
+    if [[ -f $demo/$name.pid ]]; then
+      kill "$(cat "$demo/$name.pid")" 2>/dev/null || true
+      rm -f "$demo/$name.pid"
+    fi
+  done
+}
+if [[ ${1:-} == stop ]]; then
+  stop
+  echo "demo stopped"
+  exit 0
+fi
 
 if [[ $(id -u) -eq 0 ]]; then
   scripts/install-deps.sh
@@ -10,24 +31,37 @@ else
   sudo scripts/install-deps.sh
 fi
 
-export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j"${RELAYSYNC_JOBS:-2}" --target vsmtprelay
+cmake --build build -j"${RELAYSYNC_JOBS:-2}" \
+  --target relaysync-coordinator relaysync-agent vsmtprelay
 
-demo=${RELAYSYNC_DEMO_DIR:-$PWD/demo}
+stop
 mkdir -p "$demo"
-db=$demo/relayers.db
-rm -f "$db"
-vsmtprelay() { echo "\$ vsmtprelay --db=$db $*"; build/cli/vsmtprelay --db="$db" "$@"; }
+rm -rf "$demo/coordinator-data" "$demo/spool" "$demo/relayers.db"
+build/coordinator/relaysync-coordinator --listen=127.0.0.1:$port \
+  --store=embedded --data-dir="$demo/coordinator-data" --expire-after=30m \
+  >"$demo/coordinator.log" 2>&1 &
+echo $! >"$demo/coordinator.pid"
+build/agent/relaysync-agent --coordinator=127.0.0.1:$port --host-id=demo-mx1 \
+  --db="$demo/relayers.db" --spool-dir="$demo/spool" \
+  --notify-socket="$demo/notify.sock" >"$demo/agent.log" 2>&1 &
+echo $! >"$demo/agent.pid"
+for _ in $(seq 100); do [[ -S $demo/notify.sock ]] && break; sleep 0.1; done
+[[ -S $demo/notify.sock ]] || { cat "$demo"/*.log; echo "demo: agent did not start" >&2; exit 1; }
 
-vsmtprelay add 192.0.2.10
-vsmtprelay add 2001:db8::25
-vsmtprelay add 198.51.100.7 $(( $(date +%s) - 7200 ))
-vsmtprelay list
-vsmtprelay list 60
-vsmtprelay expire 60
-vsmtprelay dump
-echo "\$ makemap -u hash $db"
-/usr/sbin/makemap -u hash "$db"
+run() { echo "\$ $*"; "$@"; }
+vsmtprelay=build/cli/vsmtprelay
 echo
-echo "vsmtprelay is at build/cli/vsmtprelay; see docs/vsmtprelay.1 (man -l docs/vsmtprelay.1)."
+echo "== a POP/IMAP login reported by Dovecot's post-login hook =="
+run build/agent/relaysync-agent notify --socket="$demo/notify.sock" --protocol=imap 192.0.2.10 alice
+echo "== admin commands, cluster-wide through the coordinator =="
+run $vsmtprelay --coordinator=127.0.0.1:$port add 2001:db8::25
+run $vsmtprelay --coordinator=127.0.0.1:$port add 198.51.100.7 $(( $(date +%s) - 600 ))
+sleep 0.5
+run $vsmtprelay --coordinator=127.0.0.1:$port list
+echo "== what sendmail reads on this host (the agent's relayers.db) =="
+run /usr/sbin/makemap -u hash "$demo/relayers.db"
+echo
+echo "Running: coordinator on 127.0.0.1:$port, agent writing $demo/relayers.db"
+echo "Logs: $demo/coordinator.log $demo/agent.log   Stop: scripts/demo.sh stop"

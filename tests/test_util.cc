@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace relaysync::testing {
@@ -51,6 +52,16 @@ CommandResult RunShell(const std::string& command, const std::string& input) {
   }
   unlink(in_tmpl);
   return result;
+}
+
+bool WaitForCondition(const std::function<bool()>& condition,
+                      absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
 }
 
 std::string ReadFile(const std::string& path) {

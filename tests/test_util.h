@@ -2,7 +2,10 @@
 #ifndef RELAYSYNC_TESTS_TEST_UTIL_H_
 #define RELAYSYNC_TESTS_TEST_UTIL_H_
 
+#include <functional>
 #include <string>
+
+#include "absl/time/time.h"
 
 namespace relaysync::testing {
 
@@ -31,6 +34,10 @@ CommandResult RunShell(const std::string& command,
                        const std::string& input = "");
 
 std::string ReadFile(const std::string& path);
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes.
+bool WaitForCondition(const std::function<bool()>& condition,
+                      absl::Duration timeout);
 void WriteFile(const std::string& path, const std::string& contents);
 
 }  // namespace relaysync::testing

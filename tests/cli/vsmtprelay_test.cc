@@ -255,5 +255,33 @@ TEST_F(VsmtprelayTest, ListSkipsButDumpKeepsAValueThatIsNotANumber) {
             "# timestamp (UTC): unreadable value\n10.0.0.2\tOK\n");
 }
 
+TEST_F(VsmtprelayTest, StatusDescribesTheLocalMap) {
+  ASSERT_EQ(Run({"add", "10.0.0.1"}).code, kExitOk);
+  CliResult r = Run({"status"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, "map: " + DefaultDb() + "\nentries: 1\n");
+}
+
+TEST_F(VsmtprelayTest, UnreachableCoordinatorFailsNamingIt) {
+  // Port 1 on loopback: nothing listens, the connection is refused at once.
+  for (const char* cmd : {"list", "dump", "expire", "status"}) {
+    CliResult r = Run({"--coordinator=127.0.0.1:1", "--timeout=5", cmd});
+    EXPECT_EQ(r.code, kExitFailure) << cmd;
+    EXPECT_THAT(r.err, HasSubstr("cannot reach coordinator 127.0.0.1:1"));
+  }
+  env_["VSMTPRELAY_COORDINATOR"] = "127.0.0.1:1";
+  CliResult r = Run({"add", "10.0.0.1"});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_THAT(r.err, HasSubstr("cannot reach coordinator"));
+  // --db wins over the environment's coordinator.
+  EXPECT_EQ(Run({"--db=" + DefaultDb(), "add", "10.0.0.1"}).code, kExitOk);
+}
+
+TEST_F(VsmtprelayTest, BadCoordinatorAddressIsAUsageError) {
+  CliResult r = Run({"--coordinator=localhost", "list"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("invalid coordinator address \"localhost\""));
+}
+
 }  // namespace
 }  // namespace relaysync

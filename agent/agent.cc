@@ -1,0 +1,118 @@
+#include "agent/agent.h"
+
+#include <sys/stat.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_state.h"
+#include "agent/coordinator_client.h"
+#include "agent/dovecot_log_source.h"
+#include "agent/materializer.h"
+#include "agent/notify_socket.h"
+#include "agent/spool.h"
+#include "common/logging.h"
+
+namespace relaysync {
+
+struct Agent::Impl {
+  std::unique_ptr<RelayersDb> map;
+  std::unique_ptr<Materializer> materializer;
+  std::unique_ptr<Spool> spool;
+  std::unique_ptr<AgentStateFile> state_file;
+  std::unique_ptr<CoordinatorClient> client;
+  std::vector<std::unique_ptr<EventSource>> sources;
+  bool stopped = false;
+
+  // Called by every source, from its own thread.
+  void OnLogin(const LocalLogin& login) {
+    // Durable first: once the source moves on, the login must survive.
+    absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append({login});
+    if (!spooled.ok()) {
+      LogError("spool: ", spooled.status().message(), " (login of ",
+               login.address, " applied locally only)");
+    }
+    absl::Status s = materializer->AddLocal(login.address, login.login_time);
+    if (!s.ok()) LogError("relay map: ", s.message());
+    client->Wake();
+  }
+};
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Agent::~Agent() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
+                                                    const Clock* clock) {
+  auto impl = std::make_unique<Impl>();
+  if (mkdir(options.spool_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat("spool dir ", options.spool_dir,
+                                               ": ", std::strerror(errno)));
+  }
+  absl::StatusOr<std::unique_ptr<RelayersDb>> map = RelayersDb::Open(
+      options.db_path, RelayersDb::Mode::kReadWrite, options.map_options);
+  if (!map.ok()) return map.status();
+  impl->map = std::move(*map);
+  impl->materializer =
+      std::make_unique<Materializer>(impl->map.get(), options.key_style);
+  absl::Status s = impl->materializer->Load();
+  if (!s.ok()) return s;
+
+  absl::StatusOr<std::unique_ptr<Spool>> spool =
+      Spool::Open(options.spool_dir, options.host_id);
+  if (!spool.ok()) return spool.status();
+  impl->spool = std::move(*spool);
+  // Logins spooled before a restart still relay here until acknowledged.
+  for (const SpooledLogin& p : impl->spool->Pending()) {
+    s = impl->materializer->AddLocal(p.login.address, p.login.login_time);
+    if (!s.ok()) return s;
+  }
+
+  impl->state_file = std::make_unique<AgentStateFile>(options.spool_dir);
+  absl::StatusOr<AgentState> state = impl->state_file->Load();
+  if (!state.ok()) return state.status();
+
+  CoordinatorClientOptions client_options;
+  client_options.coordinators = options.coordinators;
+  client_options.host_id = options.host_id;
+  impl->client = std::make_unique<CoordinatorClient>(
+      client_options, impl->spool.get(), impl->materializer.get(),
+      impl->state_file.get(), *state);
+  impl->client->Start();
+
+  Impl* raw = impl.get();
+  auto sink = [raw](const LocalLogin& login) { raw->OnLogin(login); };
+  if (!options.notify_socket.empty()) {
+    NotifySource::Options o;
+    o.socket_path = options.notify_socket;
+    o.mode = options.notify_socket_mode;
+    o.clock = clock;
+    impl->sources.push_back(std::make_unique<NotifySource>(o));
+  }
+  for (size_t i = 0; i < options.watch_logs.size(); ++i) {
+    DovecotLogSource::Options o;
+    o.log_path = options.watch_logs[i];
+    o.state_path = absl::StrCat(options.spool_dir, "/tail-", i, ".state");
+    o.clock = clock;
+    impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
+  }
+  auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));
+  for (auto& source : agent->impl_->sources) {
+    s = source->Start(sink);
+    if (!s.ok()) return s;  // ~Agent stops what started
+    LogInfo("watching ", source->Name());
+  }
+  LogInfo("agent ", options.host_id, " writing ", options.db_path, ", spool ",
+          options.spool_dir, ", ", agent->impl_->spool->pending_count(),
+          " login(s) pending");
+  return agent;
+}
+
+void Agent::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  for (auto& source : impl_->sources) source->Stop();
+  impl_->client->Stop();
+}
+
+}  // namespace relaysync

@@ -1,0 +1,52 @@
+// Agent: everything relaysync runs on one mail host. Event sources feed
+// logins into the durable spool and the local relay map at once; the
+// CoordinatorClient ships them and keeps the map equal to the cluster.
+#ifndef RELAYSYNC_AGENT_AGENT_H_
+#define RELAYSYNC_AGENT_AGENT_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "backends/relayers_db.h"
+#include "common/address.h"
+#include "common/clock.h"
+
+namespace relaysync {
+
+struct AgentOptions {
+  std::vector<std::string> coordinators;  // gRPC targets
+  std::string host_id;
+  std::string db_path;
+  std::string spool_dir;
+  std::string notify_socket;  // empty: none
+  mode_t notify_socket_mode = 0660;
+  std::vector<std::string> watch_logs;  // Dovecot logs to tail
+  KeyStyle key_style = KeyStyle::kSendmail;
+  MapOptions map_options;
+};
+
+class Agent {
+ public:
+  // Opens the map, the spool and the sources and starts syncing. `clock`
+  // is not owned and must outlive the agent.
+  static absl::StatusOr<std::unique_ptr<Agent>> Start(
+      const AgentOptions& options, const Clock* clock);
+  ~Agent();
+
+  // Stops sources, then the client; saves state. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Agent(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_AGENT_AGENT_H_

@@ -1,0 +1,288 @@
+#include "agent/coordinator_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "relaysync/v1/relaysync.grpc.pb.h"
+#include "rpc/endpoints.h"
+
+namespace relaysync {
+namespace {
+
+constexpr size_t kMaxSendBatch = 1000;  // the protocol's logins per batch
+
+v1::LoginProtocol ToProto(LocalLogin::Protocol p) {
+  switch (p) {
+    case LocalLogin::Protocol::kPop3:
+      return v1::LOGIN_PROTOCOL_POP3;
+    case LocalLogin::Protocol::kImap:
+      return v1::LOGIN_PROTOCOL_IMAP;
+    default:
+      return v1::LOGIN_PROTOCOL_UNSPECIFIED;
+  }
+}
+
+}  // namespace
+
+// One connection attempt: a stream, its reader thread, and the sends.
+class CoordinatorClient::Session {
+ public:
+  Session(CoordinatorClient* client, const std::string& target)
+      : client_(client), target_(target) {}
+
+  // Runs until the stream fails or the client stops. Returns true if the
+  // coordinator answered at all (resets the backoff).
+  bool Run();
+
+ private:
+  void ReadLoop();
+  bool SendPending();
+  void HandleAck(const v1::Ack& ack);
+
+  CoordinatorClient* const client_;
+  const std::string target_;
+  grpc::ClientContext context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
+      stream_;
+  std::atomic<bool> reader_done_{false};
+  std::atomic<bool> heard_back_{false};
+  std::unordered_set<std::string> sent_;  // event ids sent on this stream
+  std::mutex inflight_mu_;
+  std::unordered_map<std::string, std::pair<std::string, int64_t>> inflight_;
+  uint64_t reported_version_ = 0;
+};
+
+bool CoordinatorClient::Session::Run() {
+  auto channel = MakeChannel(target_, client_->options_.keepalive);
+  auto stub = v1::RelaySync::NewStub(channel);
+  stream_ = stub->Sync(&context_);
+  v1::AgentMessage hello;
+  {
+    std::lock_guard<std::mutex> l(client_->mu_);
+    hello.mutable_hello()->set_host_id(client_->options_.host_id);
+    hello.mutable_hello()->set_applied_version(client_->state_.applied_version);
+    hello.mutable_hello()->set_store_epoch(client_->state_.store_epoch);
+    hello.mutable_hello()->set_agent_version("relaysync-agent 0.1.0");
+  }
+  if (!stream_->Write(hello)) {
+    grpc::Status s = stream_->Finish();
+    LogWarning("coordinator ", target_, ": ", s.error_message());
+    return false;
+  }
+  std::thread reader([this] { ReadLoop(); });
+  bool ok = true;
+  while (ok && !reader_done_) {
+    ok = SendPending();
+    std::unique_lock<std::mutex> l(client_->mu_);
+    if (ok && client_->state_.applied_version != reported_version_ &&
+        heard_back_) {
+      v1::AgentMessage applied;
+      applied.mutable_applied()->set_version(client_->state_.applied_version);
+      reported_version_ = client_->state_.applied_version;
+      l.unlock();
+      ok = stream_->Write(applied);
+      l.lock();
+    }
+    if (client_->stopping_) break;
+    client_->cv_.wait_for(l, std::chrono::milliseconds(100), [this] {
+      return client_->wake_ || client_->stopping_ || reader_done_;
+    });
+    client_->wake_ = false;
+    l.unlock();
+    client_->SaveState(false);
+  }
+  context_.TryCancel();
+  reader.join();
+  grpc::Status s = stream_->Finish();
+  client_->connected_ = false;
+  if (!s.ok() && !client_->stopping_) {
+    LogWarning("coordinator ", target_, ": stream ended: ", s.error_message());
+  }
+  return heard_back_;
+}
+
+bool CoordinatorClient::Session::SendPending() {
+  // A window of unacknowledged logins: newer ones wait for acks.
+  std::vector<SpooledLogin> pending =
+      client_->spool_->Pending(4 * kMaxSendBatch);
+  v1::AgentMessage msg;
+  for (const SpooledLogin& p : pending) {
+    if (sent_.count(p.event_id)) continue;
+    v1::LoginEvent* e = msg.mutable_logins()->add_events();
+    e->set_event_id(p.event_id);
+    e->set_address(p.login.address);
+    e->set_login_time(p.login.login_time);
+    e->set_user(p.login.user);
+    e->set_protocol(ToProto(p.login.protocol));
+    e->set_source(p.login.source);
+    {
+      std::lock_guard<std::mutex> l(inflight_mu_);
+      inflight_[p.event_id] = {p.login.address, p.login.login_time};
+    }
+    sent_.insert(p.event_id);
+    if (static_cast<size_t>(msg.logins().events_size()) == kMaxSendBatch) {
+      if (!stream_->Write(msg)) return false;
+      msg.Clear();
+    }
+  }
+  if (msg.has_logins() && !stream_->Write(msg)) return false;
+  return true;
+}
+
+void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
+  std::vector<std::string> ids(ack.event_ids().begin(), ack.event_ids().end());
+  absl::Status s = client_->spool_->Ack(ids);
+  if (!s.ok()) LogWarning("spool: ", s.message());
+  std::vector<std::pair<std::string, int64_t>> logins;
+  {
+    std::lock_guard<std::mutex> l(inflight_mu_);
+    for (const std::string& id : ids) {
+      auto it = inflight_.find(id);
+      if (it == inflight_.end()) continue;
+      logins.push_back(it->second);
+      inflight_.erase(it);
+    }
+  }
+  s = client_->materializer_->Acknowledged(logins);
+  if (!s.ok()) LogWarning("relay map: ", s.message());
+}
+
+void CoordinatorClient::Session::ReadLoop() {
+  v1::CoordinatorMessage msg;
+  std::vector<StateEntry> snapshot;
+  while (stream_->Read(&msg)) {
+    if (!heard_back_) {
+      heard_back_ = true;
+      client_->connected_ = true;
+      LogInfo("connected to coordinator ", target_);
+    }
+    absl::Status s;
+    if (msg.has_ack()) {
+      HandleAck(msg.ack());
+      continue;
+    }
+    if (msg.has_snapshot()) {
+      const v1::SnapshotChunk& chunk = msg.snapshot();
+      for (const v1::Entry& e : chunk.entries()) {
+        snapshot.push_back(StateEntry{e.address(), e.ticks()});
+      }
+      if (!chunk.last()) continue;
+      s = client_->materializer_->ApplySnapshot(snapshot);
+      if (s.ok()) {
+        LogInfo("applied snapshot of ", snapshot.size(), " entries at version ",
+                chunk.version());
+        std::lock_guard<std::mutex> l(client_->mu_);
+        client_->state_.store_epoch = chunk.store_epoch();
+        client_->state_.applied_version = chunk.version();
+        client_->state_dirty_ = true;
+      }
+      snapshot.clear();
+    } else if (msg.has_deltas()) {
+      std::vector<StateChange> changes;
+      for (const v1::Delta& d : msg.deltas().deltas()) {
+        changes.push_back(
+            StateChange{d.version(), d.address(), d.ticks(), d.removed()});
+      }
+      s = client_->materializer_->ApplyDeltas(changes);
+      if (s.ok() && !changes.empty()) {
+        std::lock_guard<std::mutex> l(client_->mu_);
+        client_->state_.store_epoch = msg.deltas().store_epoch();
+        client_->state_.applied_version = changes.back().version;
+        client_->state_dirty_ = true;
+      }
+    }
+    if (!s.ok()) {
+      // The map could not be written (locked too long, disk full...).
+      // Reconnecting re-sends from the last applied version.
+      LogError("relay map: ", s.message());
+      break;
+    }
+    client_->Wake();
+  }
+  reader_done_ = true;
+  client_->Wake();
+}
+
+CoordinatorClient::CoordinatorClient(const CoordinatorClientOptions& options,
+                                     Spool* spool, Materializer* materializer,
+                                     AgentStateFile* state_file,
+                                     AgentState state)
+    : options_(options),
+      spool_(spool),
+      materializer_(materializer),
+      state_file_(state_file),
+      state_(std::move(state)) {}
+
+CoordinatorClient::~CoordinatorClient() { Stop(); }
+
+void CoordinatorClient::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void CoordinatorClient::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  SaveState(true);
+}
+
+void CoordinatorClient::Wake() {
+  std::lock_guard<std::mutex> l(mu_);
+  wake_ = true;
+  cv_.notify_all();
+}
+
+uint64_t CoordinatorClient::applied_version() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return state_.applied_version;
+}
+
+void CoordinatorClient::SaveState(bool force) {
+  AgentState copy;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!state_dirty_) return;
+    const absl::Time now = absl::Now();
+    if (!force && now - last_save_ < options_.save_interval) return;
+    last_save_ = now;
+    state_dirty_ = false;
+    copy = state_;
+  }
+  absl::Status s = state_file_->Save(copy);
+  if (!s.ok()) LogWarning("agent state: ", s.message());
+}
+
+void CoordinatorClient::Run() {
+  std::mt19937 rng(std::random_device{}());
+  absl::Duration backoff = options_.min_backoff;
+  for (size_t attempt = 0;; ++attempt) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) return;
+    }
+    const std::string& target =
+        options_.coordinators[attempt % options_.coordinators.size()];
+    Session session(this, target);
+    if (session.Run()) backoff = options_.min_backoff;
+    // Jittered exponential backoff so agents do not reconnect in lockstep.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    absl::Duration wait = backoff * jitter(rng);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, absl::ToChronoMilliseconds(wait),
+                 [this] { return stopping_; });
+  }
+}
+
+}  // namespace relaysync

@@ -1,0 +1,77 @@
+// CoordinatorClient: the agent's side of the Sync stream. Sends a hello with
+// the last applied version, re-sends every spooled login until it is
+// acknowledged, applies snapshots and deltas through the Materializer, and
+// reconnects with backoff, failing over between coordinators.
+#ifndef RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_
+#define RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "agent/agent_state.h"
+#include "agent/materializer.h"
+#include "agent/spool.h"
+
+namespace relaysync {
+
+struct CoordinatorClientOptions {
+  std::vector<std::string> coordinators;  // gRPC targets, tried in order
+  std::string host_id;
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // The applied version is saved at most this often (re-applying after a
+  // crash is harmless: deltas set absolute values).
+  absl::Duration save_interval = absl::Milliseconds(200);
+  absl::Duration keepalive = absl::Seconds(10);
+};
+
+class CoordinatorClient {
+ public:
+  // None owned; all must outlive the client. `state` holds the epoch and
+  // version at start and is updated as state is applied.
+  CoordinatorClient(const CoordinatorClientOptions& options, Spool* spool,
+                    Materializer* materializer, AgentStateFile* state_file,
+                    AgentState state);
+  ~CoordinatorClient();
+
+  void Start();
+  // Ends the stream and the thread; saves the applied version.
+  void Stop();
+  // New logins are in the spool: send them now.
+  void Wake();
+
+  bool connected() const { return connected_; }
+  // The version applied to the map (0 before the first snapshot).
+  uint64_t applied_version() const;
+
+ private:
+  class Session;
+  void Run();
+  void SaveState(bool force);
+
+  const CoordinatorClientOptions options_;
+  Spool* const spool_;
+  Materializer* const materializer_;
+  AgentStateFile* const state_file_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool wake_ = false;
+  AgentState state_;          // guarded by mu_
+  bool state_dirty_ = false;  // guarded by mu_
+  absl::Time last_save_ = absl::InfinitePast();
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_

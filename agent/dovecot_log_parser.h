@@ -1,0 +1,44 @@
+// Recognizes Dovecot's "successful login" log lines, in Dovecot's own log file
+// and as forwarded by syslog, and nothing else: log text is partly
+// attacker-controlled (user names), so the parser is strictly anchored.
+#ifndef RELAYSYNC_AGENT_DOVECOT_LOG_PARSER_H_
+#define RELAYSYNC_AGENT_DOVECOT_LOG_PARSER_H_
+
+#include <optional>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/local_login.h"
+
+namespace relaysync {
+
+// Returns the login described by `line` (without its newline; one trailing
+// '\r' is ignored), or nullopt if the line is not a successful Dovecot
+// POP3/IMAP login. Accepted forms, anchored at the start of the line:
+//
+//   Dovecot's log_path:  "MMM DD HH:MM:SS imap-login: Info: Login: user=<U>, "
+//   syslog:              "MMM DD HH:MM:SS HOST dovecot[PID]: pop3-login: "
+//                        "[Info: ]Login: user=<U>, "
+//   rsyslog precise:     "2026-11-25T04:28:35.123456+00:00 HOST dovecot: ..."
+//
+// followed by "method=M, rip=IP, lip=IP" and then "," or the end of line.
+// The user name may contain anything, including a fake "method=..., rip=..."
+// tail, so the fields are taken after the LAST ">, method=" (everything after
+// the real user field is server-generated). User names over
+// kMaxLoginFieldBytes and lines over 800 bytes are refused: Dovecot logs at
+// most 80 bytes of user name, and a line long enough to have been cut by
+// syslog might have lost its real tail, leaving a fake one last.
+//
+// Time: RFC 3339 stamps are absolute. Classic syslog stamps have no year:
+// `now`'s year in `tz` is used, or the previous year if that would put the
+// line more than one day in the future (a Dec 31 line read on Jan 1). A time
+// still in the future is clamped to `now`.
+//
+// Sets source to "log"; callers that know the file name replace it.
+std::optional<LocalLogin> ParseDovecotLoginLine(absl::string_view line,
+                                                absl::Time now,
+                                                absl::TimeZone tz);
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_AGENT_DOVECOT_LOG_PARSER_H_

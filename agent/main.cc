@@ -1,0 +1,201 @@
+// relaysync-agent: runs on every mail host (see docs/relaysync-agent.md).
+//   relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH
+//                   --spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]
+//   relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP [USER]
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "agent/agent.h"
+#include "agent/local_login.h"
+#include "agent/notify_socket.h"
+#include "common/address.h"
+#include "common/flag_names.h"
+#include "common/logging.h"
+#include "common/signals.h"
+#include "rpc/endpoints.h"
+
+ABSL_FLAG(std::string, coordinator, "",
+          "coordinator HOST:PORT[,HOST:PORT...], tried in order (required)");
+ABSL_FLAG(std::string, host_id, "",
+          "this host's name in the cluster "
+          "(default: the host name)");
+ABSL_FLAG(std::string, db, "/etc/mail/relayers.db",
+          "the relay map the MTA reads (created if missing)");
+ABSL_FLAG(std::string, spool_dir, "/var/spool/relaysync",
+          "durable spool of unacknowledged logins and agent state");
+ABSL_FLAG(std::string, notify_socket, "",
+          "listen for logins on this unix datagram socket (e.g. "
+          "/run/relaysync/notify.sock)");
+ABSL_FLAG(std::string, notify_socket_mode, "0660",
+          "octal permissions of the notify socket");
+ABSL_FLAG(std::vector<std::string>, watch_log, {},
+          "Dovecot log file(s) to tail for logins (own log_path or syslog)");
+ABSL_FLAG(std::string, key_style, "sendmail",
+          "IPv6 key spelling in the map: sendmail (ipv6:full:form, what "
+          "sendmail looks up) or canonical");
+ABSL_FLAG(bool, nul_keys, false, "keys end with a NUL (Postfix, Exim)");
+ABSL_FLAG(std::string, map_type, "hash", "Berkeley DB map type: hash or btree");
+ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
+// notify subcommand
+ABSL_FLAG(std::string, socket, "/run/relaysync/notify.sock",
+          "notify: the agent's notify socket");
+ABSL_FLAG(std::string, protocol, "unknown", "notify: imap, pop3 or unknown");
+ABSL_FLAG(std::string, source, "", "notify: free-form origin, e.g. dovecot");
+ABSL_FLAG(absl::Duration, notify_timeout, absl::Milliseconds(200),
+          "notify: give up after this long");
+
+namespace {
+
+int Notify(const std::vector<char*>& args) {
+  // args: program, IP [USER]
+  if (args.size() < 2 || args.size() > 3) {
+    std::cerr << "usage: relaysync-agent notify --socket=PATH "
+                 "[--protocol=imap|pop3] IP [USER]\n";
+    return 2;
+  }
+  absl::StatusOr<relaysync::Address> address =
+      relaysync::Address::Parse(args[1]);
+  if (!address.ok()) {
+    std::cerr << "relaysync-agent notify: " << address.status().message()
+              << "\n";
+    return 2;
+  }
+  auto protocol = relaysync::ParseProtocolName(absl::GetFlag(FLAGS_protocol));
+  if (!protocol) {
+    std::cerr << "relaysync-agent notify: invalid --protocol \""
+              << absl::GetFlag(FLAGS_protocol) << "\": imap, pop3 or unknown\n";
+    return 2;
+  }
+  relaysync::LocalLogin login;
+  login.address = address->ToString();
+  login.user = args.size() == 3 ? args[2] : "";
+  login.protocol = *protocol;
+  login.source = absl::GetFlag(FLAGS_source);
+  absl::Status s = relaysync::SendNotify(absl::GetFlag(FLAGS_socket), login,
+                                         absl::GetFlag(FLAGS_notify_timeout));
+  if (!s.ok()) {
+    std::cerr << "relaysync-agent notify: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
+  return buf;
+}
+
+int RunAgent() {
+  relaysync::SetLogProgramName("relaysync-agent");
+  relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  relaysync::AgentOptions options;
+  auto targets = relaysync::ParseEndpoints(absl::GetFlag(FLAGS_coordinator));
+  if (absl::GetFlag(FLAGS_coordinator).empty() || !targets.ok()) {
+    relaysync::LogError("--coordinator: ",
+                        absl::GetFlag(FLAGS_coordinator).empty()
+                            ? "required (HOST:PORT)"
+                            : targets.status().message());
+    return 2;
+  }
+  options.coordinators = *targets;
+  options.host_id = absl::GetFlag(FLAGS_host_id);
+  if (options.host_id.empty()) options.host_id = HostName();
+  if (options.host_id.empty() ||
+      options.host_id.find('/') != std::string::npos) {
+    relaysync::LogError("--host_id: must be non-empty and contain no '/'");
+    return 2;
+  }
+  options.db_path = absl::GetFlag(FLAGS_db);
+  options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  options.notify_socket = absl::GetFlag(FLAGS_notify_socket);
+  unsigned mode = 0;
+  const std::string mode_text = absl::GetFlag(FLAGS_notify_socket_mode);
+  char* end = nullptr;
+  mode = static_cast<unsigned>(std::strtoul(mode_text.c_str(), &end, 8));
+  if (mode_text.empty() || *end != '\0' || mode > 0777) {
+    relaysync::LogError("--notify_socket_mode: \"", mode_text,
+                        "\" is not an octal mode like 0660");
+    return 2;
+  }
+  options.notify_socket_mode = static_cast<mode_t>(mode);
+  options.watch_logs = absl::GetFlag(FLAGS_watch_log);
+  auto style = relaysync::ParseKeyStyle(absl::GetFlag(FLAGS_key_style));
+  if (!style.ok()) {
+    relaysync::LogError("--key_style: ", style.status().message());
+    return 2;
+  }
+  options.key_style = *style;
+  options.map_options.nul_terminated_keys = absl::GetFlag(FLAGS_nul_keys);
+  const std::string map_type = absl::GetFlag(FLAGS_map_type);
+  if (map_type == "btree") {
+    options.map_options.type = relaysync::MapOptions::Type::kBtree;
+  } else if (map_type != "hash") {
+    relaysync::LogError("--map_type: \"", map_type, "\": hash or btree");
+    return 2;
+  }
+  if (options.notify_socket.empty() && options.watch_logs.empty()) {
+    relaysync::LogWarning(
+        "no --notify_socket and no --watch_log: this agent "
+        "only mirrors the cluster state");
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  relaysync::HandleStopSignals([&](int sig) {
+    relaysync::LogInfo("signal ", sig, ": shutting down");
+    std::lock_guard<std::mutex> l(mu);
+    stop = true;
+    cv.notify_all();
+  }).detach();
+  auto agent = relaysync::Agent::Start(options, relaysync::SystemClock::Get());
+  if (!agent.ok()) {
+    relaysync::LogError(agent.status().message());
+    return 1;
+  }
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, [&] { return stop; });
+  (*agent)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "\n  relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH "
+      "--spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]\n"
+      "  relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP "
+      "[USER]\n\n"
+      "Captures POP/IMAP logins on this host, shares them through the "
+      "relaysync coordinator and keeps the local relayers.db in sync.");
+  std::vector<std::string> storage;
+  std::vector<char*> normalized =
+      relaysync::DashesToUnderscores(argc, argv, &storage);
+  if (argc >= 2 && std::string(argv[1]) == "notify") {
+    std::vector<char*> args = absl::ParseCommandLine(
+        static_cast<int>(normalized.size()) - 1, normalized.data() + 1);
+    return Notify(args);
+  }
+  std::vector<char*> args = absl::ParseCommandLine(
+      static_cast<int>(normalized.size()), normalized.data());
+  if (args.size() > 1) {
+    std::cerr << "relaysync-agent: unexpected argument \"" << args[1]
+              << "\" (see --help)\n";
+    return 2;
+  }
+  return RunAgent();
+}

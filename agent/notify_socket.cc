@@ -1,0 +1,343 @@
+#include "agent/notify_socket.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/address.h"
+
+namespace relaysync {
+namespace {
+
+constexpr absl::string_view kVersion = "v1";
+constexpr absl::string_view kSourcePrefix = "notify:";
+constexpr int kMaxMessagesPerRound = 256;
+
+bool HasControlChars(absl::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+absl::Status CheckField(absl::string_view name, absl::string_view value,
+                        size_t max_bytes) {
+  if (value.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " longer than ", max_bytes, " bytes"));
+  }
+  if (HasControlChars(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " contains control characters"));
+  }
+  return absl::OkStatus();
+}
+
+// Fills `addr` for `path`; false if the path does not fit sun_path.
+bool MakeSockaddr(const std::string& path, struct sockaddr_un* addr) {
+  memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr->sun_path)) return false;
+  memcpy(addr->sun_path, path.data(), path.size());
+  return true;
+}
+
+absl::Status PathTooLong(const std::string& path) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("notify socket ", path, ": path empty or longer than ",
+                   sizeof(sockaddr_un::sun_path) - 1, " bytes"));
+}
+
+absl::Status ConnectError(const std::string& path, int err) {
+  std::string prefix = absl::StrCat("notify socket ", path, ": ");
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(
+          absl::StrCat(prefix, "no such socket (is relaysync-agent running?)"));
+    case ECONNREFUSED:
+      return absl::UnavailableError(
+          absl::StrCat(prefix, "connection refused (nobody is listening)"));
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(
+          absl::StrCat(prefix, "permission denied"));
+    default:
+      return absl::UnavailableError(absl::StrCat(prefix, strerror(err)));
+  }
+}
+
+// A socket file nobody is bound to refuses connections: safe to replace.
+absl::Status RemoveStaleSocket(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat("notify socket ", path, ": ", strerror(errno)));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("notify socket ", path,
+                     ": exists and is not a socket; refusing to replace it"));
+  }
+  struct sockaddr_un addr;
+  if (!MakeSockaddr(path, &addr)) return PathTooLong(path);
+  int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) {
+    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  }
+  int rc =
+      connect(probe, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  close(probe);
+  if (rc == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("notify socket ", path,
+                     ": in use by another process (agent running?)"));
+  }
+  if (err != ECONNREFUSED) return ConnectError(path, err);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::UnavailableError(absl::StrCat(
+        "notify socket ", path, ": removing stale socket: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
+  absl::StatusOr<Address> address = Address::Parse(login.address);
+  if (!address.ok()) return address.status();
+  if (login.user.empty()) return absl::InvalidArgumentError("user is empty");
+  absl::Status status = CheckField("user", login.user, kMaxLoginFieldBytes);
+  if (status.ok()) {
+    status = CheckField("source", login.source,
+                        kMaxLoginFieldBytes - kSourcePrefix.size());
+  }
+  if (!status.ok()) return status;
+  return absl::StrCat(kVersion, "\t", address->ToString(), "\t", login.user,
+                      "\t", ProtocolName(login.protocol), "\t", login.source,
+                      "\n");
+}
+
+absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
+                                              int64_t now) {
+  absl::ConsumeSuffix(&message, "\n");
+  std::vector<absl::string_view> fields = absl::StrSplit(message, '\t');
+  if (fields.size() != 5 || fields[0] != kVersion) {
+    return absl::InvalidArgumentError(
+        "expected \"v1<TAB>IP<TAB>USER<TAB>PROTOCOL<TAB>SOURCE\"");
+  }
+  absl::StatusOr<Address> address = Address::Parse(fields[1]);
+  if (!address.ok()) return address.status();
+  if (fields[2].empty()) return absl::InvalidArgumentError("user is empty");
+  absl::Status status = CheckField("user", fields[2], kMaxLoginFieldBytes);
+  if (status.ok()) {
+    status = CheckField("source", fields[4],
+                        kMaxLoginFieldBytes - kSourcePrefix.size());
+  }
+  if (!status.ok()) return status;
+  std::optional<LocalLogin::Protocol> protocol = ParseProtocolName(fields[3]);
+  if (!protocol) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("protocol \"", absl::CHexEscape(fields[3]),
+                     "\" is not pop3, imap or unknown"));
+  }
+  LocalLogin login;
+  login.address = address->ToString();
+  login.login_time = now;
+  login.user = std::string(fields[2]);
+  login.protocol = *protocol;
+  login.source = fields[4].empty() ? std::string("notify")
+                                   : absl::StrCat(kSourcePrefix, fields[4]);
+  return login;
+}
+
+absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
+                        absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<std::string> message = FormatNotifyMessage(login);
+  if (!message.ok()) return message.status();
+  struct sockaddr_un addr;
+  if (!MakeSockaddr(socket_path, &addr)) return PathTooLong(socket_path);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  }
+  // Connected, so that a full receive queue shows up as EAGAIN + POLLOUT on
+  // this socket instead of a silent drop.
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) !=
+      0) {
+    int err = errno;
+    close(fd);
+    return ConnectError(socket_path, err);
+  }
+  absl::Status status;
+  for (;;) {
+    ssize_t n = send(fd, message->data(), message->size(), MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(message->size())) break;
+    if (n >= 0) {
+      status = absl::InternalError(
+          absl::StrCat("notify socket ", socket_path, ": short send"));
+      break;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      status = ConnectError(socket_path, errno);
+      break;
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      status = absl::DeadlineExceededError(
+          absl::StrCat("notify socket ", socket_path,
+                       ": agent did not take the message "
+                       "within ",
+                       absl::FormatDuration(timeout), " (queue full)"));
+      break;
+    }
+    // Short slices: some kernels do not signal POLLOUT for a peer's queue.
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    poll(&pfd, 1,
+         static_cast<int>(
+             std::min<int64_t>(10, absl::ToInt64Milliseconds(left) + 1)));
+  }
+  close(fd);
+  return status;
+}
+
+NotifySource::NotifySource(Options options) : options_(std::move(options)) {}
+
+NotifySource::~NotifySource() { Stop(); }
+
+std::string NotifySource::Name() const {
+  return "notify:" + options_.socket_path;
+}
+
+absl::Status NotifySource::Start(Sink sink) {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (started_) return absl::FailedPreconditionError("notify: started twice");
+  const std::string& path = options_.socket_path;
+  struct sockaddr_un addr;
+  if (!MakeSockaddr(path, &addr)) return PathTooLong(path);
+  absl::Status status = RemoveStaleSocket(path);
+  if (!status.ok()) return status;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  }
+  struct stat st;
+  std::string error;
+  bool bound =
+      bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) == 0;
+  int wake = -1;
+  if (!bound) {
+    error = absl::StrCat("bind: ", strerror(errno));
+  } else if (chmod(path.c_str(), options_.mode) != 0) {
+    error = absl::StrCat("chmod: ", strerror(errno));
+  } else if (lstat(path.c_str(), &st) != 0) {
+    error = absl::StrCat("stat: ", strerror(errno));
+  } else if ((wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+    error = absl::StrCat("eventfd: ", strerror(errno));
+  }
+  if (!error.empty()) {
+    close(fd);
+    if (bound) unlink(path.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("notify socket ", path, ": ", error));
+  }
+  fd_ = fd;
+  wake_fd_ = wake;
+  socket_inode_ = st.st_ino;
+  sink_ = std::move(sink);
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void NotifySource::Stop() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  stop_.store(true);
+  uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof(one)) < 0) {
+    // The poll timeout still bounds the wait.
+  }
+  thread_.join();
+  close(fd_);
+  close(wake_fd_);
+  fd_ = wake_fd_ = -1;
+  // Only remove the file if it is still the one we bound (a newer agent may
+  // have replaced it).
+  struct stat st;
+  if (lstat(options_.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_ino == socket_inode_) {
+    unlink(options_.socket_path.c_str());
+  }
+}
+
+void NotifySource::Run() {
+  while (!stop_.load()) {
+    struct pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    poll(fds, 2, 200);
+    if (stop_.load()) break;
+    if (fds[0].revents & POLLIN) ReceiveAvailable();
+  }
+}
+
+void NotifySource::ReceiveAvailable() {
+  char buf[kMaxNotifyMessageBytes + 1];
+  for (int i = 0; i < kMaxMessagesPerRound && !stop_.load(); ++i) {
+    // MSG_TRUNC: the return value is the datagram's real length.
+    ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        fprintf(stderr, "relaysync-agent: notify socket %s: recv: %s\n",
+                options_.socket_path.c_str(), strerror(errno));
+      }
+      return;
+    }
+    if (static_cast<size_t>(n) > kMaxNotifyMessageBytes) {
+      Drop(absl::string_view(buf, kMaxNotifyMessageBytes),
+           absl::InvalidArgumentError(absl::StrCat("message of ", n,
+                                                   " bytes is longer than ",
+                                                   kMaxNotifyMessageBytes)));
+      continue;
+    }
+    absl::string_view message(buf, static_cast<size_t>(n));
+    absl::StatusOr<LocalLogin> login =
+        ParseNotifyMessage(message, options_.clock->NowSeconds());
+    if (!login.ok()) {
+      Drop(message, login.status());
+      continue;
+    }
+    sink_(*login);
+  }
+}
+
+void NotifySource::Drop(absl::string_view message, const absl::Status& why) {
+  uint64_t count = ++dropped_;
+  // Anyone in the socket's group can send; do not let them flood the log.
+  if (count > 20 && count % 1000 != 0) return;
+  fprintf(stderr,
+          "relaysync-agent: notify socket %s: dropped invalid message "
+          "\"%s\": %s (%llu dropped so far)\n",
+          options_.socket_path.c_str(),
+          absl::CHexEscape(message.substr(0, 120)).c_str(),
+          std::string(why.message()).c_str(),
+          static_cast<unsigned long long>(count));
+}
+
+}  // namespace relaysync

@@ -1,0 +1,93 @@
+// The notify socket: a unix datagram socket on which local programs (e.g. a
+// Dovecot post-login script) report logins to the agent, and the client
+// function they use. One datagram, one line:
+//   "v1\tIP\tUSER\tPROTOCOL\tSOURCE\n"   PROTOCOL: pop3 | imap | unknown
+// The trailing newline is optional; SOURCE may be empty.
+#ifndef RELAYSYNC_AGENT_NOTIFY_SOCKET_H_
+#define RELAYSYNC_AGENT_NOTIFY_SOCKET_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/event_source.h"
+#include "common/clock.h"
+
+namespace relaysync {
+
+// Longest datagram accepted; longer ones are dropped.
+inline constexpr size_t kMaxNotifyMessageBytes = 2048;
+
+// The datagram for `login` (its address, user, protocol and source; the time
+// is the receiver's). InvalidArgument if a field cannot be carried: address
+// not parseable, user empty or with control characters, or a field longer
+// than kMaxLoginFieldBytes.
+absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login);
+
+// Parses one datagram. The address is canonicalized; login_time is `now`;
+// source is "notify:" + SOURCE ("notify" if empty), so a sender cannot pose
+// as another kind of source. Errors say what is wrong.
+absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
+                                              int64_t now);
+
+// Sends `login` to the agent listening at `socket_path`. Never blocks longer
+// than `timeout` (the only wait is for room in a full receive queue). A
+// missing socket (NotFound) or one nobody listens on (Unavailable) fails at
+// once; errors name the path.
+absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
+                        absl::Duration timeout);
+
+// Listens on the notify socket. Thread-safety: Start/Stop from any thread.
+class NotifySource : public EventSource {
+ public:
+  struct Options {
+    std::string socket_path;
+    // Applied with chmod after bind: who may report logins is decided by the
+    // socket's group and mode.
+    mode_t mode = 0660;
+    // login_time of received logins. Not owned; must outlive the source.
+    const Clock* clock = SystemClock::Get();
+  };
+
+  explicit NotifySource(Options options);
+  ~NotifySource() override;
+
+  // Binds the socket. A stale socket file (nobody listening) is replaced;
+  // a live one (another agent) or a non-socket file at the path is an error.
+  absl::Status Start(Sink sink) override;
+  // Also removes the socket file if it is still ours.
+  void Stop() override;
+  std::string Name() const override;  // "notify:" + socket_path
+
+  // Datagrams dropped as invalid so far (for tests and metrics).
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  void Run();
+  void ReceiveAvailable();
+  void Drop(absl::string_view message, const absl::Status& why);
+
+  const Options options_;
+  Sink sink_;
+  std::mutex lifecycle_mu_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> dropped_{0};
+  bool started_ = false;
+  bool stopped_ = false;
+  int fd_ = -1;
+  int wake_fd_ = -1;
+  ino_t socket_inode_ = 0;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_AGENT_NOTIFY_SOCKET_H_

@@ -1,0 +1,96 @@
+// The coordinator's state store: per-address relay records, a monotonically
+// increasing version and a bounded change log. The coordinator talks to the
+// state through this interface and nothing else touches a store directly.
+// Rules (docs/state.md): a record is present when login_time > delete_time;
+// the later login always wins; merging is idempotent and order-independent.
+#ifndef RELAYSYNC_BACKENDS_STORE_H_
+#define RELAYSYNC_BACKENDS_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace relaysync {
+
+// A login to merge. `address` is canonical text (Address::ToString()).
+struct Login {
+  std::string address;
+  int64_t login_time = 0;
+};
+
+// One visible change of the relay map. Versions are dense and increasing
+// within one store epoch.
+struct StateChange {
+  uint64_t version = 0;
+  std::string address;
+  int64_t ticks = 0;  // the new timestamp; meaningless when `removed`
+  bool removed = false;
+};
+
+struct StateEntry {
+  std::string address;
+  int64_t ticks = 0;
+};
+
+struct Snapshot {
+  uint64_t version = 0;
+  std::string epoch;
+  std::vector<StateEntry> entries;  // present records only
+};
+
+struct MutationResult {
+  std::vector<StateChange> changes;  // in version order
+  std::vector<std::string> missing;  // Delete: addresses not present
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "embedded:/var/lib/relaysync", "redis:host:port", ... for Status.
+  virtual std::string Name() const = 0;
+  // Identifies this store's history. A store recreated empty gets a new
+  // epoch, so agents know their applied version is meaningless.
+  virtual std::string Epoch() const = 0;
+
+  // Merges logins (later login_time wins). Logins at or before `not_after`
+  // (the expiry cut-off; INT64_MIN for none) are dropped. Durable when OK.
+  virtual absl::StatusOr<MutationResult> MergeLogins(
+      const std::vector<Login>& logins, int64_t not_after) = 0;
+
+  // Admin add: the entry's timestamp becomes exactly `ticks`, earlier or
+  // later than what it was.
+  virtual absl::StatusOr<MutationResult> Put(const std::string& address,
+                                             int64_t ticks) = 0;
+
+  // Admin delete at time `now`: removes each present address; logins at or
+  // before max(now, its timestamp) can no longer bring it back.
+  // `missing` lists the addresses that were not present.
+  virtual absl::StatusOr<MutationResult> Delete(
+      const std::vector<std::string>& addresses, int64_t now) = 0;
+
+  // Removes every present entry with timestamp <= `cutoff` (a re-sent login
+  // at or before its old timestamp cannot bring it back), and forgets
+  // deleted records whose delete time is <= `forget_before`.
+  virtual absl::StatusOr<MutationResult> Expire(int64_t cutoff,
+                                                int64_t forget_before) = 0;
+
+  // The present entries and the version they reflect, read consistently.
+  virtual absl::StatusOr<Snapshot> ReadSnapshot() = 0;
+
+  // Up to `limit` changes with version > `since`, in order. OutOfRangeError
+  // when `since` is older than the retained change log or newer than the
+  // current version: the caller then needs a snapshot.
+  virtual absl::StatusOr<std::vector<StateChange>> ChangesSince(
+      uint64_t since, size_t limit) = 0;
+
+  virtual absl::StatusOr<uint64_t> Version() = 0;
+  virtual absl::StatusOr<int64_t> EntryCount() = 0;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_BACKENDS_STORE_H_

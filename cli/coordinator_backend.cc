@@ -1,0 +1,141 @@
+#include "cli/coordinator_backend.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/ticks.h"
+#include "relaysync/v1/relaysync.grpc.pb.h"
+#include "rpc/endpoints.h"
+#include "rpc/grpc_status.h"
+
+namespace relaysync {
+namespace {
+
+class CoordinatorBackend : public RelayBackend {
+ public:
+  CoordinatorBackend(std::vector<std::string> targets, absl::Duration timeout,
+                     const Clock* clock)
+      : targets_(std::move(targets)), timeout_(timeout), clock_(clock) {}
+
+  absl::Status Add(const Address& address, int64_t ticks) override {
+    v1::AddRequest req;
+    req.set_address(address.ToString());
+    req.set_ticks(ticks);
+    v1::AddResponse resp;
+    return Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+      return stub->Add(ctx, req, &resp);
+    });
+  }
+
+  absl::StatusOr<std::vector<std::string>> Delete(
+      const std::vector<Address>& addresses) override {
+    v1::DeleteRequest req;
+    for (const Address& a : addresses) req.add_addresses(a.ToString());
+    v1::DeleteResponse resp;
+    absl::Status s = Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+      return stub->Delete(ctx, req, &resp);
+    });
+    if (!s.ok()) return s;
+    return std::vector<std::string>(resp.missing().begin(),
+                                    resp.missing().end());
+  }
+
+  absl::StatusOr<int64_t> Expire(int64_t cutoff) override {
+    v1::ExpireRequest req;
+    req.set_older_than_seconds(
+        std::max<int64_t>(0, clock_->NowSeconds() - cutoff));
+    v1::ExpireResponse resp;
+    absl::Status s = Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+      return stub->Expire(ctx, req, &resp);
+    });
+    if (!s.ok()) return s;
+    return resp.removed();
+  }
+
+  absl::StatusOr<std::vector<MapEntry>> List() override {
+    std::vector<MapEntry> out;
+    absl::Status s = Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+      out.clear();
+      v1::ListRequest req;
+      auto reader = stub->List(ctx, req);
+      v1::ListResponse chunk;
+      while (reader->Read(&chunk)) {
+        for (const v1::Entry& e : chunk.entries()) {
+          out.push_back(MapEntry{e.address(), absl::StrCat(e.ticks())});
+        }
+      }
+      return reader->Finish();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<std::string> Describe() override {
+    v1::StatusResponse resp;
+    std::string answered_by;
+    absl::Status s = Call(
+        [&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+          return stub->Status(ctx, v1::StatusRequest(), &resp);
+        },
+        &answered_by);
+    if (!s.ok()) return s;
+    std::string out = absl::StrCat(
+        "coordinator: ", answered_by, "\nstore: ", resp.store(),
+        "\nstore epoch: ", resp.store_epoch(), "\nversion: ", resp.version(),
+        "\nentries: ", resp.entries(), "\nexpire after: ",
+        resp.expire_after_seconds() == 0
+            ? std::string("never")
+            : absl::StrCat(resp.expire_after_seconds(), " s"),
+        "\nagents connected: ", resp.agents_size(), "\n");
+    for (const v1::AgentStatus& a : resp.agents()) {
+      absl::StrAppend(&out, "  ", a.host_id(), "\t", a.peer(),
+                      "\tapplied version ", a.applied_version(),
+                      "\tconnected since ", FormatCtimeUtc(a.connected_since()),
+                      " UTC\n");
+    }
+    return out;
+  }
+
+ private:
+  // Runs `rpc` against each coordinator in turn until one answers; only
+  // UNAVAILABLE / DEADLINE_EXCEEDED move on to the next.
+  absl::Status Call(
+      const std::function<grpc::Status(v1::Admin::Stub*, grpc::ClientContext*)>&
+          rpc,
+      std::string* answered_by = nullptr) {
+    absl::Status last;
+    for (const std::string& target : targets_) {
+      if (answered_by != nullptr) *answered_by = target;
+      auto stub = v1::Admin::NewStub(MakeChannel(target, absl::Seconds(30)));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(timeout_));
+      grpc::Status s = rpc(stub.get(), &ctx);
+      last = FromGrpcStatus(s, absl::StrCat("coordinator ", target));
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+          s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+        return last;
+      }
+    }
+    return last;
+  }
+
+  const std::vector<std::string> targets_;
+  const absl::Duration timeout_;
+  const Clock* const clock_;
+};
+
+}  // namespace
+
+std::unique_ptr<RelayBackend> NewCoordinatorBackend(
+    std::vector<std::string> targets, absl::Duration timeout,
+    const Clock* clock) {
+  return std::make_unique<CoordinatorBackend>(std::move(targets), timeout,
+                                              clock);
+}
+
+}  // namespace relaysync

@@ -1,0 +1,142 @@
+#include "coordinator/admin_service.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/address.h"
+#include "common/logging.h"
+#include "coordinator/limits.h"
+#include "rpc/grpc_status.h"
+
+namespace relaysync {
+namespace {
+
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+// Parses `text` as the address in field `field`, or explains which field
+// was wrong.
+grpc::Status CanonicalAddress(const std::string& text, const std::string& field,
+                              std::string* out) {
+  absl::StatusOr<Address> a = Address::Parse(text);
+  if (!a.ok()) return Invalid(absl::StrCat(field, ": ", a.status().message()));
+  *out = a->ToString();
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+AdminService::AdminService(Store* store, StateWriter* writer,
+                           AgentRegistry* registry, const Clock* clock)
+    : store_(store), writer_(writer), registry_(registry), clock_(clock) {}
+
+grpc::Status AdminService::Add(grpc::ServerContext*,
+                               const v1::AddRequest* request,
+                               v1::AddResponse* response) {
+  std::string address;
+  grpc::Status s = CanonicalAddress(request->address(), "address", &address);
+  if (!s.ok()) return s;
+  if (request->ticks() < 0) return Invalid("ticks: must not be negative");
+  const int64_t ticks =
+      request->ticks() == 0 ? clock_->NowSeconds() : request->ticks();
+  absl::StatusOr<MutationResult> r = writer_->Put(address, ticks);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  LogInfo("admin add ", address, " ", ticks);
+  response->mutable_entry()->set_address(address);
+  response->mutable_entry()->set_ticks(ticks);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Delete(grpc::ServerContext*,
+                                  const v1::DeleteRequest* request,
+                                  v1::DeleteResponse* response) {
+  if (request->addresses_size() == 0) {
+    return Invalid("addresses: at least one address is required");
+  }
+  if (static_cast<size_t>(request->addresses_size()) >
+      kMaxAddressesPerRequest) {
+    return Invalid(absl::StrCat("addresses: ", request->addresses_size(),
+                                " given, at most ", kMaxAddressesPerRequest));
+  }
+  std::vector<std::string> addresses;
+  for (int i = 0; i < request->addresses_size(); ++i) {
+    std::string a;
+    grpc::Status s = CanonicalAddress(request->addresses(i),
+                                      absl::StrCat("addresses[", i, "]"), &a);
+    if (!s.ok()) return s;
+    addresses.push_back(std::move(a));
+  }
+  absl::StatusOr<MutationResult> r = writer_->Delete(addresses);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  LogInfo("admin delete of ", addresses.size(), " address(es), ",
+          r->missing.size(), " not present");
+  for (const std::string& m : r->missing) response->add_missing(m);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Expire(grpc::ServerContext*,
+                                  const v1::ExpireRequest* request,
+                                  v1::ExpireResponse* response) {
+  if (request->older_than_seconds() < 0) {
+    return Invalid("older_than_seconds: must not be negative");
+  }
+  absl::StatusOr<MutationResult> r =
+      writer_->Expire(clock_->NowSeconds() - request->older_than_seconds());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  LogInfo("admin expire: removed ", r->changes.size());
+  response->set_removed(static_cast<int64_t>(r->changes.size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::List(grpc::ServerContext*,
+                                const v1::ListRequest* request,
+                                grpc::ServerWriter<v1::ListResponse>* writer) {
+  if (request->filter() && request->older_than_seconds() < 0) {
+    return Invalid("older_than_seconds: must not be negative");
+  }
+  absl::StatusOr<Snapshot> snap = store_->ReadSnapshot();
+  if (!snap.ok()) return ToGrpcStatus(snap.status());
+  const int64_t cutoff = clock_->NowSeconds() - request->older_than_seconds();
+  v1::ListResponse chunk;
+  for (const StateEntry& e : snap->entries) {
+    if (request->filter() && e.ticks > cutoff) continue;
+    v1::Entry* out = chunk.add_entries();
+    out->set_address(e.address);
+    out->set_ticks(e.ticks);
+    if (static_cast<size_t>(chunk.entries_size()) >= kSnapshotChunkEntries) {
+      if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+      chunk.Clear();
+    }
+  }
+  if (chunk.entries_size() > 0 && !writer->Write(chunk)) {
+    return grpc::Status::CANCELLED;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Status(grpc::ServerContext*,
+                                  const v1::StatusRequest*,
+                                  v1::StatusResponse* response) {
+  absl::StatusOr<uint64_t> version = store_->Version();
+  if (!version.ok()) return ToGrpcStatus(version.status());
+  absl::StatusOr<int64_t> count = store_->EntryCount();
+  if (!count.ok()) return ToGrpcStatus(count.status());
+  response->set_store(store_->Name());
+  response->set_store_epoch(store_->Epoch());
+  response->set_version(*version);
+  response->set_entries(*count);
+  response->set_expire_after_seconds(
+      absl::ToInt64Seconds(writer_->options().expire_after));
+  for (const AgentInfo& a : registry_->List()) {
+    v1::AgentStatus* s = response->add_agents();
+    s->set_host_id(a.host_id);
+    s->set_peer(a.peer);
+    s->set_applied_version(a.applied_version);
+    s->set_connected_since(a.connected_since);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace relaysync

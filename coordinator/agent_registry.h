@@ -1,0 +1,37 @@
+// AgentRegistry: which agents are connected right now, and how far each has
+// applied the state, for the Status RPC and for logs.
+#ifndef RELAYSYNC_COORDINATOR_AGENT_REGISTRY_H_
+#define RELAYSYNC_COORDINATOR_AGENT_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace relaysync {
+
+struct AgentInfo {
+  std::string host_id;
+  std::string peer;
+  uint64_t applied_version = 0;
+  int64_t connected_since = 0;
+};
+
+class AgentRegistry {
+ public:
+  // Returns a handle for the other calls. Thread-safe.
+  int Add(AgentInfo info);
+  void SetApplied(int handle, uint64_t version);
+  void Remove(int handle);
+  std::vector<AgentInfo> List() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<int, AgentInfo> agents_;
+  int next_ = 0;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_COORDINATOR_AGENT_REGISTRY_H_

@@ -1,0 +1,129 @@
+#include "coordinator/coordinator.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "coordinator/admin_service.h"
+#include "coordinator/agent_registry.h"
+#include "coordinator/change_hub.h"
+#include "coordinator/sync_service.h"
+#include "rpc/endpoints.h"
+
+namespace relaysync {
+
+struct Coordinator::Impl {
+  std::unique_ptr<Store> store;
+  CoordinatorOptions options;
+  const Clock* clock;
+  std::unique_ptr<ChangeHub> hub;
+  std::unique_ptr<StateWriter> writer;
+  AgentRegistry registry;
+  std::unique_ptr<SyncService> sync;
+  std::unique_ptr<AdminService> admin;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread expirer;
+
+  void ExpiryLoop() {
+    std::unique_lock<std::mutex> l(mu);
+    while (!stopping) {
+      l.unlock();
+      absl::Status s = writer->ExpireNow();
+      if (!s.ok()) LogWarning("expiry: ", s.message());
+      l.lock();
+      cv.wait_for(l, absl::ToChronoMilliseconds(options.expire_interval),
+                  [this] { return stopping; });
+    }
+  }
+};
+
+Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Coordinator::~Coordinator() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
+    std::unique_ptr<Store> store, const CoordinatorOptions& options,
+    const Clock* clock) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->clock = clock;
+  absl::StatusOr<uint64_t> version = store->Version();
+  if (!version.ok()) return version.status();
+  impl->store = std::move(store);
+  impl->hub = std::make_unique<ChangeHub>(options.hub_capacity, *version);
+  impl->writer = std::make_unique<StateWriter>(
+      impl->store.get(), impl->hub.get(), clock, options.writer);
+  impl->sync =
+      std::make_unique<SyncService>(impl->store.get(), impl->hub.get(),
+                                    impl->writer.get(), &impl->registry, clock);
+  impl->admin = std::make_unique<AdminService>(
+      impl->store.get(), impl->writer.get(), &impl->registry, clock);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &impl->port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.RegisterService(impl->sync.get());
+  builder.RegisterService(impl->admin.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen,
+                     " (address in use, or not a local address?)"));
+  }
+  impl->server->GetHealthCheckService()->SetServingStatus(true);
+  impl->server->GetHealthCheckService()->SetServingStatus(
+      "relaysync.v1.RelaySync", true);
+  impl->server->GetHealthCheckService()->SetServingStatus("relaysync.v1.Admin",
+                                                          true);
+  impl->expirer = std::thread([p = impl.get()] { p->ExpiryLoop(); });
+  LogInfo("listening on ", options.listen, " (port ", impl->port, "), store ",
+          impl->store->Name(), " epoch ", impl->store->Epoch(), " version ",
+          *version);
+  return std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
+}
+
+int Coordinator::port() const { return impl_->port; }
+
+void Coordinator::Wait() {
+  std::unique_lock<std::mutex> l(impl_->mu);
+  impl_->cv.wait(l, [this] { return impl_->stopping; });
+}
+
+void Coordinator::Shutdown() {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+    impl_->cv.notify_all();
+  }
+  impl_->server->GetHealthCheckService()->SetServingStatus(false);
+  impl_->sync->Shutdown();
+  impl_->server->Shutdown(std::chrono::system_clock::now() +
+                          std::chrono::seconds(2));
+  if (impl_->expirer.joinable()) impl_->expirer.join();
+  LogInfo("stopped");
+}
+
+}  // namespace relaysync

@@ -1,0 +1,83 @@
+// StateWriter: the only path by which the coordinator changes the store.
+// It applies the clock rules (skew clamp, expiry cut-off), group-commits
+// concurrent login batches into one store transaction, and publishes every
+// resulting change to the ChangeHub in version order.
+#ifndef RELAYSYNC_COORDINATOR_STATE_WRITER_H_
+#define RELAYSYNC_COORDINATOR_STATE_WRITER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "backends/store.h"
+#include "common/clock.h"
+#include "coordinator/change_hub.h"
+
+namespace relaysync {
+
+struct StateWriterOptions {
+  // Entries older than this are removed; zero = never (vsmtprelay's own
+  // behaviour, left to cron + vsmtprelay expire).
+  absl::Duration expire_after = absl::Minutes(30);
+  // Agent login times further than this in the future are clamped to now.
+  absl::Duration max_clock_skew = absl::Minutes(1);
+  // With expire_after zero, deleted records are forgotten after this long.
+  absl::Duration forget_deleted_after = absl::Hours(24 * 7);
+};
+
+class StateWriter {
+ public:
+  // None owned; all must outlive the writer. Thread-safe.
+  StateWriter(Store* store, ChangeHub* hub, const Clock* clock,
+              const StateWriterOptions& options);
+
+  // Merges `logins` (addresses already canonical). Returns once they are
+  // durable in the store; concurrent callers share one store transaction.
+  absl::Status MergeLogins(std::vector<Login> logins);
+
+  // Admin operations.
+  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks);
+  absl::StatusOr<MutationResult> Delete(
+      const std::vector<std::string>& addresses);
+  absl::StatusOr<MutationResult> Expire(int64_t cutoff);
+
+  // The automatic expiry pass (see StateWriterOptions).
+  absl::Status ExpireNow();
+
+  // Logins at or before this are dropped (INT64_MIN when never expiring).
+  int64_t LoginCutoff() const;
+
+  const StateWriterOptions& options() const { return options_; }
+
+ private:
+  struct Pending {
+    std::vector<Login>* logins = nullptr;
+    bool done = false;
+    absl::Status status;
+  };
+  // Runs a store mutation and publishes its changes, serialized with every
+  // other mutation so the hub sees versions in order.
+  template <typename Fn>
+  absl::StatusOr<MutationResult> Commit(Fn fn);
+
+  Store* const store_;
+  ChangeHub* const hub_;
+  const Clock* const clock_;
+  const StateWriterOptions options_;
+
+  std::mutex commit_mu_;  // held across a store mutation + publish
+
+  std::mutex queue_mu_;  // guards queue_ and Pending::done/status
+  std::condition_variable queue_cv_;
+  std::deque<Pending*> queue_;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_COORDINATOR_STATE_WRITER_H_

@@ -1,0 +1,34 @@
+// Coordinator addresses as operators write them: "HOST:PORT[,HOST:PORT...]",
+// IPv6 hosts in brackets ("[::1]:7300"), or "unix:/path".
+#ifndef RELAYSYNC_RPC_ENDPOINTS_H_
+#define RELAYSYNC_RPC_ENDPOINTS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace relaysync {
+
+// Splits and validates a comma-separated list; each element is returned as
+// a gRPC target string. InvalidArgument names the bad element.
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view list);
+
+// An insecure channel to `target` with relaysync's message-size limits and
+// keepalive (so a dead peer is noticed within ~`keepalive` * 2).
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           absl::Duration keepalive);
+
+// Server and client message-size limit (the protocol's max message size).
+inline constexpr int kMaxMessageBytes = 4 << 20;
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_RPC_ENDPOINTS_H_

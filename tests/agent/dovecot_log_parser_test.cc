@@ -1,0 +1,274 @@
+#include "agent/dovecot_log_parser.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/time/civil_time.h"
+#include "gtest/gtest.h"
+
+namespace relaysync {
+namespace {
+
+const absl::TimeZone kUtc = absl::UTCTimeZone();
+
+absl::Time Utc(int y, int mo, int d, int h, int mi, int s) {
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), kUtc);
+}
+
+// A fixed "now" after every sample line below.
+const absl::Time kNow = Utc(2026, 11, 25, 12, 0, 0);
+
+std::optional<LocalLogin> Parse(const std::string& line,
+                                absl::Time now = kNow) {
+  return ParseDovecotLoginLine(line, now, kUtc);
+}
+
+TEST(DovecotLogParserTest, ParsesImapLoginFromDovecotsOwnLog) {
+  std::optional<LocalLogin> login = Parse(
+      "Nov 25 04:25:38 imap-login: Info: Login: user=<alice>, method=PLAIN, "
+      "rip=127.0.0.2, lip=127.0.0.1, mpid=25535, session=<k3PzL0oOQOh/AAAB>");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "127.0.0.2");
+  EXPECT_EQ(login->user, "alice");
+  EXPECT_EQ(login->protocol, LocalLogin::Protocol::kImap);
+  EXPECT_EQ(login->login_time,
+            absl::ToUnixSeconds(Utc(2026, 11, 25, 4, 25, 38)));
+  EXPECT_EQ(login->source, "log");
+}
+
+TEST(DovecotLogParserTest, ParsesPop3LoginFromDovecotsOwnLog) {
+  std::optional<LocalLogin> login = Parse(
+      "Nov 25 04:26:01 pop3-login: Info: Login: user=<bob@example.org>, "
+      "method=CRAM-MD5, rip=192.0.2.77, lip=192.0.2.1, mpid=25540, TLS, "
+      "session=<abc>");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "192.0.2.77");
+  EXPECT_EQ(login->user, "bob@example.org");
+  EXPECT_EQ(login->protocol, LocalLogin::Protocol::kPop3);
+}
+
+TEST(DovecotLogParserTest, ParsesSyslogForms) {
+  std::optional<LocalLogin> login = Parse(
+      "Nov 25 04:28:35 mx dovecot: imap-login: Login: user=<alice>, "
+      "method=PLAIN, rip=198.51.100.4, lip=198.51.100.1, mpid=1, "
+      "session=<x>");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "198.51.100.4");
+  EXPECT_EQ(login->protocol, LocalLogin::Protocol::kImap);
+  EXPECT_EQ(login->login_time,
+            absl::ToUnixSeconds(Utc(2026, 11, 25, 4, 28, 35)));
+
+  login = Parse(
+      "Nov 25 04:28:36 mx.example.org dovecot[812]: pop3-login: Info: Login: "
+      "user=<carol>, method=PLAIN, rip=198.51.100.5, lip=198.51.100.1");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "198.51.100.5");
+  EXPECT_EQ(login->user, "carol");
+  EXPECT_EQ(login->protocol, LocalLogin::Protocol::kPop3);
+}
+
+TEST(DovecotLogParserTest, ParsesRfc3339SyslogTimestamps) {
+  std::optional<LocalLogin> login = Parse(
+      "2026-11-25T04:28:35.123456+00:00 mx dovecot[9]: imap-login: Login: "
+      "user=<alice>, method=PLAIN, rip=203.0.113.9, lip=203.0.113.1, mpid=3");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "203.0.113.9");
+  EXPECT_EQ(login->login_time,
+            absl::ToUnixSeconds(Utc(2026, 11, 25, 4, 28, 35)));
+
+  // The offset is honoured: 05:28:35+01:00 is 04:28:35 UTC.
+  login = Parse(
+      "2026-11-25T05:28:35+01:00 mx dovecot: imap-login: Login: "
+      "user=<alice>, method=PLAIN, rip=203.0.113.9, lip=203.0.113.1");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->login_time,
+            absl::ToUnixSeconds(Utc(2026, 11, 25, 4, 28, 35)));
+}
+
+TEST(DovecotLogParserTest, AcceptsSpaceAndZeroPaddedDays) {
+  const char* tail =
+      " imap-login: Info: Login: user=<a>, method=PLAIN, rip=192.0.2.1, "
+      "lip=192.0.2.2";
+  for (const char* stamp : {"Nov  5 01:02:03", "Nov 05 01:02:03"}) {
+    std::optional<LocalLogin> login = Parse(std::string(stamp) + tail);
+    ASSERT_TRUE(login.has_value()) << stamp;
+    EXPECT_EQ(login->login_time,
+              absl::ToUnixSeconds(Utc(2026, 11, 5, 1, 2, 3)));
+  }
+}
+
+TEST(DovecotLogParserTest, CanonicalizesIpv6AndMappedAddresses) {
+  std::optional<LocalLogin> login = Parse(
+      "Nov 25 04:25:38 imap-login: Info: Login: user=<v6>, method=PLAIN, "
+      "rip=2001:DB8:0:0::5, lip=2001:db8::1, mpid=1");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "2001:db8::5");
+
+  login = Parse(
+      "Nov 25 04:25:38 mx dovecot: imap-login: Login: user=<m>, "
+      "method=PLAIN, rip=::ffff:192.0.2.44, lip=::ffff:192.0.2.1, mpid=1");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "192.0.2.44");
+}
+
+TEST(DovecotLogParserTest, InjectedFieldsInTheUserNameYieldTheRealAddress) {
+  for (const char* fake :
+       {"evil>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4",
+        "evil>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4, mpid=1, session=<x>",
+        ">, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4>, method=X, rip=6.6.6.6, "
+        "lip=6.6.6.6"}) {
+    std::string line =
+        std::string("Nov 25 04:25:38 imap-login: Info: Login: user=<") + fake +
+        ">, method=PLAIN, rip=203.0.113.5, lip=203.0.113.1, mpid=7, "
+        "session=<abc>";
+    std::optional<LocalLogin> login = Parse(line);
+    ASSERT_TRUE(login.has_value()) << line;
+    EXPECT_EQ(login->address, "203.0.113.5") << line;
+    EXPECT_EQ(login->user, fake);
+  }
+}
+
+TEST(DovecotLogParserTest, InjectionThatBreaksTheRealTailYieldsNothing) {
+  const std::string head =
+      "Nov 25 04:25:38 mx dovecot: imap-login: Login: user=<";
+  for (const std::string& line : {
+           // The real rip is not an address: nothing, not the fake one.
+           head + "e>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4>, method=PLAIN, "
+                  "rip=unknown, lip=203.0.113.1",
+           // A line cut by syslog after a fake tail: too long to be trusted.
+           head + "e>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4, mpid=1, " +
+               std::string(1000, 'A'),
+           // Fake tail only, then a user name that is far too long.
+           head + std::string(300, 'u') +
+               ">, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4",
+       }) {
+    std::optional<LocalLogin> login = Parse(line);
+    EXPECT_FALSE(login.has_value()) << line << " -> " << login->address;
+  }
+}
+
+TEST(DovecotLogParserTest, IgnoresOtherProgramsQuotingLoginText) {
+  for (const char* line : {
+           "Nov 25 04:28:35 mx sm-mta[123]: 4APAbc: from=<imap-login: Login: "
+           "user=<a>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4>, size=1",
+           "Nov 25 04:28:35 mx postfix/smtpd[77]: connect from "
+           "imap-login: Login: user=<a>, method=PLAIN, rip=6.6.6.6, "
+           "lip=1.2.3.4",
+           "Nov 25 04:28:35 mx dovecotx: imap-login: Login: user=<a>, "
+           "method=PLAIN, rip=6.6.6.6, lip=1.2.3.4",
+           "Nov 25 04:28:35 mx sshd[1]: dovecot: imap-login: Login: "
+           "user=<a>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4",
+           "Nov 25 04:28:35 mx dovecot: submission-login: Login: user=<a>, "
+           "method=PLAIN, rip=6.6.6.6, lip=1.2.3.4",
+           "Nov 25 04:28:35 mx dovecot: imap(alice): Info: Login: user=<a>, "
+           "method=PLAIN, rip=6.6.6.6, lip=1.2.3.4",
+           "Nov 25 04:28:35 imap-login: Login: user=<a>, method=PLAIN, "
+           "rip=6.6.6.6, lip=1.2.3.4",
+       }) {
+    EXPECT_FALSE(Parse(line).has_value()) << line;
+  }
+}
+
+TEST(DovecotLogParserTest, IgnoresFailedAndAbortedLogins) {
+  for (const char* line : {
+           "Nov 25 04:25:40 imap-login: Info: Disconnected: Connection closed "
+           "(auth failed, 1 attempts in 2 secs): user=<alice>, method=PLAIN, "
+           "rip=127.0.0.2, lip=127.0.0.1, session=<x>",
+           "Nov 25 04:25:40 imap-login: Info: Disconnected (auth failed, 1 "
+           "attempts in 2 secs): user=<alice>, method=PLAIN, rip=127.0.0.2, "
+           "lip=127.0.0.1",
+           "Nov 25 04:25:40 mx dovecot: pop3-login: Aborted login (auth "
+           "failed, 1 attempts in 2 secs): user=<alice>, method=PLAIN, "
+           "rip=127.0.0.2, lip=127.0.0.1",
+           "Nov 25 04:25:40 mx dovecot: imap-login: Login aborted: Connection "
+           "closed (auth failed, 1 attempts in 2 secs) (auth_failed): "
+           "user=<alice>, method=PLAIN, rip=127.0.0.2, lip=127.0.0.1",
+       }) {
+    EXPECT_FALSE(Parse(line).has_value()) << line;
+  }
+}
+
+TEST(DovecotLogParserTest, DecemberLineReadInJanuaryBelongsToLastYear) {
+  absl::Time new_year = Utc(2027, 1, 1, 0, 0, 30);
+  std::optional<LocalLogin> login = Parse(
+      "Dec 31 23:59:58 imap-login: Info: Login: user=<a>, method=PLAIN, "
+      "rip=192.0.2.1, lip=192.0.2.2",
+      new_year);
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->login_time,
+            absl::ToUnixSeconds(Utc(2026, 12, 31, 23, 59, 58)));
+}
+
+TEST(DovecotLogParserTest, SlightlyFutureTimesAreClampedToNow) {
+  const char* tail =
+      " mx dovecot: imap-login: Login: user=<a>, method=PLAIN, "
+      "rip=192.0.2.1, lip=192.0.2.2";
+  std::optional<LocalLogin> login =
+      Parse(std::string("Nov 25 12:05:00") + tail);
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->login_time, absl::ToUnixSeconds(kNow));
+  login = Parse(std::string("2030-01-01T00:00:00Z") + tail);
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->login_time, absl::ToUnixSeconds(kNow));
+}
+
+TEST(DovecotLogParserTest, RejectsImpossibleDates) {
+  // 2026 and 2025 are not leap years.
+  EXPECT_FALSE(Parse("Feb 29 10:00:00 imap-login: Info: Login: user=<a>, "
+                     "method=PLAIN, rip=192.0.2.1, lip=192.0.2.2")
+                   .has_value());
+  EXPECT_FALSE(Parse("Nov 25 24:00:00 imap-login: Info: Login: user=<a>, "
+                     "method=PLAIN, rip=192.0.2.1, lip=192.0.2.2")
+                   .has_value());
+}
+
+TEST(DovecotLogParserTest, RejectsGarbageAndTruncatedLines) {
+  const std::string full =
+      "Nov 25 04:25:38 imap-login: Info: Login: user=<alice>, method=PLAIN, "
+      "rip=127.0.0.2, lip=127.0.0.1";
+  ASSERT_TRUE(Parse(full).has_value());
+  // Every proper prefix that cuts into the fields is refused; lip=127.0.0.1
+  // cut to "lip=127.0.0" or shorter is not an address either.
+  for (size_t n = 0; n + 2 < full.size(); ++n) {
+    EXPECT_FALSE(Parse(full.substr(0, n)).has_value()) << full.substr(0, n);
+  }
+  for (const char* line : {
+           "",
+           "\n",
+           "Nov",
+           "garbage",
+           "Nov 25 04:25:38",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<alice",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=, "
+           "rip=127.0.0.2, lip=127.0.0.1",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<>, method=PLAIN, "
+           "rip=127.0.0.2, lip=127.0.0.1",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+           "rip=127.0.0.2 , lip=127.0.0.1",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+           "rip=127.0.0.2, lip=127.0.0.1 trailing",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+           "rip=fe80::1%eth0, lip=127.0.0.1",
+           "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+           "rip=010.0.0.1, lip=127.0.0.1",
+           "Foo 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+           "rip=127.0.0.2, lip=127.0.0.1",
+           "2026-11-25 04:28:35 mx dovecot: imap-login: Login: user=<a>, "
+           "method=PLAIN, rip=127.0.0.2, lip=127.0.0.1",
+           " Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+           "rip=127.0.0.2, lip=127.0.0.1",
+       }) {
+    EXPECT_FALSE(Parse(line).has_value()) << line;
+  }
+}
+
+TEST(DovecotLogParserTest, ToleratesCarriageReturn) {
+  std::optional<LocalLogin> login = Parse(
+      "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+      "rip=127.0.0.2, lip=127.0.0.1\r");
+  ASSERT_TRUE(login.has_value());
+  EXPECT_EQ(login->address, "127.0.0.2");
+}
+
+}  // namespace
+}  // namespace relaysync

@@ -1,0 +1,268 @@
+#include "agent/notify_socket.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace relaysync {
+namespace {
+
+using ::relaysync::testing::ScratchDir;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'795'000'000);
+
+class Received {
+ public:
+  EventSource::Sink Sink() {
+    return [this](const LocalLogin& login) {
+      std::lock_guard<std::mutex> lock(mu_);
+      logins_.push_back(login);
+      cv_.notify_all();
+    };
+  }
+  std::vector<LocalLogin> WaitFor(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(5),
+                 [&] { return logins_.size() >= n; });
+    return logins_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<LocalLogin> logins_;
+};
+
+LocalLogin Login(const std::string& address, const std::string& user) {
+  LocalLogin login;
+  login.address = address;
+  login.user = user;
+  login.protocol = LocalLogin::Protocol::kImap;
+  login.source = "script-login";
+  return login;
+}
+
+// Sends a raw datagram, bypassing FormatNotifyMessage's checks.
+void SendRaw(const std::string& path, const std::string& bytes) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  EXPECT_EQ(sendto(fd, bytes.data(), bytes.size(), 0,
+                   reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)),
+            static_cast<ssize_t>(bytes.size()));
+  close(fd);
+}
+
+class NotifySocketTest : public ::testing::Test {
+ protected:
+  NotifySource::Options Opts() {
+    NotifySource::Options options;
+    options.socket_path = dir_.File("notify.sock");
+    options.clock = &clock_;
+    return options;
+  }
+
+  ScratchDir dir_;
+  FakeClock clock_{kNow};
+};
+
+TEST_F(NotifySocketTest, RoundTrip) {
+  Received received;
+  NotifySource source(Opts());
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  EXPECT_EQ(source.Name(), "notify:" + dir_.File("notify.sock"));
+  struct stat st;
+  ASSERT_EQ(lstat(dir_.File("notify.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+
+  ASSERT_TRUE(SendNotify(dir_.File("notify.sock"),
+                         Login("::ffff:192.0.2.7", "alice"), absl::Seconds(1))
+                  .ok());
+  LocalLogin pop = Login("2001:DB8::0:9", "bob@example.org");
+  pop.protocol = LocalLogin::Protocol::kPop3;
+  pop.source = "";
+  ASSERT_TRUE(SendNotify(dir_.File("notify.sock"), pop, absl::Seconds(1)).ok());
+
+  std::vector<LocalLogin> got = received.WaitFor(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].address, "192.0.2.7");
+  EXPECT_EQ(got[0].user, "alice");
+  EXPECT_EQ(got[0].protocol, LocalLogin::Protocol::kImap);
+  EXPECT_EQ(got[0].source, "notify:script-login");
+  EXPECT_EQ(got[0].login_time, absl::ToUnixSeconds(kNow));
+  EXPECT_EQ(got[1].address, "2001:db8::9");
+  EXPECT_EQ(got[1].protocol, LocalLogin::Protocol::kPop3);
+  EXPECT_EQ(got[1].source, "notify");
+
+  source.Stop();
+  EXPECT_NE(access(dir_.File("notify.sock").c_str(), F_OK), 0)
+      << "socket file left behind";
+}
+
+TEST_F(NotifySocketTest, BadMessagesAreDroppedAndTheSourceKeepsRunning) {
+  Received received;
+  NotifySource source(Opts());
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  const std::string path = dir_.File("notify.sock");
+  const std::vector<std::string> bad = {
+      "",
+      "\n",
+      "garbage",
+      "v2\t192.0.2.1\talice\timap\tx\n",
+      "v1\t192.0.2.1\talice\timap\n",
+      "v1\t192.0.2.1\talice\timap\tx\textra\n",
+      "v1\t300.0.0.1\talice\timap\tx\n",
+      "v1\t192.0.2.1 \talice\timap\tx\n",
+      "v1\t192.0.2.1\t\timap\tx\n",
+      "v1\t192.0.2.1\tal\rice\timap\tx\n",
+      "v1\t192.0.2.1\talice\tsmtp\tx\n",
+      "v1\t192.0.2.1\talice\tIMAP\tx\n",
+      "v1\t192.0.2.1\talice\timap\tx\n\n",
+      "v1\t192.0.2.1\t" + std::string(300, 'u') + "\timap\tx\n",
+      std::string("v1\t192.0.2.1\ta") + '\0' + "b\timap\tx\n",
+      "v1\t192.0.2.1\talice\timap\t" + std::string(5000, 's'),
+  };
+  for (const std::string& message : bad) SendRaw(path, message);
+  SendRaw(path, "v1\t192.0.2.99\tgood\tunknown\tprobe\n");
+  std::vector<LocalLogin> got = received.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].address, "192.0.2.99");
+  EXPECT_EQ(got[0].protocol, LocalLogin::Protocol::kUnknown);
+  EXPECT_EQ(source.dropped(), bad.size());
+}
+
+TEST_F(NotifySocketTest, MissingSocketFailsQuicklyNamingThePath) {
+  const std::string path = dir_.File("nobody-here.sock");
+  auto start = std::chrono::steady_clock::now();
+  absl::Status status =
+      SendNotify(path, Login("192.0.2.1", "alice"), absl::Seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_NE(status.message().find(path), absl::string_view::npos) << status;
+}
+
+TEST_F(NotifySocketTest, SocketWithoutListenerIsRefusedQuickly) {
+  {
+    NotifySource source(Opts());
+    ASSERT_TRUE(source.Start([](const LocalLogin&) {}).ok());
+    // Leave a stale socket behind, as a crashed agent would.
+    ASSERT_EQ(
+        link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
+        0);
+  }
+  absl::Status status = SendNotify(dir_.File("stale.sock"),
+                                   Login("192.0.2.1", "a"), absl::Seconds(5));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_NE(status.message().find("stale.sock"), absl::string_view::npos);
+}
+
+TEST_F(NotifySocketTest, StaleSocketFileIsReplaced) {
+  NotifySource::Options options = Opts();
+  options.socket_path = dir_.File("stale.sock");
+  {
+    NotifySource first(Opts());
+    ASSERT_TRUE(first.Start([](const LocalLogin&) {}).ok());
+    ASSERT_EQ(
+        link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
+        0);
+  }
+  Received received;
+  NotifySource source(options);
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  ASSERT_TRUE(
+      SendNotify(options.socket_path, Login("192.0.2.5", "a"), absl::Seconds(1))
+          .ok());
+  EXPECT_EQ(received.WaitFor(1).size(), 1u);
+}
+
+TEST_F(NotifySocketTest, LiveSocketOfAnotherAgentIsNotStolen) {
+  NotifySource first(Opts());
+  ASSERT_TRUE(first.Start([](const LocalLogin&) {}).ok());
+  NotifySource second(Opts());
+  absl::Status status = second.Start([](const LocalLogin&) {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+}
+
+TEST_F(NotifySocketTest, RegularFileAtThePathIsRefused) {
+  ::relaysync::testing::WriteFile(dir_.File("notify.sock"), "precious\n");
+  NotifySource source(Opts());
+  absl::Status status = source.Start([](const LocalLogin&) {});
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find(dir_.File("notify.sock")),
+            absl::string_view::npos);
+  EXPECT_EQ(::relaysync::testing::ReadFile(dir_.File("notify.sock")),
+            "precious\n");
+}
+
+TEST_F(NotifySocketTest, ConfiguredModeIsApplied) {
+  NotifySource::Options options = Opts();
+  options.mode = 0600;
+  NotifySource source(options);
+  ASSERT_TRUE(source.Start([](const LocalLogin&) {}).ok());
+  struct stat st;
+  ASSERT_EQ(lstat(options.socket_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  NotifySource source(Opts());
+  // The sink blocks, so the socket's receive queue fills up.
+  ASSERT_TRUE(source
+                  .Start([&](const LocalLogin&) {
+                    std::unique_lock<std::mutex> lock(mu);
+                    cv.wait(lock, [&] { return release; });
+                  })
+                  .ok());
+  absl::Status status;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100000 && status.ok(); ++i) {
+    start = std::chrono::steady_clock::now();
+    status = SendNotify(dir_.File("notify.sock"), Login("192.0.2.1", "a"),
+                        absl::Milliseconds(100));
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(90));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1000));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+}
+
+TEST(NotifyMessageTest, FormatRefusesFieldsThatCannotBeCarried) {
+  EXPECT_FALSE(FormatNotifyMessage(Login("not-an-ip", "a")).ok());
+  EXPECT_FALSE(FormatNotifyMessage(Login("192.0.2.1", "")).ok());
+  EXPECT_FALSE(FormatNotifyMessage(Login("192.0.2.1", "a\tb")).ok());
+  EXPECT_FALSE(FormatNotifyMessage(Login("192.0.2.1", "a\nb")).ok());
+  EXPECT_EQ(*FormatNotifyMessage(Login("::ffff:192.0.2.1", "a")),
+            "v1\t192.0.2.1\ta\timap\tscript-login\n");
+}
+
+TEST(NotifyMessageTest, ParseAcceptsAMissingTrailingNewline) {
+  absl::StatusOr<LocalLogin> login =
+      ParseNotifyMessage("v1\t192.0.2.1\talice\tpop3\tdovecot", 42);
+  ASSERT_TRUE(login.ok()) << login.status();
+  EXPECT_EQ(login->login_time, 42);
+  EXPECT_EQ(login->source, "notify:dovecot");
+}
+
+}  // namespace
+}  // namespace relaysync

@@ -1,0 +1,265 @@
+#include "agent/spool.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_state.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace relaysync {
+namespace {
+
+using ::relaysync::testing::ReadFile;
+using ::relaysync::testing::ScratchDir;
+using ::relaysync::testing::WriteFile;
+
+LocalLogin Login(int i) {
+  LocalLogin login;
+  login.address = absl::StrCat("192.0.2.", i % 250);
+  login.login_time = 1'790'000'000 + i;
+  login.user = absl::StrCat("user", i);
+  login.protocol =
+      i % 2 ? LocalLogin::Protocol::kPop3 : LocalLogin::Protocol::kImap;
+  login.source = "log:/var/log/dovecot.log";
+  return login;
+}
+
+std::vector<LocalLogin> Logins(int from, int to) {
+  std::vector<LocalLogin> logins;
+  for (int i = from; i < to; ++i) logins.push_back(Login(i));
+  return logins;
+}
+
+std::vector<std::string> Ids(const std::vector<SpooledLogin>& spooled) {
+  std::vector<std::string> ids;
+  for (const SpooledLogin& s : spooled) ids.push_back(s.event_id);
+  return ids;
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Spool> Open(const SpoolOptions& options = SpoolOptions()) {
+    absl::StatusOr<std::unique_ptr<Spool>> spool =
+        Spool::Open(dir_.File("spool"), "mx1", options);
+    EXPECT_TRUE(spool.ok()) << spool.status();
+    return spool.ok() ? std::move(*spool) : nullptr;
+  }
+  std::string file() { return dir_.File("spool") + "/" + Spool::kFileName; }
+
+  ScratchDir dir_;
+};
+
+TEST_F(SpoolTest, AppendAckAndReopen) {
+  {
+    std::unique_ptr<Spool> spool = Open();
+    ASSERT_NE(spool, nullptr);
+    absl::StatusOr<std::vector<SpooledLogin>> added =
+        spool->Append(Logins(0, 3));
+    ASSERT_TRUE(added.ok()) << added.status();
+    EXPECT_EQ(Ids(*added),
+              (std::vector<std::string>{"mx1/1", "mx1/2", "mx1/3"}));
+    EXPECT_EQ((*added)[1].login, Login(1));
+    ASSERT_TRUE(spool->Ack({"mx1/2", "mx1/unknown"}).ok());
+    EXPECT_EQ(spool->pending_count(), 2u);
+  }
+  std::unique_ptr<Spool> spool = Open();
+  ASSERT_NE(spool, nullptr);
+  std::vector<SpooledLogin> pending = spool->Pending();
+  EXPECT_EQ(Ids(pending), (std::vector<std::string>{"mx1/1", "mx1/3"}));
+  EXPECT_EQ(pending[0].login, Login(0));
+  EXPECT_EQ(pending[1].login, Login(2));
+  EXPECT_EQ(Ids(spool->Pending(1)), std::vector<std::string>{"mx1/1"});
+}
+
+TEST_F(SpoolTest, TornTailIsIgnoredAndCutOff) {
+  {
+    std::unique_ptr<Spool> spool = Open();
+    ASSERT_TRUE(spool->Append(Logins(0, 3)).ok());
+  }
+  // A crash in the middle of the next append: half a record at the end.
+  std::string whole = ReadFile(file());
+  int64_t good_size = static_cast<int64_t>(whole.size());
+  {
+    std::unique_ptr<Spool> spool = Open();
+    ASSERT_TRUE(spool->Append(Logins(3, 4)).ok());
+  }
+  std::string longer = ReadFile(file());
+  WriteFile(file(), longer.substr(0, longer.size() - 7));
+  {
+    std::unique_ptr<Spool> spool = Open();
+    ASSERT_NE(spool, nullptr);
+    EXPECT_EQ(Ids(spool->Pending()),
+              (std::vector<std::string>{"mx1/1", "mx1/2", "mx1/3"}));
+    EXPECT_EQ(FileSize(file()), good_size);
+    // New records go after the good ones and survive the next replay.
+    ASSERT_TRUE(spool->Append(Logins(10, 11)).ok());
+  }
+  // Garbage (not a record at all) at the end is cut off the same way.
+  WriteFile(file(), ReadFile(file()) + std::string(3, '\xff'));
+  std::unique_ptr<Spool> spool = Open();
+  ASSERT_NE(spool, nullptr);
+  std::vector<SpooledLogin> pending = spool->Pending();
+  ASSERT_EQ(pending.size(), 4u);
+  EXPECT_EQ(pending[3].login, Login(10));
+  // The torn record's id was never returned by a completed Append (its
+  // fdatasync is what a crash interrupts), so it may be issued again.
+  EXPECT_EQ(pending[3].event_id, "mx1/4");
+}
+
+TEST_F(SpoolTest, CorruptionInsideARecordDropsOnlyWhatFollows) {
+  {
+    std::unique_ptr<Spool> spool = Open();
+    ASSERT_TRUE(spool->Append(Logins(0, 3)).ok());
+  }
+  std::string bytes = ReadFile(file());
+  bytes[bytes.size() - 3] ^= 0x40;  // inside the last record's payload
+  WriteFile(file(), bytes);
+  std::unique_ptr<Spool> spool = Open();
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(Ids(spool->Pending()),
+            (std::vector<std::string>{"mx1/1", "mx1/2"}));
+}
+
+TEST_F(SpoolTest, CompactionKeepsPendingAndShrinksTheFile) {
+  SpoolOptions options;
+  options.compact_min_dead = 10;
+  std::vector<std::string> acked;
+  {
+    std::unique_ptr<Spool> spool = Open(options);
+    absl::StatusOr<std::vector<SpooledLogin>> added =
+        spool->Append(Logins(0, 100));
+    ASSERT_TRUE(added.ok());
+    int64_t before = FileSize(file());
+    for (int i = 0; i < 100; ++i) {
+      if (i % 5 != 0) acked.push_back((*added)[i].event_id);
+    }
+    ASSERT_TRUE(spool->Ack(acked).ok());
+    EXPECT_LT(FileSize(file()), before / 3);
+    EXPECT_EQ(spool->pending_count(), 20u);
+  }
+  std::unique_ptr<Spool> spool = Open(options);
+  std::vector<SpooledLogin> pending = spool->Pending();
+  ASSERT_EQ(pending.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(pending[i].event_id, absl::StrCat("mx1/", i * 5 + 1));
+    EXPECT_EQ(pending[i].login, Login(i * 5));
+  }
+  EXPECT_EQ(Ids(*spool->Append(Logins(0, 1))),
+            std::vector<std::string>{"mx1/101"});
+}
+
+TEST_F(SpoolTest, SequenceContinuesAfterReopenEvenWhenAllWereAcked) {
+  SpoolOptions options;
+  options.compact_min_dead = 1;  // compaction leaves no add records at all
+  {
+    std::unique_ptr<Spool> spool = Open(options);
+    absl::StatusOr<std::vector<SpooledLogin>> added =
+        spool->Append(Logins(0, 5));
+    ASSERT_TRUE(spool->Ack(Ids(*added)).ok());
+    EXPECT_EQ(spool->pending_count(), 0u);
+  }
+  {
+    std::unique_ptr<Spool> spool = Open(options);
+    EXPECT_EQ(spool->pending_count(), 0u);
+    EXPECT_EQ(Ids(*spool->Append(Logins(5, 6))),
+              std::vector<std::string>{"mx1/6"});
+  }
+  std::unique_ptr<Spool> spool = Open(options);
+  EXPECT_EQ(Ids(*spool->Append(Logins(6, 7))),
+            std::vector<std::string>{"mx1/7"});
+}
+
+TEST_F(SpoolTest, ConcurrentAppendsGetDistinctIdsAndAllSurvive) {
+  std::set<std::string> ids;
+  std::mutex mu;
+  {
+    std::unique_ptr<Spool> spool = Open();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          absl::StatusOr<std::vector<SpooledLogin>> added =
+              spool->Append({Login(t * 1000 + i)});
+          ASSERT_TRUE(added.ok()) << added.status();
+          std::lock_guard<std::mutex> lock(mu);
+          ids.insert((*added)[0].event_id);
+          if (i % 10 == 0) {
+            ASSERT_TRUE(spool->Ack({(*added)[0].event_id}).ok());
+          }
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(ids.size(), 200u);
+    EXPECT_EQ(spool->pending_count(), 180u);
+  }
+  std::unique_ptr<Spool> spool = Open();
+  std::vector<SpooledLogin> pending = spool->Pending();
+  ASSERT_EQ(pending.size(), 180u);
+  for (size_t i = 1; i < pending.size(); ++i) {
+    EXPECT_LT(std::stoi(pending[i - 1].event_id.substr(4)),
+              std::stoi(pending[i].event_id.substr(4)));
+  }
+}
+
+TEST_F(SpoolTest, PendingBoundDropsTheOldest) {
+  SpoolOptions options;
+  options.max_pending = 10;
+  {
+    std::unique_ptr<Spool> spool = Open(options);
+    ASSERT_TRUE(spool->Append(Logins(0, 8)).ok());
+    ASSERT_TRUE(spool->Append(Logins(8, 15)).ok());
+    EXPECT_EQ(spool->pending_count(), 10u);
+    EXPECT_EQ(spool->Pending().front().event_id, "mx1/6");
+  }
+  std::unique_ptr<Spool> spool = Open(options);
+  EXPECT_EQ(spool->pending_count(), 10u);
+  EXPECT_EQ(spool->Pending().front().event_id, "mx1/6");
+}
+
+TEST_F(SpoolTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  std::unique_ptr<Spool> first = Open();
+  absl::StatusOr<std::unique_ptr<Spool>> second =
+      Spool::Open(dir_.File("spool"), "mx1");
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SpoolTest, ForeignFileIsRefusedNotOverwritten) {
+  ASSERT_EQ(mkdir(dir_.File("spool").c_str(), 0700), 0);
+  WriteFile(file(), "this is not a spool\n");
+  absl::StatusOr<std::unique_ptr<Spool>> spool =
+      Spool::Open(dir_.File("spool"), "mx1");
+  EXPECT_EQ(spool.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(spool.status().message().find(file()), absl::string_view::npos);
+  EXPECT_EQ(ReadFile(file()), "this is not a spool\n");
+}
+
+TEST_F(SpoolTest, AgentStateRoundTrips) {
+  AgentStateFile state_file(dir_.path());
+  absl::StatusOr<AgentState> empty = state_file.Load();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, AgentState());
+  AgentState state{"epoch-7f3a", 12345};
+  ASSERT_TRUE(state_file.Save(state).ok());
+  EXPECT_EQ(*AgentStateFile(dir_.path()).Load(), state);
+  EXPECT_FALSE(state_file.Save({"bad\nepoch", 1}).ok());
+  WriteFile(state_file.path(), "garbage");
+  absl::Status status = state_file.Load().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find(state_file.path()), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace relaysync

@@ -1,0 +1,307 @@
+// The coordinator's gRPC surface, in-process over a real loopback socket and
+// a real embedded store: protocol rules, validation, health.
+#include "coordinator/coordinator.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "backends/embedded_store.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "relaysync/v1/relaysync.grpc.pb.h"
+#include "tests/test_util.h"
+
+namespace relaysync {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kNow = 2000000000;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(absl::ZeroDuration()); }
+
+  void Start(absl::Duration expire_after) {
+    coordinator_.reset();
+    EmbeddedStoreOptions store_options;
+    store_options.data_dir = dir_.File("data");
+    auto store = EmbeddedStore::Open(store_options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    CoordinatorOptions options;
+    options.listen = "127.0.0.1:0";
+    options.writer.expire_after = expire_after;
+    options.writer.max_clock_skew = absl::Seconds(60);
+    auto c = Coordinator::Start(std::move(*store), options, &clock_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    coordinator_ = std::move(*c);
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", coordinator_->port()),
+                            grpc::InsecureChannelCredentials());
+    admin_ = v1::Admin::NewStub(channel_);
+    sync_ = v1::RelaySync::NewStub(channel_);
+  }
+
+  // Opens a Sync stream and sends the hello.
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
+  OpenSync(grpc::ClientContext* ctx, const std::string& host,
+           uint64_t version = 0, const std::string& epoch = "") {
+    auto stream = sync_->Sync(ctx);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_host_id(host);
+    hello.mutable_hello()->set_applied_version(version);
+    hello.mutable_hello()->set_store_epoch(epoch);
+    EXPECT_TRUE(stream->Write(hello));
+    return stream;
+  }
+
+  v1::LoginEvent* AddEvent(v1::AgentMessage* msg, const std::string& id,
+                           const std::string& address, int64_t t) {
+    v1::LoginEvent* e = msg->mutable_logins()->add_events();
+    e->set_event_id(id);
+    e->set_address(address);
+    e->set_login_time(t);
+    return e;
+  }
+
+  std::map<std::string, int64_t> Dump() {
+    grpc::ClientContext ctx;
+    v1::ListRequest req;
+    auto reader = admin_->List(&ctx, req);
+    v1::ListResponse chunk;
+    std::map<std::string, int64_t> out;
+    while (reader->Read(&chunk)) {
+      for (const auto& e : chunk.entries()) out[e.address()] = e.ticks();
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    return out;
+  }
+
+  testing::ScratchDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(kNow)};
+  std::unique_ptr<Coordinator> coordinator_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<v1::RelaySync::Stub> sync_;
+};
+
+TEST_F(CoordinatorTest, HealthServiceReportsServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const char* service :
+       {"", "relaysync.v1.RelaySync", "relaysync.v1.Admin"}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+}
+
+TEST_F(CoordinatorTest, AdminRejectsBadInputNamingTheField) {
+  {
+    grpc::ClientContext ctx;
+    v1::AddRequest req;
+    req.set_address("10.0.0.300");
+    v1::AddResponse resp;
+    grpc::Status s = admin_->Add(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("address: invalid IP address"));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteRequest req;
+    req.add_addresses("10.0.0.1");
+    req.add_addresses("bogus");
+    v1::DeleteResponse resp;
+    grpc::Status s = admin_->Delete(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("addresses[1]"));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteRequest req;
+    for (int i = 0; i < 1001; ++i) req.add_addresses("10.0.0.1");
+    v1::DeleteResponse resp;
+    grpc::Status s = admin_->Delete(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("at most 1000"));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ExpireRequest req;
+    req.set_older_than_seconds(-5);
+    v1::ExpireResponse resp;
+    EXPECT_EQ(admin_->Expire(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_TRUE(Dump().empty());
+}
+
+TEST_F(CoordinatorTest, SyncRequiresHelloFirst) {
+  grpc::ClientContext ctx;
+  auto stream = sync_->Sync(&ctx);
+  v1::AgentMessage msg;
+  AddEvent(&msg, "h/1", "10.0.0.1", kNow);
+  stream->Write(msg);
+  stream->WritesDone();
+  v1::CoordinatorMessage reply;
+  while (stream->Read(&reply)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("hello"));
+}
+
+TEST_F(CoordinatorTest, SyncRejectsOversizedBatch) {
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "h");
+  v1::AgentMessage msg;
+  for (int i = 0; i < 1001; ++i) {
+    AddEvent(&msg, absl::StrCat("h/", i), "10.0.0.1", kNow);
+  }
+  stream->Write(msg);
+  stream->WritesDone();
+  v1::CoordinatorMessage reply;
+  while (stream->Read(&reply)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("logins.events"));
+}
+
+TEST_F(CoordinatorTest, SnapshotThenAckThenDeltas) {
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "h");
+  v1::CoordinatorMessage reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_TRUE(reply.has_snapshot()) << "unknown epoch: a snapshot first";
+  EXPECT_TRUE(reply.snapshot().last());
+  const std::string epoch = reply.snapshot().store_epoch();
+  EXPECT_FALSE(epoch.empty());
+
+  v1::AgentMessage msg;
+  AddEvent(&msg, "h/1", "10.0.0.1", kNow - 5);
+  AddEvent(&msg, "h/2", "FD00::0005", kNow - 4);
+  AddEvent(&msg, "h/3", "not-an-ip", kNow);  // dropped, still acknowledged
+  ASSERT_TRUE(stream->Write(msg));
+  std::set<std::string> acked;
+  std::map<std::string, int64_t> deltas;
+  uint64_t last_version = reply.snapshot().version();
+  for (int i = 0; i < 20 && (acked.size() < 3 || deltas.size() < 2); ++i) {
+    ASSERT_TRUE(stream->Read(&reply));
+    if (reply.has_ack()) {
+      for (const auto& id : reply.ack().event_ids()) acked.insert(id);
+    }
+    if (reply.has_deltas()) {
+      EXPECT_EQ(reply.deltas().store_epoch(), epoch);
+      for (const auto& d : reply.deltas().deltas()) {
+        EXPECT_EQ(d.version(), last_version + 1) << "dense, in order";
+        last_version = d.version();
+        deltas[d.address()] = d.ticks();
+      }
+    }
+  }
+  EXPECT_EQ(acked, (std::set<std::string>{"h/1", "h/2", "h/3"}));
+  EXPECT_EQ(deltas, (std::map<std::string, int64_t>{{"10.0.0.1", kNow - 5},
+                                                    {"fd00::5", kNow - 4}}));
+  ctx.TryCancel();
+  stream->Finish();
+
+  // A reconnect from a known version gets only what it lacks.
+  grpc::ClientContext ctx2;
+  auto again = OpenSync(&ctx2, "h", last_version - 1, epoch);
+  ASSERT_TRUE(again->Read(&reply));
+  ASSERT_TRUE(reply.has_deltas());
+  ASSERT_EQ(reply.deltas().deltas_size(), 1);
+  EXPECT_EQ(reply.deltas().deltas(0).version(), last_version);
+  ctx2.TryCancel();
+  again->Finish();
+}
+
+TEST_F(CoordinatorTest, AgentAheadOfTheStoreGetsASnapshot) {
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "h");
+  v1::CoordinatorMessage reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  const std::string epoch = reply.snapshot().store_epoch();
+  ctx.TryCancel();
+  stream->Finish();
+  // Same epoch, but a version this store never reached (restored backup).
+  grpc::ClientContext ctx2;
+  auto again = OpenSync(&ctx2, "h", 999, epoch);
+  ASSERT_TRUE(again->Read(&reply));
+  EXPECT_TRUE(reply.has_snapshot());
+  ctx2.TryCancel();
+  again->Finish();
+}
+
+TEST_F(CoordinatorTest, ClampsFutureLoginTimesAndDropsExpiredOnes) {
+  Start(absl::Minutes(30));
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "h");
+  v1::AgentMessage msg;
+  AddEvent(&msg, "h/1", "10.0.0.1", kNow + 3600);     // clock skew
+  AddEvent(&msg, "h/2", "10.0.0.2", kNow + 30);       // within tolerance
+  AddEvent(&msg, "h/3", "10.0.0.3", kNow - 31 * 60);  // already expired
+  ASSERT_TRUE(stream->Write(msg));
+  v1::CoordinatorMessage reply;
+  bool acked = false;
+  for (int i = 0; i < 10 && !acked; ++i) {
+    ASSERT_TRUE(stream->Read(&reply));
+    acked = reply.has_ack();
+  }
+  ASSERT_TRUE(acked);
+  EXPECT_EQ(Dump(), (std::map<std::string, int64_t>{{"10.0.0.1", kNow},
+                                                    {"10.0.0.2", kNow + 30}}));
+  ctx.TryCancel();
+  stream->Finish();
+}
+
+TEST_F(CoordinatorTest, ExpiresWithinOneSecondOfTheWindow) {
+  Start(absl::Seconds(60));
+  grpc::ClientContext ctx;
+  v1::AddRequest req;
+  req.set_address("10.0.0.1");
+  req.set_ticks(kNow);
+  v1::AddResponse resp;
+  ASSERT_TRUE(admin_->Add(&ctx, req, &resp).ok());
+  clock_.Advance(absl::Seconds(59));
+  absl::SleepFor(absl::Milliseconds(600));  // > two expiry passes
+  EXPECT_EQ(Dump().size(), 1u) << "not before its time";
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(testing::WaitForCondition([&] { return Dump().empty(); },
+                                        absl::Seconds(1)));
+}
+
+TEST_F(CoordinatorTest, StatusListsConnectedAgents) {
+  grpc::ClientContext sctx;
+  auto stream = OpenSync(&sctx, "mx1");
+  v1::CoordinatorMessage reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  v1::AgentMessage applied;
+  applied.mutable_applied()->set_version(reply.snapshot().version());
+  ASSERT_TRUE(stream->Write(applied));
+  v1::StatusResponse status;
+  ASSERT_TRUE(testing::WaitForCondition(
+      [&] {
+        grpc::ClientContext ctx;
+        v1::StatusRequest req;
+        status.Clear();
+        return admin_->Status(&ctx, req, &status).ok() &&
+               status.agents_size() == 1;
+      },
+      absl::Seconds(5)));
+  EXPECT_EQ(status.agents(0).host_id(), "mx1");
+  EXPECT_THAT(status.store(), HasSubstr("embedded:"));
+  EXPECT_FALSE(status.store_epoch().empty());
+  sctx.TryCancel();
+  stream->Finish();
+}
+
+}  // namespace
+}  // namespace relaysync

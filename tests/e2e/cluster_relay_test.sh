@@ -1,0 +1,164 @@
+#!/bin/bash
+# cluster_relay_test.sh -- the whole product end to end with real daemons:
+# a real Dovecot (IMAP + POP3 on loopback high ports) on "host A", watched by
+# relaysync agent A through its log; a real sendmail on "host B" whose
+# Local_check_rcpt (deploy/sendmail/relaysync.m4) consults agent B's
+# relayers.db; a coordinator on the embedded store between them.
+#   1. relay from 127.0.0.2 is refused before any login,
+#   2. accepted after an IMAP login on A (seen in A's log),
+#   3. refused again after `vsmtprelay --coordinator=... delete 127.0.0.2`,
+#   4. a POP3 login from 127.0.0.3 lets 127.0.0.3 relay,
+#   5. with Dovecot's post-login hook (deploy/dovecot) reporting to agent C's
+#      notify socket instead of a log watcher, an IMAP login from 127.0.0.4
+#      lets 127.0.0.4 relay through B.
+# Usage: cluster_relay_test.sh BUILD_DIR (as root). Exit 0 pass, 1 fail.
+# Bounded to 180 s.
+set -u
+if [ -z "${RELAYSYNC_E2E_TIMED-}" ]; then
+  export RELAYSYNC_E2E_TIMED=1
+  exec timeout -k 10 180 "$0" "$@"
+fi
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BUILD=${1:-$REPO/build}
+COORDINATOR=$BUILD/coordinator/relaysync-coordinator
+AGENT=$BUILD/agent/relaysync-agent
+VSMTPRELAY=$BUILD/cli/vsmtprelay
+# shellcheck source-path=SCRIPTDIR source=lib/mail_daemons.sh
+. "$HERE/lib/mail_daemons.sh"
+
+failures=0
+pass() { echo "PASS: $*"; }
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+die() {
+  echo "FAIL: $*"
+  exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (daemons, unshare, users)"
+for bin in "$COORDINATOR" "$AGENT" "$VSMTPRELAY"; do
+  [ -x "$bin" ] || die "$bin not built"
+done
+
+WORK=$(mktemp -d /tmp/relaysync-cluster-e2e.XXXXXX)
+chmod 0755 "$WORK"
+PIDS=()
+cleanup() {
+  stop_dovecot
+  stop_sendmail
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  if [ "$failures" -ne 0 ]; then
+    for log in "$WORK"/*.log "$WORK"/dovecot/dovecot.log; do
+      [ -f "$log" ] && { echo "--- $log"; tail -n 40 "$log"; }
+    done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "FAIL: interrupted or out of time"; exit 1' TERM INT
+
+# --- coordinator and agents -------------------------------------------------
+"$COORDINATOR" --listen=127.0.0.1:0 --port-file="$WORK/port" \
+  --data-dir="$WORK/coordinator" --expire-after=30m >"$WORK/coordinator.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+[ -s "$WORK/port" ] || die "coordinator did not start"
+TARGET=127.0.0.1:$(cat "$WORK/port")
+
+mkdir -p "$WORK/map-b" && chmod 0755 "$WORK/map-b"
+MAP_B=$WORK/map-b/relayers.db
+DOVECOT_LOG=$WORK/dovecot/dovecot.log
+
+start_agent() {  # NAME ARGS...
+  local name=$1
+  shift
+  "$AGENT" --coordinator="$TARGET" --host-id="$name" \
+    --spool-dir="$WORK/spool-$name" "$@" >>"$WORK/agent-$name.log" 2>&1 &
+  PIDS+=($!)
+  eval "PID_$name=$!"
+}
+start_agent a --db="$WORK/map-a.db" --watch-log="$DOVECOT_LOG"
+start_agent b --db="$MAP_B"
+for _ in $(seq 200); do [ -s "$MAP_B" ] && break; sleep 0.05; done
+[ -s "$MAP_B" ] || die "agent b did not create $MAP_B"
+
+# --- the mail daemons -------------------------------------------------------
+SMTP_PORT=$(pick_free_port) || die "no free port"
+start_sendmail "$MAP_B" "$SMTP_PORT" "$WORK/sendmail" || die "sendmail did not start"
+IMAP_PORT=$(pick_free_port) || die "no free port"
+POP3_PORT=$(pick_free_port) || die "no free port"
+start_dovecot "$IMAP_PORT" "$POP3_PORT" "$WORK/dovecot" || die "dovecot did not start"
+
+RCPT=user@remote.example
+expect_relay() {  # WHAT FROM_IP WANT(250|5xx)
+  local what=$1 from=$2 want=$3 got
+  got=$(smtp_relay_status "$from" "$SMTP_PORT" "$RCPT")
+  case "$want:$got" in
+    250:250 | 5xx:5??) pass "$what (RCPT from $from -> $got)" ;;
+    *) fail "$what (RCPT from $from -> $got, want $want)" ;;
+  esac
+}
+# in_map_b IP: 0 when agent b's map has IP.
+in_map_b() { "$VSMTPRELAY" --db="$MAP_B" dump | grep -q "^$1	"; }
+wait_map_b() {  # IP present|absent
+  local i
+  for i in $(seq 200); do
+    if [ "$2" = present ] && in_map_b "$1"; then return 0; fi
+    if [ "$2" = absent ] && ! in_map_b "$1"; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+expect_relay "relay refused before any login" 127.0.0.2 5xx
+imap_login 127.0.0.2 "$IMAP_PORT" alice password || fail "IMAP login of alice from 127.0.0.2"
+if wait_map_b 127.0.0.2 present; then
+  pass "IMAP login on host A reached host B's relayers.db"
+else
+  fail "127.0.0.2 never reached $MAP_B"
+fi
+expect_relay "relay accepted after an IMAP login on host A" 127.0.0.2 250
+expect_relay "another client still refused" 127.0.0.5 5xx
+
+"$VSMTPRELAY" --coordinator="$TARGET" delete 127.0.0.2 || fail "vsmtprelay delete"
+wait_map_b 127.0.0.2 absent || fail "127.0.0.2 still in $MAP_B after delete"
+expect_relay "relay refused again after vsmtprelay delete" 127.0.0.2 5xx
+
+# A failed login must not grant anything.
+imap_login 127.0.0.6 "$IMAP_PORT" alice wrong-password && fail "bad password accepted"
+pop3_login 127.0.0.3 "$POP3_PORT" alice password || fail "POP3 login from 127.0.0.3"
+wait_map_b 127.0.0.3 present || fail "POP3 login never reached $MAP_B"
+expect_relay "relay accepted after a POP3 login on host A" 127.0.0.3 250
+sleep 0.5
+expect_relay "failed IMAP login grants nothing" 127.0.0.6 5xx
+
+# --- the Dovecot post-login hook, with a notify-only agent -----------------
+kill "$PID_a" && wait "$PID_a" 2>/dev/null
+stop_dovecot
+mkdir -p "$WORK/run" && chmod 0755 "$WORK/run"
+SOCKET=$WORK/run/notify.sock
+start_agent c --db="$WORK/map-c.db" --notify-socket="$SOCKET" --notify-socket-mode=0666
+for _ in $(seq 200); do [ -S "$SOCKET" ] && break; sleep 0.05; done
+[ -S "$SOCKET" ] || die "agent c did not open $SOCKET"
+export RELAYSYNC_AGENT=$AGENT RELAYSYNC_NOTIFY_SOCKET=$SOCKET
+start_dovecot "$IMAP_PORT" "$POP3_PORT" "$WORK/dovecot2" \
+  "$REPO/deploy/dovecot/relaysync-postlogin.sh" || die "dovecot with the hook did not start"
+expect_relay "127.0.0.4 refused before its login" 127.0.0.4 5xx
+imap_login 127.0.0.4 "$IMAP_PORT" alice password || fail "IMAP login from 127.0.0.4"
+if wait_map_b 127.0.0.4 present; then
+  pass "post-login hook -> agent c -> coordinator -> agent b"
+else
+  fail "127.0.0.4 never reached $MAP_B through the post-login hook"
+fi
+expect_relay "relay accepted after a hooked IMAP login" 127.0.0.4 250
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"

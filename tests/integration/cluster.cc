@@ -1,0 +1,128 @@
+#include "tests/integration/cluster.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "backends/relayers_db.h"
+
+namespace relaysync::testing {
+
+Cluster::Cluster(int agents, std::vector<std::string> coordinator_flags)
+    : coordinator_flags_(std::move(coordinator_flags)) {
+  for (int i = 0; i < agents; ++i)
+    agents_.push_back(std::make_unique<Process>());
+}
+
+Cluster::~Cluster() {
+  for (auto& a : agents_) a->Signal(SIGTERM);
+  coordinator_.Signal(SIGTERM);
+}
+
+std::string Cluster::target() const {
+  return absl::StrCat("127.0.0.1:", port_);
+}
+std::string Cluster::Db(int i) const {
+  return dir_.File(absl::StrCat("relayers-", i, ".db"));
+}
+std::string Cluster::Socket(int i) const {
+  return dir_.File(absl::StrCat("notify-", i, ".sock"));
+}
+
+bool Cluster::StartCoordinator() {
+  const std::string port_file = dir_.File("coordinator.port");
+  unlink(port_file.c_str());
+  std::vector<std::string> argv = {
+      RELAYSYNC_COORDINATOR_BIN, absl::StrCat("--listen=127.0.0.1:", port_),
+      "--store=embedded", "--data-dir=" + dir_.File("coordinator-data"),
+      "--port-file=" + port_file};
+  argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
+  if (!coordinator_.Start(argv, dir_.File("coordinator.log"))) return false;
+  std::string text;
+  bool up = WaitForCondition(
+      [&] {
+        text = ReadFile(port_file);
+        return !text.empty() || !coordinator_.running();
+      },
+      absl::Seconds(20));
+  int port = 0;
+  if (!up || !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port)) {
+    return false;
+  }
+  port_ = port;
+  return true;
+}
+
+void Cluster::StopCoordinator(int sig) { coordinator_.Signal(sig); }
+
+bool Cluster::StartAgent(int i) {
+  std::vector<std::string> argv = {
+      RELAYSYNC_AGENT_BIN,
+      "--coordinator=" + target(),
+      absl::StrCat("--host-id=agent", i),
+      "--db=" + Db(i),
+      "--spool-dir=" + dir_.File(absl::StrCat("spool-", i)),
+      "--notify-socket=" + Socket(i)};
+  if (!agents_[i]->Start(argv, dir_.File(absl::StrCat("agent-", i, ".log")))) {
+    return false;
+  }
+  // Ready when its notify socket exists.
+  return WaitForCondition([&] { return access(Socket(i).c_str(), F_OK) == 0; },
+                          absl::Seconds(20));
+}
+
+void Cluster::StopAgent(int i, int sig) {
+  agents_[i]->Signal(sig);
+  if (sig == SIGKILL) unlink(Socket(i).c_str());
+}
+
+bool Cluster::StartAll() {
+  if (!StartCoordinator()) return false;
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (!StartAgent(static_cast<int>(i))) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> Cluster::Lookup(int i,
+                                           const std::string& key) const {
+  auto db = RelayersDb::Open(Db(i), RelayersDb::Mode::kReadOnly);
+  if (!db.ok()) return std::nullopt;
+  absl::StatusOr<std::string> v = (*db)->Get(key);
+  if (!v.ok()) return std::nullopt;
+  return *v;
+}
+
+bool Cluster::AllHave(const std::string& key, bool present) const {
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (Lookup(static_cast<int>(i), key).has_value() != present) return false;
+  }
+  return true;
+}
+
+int Cluster::Notify(int i, const std::string& ip, const std::string& user) {
+  return RunCommand({RELAYSYNC_AGENT_BIN, "notify", "--socket=" + Socket(i),
+                     "--protocol=imap", ip, user},
+                    nullptr);
+}
+
+int Cluster::Vsmtprelay(const std::vector<std::string>& args,
+                        std::string* output) {
+  std::vector<std::string> argv = {VSMTPRELAY_BIN, "--coordinator=" + target()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, output);
+}
+
+std::string Cluster::Logs() const {
+  std::string out =
+      "--- coordinator.log\n" + ReadFile(dir_.File("coordinator.log"));
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    absl::StrAppend(&out, "--- agent-", i, ".log\n",
+                    ReadFile(dir_.File(absl::StrCat("agent-", i, ".log"))));
+  }
+  return out;
+}
+
+}  // namespace relaysync::testing

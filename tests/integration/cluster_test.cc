@@ -1,0 +1,162 @@
+// A coordinator and three agents as real processes on loopback: logins,
+// admin commands, expiry and crashes of either side.
+#include "tests/integration/cluster.h"
+
+#include <signal.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace relaysync {
+namespace {
+
+using testing::Cluster;
+using ::testing::HasSubstr;
+using testing::WaitForCondition;
+
+constexpr absl::Duration kPropagation = absl::Seconds(15);
+
+TEST(ClusterTest, NotifyOnOneAgentAppearsInAllMaps) {
+  Cluster c(3);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Notify(0, "192.0.2.10"), 0);
+  EXPECT_TRUE(
+      WaitForCondition([&] { return c.AllHave("192.0.2.10"); }, kPropagation))
+      << c.Logs();
+  // IPv6 lands in sendmail's key form in every map.
+  ASSERT_EQ(c.Notify(2, "2001:db8::25"), 0);
+  EXPECT_TRUE(WaitForCondition(
+      [&] { return c.AllHave("ipv6:2001:db8:0:0:0:0:0:25"); }, kPropagation))
+      << c.Logs();
+  std::string out;
+  ASSERT_EQ(c.Vsmtprelay({"dump"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("192.0.2.10\t"));
+  EXPECT_THAT(out, HasSubstr("2001:db8::25\t"));
+  ASSERT_EQ(c.Vsmtprelay({"status"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("agents connected: 3"));
+  EXPECT_THAT(out, HasSubstr("entries: 2"));
+}
+
+TEST(ClusterTest, AdminAddDeleteAndExpireReachEveryAgent) {
+  Cluster c(3);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Vsmtprelay({"add", "198.51.100.1"}), 0);
+  ASSERT_EQ(c.Vsmtprelay({"add", "198.51.100.2", "1000"}), 0);
+  ASSERT_TRUE(WaitForCondition(
+      [&] { return c.AllHave("198.51.100.1") && c.AllHave("198.51.100.2"); },
+      kPropagation))
+      << c.Logs();
+  EXPECT_EQ(c.Lookup(1, "198.51.100.2"), "1000");
+
+  std::string out;
+  EXPECT_EQ(c.Vsmtprelay({"delete", "198.51.100.1", "198.51.100.99"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("198.51.100.99: not present"));
+  EXPECT_TRUE(WaitForCondition([&] { return c.AllHave("198.51.100.1", false); },
+                               kPropagation))
+      << c.Logs();
+
+  ASSERT_EQ(c.Vsmtprelay({"expire", "60"}, &out), 0);
+  EXPECT_EQ(out, "expired 1 entry\n");
+  EXPECT_TRUE(WaitForCondition([&] { return c.AllHave("198.51.100.2", false); },
+                               kPropagation))
+      << c.Logs();
+}
+
+TEST(ClusterTest, CoordinatorExpiresOldEntriesItself) {
+  Cluster c(2, {"--expire-after=3s"});
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Notify(0, "203.0.113.7"), 0);
+  ASSERT_TRUE(
+      WaitForCondition([&] { return c.AllHave("203.0.113.7"); }, kPropagation))
+      << c.Logs();
+  const absl::Time seen = absl::Now();
+  ASSERT_TRUE(WaitForCondition([&] { return c.AllHave("203.0.113.7", false); },
+                               absl::Seconds(10)))
+      << c.Logs();
+  // Gone no sooner than the window allows (whole-second ticks: >= 2 s).
+  EXPECT_GE(absl::Now() - seen, absl::Seconds(2));
+}
+
+TEST(ClusterTest, KilledAgentCatchesUpAfterRestart) {
+  Cluster c(3);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Vsmtprelay({"add", "10.9.0.1"}), 0);
+  ASSERT_TRUE(
+      WaitForCondition([&] { return c.AllHave("10.9.0.1"); }, kPropagation));
+  c.StopAgent(2, SIGKILL);
+  ASSERT_EQ(c.Notify(0, "10.9.0.2"), 0);
+  ASSERT_EQ(c.Vsmtprelay({"delete", "10.9.0.1"}), 0);
+  ASSERT_TRUE(WaitForCondition(
+      [&] {
+        return c.Lookup(1, "10.9.0.2").has_value() &&
+               !c.Lookup(1, "10.9.0.1").has_value();
+      },
+      kPropagation));
+  EXPECT_TRUE(c.Lookup(2, "10.9.0.1").has_value()) << "agent 2 is down";
+  ASSERT_TRUE(c.StartAgent(2)) << c.Logs();
+  EXPECT_TRUE(WaitForCondition(
+      [&] {
+        return c.Lookup(2, "10.9.0.2").has_value() &&
+               !c.Lookup(2, "10.9.0.1").has_value();
+      },
+      kPropagation))
+      << c.Logs();
+}
+
+TEST(ClusterTest, KilledCoordinatorLosesNoAcknowledgedLogin) {
+  Cluster c(3);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  constexpr int kLogins = 50;
+  for (int i = 0; i < kLogins; ++i) {
+    ASSERT_EQ(c.Notify(i % 3, absl::StrCat("172.20.0.", i + 1)), 0);
+  }
+  // Present everywhere means merged (and acknowledged) by the coordinator.
+  ASSERT_TRUE(WaitForCondition(
+      [&] {
+        for (int i = 0; i < kLogins; ++i) {
+          if (!c.AllHave(absl::StrCat("172.20.0.", i + 1))) return false;
+        }
+        return true;
+      },
+      kPropagation))
+      << c.Logs();
+  c.StopCoordinator(SIGKILL);
+  ASSERT_TRUE(c.StartCoordinator()) << c.Logs();
+  std::string out;
+  ASSERT_EQ(c.Vsmtprelay({"dump"}, &out), 0);
+  for (int i = 0; i < kLogins; ++i) {
+    EXPECT_THAT(out, HasSubstr(absl::StrCat("172.20.0.", i + 1, "\t")));
+  }
+  // The agents reconnect and keep converging.
+  ASSERT_EQ(c.Notify(1, "172.20.1.1"), 0);
+  EXPECT_TRUE(
+      WaitForCondition([&] { return c.AllHave("172.20.1.1"); }, kPropagation))
+      << c.Logs();
+}
+
+TEST(ClusterTest, LoginsWhileCoordinatorIsDownArriveWhenItReturns) {
+  Cluster c(3);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  c.StopCoordinator(SIGKILL);
+  ASSERT_EQ(c.Notify(0, "100.64.0.1"), 0);
+  // Local first: the host that saw the login relays at once.
+  EXPECT_TRUE(WaitForCondition(
+      [&] { return c.Lookup(0, "100.64.0.1").has_value(); }, absl::Seconds(2)));
+  EXPECT_FALSE(c.Lookup(1, "100.64.0.1").has_value());
+  // The agent is restarted too while the coordinator is still down: its
+  // spool carries the login across the restart.
+  c.StopAgent(0, SIGKILL);
+  ASSERT_TRUE(c.StartAgent(0)) << c.Logs();
+  EXPECT_TRUE(c.Lookup(0, "100.64.0.1").has_value());
+  ASSERT_TRUE(c.StartCoordinator()) << c.Logs();
+  EXPECT_TRUE(
+      WaitForCondition([&] { return c.AllHave("100.64.0.1"); }, kPropagation))
+      << c.Logs();
+}
+
+}  // namespace
+}  // namespace relaysync

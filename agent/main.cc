@@ -1,4 +1,4 @@
-// relaysync-agent: runs on every mail host (see docs/relaysync-agent.md).
+// relaysync-agent: runs on every mail host (see docs/operations.md).
 //   relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH
 //                   --spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]
 //   relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP [USER]
@@ -175,13 +175,16 @@ int RunAgent() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  relaysync::SetFlagHelpFile("agent/main.cc");
   absl::SetProgramUsageMessage(
       "\n  relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH "
       "--spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]\n"
       "  relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP "
       "[USER]\n\n"
       "Captures POP/IMAP logins on this host, shares them through the "
-      "relaysync coordinator and keeps the local relayers.db in sync.");
+      "relaysync coordinator and keeps the local relayers.db in sync. Flags "
+      "may be spelled with dashes or underscores (--spool-dir, --spool_dir). "
+      "See docs/operations.md.");
   std::vector<std::string> storage;
   std::vector<char*> normalized =
       relaysync::DashesToUnderscores(argc, argv, &storage);

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace relaysync {
 
@@ -53,7 +54,9 @@ class Store {
   // "embedded:/var/lib/relaysync", "redis:host:port", ... for Status.
   virtual std::string Name() const = 0;
   // Identifies this store's history. A store recreated empty gets a new
-  // epoch, so agents know their applied version is meaningless.
+  // epoch, so agents know their applied version is meaningless. A shared
+  // store may notice that at run time: the value can change between calls
+  // (thread-safe; returns a copy).
   virtual std::string Epoch() const = 0;
 
   // Merges logins (later login_time wins). Logins at or before `not_after`
@@ -89,6 +92,22 @@ class Store {
 
   virtual absl::StatusOr<uint64_t> Version() = 0;
   virtual absl::StatusOr<int64_t> EntryCount() = 0;
+
+  // True when other coordinators may change this store too (Redis). The
+  // coordinator then learns every change, its own included, by following
+  // the change log (ChangesSince + WaitForChange) instead of publishing
+  // mutation results, so all coordinators see one order.
+  virtual bool shared() const { return false; }
+
+  // Blocks until the store's version exceeds `since`, its epoch changes, or
+  // `timeout` passes; returns the current version. Only called when
+  // shared().
+  virtual absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
+                                                 absl::Duration timeout) {
+    (void)since;
+    (void)timeout;
+    return Version();
+  }
 };
 
 }  // namespace relaysync

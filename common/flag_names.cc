@@ -1,6 +1,21 @@
 #include "common/flag_names.h"
 
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+
 namespace relaysync {
+
+void SetFlagHelpFile(const std::string& main_file) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [main_file](absl::string_view path) {
+    return absl::EndsWith(path, main_file);
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  config.normalize_filename = [main_file](absl::string_view path) {
+    return absl::EndsWith(path, main_file) ? main_file : std::string(path);
+  };
+  absl::SetFlagsUsageConfig(config);
+}
 
 std::vector<char*> DashesToUnderscores(int argc, char** argv,
                                        std::vector<std::string>* storage) {

@@ -14,6 +14,11 @@ namespace relaysync {
 std::vector<char*> DashesToUnderscores(int argc, char** argv,
                                        std::vector<std::string>* storage);
 
+// Makes --help list the flags defined in files whose path ends with
+// `main_file` (Abseil's default matches on the program name, which our
+// main.cc files do not carry), and print dashed spellings in the usage.
+void SetFlagHelpFile(const std::string& main_file);
+
 }  // namespace relaysync
 
 #endif  // RELAYSYNC_COMMON_FLAG_NAMES_H_

@@ -1,6 +1,6 @@
 // relaysync-coordinator: merges login events from every agent into one
 // store, expires old entries and pushes every change to every agent.
-// See docs/relaysync-coordinator.md and --help.
+// See docs/operations.md and --help.
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -39,11 +39,13 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 
 int main(int argc, char** argv) {
+  relaysync::SetFlagHelpFile("coordinator/main.cc");
   absl::SetProgramUsageMessage(
       "relaysync-coordinator --listen=HOST:PORT --store=embedded "
       "--data-dir=DIR [--expire-after=30m]\n\n"
       "Merges POP/IMAP login events from relaysync agents and keeps every "
-      "agent's relayers.db in sync.");
+      "agent's relayers.db in sync. Flags may be spelled with dashes or "
+      "underscores (--data-dir, --data_dir). See docs/operations.md.");
   std::vector<std::string> storage;
   std::vector<char*> args =
       relaysync::DashesToUnderscores(argc, argv, &storage);

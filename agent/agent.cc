@@ -63,10 +63,12 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   if (!spool.ok()) return spool.status();
   impl->spool = std::move(*spool);
   // Logins spooled before a restart still relay here until acknowledged.
+  std::vector<StateEntry> pending;
   for (const SpooledLogin& p : impl->spool->Pending()) {
-    s = impl->materializer->AddLocal(p.login.address, p.login.login_time);
-    if (!s.ok()) return s;
+    pending.push_back(StateEntry{p.login.address, p.login.login_time});
   }
+  s = impl->materializer->AddLocal(pending);
+  if (!s.ok()) return s;
 
   impl->state_file = std::make_unique<AgentStateFile>(options.spool_dir);
   absl::StatusOr<AgentState> state = impl->state_file->Load();

@@ -45,6 +45,7 @@ class CoordinatorClient::Session {
   void ReadLoop();
   bool SendPending();
   void HandleAck(const v1::Ack& ack);
+  absl::Status Resend();
 
   CoordinatorClient* const client_;
   const std::string target_;
@@ -137,6 +138,28 @@ bool CoordinatorClient::Session::SendPending() {
   return true;
 }
 
+absl::Status CoordinatorClient::Session::Resend() {
+  // The store lost state this agent applied: put everything the map holds
+  // back into the spool as logins. They stay in the map as pending local
+  // logins, so the coming snapshot does not remove them meanwhile.
+  std::vector<StateEntry> held = client_->materializer_->Held();
+  LogWarning("coordinator ", target_, " lost state: re-sending ", held.size(),
+             " entries");
+  std::vector<LocalLogin> logins;
+  logins.reserve(held.size());
+  for (const StateEntry& e : held) {
+    LocalLogin login;
+    login.address = e.address;
+    login.login_time = e.ticks;
+    login.source = "resync";
+    logins.push_back(std::move(login));
+  }
+  absl::StatusOr<std::vector<SpooledLogin>> spooled =
+      client_->spool_->Append(logins);
+  if (!spooled.ok()) return spooled.status();
+  return client_->materializer_->AddLocal(held);
+}
+
 void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
   std::vector<std::string> ids(ack.event_ids().begin(), ack.event_ids().end());
   absl::Status s = client_->spool_->Ack(ids);
@@ -175,7 +198,8 @@ void CoordinatorClient::Session::ReadLoop() {
         snapshot.push_back(StateEntry{e.address(), e.ticks()});
       }
       if (!chunk.last()) continue;
-      s = client_->materializer_->ApplySnapshot(snapshot);
+      if (chunk.resend()) s = Resend();
+      if (s.ok()) s = client_->materializer_->ApplySnapshot(snapshot);
       if (s.ok()) {
         LogInfo("applied snapshot of ", snapshot.size(), " entries at version ",
                 chunk.version());

@@ -79,12 +79,26 @@ absl::Status Materializer::Load() {
   return absl::OkStatus();
 }
 
-absl::Status Materializer::AddLocal(const std::string& address, int64_t ticks) {
+absl::Status Materializer::AddLocal(const std::vector<StateEntry>& logins) {
   std::lock_guard<std::mutex> l(mu_);
-  Pending& p = local_[address];
-  p.ticks = std::max(p.ticks, ticks);
-  ++p.count;
-  return Write({address});
+  std::vector<std::string> touched;
+  for (const StateEntry& login : logins) {
+    Pending& p = local_[login.address];
+    p.ticks = std::max(p.ticks, login.ticks);
+    ++p.count;
+    touched.push_back(login.address);
+  }
+  return Write(touched);
+}
+
+std::vector<StateEntry> Materializer::Held() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<StateEntry> out;
+  out.reserve(written_.size());
+  for (const auto& [address, ticks] : written_) {
+    out.push_back(StateEntry{address, ticks});
+  }
+  return out;
 }
 
 absl::Status Materializer::Acknowledged(

@@ -34,7 +34,15 @@ class Materializer {
   absl::Status Load();
 
   // A login seen on this host (address canonical), pending acknowledgement.
-  absl::Status AddLocal(const std::string& address, int64_t ticks);
+  absl::Status AddLocal(const std::string& address, int64_t ticks) {
+    return AddLocal({StateEntry{address, ticks}});
+  }
+  // Many local logins in one map write (spool replay, resend).
+  absl::Status AddLocal(const std::vector<StateEntry>& logins);
+
+  // What the map holds (canonical address -> ticks), as this process last
+  // wrote or read it: what the agent re-sends when the store lost state.
+  std::vector<StateEntry> Held() const;
   // The coordinator acknowledged these local logins: from now on the
   // cluster state alone decides about their addresses.
   absl::Status Acknowledged(

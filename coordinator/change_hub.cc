@@ -5,8 +5,16 @@
 
 namespace relaysync {
 
-ChangeHub::ChangeHub(size_t capacity, uint64_t base_version)
-    : capacity_(std::max<size_t>(capacity, 1)), latest_(base_version) {}
+ChangeHub::ChangeHub(size_t capacity, const std::string& epoch,
+                     uint64_t base_version)
+    : capacity_(std::max<size_t>(capacity, 1)),
+      epoch_(epoch),
+      latest_(base_version) {}
+
+void ChangeHub::WakeAll() {
+  std::lock_guard<std::mutex> l(subscribers_mu_);
+  for (auto& [id, wake] : subscribers_) wake();
+}
 
 void ChangeHub::Publish(const std::vector<StateChange>& changes) {
   if (changes.empty()) return;
@@ -19,13 +27,13 @@ void ChangeHub::Publish(const std::vector<StateChange>& changes) {
     }
     while (ring_.size() > capacity_) ring_.pop_front();
   }
-  std::lock_guard<std::mutex> l(subscribers_mu_);
-  for (auto& [id, wake] : subscribers_) wake();
+  WakeAll();
 }
 
-bool ChangeHub::Read(uint64_t since, size_t max,
+bool ChangeHub::Read(const std::string& epoch, uint64_t since, size_t max,
                      std::vector<StateChange>* out) const {
   std::lock_guard<std::mutex> l(mu_);
+  if (epoch != epoch_) return false;
   if (since >= latest_) return true;
   if (ring_.empty() || since + 1 < ring_.front().version) return false;
   size_t start = static_cast<size_t>(since + 1 - ring_.front().version);
@@ -38,6 +46,21 @@ bool ChangeHub::Read(uint64_t since, size_t max,
 uint64_t ChangeHub::latest() const {
   std::lock_guard<std::mutex> l(mu_);
   return latest_;
+}
+
+std::string ChangeHub::epoch() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return epoch_;
+}
+
+void ChangeHub::Reset(const std::string& epoch, uint64_t base_version) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ring_.clear();
+    epoch_ = epoch;
+    latest_ = base_version;
+  }
+  WakeAll();
 }
 
 int ChangeHub::Subscribe(std::function<void()> wake) {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_registry.h"
@@ -36,6 +37,54 @@ struct Coordinator::Impl {
   std::condition_variable cv;
   bool stopping = false;
   std::thread expirer;
+  std::thread follower;
+
+  bool Stopping() {
+    std::lock_guard<std::mutex> l(mu);
+    return stopping;
+  }
+
+  // For a shared store: feeds the hub from the store's change log, so this
+  // coordinator's agents see every coordinator's changes in one order.
+  void FollowLoop() {
+    absl::Time last_warning = absl::InfinitePast();
+    while (!Stopping()) {
+      absl::StatusOr<uint64_t> version =
+          store->WaitForChange(hub->latest(), absl::Milliseconds(500));
+      absl::StatusOr<std::vector<StateChange>> changes =
+          version.ok() ? FollowStep(*version) : version.status();
+      if (!changes.ok()) {
+        if (absl::Now() - last_warning > absl::Seconds(10)) {
+          LogWarning("following the store: ", changes.status().message());
+          last_warning = absl::Now();
+        }
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait_for(l, std::chrono::milliseconds(200),
+                    [this] { return stopping; });
+      }
+    }
+  }
+
+  absl::StatusOr<std::vector<StateChange>> FollowStep(uint64_t version) {
+    const std::string epoch = store->Epoch();
+    if (epoch != hub->epoch()) {
+      LogWarning("store epoch changed to ", epoch, " at version ", version,
+                 ": agents get a snapshot");
+      hub->Reset(epoch, version);
+      return std::vector<StateChange>();
+    }
+    absl::StatusOr<std::vector<StateChange>> changes =
+        store->ChangesSince(hub->latest(), 1000);
+    if (!changes.ok() &&
+        changes.status().code() == absl::StatusCode::kOutOfRange) {
+      // Fell behind the retained log (or the log went backwards): streams
+      // that need older changes fall back to snapshots.
+      hub->Reset(epoch, version);
+      return std::vector<StateChange>();
+    }
+    if (changes.ok()) hub->Publish(*changes);
+    return changes;
+  }
 
   void ExpiryLoop() {
     std::unique_lock<std::mutex> l(mu);
@@ -63,7 +112,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   absl::StatusOr<uint64_t> version = store->Version();
   if (!version.ok()) return version.status();
   impl->store = std::move(store);
-  impl->hub = std::make_unique<ChangeHub>(options.hub_capacity, *version);
+  impl->hub = std::make_unique<ChangeHub>(options.hub_capacity,
+                                          impl->store->Epoch(), *version);
   impl->writer = std::make_unique<StateWriter>(
       impl->store.get(), impl->hub.get(), clock, options.writer);
   impl->sync =
@@ -98,6 +148,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   impl->server->GetHealthCheckService()->SetServingStatus("relaysync.v1.Admin",
                                                           true);
   impl->expirer = std::thread([p = impl.get()] { p->ExpiryLoop(); });
+  if (impl->store->shared()) {
+    impl->follower = std::thread([p = impl.get()] { p->FollowLoop(); });
+  }
   LogInfo("listening on ", options.listen, " (port ", impl->port, "), store ",
           impl->store->Name(), " epoch ", impl->store->Epoch(), " version ",
           *version);
@@ -123,6 +176,7 @@ void Coordinator::Shutdown() {
   impl_->server->Shutdown(std::chrono::system_clock::now() +
                           std::chrono::seconds(2));
   if (impl_->expirer.joinable()) impl_->expirer.join();
+  if (impl_->follower.joinable()) impl_->follower.join();
   LogInfo("stopped");
 }
 

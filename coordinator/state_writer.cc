@@ -26,7 +26,9 @@ template <typename Fn>
 absl::StatusOr<MutationResult> StateWriter::Commit(Fn fn) {
   std::lock_guard<std::mutex> l(commit_mu_);
   absl::StatusOr<MutationResult> result = fn();
-  if (result.ok()) hub_->Publish(result->changes);
+  // A shared store's changes reach the hub through the coordinator's
+  // follower, in the one order every coordinator sees.
+  if (result.ok() && !store_->shared()) hub_->Publish(result->changes);
   return result;
 }
 

@@ -45,8 +45,12 @@ class SyncService::Stream {
   grpc::ServerContext* const context_;
   grpc::ServerReaderWriter<CoordinatorMessage, AgentMessage>* const rw_;
   std::string host_id_;
-  uint64_t next_version_ = 0;   // sender thread only
-  bool need_snapshot_ = false;  // sender thread only
+  // Sender thread only: the epoch and version the agent has (or will have
+  // once it applies what was sent), and whether it must re-send its map.
+  std::string epoch_;
+  uint64_t next_version_ = 0;
+  bool need_snapshot_ = false;
+  bool resend_ = false;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -90,9 +94,13 @@ grpc::Status SyncService::Stream::Run() {
   absl::StatusOr<uint64_t> current = service_->store_->Version();
   if (hello.store_epoch() == service_->store_->Epoch() && current.ok() &&
       hello.applied_version() <= *current) {
+    epoch_ = hello.store_epoch();
     next_version_ = hello.applied_version();
   } else {
     need_snapshot_ = true;
+    // The agent applied state this store no longer has: its map is the
+    // best copy of what was lost, so it re-sends it.
+    resend_ = !hello.store_epoch().empty();
   }
   const int handle = service_->registry_->Add(
       AgentInfo{host_id_, context_->peer(), hello.applied_version(),
@@ -200,12 +208,20 @@ bool SyncService::Stream::SendAcks() {
 
 bool SyncService::Stream::SendState() {
   for (int rounds = 0; rounds < 1000; ++rounds) {
+    if (!need_snapshot_ && epoch_ != service_->store_->Epoch()) {
+      LogWarning("agent ", host_id_,
+                 ": store epoch changed (store replaced "
+                 "or restarted empty); resynchronizing");
+      need_snapshot_ = true;
+      resend_ = true;
+    }
     if (need_snapshot_) {
       if (!SendSnapshot()) return false;
       continue;
     }
     std::vector<StateChange> changes;
-    if (!service_->hub_->Read(next_version_, kMaxDeltasPerMessage, &changes)) {
+    if (!service_->hub_->Read(epoch_, next_version_, kMaxDeltasPerMessage,
+                              &changes)) {
       absl::StatusOr<std::vector<StateChange>> from_store =
           service_->store_->ChangesSince(next_version_, kMaxDeltasPerMessage);
       if (!from_store.ok()) {
@@ -222,7 +238,7 @@ bool SyncService::Stream::SendState() {
     if (changes.empty()) return true;
     CoordinatorMessage msg;
     v1::DeltaBatch* batch = msg.mutable_deltas();
-    batch->set_store_epoch(service_->store_->Epoch());
+    batch->set_store_epoch(epoch_);
     for (const StateChange& c : changes) {
       v1::Delta* d = batch->add_deltas();
       d->set_version(c.version);
@@ -255,12 +271,15 @@ bool SyncService::Stream::SendSnapshot() {
       e->set_ticks(snap->entries[i].ticks);
     }
     chunk->set_last(i >= snap->entries.size());
+    chunk->set_resend(resend_);
     if (!rw_->Write(msg)) return false;
   } while (i < snap->entries.size());
   LogInfo("agent ", host_id_, ": sent snapshot of ", snap->entries.size(),
           " entries at version ", snap->version);
+  epoch_ = snap->epoch;
   next_version_ = snap->version;
   need_snapshot_ = false;
+  resend_ = false;
   return true;
 }
 

@@ -57,6 +57,10 @@ bool Cluster::StartCoordinator() {
 
 void Cluster::StopCoordinator(int sig) { coordinator_.Signal(sig); }
 
+void Cluster::WipeCoordinatorData() {
+  RunShell("rm -rf '" + dir_.File("coordinator-data") + "'");
+}
+
 bool Cluster::StartAgent(int i) {
   std::vector<std::string> argv = {
       RELAYSYNC_AGENT_BIN,

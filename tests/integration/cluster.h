@@ -22,6 +22,8 @@ class Cluster {
   // The first start picks a free port; restarts reuse it and the data dir.
   bool StartCoordinator();
   void StopCoordinator(int sig);
+  // Deletes the stopped coordinator's store: the next start is empty.
+  void WipeCoordinatorData();
   bool StartAgent(int i);
   void StopAgent(int i, int sig);
   bool StartAll();

@@ -159,5 +159,40 @@ TEST(ClusterTest, LoginsWhileCoordinatorIsDownArriveWhenItReturns) {
       << c.Logs();
 }
 
+TEST(ClusterTest, AgentsRefillAStoreThatCameBackEmpty) {
+  Cluster c(3);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(c.Notify(i % 3, absl::StrCat("198.18.0.", i + 1)), 0);
+  }
+  auto all_present = [&] {
+    for (int i = 0; i < 12; ++i) {
+      if (!c.AllHave(absl::StrCat("198.18.0.", i + 1))) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitForCondition(all_present, kPropagation)) << c.Logs();
+  c.StopCoordinator(SIGKILL);
+  c.WipeCoordinatorData();  // a lost disk, or a store replaced by an empty one
+  ASSERT_TRUE(c.StartCoordinator()) << c.Logs();
+  // The new store (new epoch) is refilled from the agents' maps...
+  EXPECT_TRUE(WaitForCondition(
+      [&] {
+        std::string out;
+        if (c.Vsmtprelay({"dump"}, &out) != 0) return false;
+        for (int i = 0; i < 12; ++i) {
+          if (out.find(absl::StrCat("198.18.0.", i + 1, "\t")) ==
+              std::string::npos) {
+            return false;
+          }
+        }
+        return true;
+      },
+      kPropagation))
+      << c.Logs();
+  // ...and no map lost an entry on the way.
+  EXPECT_TRUE(all_present());
+}
+
 }  // namespace
 }  // namespace relaysync

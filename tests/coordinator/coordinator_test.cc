@@ -68,6 +68,17 @@ class CoordinatorTest : public ::testing::Test {
     return e;
   }
 
+  // Sends `msg`, closes the sending side and returns how the stream ended.
+  template <typename Stream>
+  grpc::Status SendLastAndFinish(Stream* stream, const v1::AgentMessage& msg) {
+    stream->Write(msg);
+    stream->WritesDone();
+    v1::CoordinatorMessage reply;
+    while (stream->Read(&reply)) {
+    }
+    return stream->Finish();
+  }
+
   std::map<std::string, int64_t> Dump() {
     grpc::ClientContext ctx;
     v1::ListRequest req;
@@ -147,12 +158,7 @@ TEST_F(CoordinatorTest, SyncRequiresHelloFirst) {
   auto stream = sync_->Sync(&ctx);
   v1::AgentMessage msg;
   AddEvent(&msg, "h/1", "10.0.0.1", kNow);
-  stream->Write(msg);
-  stream->WritesDone();
-  v1::CoordinatorMessage reply;
-  while (stream->Read(&reply)) {
-  }
-  grpc::Status s = stream->Finish();
+  grpc::Status s = SendLastAndFinish(stream.get(), msg);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("hello"));
 }
@@ -164,12 +170,7 @@ TEST_F(CoordinatorTest, SyncRejectsOversizedBatch) {
   for (int i = 0; i < 1001; ++i) {
     AddEvent(&msg, absl::StrCat("h/", i), "10.0.0.1", kNow);
   }
-  stream->Write(msg);
-  stream->WritesDone();
-  v1::CoordinatorMessage reply;
-  while (stream->Read(&reply)) {
-  }
-  grpc::Status s = stream->Finish();
+  grpc::Status s = SendLastAndFinish(stream.get(), msg);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("logins.events"));
 }

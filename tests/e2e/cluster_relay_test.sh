@@ -14,12 +14,10 @@
 # Usage: cluster_relay_test.sh BUILD_DIR (as root). Exit 0 pass, 1 fail.
 # Bounded to 180 s.
 set -u
-if [ -z "${RELAYSYNC_E2E_TIMED-}" ]; then
-  export RELAYSYNC_E2E_TIMED=1
-  exec timeout -k 10 180 "$0" "$@"
-fi
-
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/checks.sh
+. "$HERE/lib/checks.sh"
+e2e_bound 180 "$0" "$@"
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD=${1:-$REPO/build}
 COORDINATOR=$BUILD/coordinator/relaysync-coordinator
@@ -28,16 +26,6 @@ VSMTPRELAY=$BUILD/cli/vsmtprelay
 # shellcheck source-path=SCRIPTDIR source=lib/mail_daemons.sh
 . "$HERE/lib/mail_daemons.sh"
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-die() {
-  echo "FAIL: $*"
-  exit 1
-}
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (daemons, unshare, users)"
 for bin in "$COORDINATOR" "$AGENT" "$VSMTPRELAY"; do
@@ -80,9 +68,10 @@ start_agent() {  # NAME ARGS...
   "$AGENT" --coordinator="$TARGET" --host-id="$name" \
     --spool-dir="$WORK/spool-$name" "$@" >>"$WORK/agent-$name.log" 2>&1 &
   PIDS+=($!)
-  eval "PID_$name=$!"
+  LAST_AGENT_PID=$!
 }
 start_agent a --db="$WORK/map-a.db" --watch-log="$DOVECOT_LOG"
+AGENT_A_PID=$LAST_AGENT_PID
 start_agent b --db="$MAP_B"
 for _ in $(seq 200); do [ -s "$MAP_B" ] && break; sleep 0.05; done
 [ -s "$MAP_B" ] || die "agent b did not create $MAP_B"
@@ -138,7 +127,7 @@ sleep 0.5
 expect_relay "failed IMAP login grants nothing" 127.0.0.6 5xx
 
 # --- the Dovecot post-login hook, with a notify-only agent -----------------
-kill "$PID_a" && wait "$PID_a" 2>/dev/null
+kill "$AGENT_A_PID" && wait "$AGENT_A_PID" 2>/dev/null
 stop_dovecot
 mkdir -p "$WORK/run" && chmod 0755 "$WORK/run"
 SOCKET=$WORK/run/notify.sock

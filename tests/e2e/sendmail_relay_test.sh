@@ -9,27 +9,15 @@
 # tools or not root). Bounded to 120 s.
 
 set -u
-if [ -z "${RELAYSYNC_E2E_TIMED-}" ]; then
-  export RELAYSYNC_E2E_TIMED=1
-  exec timeout -k 10 120 "$0" "$@"
-fi
-
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/checks.sh
+. "$HERE/lib/checks.sh"
+e2e_bound 120 "$0" "$@"
 REPO=$(cd "$HERE/../.." && pwd)
 VSMTPRELAY=${VSMTPRELAY:-$REPO/build/cli/vsmtprelay}
 # shellcheck source-path=SCRIPTDIR source=lib/mail_daemons.sh
 . "$HERE/lib/mail_daemons.sh"
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
 
 [ "$(id -u)" -eq 0 ] || skip "must run as root (sendmail binds and uses unshare)"
 for tool in /usr/sbin/sendmail m4 swaks unshare setsid; do

@@ -32,9 +32,11 @@ struct Agent::Impl {
       LogError("spool: ", spooled.status().message(), " (login of ",
                login.address, " applied locally only)");
     }
+    // The client sends from the spool, so it can go while the map is
+    // being written.
+    client->Wake();
     absl::Status s = materializer->AddLocal(login.address, login.login_time);
     if (!s.ok()) LogError("relay map: ", s.message());
-    client->Wake();
   }
 };
 

@@ -318,12 +318,9 @@ absl::StatusOr<std::vector<MapEntry>> RelayersDb::RemoveAtOrBefore(
 }
 
 absl::Status RelayersDb::FinishWrite(const Lock& lock) {
+  // DB->sync writes the dirty pages and fsyncs the file itself.
   int err = db_->sync(db_, 0);
   if (err != 0) return DbError("sync", err);
-  if (fdatasync(lock.fd) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "relayers.db: ", path_, ": fdatasync: ", std::strerror(errno)));
-  }
   // sendmail reopens a map only when its mtime (whole seconds) moved past the
   // one it saw, so two batches in one second must still differ.
   const int64_t before = lock.st.st_mtim.tv_sec;

@@ -32,7 +32,7 @@ absl::StatusOr<MutationResult> StateWriter::Commit(Fn fn) {
   return result;
 }
 
-absl::Status StateWriter::MergeLogins(std::vector<Login> logins) {
+absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
   const int64_t now = clock_->NowSeconds();
   const int64_t latest_allowed =
       now + absl::ToInt64Seconds(options_.max_clock_skew);
@@ -46,7 +46,10 @@ absl::Status StateWriter::MergeLogins(std::vector<Login> logins) {
   std::unique_lock<std::mutex> lock(queue_mu_);
   queue_.push_back(&self);
   queue_cv_.wait(lock, [&] { return self.done || queue_.front() == &self; });
-  if (self.done) return self.status;
+  if (self.done) {
+    if (!self.status.ok()) return self.status;
+    return self.version;
+  }
 
   std::vector<Login> group;
   std::vector<Pending*> members;
@@ -61,14 +64,19 @@ absl::Status StateWriter::MergeLogins(std::vector<Login> logins) {
   lock.unlock();
   absl::StatusOr<MutationResult> result =
       Commit([&] { return store_->MergeLogins(group, LoginCutoff()); });
+  const uint64_t version = result.ok() && !result->changes.empty()
+                               ? result->changes.back().version
+                               : 0;
   lock.lock();
   for (Pending* p : members) {
     queue_.pop_front();
     p->status = result.status();
+    p->version = version;
     p->done = true;
   }
   queue_cv_.notify_all();
-  return self.status;
+  if (!self.status.ok()) return self.status;
+  return self.version;
 }
 
 absl::StatusOr<MutationResult> StateWriter::Put(const std::string& address,

@@ -39,7 +39,10 @@ class StateWriter {
 
   // Merges `logins` (addresses already canonical). Returns once they are
   // durable in the store; concurrent callers share one store transaction.
-  absl::Status MergeLogins(std::vector<Login> logins);
+  // The result is the highest version the merge produced (0 if none): an
+  // agent must be sent the state up to it before the acknowledgement, or
+  // it would drop its local entry before the cluster's arrives.
+  absl::StatusOr<uint64_t> MergeLogins(std::vector<Login> logins);
 
   // Admin operations.
   absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks);
@@ -60,6 +63,7 @@ class StateWriter {
     std::vector<Login>* logins = nullptr;
     bool done = false;
     absl::Status status;
+    uint64_t version = 0;
   };
   // Runs a store mutation and publishes its changes, serialized with every
   // other mutation so the hub sees versions in order.

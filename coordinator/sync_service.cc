@@ -1,5 +1,6 @@
 #include "coordinator/sync_service.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -56,7 +57,13 @@ class SyncService::Stream {
   std::condition_variable cv_;
   bool wake_ = false;
   bool done_ = false;
-  std::vector<std::string> acks_;
+  // Acknowledgements wait until the agent has been sent the state up to
+  // `version` (see StateWriter::MergeLogins).
+  struct PendingAck {
+    uint64_t version;
+    std::vector<std::string> ids;
+  };
+  std::vector<PendingAck> acks_;
 };
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
@@ -163,14 +170,15 @@ grpc::Status SyncService::Stream::HandleLogins(const v1::LoginBatch& batch) {
     }
     logins.push_back(Login{address->ToString(), e.login_time()});
   }
-  absl::Status merged = service_->writer_->MergeLogins(std::move(logins));
+  absl::StatusOr<uint64_t> merged =
+      service_->writer_->MergeLogins(std::move(logins));
   if (!merged.ok()) {
     // Not acknowledged: the agent keeps the events and re-sends them.
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("store: ", merged.message()));
+                        absl::StrCat("store: ", merged.status().message()));
   }
   std::lock_guard<std::mutex> l(mu_);
-  acks_.insert(acks_.end(), ids.begin(), ids.end());
+  acks_.push_back(PendingAck{*merged, std::move(ids)});
   wake_ = true;
   cv_.notify_all();
   return grpc::Status::OK;
@@ -178,7 +186,7 @@ grpc::Status SyncService::Stream::HandleLogins(const v1::LoginBatch& batch) {
 
 void SyncService::Stream::SenderLoop() {
   for (;;) {
-    if (!SendAcks() || !SendState()) {
+    if (!SendState() || !SendAcks()) {
       context_->TryCancel();
       return;
     }
@@ -195,14 +203,20 @@ void SyncService::Stream::SenderLoop() {
 }
 
 bool SyncService::Stream::SendAcks() {
-  std::vector<std::string> acks;
+  CoordinatorMessage msg;
   {
     std::lock_guard<std::mutex> l(mu_);
-    acks.swap(acks_);
+    auto due = std::stable_partition(
+        acks_.begin(), acks_.end(),
+        [this](const PendingAck& a) { return a.version <= next_version_; });
+    for (auto it = acks_.begin(); it != due; ++it) {
+      for (std::string& id : it->ids) {
+        msg.mutable_ack()->add_event_ids(std::move(id));
+      }
+    }
+    acks_.erase(acks_.begin(), due);
   }
-  if (acks.empty()) return true;
-  CoordinatorMessage msg;
-  for (std::string& id : acks) msg.mutable_ack()->add_event_ids(std::move(id));
+  if (!msg.has_ack()) return true;
   return rw_->Write(msg);
 }
 
@@ -280,6 +294,12 @@ bool SyncService::Stream::SendSnapshot() {
   next_version_ = snap->version;
   need_snapshot_ = false;
   resend_ = false;
+  {
+    // Versions of another epoch mean nothing now; the snapshot is all the
+    // store has, so every waiting acknowledgement can go.
+    std::lock_guard<std::mutex> l(mu_);
+    for (PendingAck& a : acks_) a.version = 0;
+  }
   return true;
 }
 

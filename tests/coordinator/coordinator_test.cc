@@ -196,6 +196,9 @@ TEST_F(CoordinatorTest, SnapshotThenAckThenDeltas) {
   for (int i = 0; i < 20 && (acked.size() < 3 || deltas.size() < 2); ++i) {
     ASSERT_TRUE(stream->Read(&reply));
     if (reply.has_ack()) {
+      // The state an ack covers comes first, so the agent never drops its
+      // local entry before the cluster's arrives.
+      EXPECT_EQ(deltas.size(), 2u) << "ack before its deltas";
       for (const auto& id : reply.ack().event_ids()) acked.insert(id);
     }
     if (reply.has_deltas()) {

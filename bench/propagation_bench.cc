@@ -1,0 +1,456 @@
+// relaysync-propagation-bench: end-to-end propagation latency of a real
+// cluster on loopback. Starts one coordinator (embedded store) and N agents,
+// sends logins at a fixed open-loop rate round-robin to the agents' notify
+// sockets, and measures for each login the time until it is in EVERY agent's
+// relayers.db. See bench/README.md.
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "agent/local_login.h"
+#include "agent/notify_socket.h"
+#include "bench/bench_cluster.h"
+#include "bench/merge_observer.h"
+#include "bench/presence_tracker.h"
+#include "common/flag_names.h"
+
+ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
+          "relaysync-coordinator binary");
+ABSL_FLAG(std::string, agent_bin, RELAYSYNC_AGENT_BIN,
+          "relaysync-agent binary");
+ABSL_FLAG(int, agents, 1, "number of agents (1-1000)");
+ABSL_FLAG(int, rate, 1000, "logins per second, open loop (1-1000000)");
+ABSL_FLAG(int, seconds, 10, "how long to send (1-3600)");
+ABSL_FLAG(int, grace_seconds, 10,
+          "after the last send, wait this long for stragglers; a login still "
+          "missing from a map then counts as lost");
+ABSL_FLAG(std::string, work_dir, "",
+          "working directory (kept); default: a fresh /var/tmp/"
+          "relaysync-bench.XXXXXX, removed afterwards");
+
+namespace relaysync::bench {
+namespace {
+
+constexpr int64_t kNanosPerSecond = 1000000000;
+
+struct Config {
+  std::string coordinator_bin;
+  std::string agent_bin;
+  int agents = 1;
+  int rate = 1000;
+  int seconds = 10;
+  int grace_seconds = 10;
+};
+
+// The cluster under test; stops every process on destruction.
+struct Cluster {
+  ChildProcess coordinator;
+  int port = 0;
+  std::vector<std::unique_ptr<ChildProcess>> agents;
+  std::vector<std::string> maps;
+  std::vector<std::string> sockets;
+
+  ~Cluster() {
+    for (auto& a : agents) a->Signal(SIGTERM);
+    for (auto& a : agents) a->Stop(absl::Seconds(10));
+    coordinator.Stop(absl::Seconds(10));
+  }
+};
+
+absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
+  absl::StatusOr<int> port = StartCoordinator(
+      &out->coordinator, c.coordinator_bin, dir.File("coordinator-data"),
+      dir.File("coordinator.port"), dir.File("coordinator.log"));
+  if (!port.ok()) return port.status();
+  out->port = *port;
+  for (int i = 0; i < c.agents; ++i) {
+    out->maps.push_back(dir.File(absl::StrCat("relayers-", i, ".db")));
+    out->sockets.push_back(dir.File(absl::StrCat("notify-", i, ".sock")));
+    out->agents.push_back(std::make_unique<ChildProcess>());
+    absl::Status s = out->agents.back()->Start(
+        {c.agent_bin, absl::StrCat("--coordinator=127.0.0.1:", *port),
+         absl::StrCat("--host-id=agent", i), "--db=" + out->maps.back(),
+         "--spool-dir=" + dir.File(absl::StrCat("spool-", i)),
+         "--notify-socket=" + out->sockets.back()},
+        dir.File(absl::StrCat("agent-", i, ".log")));
+    if (!s.ok()) return s;
+  }
+  // An agent is ready when its notify socket exists (its map exists then).
+  for (int i = 0; i < c.agents; ++i) {
+    if (!WaitFor(
+            [&] {
+              return access(out->sockets[i].c_str(), F_OK) == 0 ||
+                     !out->agents[i]->Running();
+            },
+            absl::Seconds(30)) ||
+        !out->agents[i]->Running()) {
+      return absl::UnavailableError(
+          absl::StrCat("agent ", i, " did not create ", out->sockets[i],
+                       " (exited, or not within 30 s); see ",
+                       dir.File(absl::StrCat("agent-", i, ".log"))));
+    }
+  }
+  return absl::OkStatus();
+}
+
+LocalLogin MakeLogin(std::string address) {
+  LocalLogin login;
+  login.address = std::move(address);
+  login.user = "bench";
+  login.protocol = LocalLogin::Protocol::kImap;
+  login.source = "bench";
+  return login;
+}
+
+// One probe login per agent (198.18.0.0/15, the benchmarking range), sent to
+// that agent and awaited in every map: then every agent is connected both
+// ways. They are the tracker's first `agents` keys.
+absl::Status WaitUntilConnected(const Cluster& cluster,
+                                PresenceTracker* tracker) {
+  const size_t n = cluster.sockets.size();
+  for (size_t i = 0; i < n; ++i) {
+    std::string ip = absl::StrCat("198.18.", (i + 1) >> 8, ".", (i + 1) & 255);
+    tracker->Expect(ip, MonoNanos(), static_cast<int>(i));
+    absl::Status s =
+        SendNotify(cluster.sockets[i], MakeLogin(ip), absl::Seconds(1));
+    if (!s.ok()) return s;
+  }
+  if (!WaitFor([&] { return tracker->AllSeen(n); }, absl::Seconds(60))) {
+    return absl::UnavailableError(
+        "probe logins did not reach every map within 60 s");
+  }
+  return absl::OkStatus();
+}
+
+// The n-th login's address: 10.0.0.1, 10.0.0.2, ... (n < 2^24 - 1).
+std::string LoginAddress(int64_t n) {
+  const int64_t v = n + 1;
+  return absl::StrCat("10.", (v >> 16) & 255, ".", (v >> 8) & 255, ".",
+                      v & 255);
+}
+
+// Real-time priority for the sending thread, so that a saturated machine
+// delays the cluster, not the load: logins arrive from the network whatever
+// the MTA host is doing. Returns what it got.
+std::string BoostSender() {
+  struct sched_param p = {};
+  p.sched_priority = 1;
+  if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0) {
+    return "SCHED_FIFO";
+  }
+  return "normal priority";
+}
+
+struct SendResult {
+  int64_t sent = 0;
+  int64_t errors = 0;
+  int64_t max_lag_ns = 0;  // how late the sender was against its schedule
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  std::string priority;
+};
+
+// Sends rate * seconds logins at absolute times start + n / rate, so a slow
+// cluster cannot slow the sender down (open loop). Runs on its own thread.
+SendResult SendLogins(const Config& c, const Cluster& cluster,
+                      PresenceTracker* tracker) {
+  SendResult r;
+  r.priority = BoostSender();
+  const int64_t total = int64_t{c.rate} * c.seconds;
+  const double period_ns = static_cast<double>(kNanosPerSecond) / c.rate;
+  r.start_ns = MonoNanos() + 10000000;  // 10 ms from now
+  // Bounded even if every send hit its timeout.
+  const int64_t give_up = r.start_ns + (c.seconds + 10) * kNanosPerSecond;
+  for (int64_t n = 0; n < total; ++n) {
+    const int64_t at = r.start_ns + static_cast<int64_t>(n * period_ns);
+    struct timespec ts = {static_cast<time_t>(at / kNanosPerSecond),
+                          static_cast<long>(at % kNanosPerSecond)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) ==
+           EINTR) {
+    }
+    const int64_t now = MonoNanos();
+    if (now > give_up) break;
+    r.max_lag_ns = std::max(r.max_lag_ns, now - at);
+    const int agent = static_cast<int>(n % c.agents);
+    std::string ip = LoginAddress(n);
+    // Latency counts from the scheduled time: a sender held up by a full
+    // notify queue must not hide the delay.
+    tracker->Expect(ip, at, agent);
+    absl::Status s =
+        SendNotify(cluster.sockets[agent], MakeLogin(ip), absl::Seconds(1));
+    ++r.sent;
+    if (!s.ok() && ++r.errors <= 5) {
+      std::fprintf(stderr, "send: %s\n", s.ToString().c_str());
+    }
+  }
+  r.end_ns = MonoNanos();
+  return r;
+}
+
+struct Report {
+  std::vector<int64_t> all;     // per login: until it was in every map
+  std::vector<int64_t> each;    // per (login, map)
+  std::vector<int64_t> origin;  // per login: its own agent's map
+  std::vector<int64_t> remote;  // per (login, other agent's map)
+  std::vector<int64_t> merged;  // per login: until the coordinator published it
+  // all-agents latencies by when the login was due, in up to 20 equal
+  // slices of the sending time: shows whether the cluster kept up (flat) or
+  // fell further behind as the run went on (rising).
+  std::vector<std::vector<int64_t>> by_slice;
+  int64_t lost = 0;  // logins missing from at least one map
+  int64_t late = 0;  // seen everywhere, but after the grace period
+};
+
+// Skips the first `skip` keys (the probes).
+Report Analyze(const PresenceTracker& tracker, size_t skip, int64_t grace_ns,
+               const Config& c, const SendResult& sent) {
+  Report r;
+  const int slices = std::min(c.seconds, 20);
+  const double slice_ns =
+      static_cast<double>(c.seconds) * kNanosPerSecond / slices;
+  r.by_slice.resize(slices);
+  const auto& expected = tracker.expected();
+  for (size_t i = skip; i < expected.size(); ++i) {
+    const PresenceTracker::Expected& e = expected[i];
+    if (e.merged_ns != 0) r.merged.push_back(e.merged_ns - e.sent_ns);
+    int64_t worst = 0;
+    bool complete = true;
+    for (size_t m = 0; m < e.seen_ns.size(); ++m) {
+      if (e.seen_ns[m] == 0) {
+        complete = false;
+        continue;
+      }
+      const int64_t d = e.seen_ns[m] - e.sent_ns;
+      worst = std::max(worst, d);
+      r.each.push_back(d);
+      (static_cast<int>(m) == e.origin ? r.origin : r.remote).push_back(d);
+    }
+    if (!complete) {
+      ++r.lost;
+      continue;
+    }
+    if (worst > grace_ns) ++r.late;
+    r.all.push_back(worst);
+    const int slice = static_cast<int>((e.sent_ns - sent.start_ns) / slice_ns);
+    r.by_slice[std::clamp(slice, 0, slices - 1)].push_back(worst);
+  }
+  return r;
+}
+
+std::string Ms(const LatencySummary& s) {
+  if (s.count == 0) return "-/-/-";
+  return absl::StrFormat("%.2f/%.2f/%.2f", s.p50 / 1e6, s.p99 / 1e6,
+                         s.max / 1e6);
+}
+
+// Jiffies of the whole machine, from the first line of /proc/stat.
+struct MachineStat {
+  double busy = 0;  // everything but idle and iowait
+  double total = 0;
+  double irq = 0;    // hard and soft interrupts
+  double steal = 0;  // taken by the hypervisor
+};
+
+MachineStat ReadMachineStat() {
+  MachineStat m;
+  FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return m;
+  unsigned long long v[8] = {0};
+  int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                      &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  std::fclose(f);
+  if (n < 5) return m;
+  for (unsigned long long x : v) m.total += static_cast<double>(x);
+  m.busy = m.total - static_cast<double>(v[3] + v[4]);
+  m.irq = static_cast<double>(v[5] + v[6]);
+  m.steal = static_cast<double>(v[7]);
+  return m;
+}
+
+struct CpuSample {
+  double coordinator = 0, agents = 0, self = 0;  // CPU seconds
+  MachineStat machine;
+};
+
+CpuSample SampleCpu(const Cluster& cluster) {
+  CpuSample s;
+  s.coordinator = cluster.coordinator.CpuSeconds();
+  for (const auto& a : cluster.agents) {
+    s.agents += std::max(0.0, a->CpuSeconds());
+  }
+  s.self = SelfCpuSeconds();
+  s.machine = ReadMachineStat();
+  return s;
+}
+
+// "machine busy 97% of 2 CPUs; in % of one CPU: irq 12, steal 0, other
+// processes and kernel threads 30".
+std::string MachineLine(const CpuSample& before, const CpuSample& after,
+                        double wall) {
+  const MachineStat& a = before.machine;
+  const MachineStat& b = after.machine;
+  if (b.total <= a.total) return "machine load unknown";
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto one_cpu = [&](double jiffies) { return 100 * jiffies / tick / wall; };
+  const double processes = (after.coordinator - before.coordinator) +
+                           (after.agents - before.agents) +
+                           (after.self - before.self);
+  const double rest =
+      one_cpu(b.busy - a.busy - (b.irq - a.irq) - (b.steal - a.steal)) -
+      100 * processes / wall;
+  return absl::StrFormat(
+      "machine busy %.0f%% of %u CPUs; in %% of one CPU: irq %.0f, steal "
+      "%.0f, other processes and kernel threads %.0f",
+      100 * (b.busy - a.busy) / (b.total - a.total),
+      std::thread::hardware_concurrency(), one_cpu(b.irq - a.irq),
+      one_cpu(b.steal - a.steal), std::max(0.0, rest));
+}
+
+std::string SliceLine(Report* r) {
+  std::string line;
+  for (std::vector<int64_t>& slice : r->by_slice) {
+    const LatencySummary s = Summarize(&slice);
+    absl::StrAppend(&line, line.empty() ? "" : " ",
+                    s.count == 0 ? "-" : absl::StrFormat("%.1f", s.p50 / 1e6));
+  }
+  return line;
+}
+
+void PrintResult(const Config& c, const SendResult& sent,
+                 const PresenceTracker::Stats& ts, Report* r,
+                 const CpuSample& before, const CpuSample& after) {
+  const double wall = (sent.end_ns - sent.start_ns) / 1e9;
+  auto pct = [&](double a, double b) {
+    return a >= 0 && b >= 0 ? 100 * (b - a) / wall : -1;
+  };
+  const LatencySummary all = Summarize(&r->all), each = Summarize(&r->each);
+  std::printf(
+      "  detail: sent %lld (%lld send errors) in %.2f s, sender %s, max lag "
+      "%.2f ms; late %lld\n"
+      "  %s\n"
+      "  stages: published by coordinator %s\n"
+      "          in own agent's map      %s\n"
+      "          in other agents' maps   %s\n"
+      "  all-agents p50 ms in %zu slices of the run: %s\n"
+      "  tracker: %llu rounds (%llu quiet), %llu gets (%llu errors), %.1f s "
+      "inside Get\n",
+      static_cast<long long>(sent.sent), static_cast<long long>(sent.errors),
+      wall, sent.priority.c_str(), sent.max_lag_ns / 1e6,
+      static_cast<long long>(r->late), MachineLine(before, after, wall).c_str(),
+      FormatSummary(Summarize(&r->merged)).c_str(),
+      FormatSummary(Summarize(&r->origin)).c_str(),
+      FormatSummary(Summarize(&r->remote)).c_str(), r->by_slice.size(),
+      SliceLine(r).c_str(), static_cast<unsigned long long>(ts.rounds),
+      static_cast<unsigned long long>(ts.quiet_rounds),
+      static_cast<unsigned long long>(ts.gets),
+      static_cast<unsigned long long>(ts.get_errors), ts.get_ns / 1e9);
+  std::printf(
+      "propagation agents=%d rate=%d/s seconds=%d sent=%lld lost=%lld "
+      "all-agents-p50/p99/max-ms=%s per-agent-p50/p99/max-ms=%s "
+      "cpu%%-coordinator/agents/bench=%.0f/%.0f/%.0f\n",
+      c.agents, c.rate, c.seconds, static_cast<long long>(sent.sent),
+      static_cast<long long>(r->lost), Ms(all).c_str(), Ms(each).c_str(),
+      pct(before.coordinator, after.coordinator),
+      pct(before.agents, after.agents), pct(before.self, after.self));
+  std::fflush(stdout);
+}
+
+int Run(const Config& c) {
+  absl::StatusOr<WorkDir> dir = WorkDir::Create(absl::GetFlag(FLAGS_work_dir));
+  if (!dir.ok()) {
+    std::fprintf(stderr, "%s\n", dir.status().ToString().c_str());
+    return 1;
+  }
+  auto cluster = std::make_unique<Cluster>();
+  std::unique_ptr<PresenceTracker> tracker;
+  std::unique_ptr<MergeObserver> observer;
+  absl::Status s = StartCluster(c, *dir, cluster.get());
+  if (s.ok()) {
+    auto started = PresenceTracker::Start(cluster->maps);
+    s = started.status();
+    if (s.ok()) tracker = std::move(*started);
+  }
+  if (s.ok()) {
+    observer = std::make_unique<MergeObserver>(
+        absl::StrCat("127.0.0.1:", cluster->port),
+        [t = tracker.get()](const std::string& a) { t->Merged(a); });
+    s = observer->Start(absl::Seconds(20));
+  }
+  if (s.ok()) s = WaitUntilConnected(*cluster, tracker.get());
+  if (!s.ok()) {
+    dir->Keep();
+    std::fprintf(stderr, "relaysync-propagation-bench: %s (work dir %s kept)\n",
+                 s.ToString().c_str(), dir->path().c_str());
+    return 1;
+  }
+  const CpuSample before = SampleCpu(*cluster);
+  SendResult sent;
+  std::thread sender([&] { sent = SendLogins(c, *cluster, tracker.get()); });
+  sender.join();
+  const CpuSample after = SampleCpu(*cluster);
+  const size_t total = tracker->ExpectedCount();
+  const int64_t grace_ns = int64_t{c.grace_seconds} * kNanosPerSecond;
+  WaitFor([&] { return tracker->AllSeen(total); },
+          absl::Nanoseconds(sent.end_ns + grace_ns - MonoNanos()),
+          absl::Milliseconds(2));
+  observer->Stop();
+  tracker->Stop();
+
+  Report r = Analyze(*tracker, cluster->maps.size(), grace_ns, c, sent);
+  PrintResult(c, sent, tracker->stats(), &r, before, after);
+  tracker.reset();
+  cluster.reset();
+  return r.lost == 0 && sent.errors == 0 &&
+                 sent.sent == int64_t{c.rate} * c.seconds
+             ? 0
+             : 1;
+}
+
+}  // namespace
+}  // namespace relaysync::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "relaysync-propagation-bench [--agents=N] [--rate=LOGINS_PER_S] "
+      "[--seconds=S]\n\nMeasures how long a login takes to reach every "
+      "agent's relayers.db in a cluster of real processes on loopback.");
+  std::vector<std::string> storage;
+  std::vector<char*> args =
+      relaysync::DashesToUnderscores(argc, argv, &storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  relaysync::bench::Config c;
+  c.coordinator_bin = absl::GetFlag(FLAGS_coordinator_bin);
+  c.agent_bin = absl::GetFlag(FLAGS_agent_bin);
+  c.agents = absl::GetFlag(FLAGS_agents);
+  c.rate = absl::GetFlag(FLAGS_rate);
+  c.seconds = absl::GetFlag(FLAGS_seconds);
+  c.grace_seconds = absl::GetFlag(FLAGS_grace_seconds);
+  if (c.agents < 1 || c.agents > 1000 || c.rate < 1 || c.rate > 1000000 ||
+      c.seconds < 1 || c.seconds > 3600 || c.grace_seconds < 0 ||
+      c.grace_seconds > 600 ||
+      int64_t{c.rate} * c.seconds >= (int64_t{1} << 24) - 1) {
+    std::fprintf(stderr,
+                 "relaysync-propagation-bench: --agents 1-1000, --rate "
+                 "1-1000000, --seconds 1-3600, --grace_seconds 0-600, and "
+                 "rate * seconds < 16777215\n");
+    return 2;
+  }
+  return relaysync::bench::Run(c);
+}

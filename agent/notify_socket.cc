@@ -120,7 +120,6 @@ absl::Status RemoveStaleSocket(const std::string& path) {
 absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
   absl::StatusOr<Address> address = Address::Parse(login.address);
   if (!address.ok()) return address.status();
-  if (login.user.empty()) return absl::InvalidArgumentError("user is empty");
   absl::Status status = CheckField("user", login.user, kMaxLoginFieldBytes);
   if (status.ok()) {
     status = CheckField("source", login.source,
@@ -142,7 +141,7 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
   }
   absl::StatusOr<Address> address = Address::Parse(fields[1]);
   if (!address.ok()) return address.status();
-  if (fields[2].empty()) return absl::InvalidArgumentError("user is empty");
+  // The user is optional (`relaysync-agent notify IP` without USER).
   absl::Status status = CheckField("user", fields[2], kMaxLoginFieldBytes);
   if (status.ok()) {
     status = CheckField("source", fields[4],

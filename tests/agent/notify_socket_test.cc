@@ -126,7 +126,6 @@ TEST_F(NotifySocketTest, BadMessagesAreDroppedAndTheSourceKeepsRunning) {
       "v1\t192.0.2.1\talice\timap\tx\textra\n",
       "v1\t300.0.0.1\talice\timap\tx\n",
       "v1\t192.0.2.1 \talice\timap\tx\n",
-      "v1\t192.0.2.1\t\timap\tx\n",
       "v1\t192.0.2.1\tal\rice\timap\tx\n",
       "v1\t192.0.2.1\talice\tsmtp\tx\n",
       "v1\t192.0.2.1\talice\tIMAP\tx\n",
@@ -249,7 +248,6 @@ TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
 
 TEST(NotifyMessageTest, FormatRefusesFieldsThatCannotBeCarried) {
   EXPECT_FALSE(FormatNotifyMessage(Login("not-an-ip", "a")).ok());
-  EXPECT_FALSE(FormatNotifyMessage(Login("192.0.2.1", "")).ok());
   EXPECT_FALSE(FormatNotifyMessage(Login("192.0.2.1", "a\tb")).ok());
   EXPECT_FALSE(FormatNotifyMessage(Login("192.0.2.1", "a\nb")).ok());
   EXPECT_EQ(*FormatNotifyMessage(Login("::ffff:192.0.2.1", "a")),
@@ -262,6 +260,17 @@ TEST(NotifyMessageTest, ParseAcceptsAMissingTrailingNewline) {
   ASSERT_TRUE(login.ok()) << login.status();
   EXPECT_EQ(login->login_time, 42);
   EXPECT_EQ(login->source, "notify:dovecot");
+}
+
+TEST(NotifyMessageTest, TheUserIsOptional) {
+  LocalLogin login;
+  login.address = "192.0.2.1";
+  absl::StatusOr<std::string> text = FormatNotifyMessage(login);
+  ASSERT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<LocalLogin> parsed = ParseNotifyMessage(*text, 42);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->address, "192.0.2.1");
+  EXPECT_EQ(parsed->user, "");
 }
 
 }  // namespace

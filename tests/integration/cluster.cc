@@ -107,9 +107,11 @@ bool Cluster::AllHave(const std::string& key, bool present) const {
 }
 
 int Cluster::Notify(int i, const std::string& ip, const std::string& user) {
-  return RunCommand({RELAYSYNC_AGENT_BIN, "notify", "--socket=" + Socket(i),
-                     "--protocol=imap", ip, user},
-                    nullptr);
+  std::vector<std::string> argv = {RELAYSYNC_AGENT_BIN, "notify",
+                                   "--socket=" + Socket(i), "--protocol=imap",
+                                   ip};
+  if (!user.empty()) argv.push_back(user);
+  return RunCommand(argv, nullptr);
 }
 
 int Cluster::Vsmtprelay(const std::vector<std::string>& args,

@@ -28,7 +28,7 @@ TEST(ClusterTest, NotifyOnOneAgentAppearsInAllMaps) {
       WaitForCondition([&] { return c.AllHave("192.0.2.10"); }, kPropagation))
       << c.Logs();
   // IPv6 lands in sendmail's key form in every map.
-  ASSERT_EQ(c.Notify(2, "2001:db8::25"), 0);
+  ASSERT_EQ(c.Notify(2, "2001:db8::25", /*user=*/""), 0);
   EXPECT_TRUE(WaitForCondition(
       [&] { return c.AllHave("ipv6:2001:db8:0:0:0:0:0:25"); }, kPropagation))
       << c.Logs();

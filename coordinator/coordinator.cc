@@ -138,7 +138,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   builder.RegisterService(impl->admin.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
-    return absl::UnavailableError(
+    // Not kUnavailable: that means "the store is down, retry".
+    return absl::FailedPreconditionError(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use, or not a local address?)"));
   }

@@ -1,7 +1,9 @@
 // relaysync-coordinator: merges login events from every agent into one
 // store, expires old entries and pushes every change to every agent.
 // See docs/operations.md and --help.
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -11,20 +13,40 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "backends/embedded_store.h"
 #include "common/flag_names.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/store_config.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7300",
           "HOST:PORT to serve gRPC on ([::]:7300 or 0.0.0.0:7300 for all "
           "interfaces; port 0 picks a free port)");
 ABSL_FLAG(std::string, store, "embedded",
-          "state store: embedded (Berkeley DB in --data-dir)");
+          "state store: embedded (Berkeley DB in --data-dir, one "
+          "coordinator) or redis (shared by any number of coordinators)");
 ABSL_FLAG(std::string, data_dir, "/var/lib/relaysync",
           "directory of the embedded store (created if missing)");
+ABSL_FLAG(std::string, redis, "",
+          "redis: HOST:PORT, or the absolute path of a unix socket");
+ABSL_FLAG(std::string, redis_sentinel, "",
+          "redis: sentinels HOST:PORT,... to discover the master (instead "
+          "of --redis); follows failovers");
+ABSL_FLAG(std::string, redis_master_name, "",
+          "redis: the master's name at the sentinels");
+ABSL_FLAG(std::string, redis_user, "", "redis: ACL user for AUTH");
+ABSL_FLAG(std::string, redis_password, "",
+          "redis: password (visible in ps: prefer --redis-password-file or "
+          "the RELAYSYNC_REDIS_PASSWORD environment variable)");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "redis: file holding the password");
+ABSL_FLAG(int, redis_db, 0, "redis: database number (SELECT)");
+ABSL_FLAG(std::string, redis_prefix, "relaysync",
+          "redis: key prefix; coordinators sharing state use the same one");
+ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(2),
+          "redis: connect and reply timeout");
 ABSL_FLAG(absl::Duration, expire_after, absl::Minutes(30),
           "remove entries whose last login is older than this; 0 = never "
           "(leave it to cron + vsmtprelay expire)");
@@ -38,11 +60,57 @@ ABSL_FLAG(std::string, port_file, "",
           "write the bound port to this file once serving (for scripts)");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 
+namespace {
+
+// Collects the store flags; exits with status 2 on a bad combination.
+relaysync::StoreConfig StoreConfigFromFlags() {
+  relaysync::StoreConfig config;
+  config.kind = absl::GetFlag(FLAGS_store);
+  const int64_t limit = absl::GetFlag(FLAGS_change_log_limit);
+  if (limit < 1) {
+    relaysync::LogError("--change_log_limit must be at least 1");
+    std::exit(2);
+  }
+  config.embedded.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.embedded.change_log_limit = static_cast<size_t>(limit);
+  if (config.kind == "redis") {
+    config.redis_target = absl::GetFlag(FLAGS_redis);
+    config.redis_sentinels = absl::GetFlag(FLAGS_redis_sentinel);
+    config.redis_password_file = absl::GetFlag(FLAGS_redis_password_file);
+    config.redis.master_name = absl::GetFlag(FLAGS_redis_master_name);
+    config.redis.user = absl::GetFlag(FLAGS_redis_user);
+    config.redis.password = absl::GetFlag(FLAGS_redis_password);
+    config.redis.db = absl::GetFlag(FLAGS_redis_db);
+    config.redis.prefix = absl::GetFlag(FLAGS_redis_prefix);
+    config.redis.timeout = absl::GetFlag(FLAGS_redis_timeout);
+    config.redis.change_log_limit = static_cast<size_t>(limit);
+    absl::Status s = relaysync::ResolveRedisConfig(
+        &config, [](const std::string& name) -> std::optional<std::string> {
+          const char* v = std::getenv(name.c_str());
+          if (v == nullptr) return std::nullopt;
+          return std::string(v);
+        });
+    if (!s.ok()) {
+      relaysync::LogError(s.message());
+      std::exit(2);
+    }
+  } else if (config.kind != "embedded") {
+    relaysync::LogError("--store=", config.kind,
+                        ": unknown store (embedded or redis)");
+    std::exit(2);
+  }
+  return config;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   relaysync::SetFlagHelpFile("coordinator/main.cc");
   absl::SetProgramUsageMessage(
       "relaysync-coordinator --listen=HOST:PORT --store=embedded "
-      "--data-dir=DIR [--expire-after=30m]\n\n"
+      "--data-dir=DIR [--expire-after=30m]\n"
+      "  relaysync-coordinator --listen=HOST:PORT --store=redis "
+      "--redis=HOST:PORT [--redis-password-file=F]\n\n"
       "Merges POP/IMAP login events from relaysync agents and keeps every "
       "agent's relayers.db in sync. Flags may be spelled with dashes or "
       "underscores (--data-dir, --data_dir). See docs/operations.md.");
@@ -52,37 +120,20 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   relaysync::SetLogProgramName("relaysync-coordinator");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  const relaysync::StoreConfig store_config = StoreConfigFromFlags();
 
-  const std::string store_kind = absl::GetFlag(FLAGS_store);
-  if (store_kind != "embedded") {
-    relaysync::LogError("--store=", store_kind,
-                        ": unknown store (available: embedded)");
-    return 2;
-  }
-  if (absl::GetFlag(FLAGS_change_log_limit) < 1) {
-    relaysync::LogError("--change_log_limit must be at least 1");
-    return 2;
-  }
   // A stop signal may arrive before the coordinator exists.
   std::mutex mu;
+  std::condition_variable cv;
   relaysync::Coordinator* running = nullptr;
   bool stop_requested = false;
   relaysync::HandleStopSignals([&](int sig) {
     relaysync::LogInfo("signal ", sig, ": shutting down");
     std::lock_guard<std::mutex> l(mu);
     stop_requested = true;
+    cv.notify_all();
     if (running != nullptr) running->Shutdown();
   }).detach();
-
-  relaysync::EmbeddedStoreOptions store_options;
-  store_options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  store_options.change_log_limit =
-      static_cast<size_t>(absl::GetFlag(FLAGS_change_log_limit));
-  auto store = relaysync::EmbeddedStore::Open(store_options);
-  if (!store.ok()) {
-    relaysync::LogError(store.status().message());
-    return 1;
-  }
 
   relaysync::CoordinatorOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -90,22 +141,47 @@ int main(int argc, char** argv) {
   options.writer.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
   options.writer.forget_deleted_after =
       absl::GetFlag(FLAGS_forget_deleted_after);
-  auto coordinator = relaysync::Coordinator::Start(
-      std::move(*store), options, relaysync::SystemClock::Get());
-  if (!coordinator.ok()) {
-    relaysync::LogError(coordinator.status().message());
-    return 1;
+
+  // A shared store may be down when we start: keep trying, as agents do,
+  // rather than leaving it to a supervisor's restart loop.
+  std::unique_ptr<relaysync::Coordinator> coordinator;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<relaysync::Store>> store =
+        relaysync::OpenStore(store_config);
+    absl::Status failure = store.status();
+    if (store.ok()) {
+      auto started = relaysync::Coordinator::Start(
+          std::move(*store), options, relaysync::SystemClock::Get());
+      if (started.ok()) {
+        coordinator = std::move(*started);
+        break;
+      }
+      failure = started.status();
+    }
+    if (store_config.kind != "redis" ||
+        failure.code() != absl::StatusCode::kUnavailable) {
+      relaysync::LogError(failure.message());
+      return 1;
+    }
+    if (attempt % 10 == 0) {
+      relaysync::LogWarning(failure.message(), " (retrying)");
+    }
+    std::unique_lock<std::mutex> l(mu);
+    if (cv.wait_for(l, std::chrono::seconds(1),
+                    [&] { return stop_requested; })) {
+      return 0;
+    }
   }
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
-    std::ofstream(path + ".tmp") << (*coordinator)->port() << "\n";
+    std::ofstream(path + ".tmp") << coordinator->port() << "\n";
     std::rename((path + ".tmp").c_str(), path.c_str());
   }
   {
     std::lock_guard<std::mutex> l(mu);
-    running = coordinator->get();
+    running = coordinator.get();
     if (stop_requested) running->Shutdown();
   }
-  (*coordinator)->Wait();
+  coordinator->Wait();
   std::lock_guard<std::mutex> l(mu);
   running = nullptr;
   return 0;

@@ -18,7 +18,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   db5.3-util sendmail-bin sendmail-cf m4
-  redis-server redis-tools dovecot-imapd dovecot-pop3d
+  redis-server redis-sentinel redis-tools dovecot-imapd dovecot-pop3d
   swaks curl iproute2 util-linux procps psmisc strace
 )
 

@@ -10,19 +10,25 @@
 
 namespace relaysync::testing {
 
-Cluster::Cluster(int agents, std::vector<std::string> coordinator_flags)
-    : coordinator_flags_(std::move(coordinator_flags)) {
-  for (int i = 0; i < agents; ++i)
+Cluster::Cluster(int agents, std::vector<std::string> coordinator_flags,
+                 int coordinators)
+    : coordinator_flags_(std::move(coordinator_flags)),
+      ports_(coordinators, 0) {
+  for (int k = 0; k < coordinators; ++k) {
+    coordinators_.push_back(std::make_unique<Process>());
+  }
+  for (int i = 0; i < agents; ++i) {
     agents_.push_back(std::make_unique<Process>());
+  }
 }
 
 Cluster::~Cluster() {
   for (auto& a : agents_) a->Signal(SIGTERM);
-  coordinator_.Signal(SIGTERM);
+  for (auto& c : coordinators_) c->Signal(SIGTERM);
 }
 
-std::string Cluster::target() const {
-  return absl::StrCat("127.0.0.1:", port_);
+std::string Cluster::target(int k) const {
+  return absl::StrCat("127.0.0.1:", ports_[k]);
 }
 std::string Cluster::Db(int i) const {
   return dir_.File(absl::StrCat("relayers-", i, ".db"));
@@ -31,40 +37,49 @@ std::string Cluster::Socket(int i) const {
   return dir_.File(absl::StrCat("notify-", i, ".sock"));
 }
 
-bool Cluster::StartCoordinator() {
-  const std::string port_file = dir_.File("coordinator.port");
+bool Cluster::StartCoordinator(int k) {
+  const std::string port_file =
+      dir_.File(absl::StrCat("coordinator-", k, ".port"));
   unlink(port_file.c_str());
   std::vector<std::string> argv = {
-      RELAYSYNC_COORDINATOR_BIN, absl::StrCat("--listen=127.0.0.1:", port_),
-      "--store=embedded", "--data-dir=" + dir_.File("coordinator-data"),
+      RELAYSYNC_COORDINATOR_BIN, absl::StrCat("--listen=127.0.0.1:", ports_[k]),
+      "--data-dir=" + dir_.File(absl::StrCat("coordinator-data-", k)),
       "--port-file=" + port_file};
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
-  if (!coordinator_.Start(argv, dir_.File("coordinator.log"))) return false;
+  Process& p = *coordinators_[k];
+  if (!p.Start(argv, dir_.File(absl::StrCat("coordinator-", k, ".log")))) {
+    return false;
+  }
   std::string text;
   bool up = WaitForCondition(
       [&] {
         text = ReadFile(port_file);
-        return !text.empty() || !coordinator_.running();
+        return !text.empty() || !p.running();
       },
       absl::Seconds(20));
   int port = 0;
   if (!up || !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port)) {
     return false;
   }
-  port_ = port;
+  ports_[k] = port;
   return true;
 }
 
-void Cluster::StopCoordinator(int sig) { coordinator_.Signal(sig); }
+void Cluster::StopCoordinator(int sig, int k) { coordinators_[k]->Signal(sig); }
 
-void Cluster::WipeCoordinatorData() {
-  RunShell("rm -rf '" + dir_.File("coordinator-data") + "'");
+void Cluster::WipeCoordinatorData(int k) {
+  RunShell("rm -rf '" + dir_.File(absl::StrCat("coordinator-data-", k)) + "'");
 }
 
 bool Cluster::StartAgent(int i) {
+  std::string targets;
+  const int n = static_cast<int>(coordinators_.size());
+  for (int j = 0; j < n; ++j) {
+    absl::StrAppend(&targets, j == 0 ? "" : ",", target((i + j) % n));
+  }
   std::vector<std::string> argv = {
       RELAYSYNC_AGENT_BIN,
-      "--coordinator=" + target(),
+      "--coordinator=" + targets,
       absl::StrCat("--host-id=agent", i),
       "--db=" + Db(i),
       "--spool-dir=" + dir_.File(absl::StrCat("spool-", i)),
@@ -83,7 +98,9 @@ void Cluster::StopAgent(int i, int sig) {
 }
 
 bool Cluster::StartAll() {
-  if (!StartCoordinator()) return false;
+  for (size_t k = 0; k < coordinators_.size(); ++k) {
+    if (!StartCoordinator(static_cast<int>(k))) return false;
+  }
   for (size_t i = 0; i < agents_.size(); ++i) {
     if (!StartAgent(static_cast<int>(i))) return false;
   }
@@ -115,15 +132,19 @@ int Cluster::Notify(int i, const std::string& ip, const std::string& user) {
 }
 
 int Cluster::Vsmtprelay(const std::vector<std::string>& args,
-                        std::string* output) {
-  std::vector<std::string> argv = {VSMTPRELAY_BIN, "--coordinator=" + target()};
+                        std::string* output, int k) {
+  std::vector<std::string> argv = {VSMTPRELAY_BIN,
+                                   "--coordinator=" + target(k)};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, output);
 }
 
 std::string Cluster::Logs() const {
-  std::string out =
-      "--- coordinator.log\n" + ReadFile(dir_.File("coordinator.log"));
+  std::string out;
+  for (size_t k = 0; k < coordinators_.size(); ++k) {
+    const std::string name = absl::StrCat("coordinator-", k, ".log");
+    absl::StrAppend(&out, "--- ", name, "\n", ReadFile(dir_.File(name)));
+  }
   for (size_t i = 0; i < agents_.size(); ++i) {
     absl::StrAppend(&out, "--- agent-", i, ".log\n",
                     ReadFile(dir_.File(absl::StrCat("agent-", i, ".log"))));

@@ -1,6 +1,8 @@
 // A relaysync cluster of real processes on loopback for integration tests:
-// one coordinator (embedded store) and N agents, each with its own
-// relayers.db, spool and notify socket in a scratch directory.
+// one or more coordinators and N agents, each agent with its own
+// relayers.db, spool and notify socket in a scratch directory. Agent i is
+// homed on coordinator i % coordinators and lists the others after it for
+// failover.
 #ifndef RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
 #define RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
 
@@ -16,19 +18,24 @@ namespace relaysync::testing {
 
 class Cluster {
  public:
-  explicit Cluster(int agents, std::vector<std::string> coordinator_flags = {});
+  // `coordinator_flags` are added to every coordinator's command line (e.g.
+  // --store=redis --redis=...); without them each uses its own embedded
+  // store.
+  explicit Cluster(int agents, std::vector<std::string> coordinator_flags = {},
+                   int coordinators = 1);
   ~Cluster();
 
   // The first start picks a free port; restarts reuse it and the data dir.
-  bool StartCoordinator();
-  void StopCoordinator(int sig);
-  // Deletes the stopped coordinator's store: the next start is empty.
-  void WipeCoordinatorData();
+  bool StartCoordinator(int k = 0);
+  void StopCoordinator(int sig, int k = 0);
+  // Deletes the stopped coordinator's embedded store: the next start is
+  // empty.
+  void WipeCoordinatorData(int k = 0);
   bool StartAgent(int i);
   void StopAgent(int i, int sig);
   bool StartAll();
 
-  std::string target() const;
+  std::string target(int k = 0) const;
   std::string Db(int i) const;
   std::string Socket(int i) const;
   std::string dir() const { return dir_.path(); }
@@ -37,19 +44,20 @@ class Cluster {
   std::optional<std::string> Lookup(int i, const std::string& key) const;
   // True when every agent's map has `key` (present = true) or none has it.
   bool AllHave(const std::string& key, bool present = true) const;
-  // `relaysync-agent notify` against agent i; returns its exit code.
+  // `relaysync-agent notify` against agent i; returns its exit code. An
+  // empty `user` is left off the command line.
   int Notify(int i, const std::string& ip, const std::string& user = "u");
-  // `vsmtprelay --coordinator=... ARGS`; returns its exit code.
+  // `vsmtprelay --coordinator=<coordinator k> ARGS`; returns its exit code.
   int Vsmtprelay(const std::vector<std::string>& args,
-                 std::string* output = nullptr);
-  // The agents' and coordinator's logs, for failure messages.
+                 std::string* output = nullptr, int k = 0);
+  // The agents' and coordinators' logs, for failure messages.
   std::string Logs() const;
 
  private:
   ScratchDir dir_;
   std::vector<std::string> coordinator_flags_;
-  int port_ = 0;
-  Process coordinator_;
+  std::vector<int> ports_;
+  std::vector<std::unique_ptr<Process>> coordinators_;
   std::vector<std::unique_ptr<Process>> agents_;
 };
 

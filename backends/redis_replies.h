@@ -1,0 +1,42 @@
+// Decoding RedisStore's replies (script results, records, change-log
+// entries) into Store types. Shapes: backends/redis_scripts.h and
+// docs/redis.md.
+#ifndef RELAYSYNC_BACKENDS_REDIS_REPLIES_H_
+#define RELAYSYNC_BACKENDS_REDIS_REPLIES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "backends/store.h"
+
+struct redisReply;
+
+namespace relaysync::redis {
+
+// The meta hash, as the info script returns it.
+struct Info {
+  std::string epoch;
+  uint64_t version = 0;
+  int64_t count = 0;
+};
+
+// {epoch, version, count}. False if the reply has another shape.
+bool ParseInfo(const redisReply* reply, Info* info);
+
+// {epoch, first_version, {address, ticks, removed, ...}, {missing...}}.
+// InternalError naming what is wrong.
+absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
+                                             std::string* epoch);
+
+// A record's value, "login_time:delete_time".
+bool ParseRecord(absl::string_view value, int64_t* login_time,
+                 int64_t* delete_time);
+
+// A change-log entry: ["<version>-1", ["a", address, "t", ticks, "r", 0|1]].
+bool ParseLogEntry(const redisReply* entry, StateChange* change);
+
+}  // namespace relaysync::redis
+
+#endif  // RELAYSYNC_BACKENDS_REDIS_REPLIES_H_

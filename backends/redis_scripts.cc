@@ -1,0 +1,201 @@
+// The scripts are a shared prelude plus one body each. Lua numbers are
+// doubles: times (|t| < 2^53, checked by RedisStore) and versions compare
+// exactly, but are never formatted by Lua's tostring (14 digits); values
+// written back are the caller's own strings or fmt() (%d, exact).
+#include "backends/redis_scripts.h"
+
+namespace relaysync::redis {
+namespace {
+
+// Keys, and the meta hash. A missing one means a new or wiped namespace,
+// so a new epoch starts at version 0. Records left without it (a partial
+// flush) are kept and counted; the old epoch's change log is dropped.
+// ARGV[3] names the master Sentinel gave the caller ("" without
+// Sentinel): when it differs from the one recorded, a failover happened
+// and may have lost the newest changes (replication is asynchronous), so
+// their versions could be reused: a new epoch starts, versions go on.
+constexpr char kPrelude[] = R"lua(
+local rec_key, login_key, delete_key, log_key, meta_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local master = ARGV[3]
+local function fmt(n) return string.format('%d', n) end
+local epoch = redis.call('HGET', meta_key, 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', log_key)
+  redis.call('HSET', meta_key, 'epoch', epoch, 'version', '0',
+             'count', fmt(redis.call('ZCARD', login_key)), 'master', master)
+elseif master ~= '' and redis.call('HGET', meta_key, 'master') ~= master then
+  epoch = ARGV[1]
+  redis.call('HSET', meta_key, 'epoch', epoch, 'master', master)
+end
+)lua";
+
+constexpr char kInfoBody[] = R"lua(
+return {epoch, redis.call('HGET', meta_key, 'version'),
+        redis.call('HGET', meta_key, 'count')}
+)lua";
+
+// Record access and the change log, shared by the mutations. save() is the
+// one place a record is written (as EmbeddedStore's Txn::Write): it moves
+// the record's index entry (by_login while present, by_delete as a
+// tombstone), keeps the present count and gives each visible change the
+// next version, appended to the log under the ID "<version>-1".
+constexpr char kMutationPrelude[] = R"lua(
+local limit = ARGV[2]
+local version = tonumber(redis.call('HGET', meta_key, 'version'))
+local count = tonumber(redis.call('HGET', meta_key, 'count'))
+local first_version = version + 1
+local changes = {}
+
+local function emit(addr, ticks, removed)
+  version = version + 1
+  redis.call('XADD', log_key, fmt(version) .. '-1',
+             'a', addr, 't', ticks, 'r', removed)
+  changes[#changes + 1] = addr
+  changes[#changes + 1] = ticks
+  changes[#changes + 1] = removed
+end
+
+-- exists, login_time, delete_time (strings); an unknown address is {0, 0}.
+local function load(addr)
+  local v = redis.call('HGET', rec_key, addr)
+  if not v then return false, '0', '0' end
+  local i = string.find(v, ':', 1, true)
+  return true, string.sub(v, 1, i - 1), string.sub(v, i + 1)
+end
+
+local function present(l, d) return tonumber(l) > tonumber(d) end
+
+local function save(addr, existed, old_l, old_d, l, d)
+  local was = existed and present(old_l, old_d)
+  local is = present(l, d)
+  redis.call('HSET', rec_key, addr, l .. ':' .. d)
+  if is then
+    if not was then
+      if existed then redis.call('ZREM', delete_key, addr) end
+      count = count + 1
+    end
+    if not was or tonumber(l) ~= tonumber(old_l) then
+      redis.call('ZADD', login_key, l, addr)
+      emit(addr, l, '0')
+    end
+  else
+    if was then
+      redis.call('ZREM', login_key, addr)
+      count = count - 1
+      emit(addr, '0', '1')
+    end
+    redis.call('ZADD', delete_key, d, addr)
+  end
+end
+
+local function finish(missing)
+  if version >= first_version then
+    redis.call('XTRIM', log_key, 'MAXLEN', limit)
+    redis.call('HSET', meta_key, 'version', fmt(version), 'count', fmt(count))
+  end
+  return {epoch, fmt(first_version), changes, missing}
+end
+)lua";
+
+// RelayRecord::MergeLogin: the larger time wins.
+constexpr char kMergeBody[] = R"lua(
+for i = 4, #ARGV, 2 do
+  local addr, t = ARGV[i], ARGV[i + 1]
+  local existed, l, d = load(addr)
+  if tonumber(t) > tonumber(l) then save(addr, existed, l, d, t, d) end
+end
+return finish({})
+)lua";
+
+// RelayRecord::Put: login = ticks, delete = min(delete, ticks - 1).
+constexpr char kPutBody[] = R"lua(
+local addr, ticks, below = ARGV[4], ARGV[5], ARGV[6]
+local existed, l, d = load(addr)
+local new_d = d
+if tonumber(below) < tonumber(d) then new_d = below end
+save(addr, existed, l, d, ticks, new_d)
+return finish({})
+)lua";
+
+// RelayRecord::Delete: delete = max(delete, now, login); an address that
+// was not present is reported, and its delete time recorded all the same.
+constexpr char kDeleteBody[] = R"lua(
+local now = ARGV[4]
+local missing = {}
+for i = 5, #ARGV do
+  local addr = ARGV[i]
+  local existed, l, d = load(addr)
+  if not (existed and present(l, d)) then missing[#missing + 1] = addr end
+  local new_d = d
+  if tonumber(now) > tonumber(new_d) then new_d = now end
+  if tonumber(l) > tonumber(new_d) then new_d = l end
+  save(addr, existed, l, d, l, new_d)
+end
+return finish(missing)
+)lua";
+
+// RelayRecord::Expire on the due end of by_login (delete = login, or erased
+// at once when that is <= forget_before), then forgets the due end of
+// by_delete. An index entry that disagrees with its record (only possible
+// if something else wrote these keys) is corrected, never acted on.
+constexpr char kExpireBody[] = R"lua(
+local cutoff, forget_before = ARGV[4], ARGV[5]
+local cut, forget = tonumber(cutoff), tonumber(forget_before)
+local due = redis.call('ZRANGEBYSCORE', login_key, '-inf', cutoff)
+local reindex = {}
+for _, addr in ipairs(due) do
+  local existed, l, d = load(addr)
+  if existed and present(l, d) then
+    if tonumber(l) > cut then
+      reindex[#reindex + 1] = {l, addr}
+    else
+      if tonumber(l) <= forget then
+        redis.call('HDEL', rec_key, addr)
+      else
+        redis.call('HSET', rec_key, addr, l .. ':' .. l)
+        redis.call('ZADD', delete_key, l, addr)
+      end
+      count = count - 1
+      emit(addr, '0', '1')
+    end
+  end
+end
+if #due > 0 then
+  redis.call('ZREMRANGEBYSCORE', login_key, '-inf', cutoff)
+  for _, e in ipairs(reindex) do redis.call('ZADD', login_key, e[1], e[2]) end
+end
+reindex = {}
+local old = redis.call('ZRANGEBYSCORE', delete_key, '-inf', forget_before)
+for _, addr in ipairs(old) do
+  local existed, l, d = load(addr)
+  if existed and not present(l, d) then
+    if tonumber(d) <= forget then
+      redis.call('HDEL', rec_key, addr)
+    else
+      reindex[#reindex + 1] = {d, addr}
+    end
+  end
+end
+if #old > 0 then
+  redis.call('ZREMRANGEBYSCORE', delete_key, '-inf', forget_before)
+  for _, e in ipairs(reindex) do redis.call('ZADD', delete_key, e[1], e[2]) end
+end
+return finish({})
+)lua";
+
+}  // namespace
+
+const std::string& ScriptText(Script script) {
+  static const std::string* const texts = new std::string[kScriptCount]{
+      std::string(kPrelude) + kInfoBody,
+      std::string(kPrelude) + kMutationPrelude + kMergeBody,
+      std::string(kPrelude) + kMutationPrelude + kPutBody,
+      std::string(kPrelude) + kMutationPrelude + kDeleteBody,
+      std::string(kPrelude) + kMutationPrelude + kExpireBody,
+  };
+  return texts[static_cast<int>(script)];
+}
+
+}  // namespace relaysync::redis

@@ -1,0 +1,336 @@
+#include "tests/redis_harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace relaysync::testing {
+namespace {
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(10);
+constexpr absl::Duration kStopTimeout = absl::Seconds(10);
+constexpr int kPortAttempts = 5;
+
+// A port that was free a moment ago (the kernel's pick for port 0).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// Starts argv with stdout and stderr appended to `log`. The child is
+// SIGKILLed if the test process dies first.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const char* log_path = log.c_str();
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  const int max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 65536));
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    // Not the test's sockets: a server holding a copy of a client's
+    // connection to another server would keep that connection open.
+    if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
+      for (int i = 3; i < max_fd; ++i) close(i);
+    }
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// True once `pid` has exited (and is reaped).
+bool Exited(pid_t pid) {
+  int status;
+  return waitpid(pid, &status, WNOHANG) == pid;
+}
+
+void StopProcess(pid_t* pid, int sig) {
+  if (*pid <= 0) return;
+  kill(*pid, sig);
+  if (!WaitForCondition([&] { return Exited(*pid); }, kStopTimeout)) {
+    kill(*pid, SIGKILL);
+    int status;
+    waitpid(*pid, &status, 0);
+  }
+  *pid = -1;
+}
+
+std::string Render(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      return std::string(r->str, r->len);
+    case REDIS_REPLY_ERROR:
+      return absl::StrCat("(error) ", std::string(r->str, r->len));
+    case REDIS_REPLY_INTEGER:
+      return absl::StrCat(r->integer);
+    case REDIS_REPLY_NIL:
+      return "(nil)";
+    case REDIS_REPLY_ARRAY: {
+      std::vector<std::string> parts;
+      for (size_t i = 0; i < r->elements; ++i) {
+        parts.push_back(Render(r->element[i]));
+      }
+      return absl::StrJoin(parts, "\n");
+    }
+  }
+  return "(unknown reply)";
+}
+
+// Runs `argv` on a fresh connection and hands the reply to `use`; returns
+// an error text (and does not call `use`) if there is no reply.
+std::string WithReply(const std::string& address,
+                      const std::vector<std::string>& argv,
+                      const std::string& password, int db,
+                      const std::function<void(const redisReply*)>& use) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+    return "(connect error) bad address " + address;
+  }
+  timeval tv = {1, 0};
+  redisContext* c =
+      redisConnectWithTimeout(address.substr(0, colon).c_str(), port, tv);
+  if (c == nullptr) return "(connect error) out of memory";
+  if (c->err != 0) {
+    std::string error = absl::StrCat("(connect error) ", c->errstr);
+    redisFree(c);
+    return error;
+  }
+  redisSetTimeout(c, tv);
+  std::vector<std::vector<std::string>> commands;
+  if (!password.empty()) commands.push_back({"AUTH", password});
+  if (db != 0) commands.push_back({"SELECT", absl::StrCat(db)});
+  commands.push_back(argv);
+  std::string error;
+  for (size_t i = 0; i < commands.size() && error.empty(); ++i) {
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const std::string& a : commands[i]) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* reply = static_cast<redisReply*>(redisCommandArgv(
+        c, static_cast<int>(ptrs.size()), ptrs.data(), lens.data()));
+    if (reply == nullptr) {
+      error = absl::StrCat("(connect error) ", c->errstr);
+    } else if (i + 1 == commands.size()) {
+      use(reply);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+      error = Render(reply);
+    }
+    if (reply != nullptr) freeReplyObject(reply);
+  }
+  redisFree(c);
+  return error;
+}
+
+// Up: answers PING (NOAUTH counts) and is not loading its data.
+bool Answers(const std::string& address) {
+  bool up = false;
+  WithReply(address, {"PING"}, "", 0, [&](const redisReply* r) {
+    up = !absl::StartsWith(Render(r), "(error) LOADING");
+  });
+  return up;
+}
+
+// Waits until `address` answers, or `pid` exits, or kStartTimeout passes.
+// The server answering must be `pid` itself, not another test's server
+// that took the port first.
+bool WaitUntilUp(pid_t pid, const std::string& address,
+                 const std::string& password) {
+  bool exited = false;
+  const bool up = WaitForCondition(
+      [&] {
+        exited = Exited(pid);
+        return exited || Answers(address);
+      },
+      kStartTimeout);
+  if (!up || exited) return false;
+  const std::string info = RedisCommand(address, {"INFO", "server"}, password);
+  return absl::StrContains(info, absl::StrCat("process_id:", pid, "\r"));
+}
+
+std::string LoopbackAddress(int port) {
+  return absl::StrCat("127.0.0.1:", port);
+}
+
+}  // namespace
+
+std::string RedisCommand(const std::string& address,
+                         const std::vector<std::string>& argv,
+                         const std::string& password, int db) {
+  std::string text;
+  std::string error = WithReply(address, argv, password, db,
+                                [&](const redisReply* r) { text = Render(r); });
+  return error.empty() ? text : error;
+}
+
+RedisServer::RedisServer(RedisServerOptions options)
+    : options_(std::move(options)) {}
+
+RedisServer::~RedisServer() { Stop(SIGKILL); }
+
+std::string RedisServer::address() const { return LoopbackAddress(port_); }
+
+std::string RedisServer::unix_socket() const { return dir_.File("redis.sock"); }
+
+void RedisServer::WriteConfig() const {
+  std::string conf = absl::StrCat(
+      "bind 127.0.0.1\nport ", port_, "\nunixsocket ", unix_socket(),
+      "\nunixsocketperm 700\ndir ", dir_.File("data"),
+      "\nsave \"\"\ndaemonize no\nappendonly ",
+      options_.appendonly ? "yes" : "no", "\nappendfsync always\n");
+  if (!options_.requirepass.empty()) {
+    absl::StrAppend(&conf, "requirepass ", options_.requirepass, "\n");
+  }
+  for (const std::string& user : options_.acl_users) {
+    absl::StrAppend(&conf, "user ", user, "\n");
+  }
+  if (!options_.replicaof.empty()) {
+    std::vector<std::string> hp = absl::StrSplit(options_.replicaof, ':');
+    absl::StrAppend(&conf, "replicaof ", hp[0], " ", hp.size() > 1 ? hp[1] : "",
+                    "\n");
+  }
+  WriteFile(dir_.File("redis.conf"), conf);
+}
+
+bool RedisServer::StartOnce() {
+  RunShell("mkdir -p '" + dir_.File("data") + "'");
+  WriteConfig();
+  pid_ =
+      Spawn({"redis-server", dir_.File("redis.conf")}, dir_.File("redis.log"));
+  if (pid_ > 0 && WaitUntilUp(pid_, address(), options_.requirepass)) {
+    return true;
+  }
+  StopProcess(&pid_, SIGKILL);
+  return false;
+}
+
+bool RedisServer::Start() {
+  if (running()) return true;
+  const bool pick_port = port_ == 0;
+  for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
+    if (pick_port) port_ = FreePort();
+    if (StartOnce()) return true;
+  }
+  ADD_FAILURE() << "redis-server on port " << port_
+                << " did not start: " << ReadFile(dir_.File("redis.log"));
+  return false;
+}
+
+void RedisServer::Stop(int sig) { StopProcess(&pid_, sig); }
+
+bool RedisServer::Restart() {
+  Stop(SIGTERM);
+  return Start();
+}
+
+bool RedisServer::WipeAndRestart() {
+  Stop(SIGKILL);
+  RunShell("rm -rf '" + dir_.File("data") + "'");
+  return Start();
+}
+
+std::string RedisServer::Command(const std::vector<std::string>& argv,
+                                 int db) const {
+  return RedisCommand(address(), argv, options_.requirepass, db);
+}
+
+RedisSentinel::RedisSentinel(std::string master_name,
+                             std::string master_address)
+    : master_name_(std::move(master_name)),
+      master_address_(std::move(master_address)) {}
+
+RedisSentinel::~RedisSentinel() { Stop(SIGKILL); }
+
+std::string RedisSentinel::address() const { return LoopbackAddress(port_); }
+
+bool RedisSentinel::Start() {
+  if (pid_ > 0) return true;
+  std::vector<std::string> master = absl::StrSplit(master_address_, ':');
+  if (master.size() != 2) {
+    ADD_FAILURE() << "bad master address " << master_address_;
+    return false;
+  }
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    port_ = FreePort();
+    // Sentinel rewrites its config file, so each start writes a new one.
+    WriteFile(dir_.File("sentinel.conf"),
+              absl::StrCat("bind 127.0.0.1\nport ", port_, "\ndir ",
+                           dir_.path(), "\ndaemonize no\n", "sentinel monitor ",
+                           master_name_, " ", master[0], " ", master[1], " 1\n",
+                           "sentinel down-after-milliseconds ", master_name_,
+                           " 1000\n", "sentinel failover-timeout ",
+                           master_name_, " 5000\n"));
+    pid_ = Spawn({"redis-server", dir_.File("sentinel.conf"), "--sentinel"},
+                 dir_.File("sentinel.log"));
+    if (pid_ > 0 && WaitUntilUp(pid_, address(), "")) return true;
+    StopProcess(&pid_, SIGKILL);
+  }
+  ADD_FAILURE() << "redis sentinel did not start: "
+                << ReadFile(dir_.File("sentinel.log"));
+  return false;
+}
+
+void RedisSentinel::Stop(int sig) { StopProcess(&pid_, sig); }
+
+std::string RedisSentinel::MasterAddress() const {
+  std::string text = RedisCommand(
+      address(), {"SENTINEL", "get-master-addr-by-name", master_name_});
+  std::vector<std::string> parts = absl::StrSplit(text, '\n');
+  return parts.size() == 2 ? absl::StrCat(parts[0], ":", parts[1]) : "";
+}
+
+int RedisSentinel::ReplicaCount() const {
+  int count = -1;
+  WithReply(address(), {"SENTINEL", "replicas", master_name_}, "", 0,
+            [&](const redisReply* r) {
+              if (r->type == REDIS_REPLY_ARRAY) {
+                count = static_cast<int>(r->elements);
+              }
+            });
+  return count;
+}
+
+}  // namespace relaysync::testing

@@ -1,0 +1,110 @@
+// Real redis-server and Redis Sentinel processes for tests: on 127.0.0.1
+// and a free port, each in its own directory, started and stopped with
+// bounded waits, and SIGKILLed by their destructors (or if the test dies).
+#ifndef RELAYSYNC_TESTS_REDIS_HARNESS_H_
+#define RELAYSYNC_TESTS_REDIS_HARNESS_H_
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "tests/test_util.h"
+
+namespace relaysync::testing {
+
+struct RedisServerOptions {
+  bool appendonly = false;  // with appendfsync always when true
+  std::string replicaof;    // "HOST:PORT" of a master to replicate
+  std::string requirepass;  // the default user's password
+  // ACL users, each the text after "user " in redis.conf, e.g.
+  // "alice on >secret ~* &* +@all".
+  std::vector<std::string> acl_users;
+};
+
+// A redis-server child. Not thread-safe; start it from a thread that
+// outlives it (the child gets SIGKILL when the thread that forked it ends,
+// so that a crashed test leaves no server behind).
+class RedisServer {
+ public:
+  explicit RedisServer(RedisServerOptions options = {});
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  // Starts it and waits (up to 10 s) until it answers PING with its data
+  // loaded. The first start picks a free port, retrying on a conflict;
+  // later starts reuse it. False (and a test failure) if it never answers.
+  bool Start();
+  // Sends `sig` and reaps the process (SIGKILL after 10 s).
+  void Stop(int sig = SIGTERM);
+  // Stop(SIGTERM) if running, then Start on the same port and directory:
+  // the AOF (if any) is replayed.
+  bool Restart();
+  // Stop(SIGKILL), delete the data files, Start on the same port: a Redis
+  // that restarted empty.
+  bool WipeAndRestart();
+
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string address() const;      // "127.0.0.1:PORT"
+  std::string unix_socket() const;  // its unix socket path
+  const std::string& dir() const { return dir_.path(); }
+
+  // Runs one command as the default user (with requirepass), in `db`, on a
+  // fresh connection. The reply as text: strings, statuses and integers
+  // as is, nil as "(nil)", errors as "(error) MESSAGE", arrays as their
+  // elements joined by '\n'; "(connect error) ..." if it cannot connect.
+  std::string Command(const std::vector<std::string>& argv, int db = 0) const;
+
+ private:
+  bool StartOnce();
+  void WriteConfig() const;
+
+  const RedisServerOptions options_;
+  ScratchDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// A Redis Sentinel (redis-server --sentinel) watching one master, with
+// down-after-milliseconds 1000 and a short failover timeout, so that a
+// failover happens within a few seconds of the master dying.
+class RedisSentinel {
+ public:
+  RedisSentinel(std::string master_name, std::string master_address);
+  ~RedisSentinel();
+  RedisSentinel(const RedisSentinel&) = delete;
+  RedisSentinel& operator=(const RedisSentinel&) = delete;
+
+  // Starts it and waits (up to 10 s) until it answers PING.
+  bool Start();
+  void Stop(int sig = SIGTERM);
+
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:PORT"
+  // What it says the master is ("HOST:PORT"), or "" if unknown.
+  std::string MasterAddress() const;
+  // How many replicas of the master it knows.
+  int ReplicaCount() const;
+
+ private:
+  const std::string master_name_;
+  const std::string master_address_;
+  ScratchDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Sends `argv` to HOST:PORT (AUTH `password` first if non-empty); the reply
+// as RedisServer::Command renders it.
+std::string RedisCommand(const std::string& address,
+                         const std::vector<std::string>& argv,
+                         const std::string& password = "", int db = 0);
+
+}  // namespace relaysync::testing
+
+#endif  // RELAYSYNC_TESTS_REDIS_HARNESS_H_

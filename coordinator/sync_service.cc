@@ -229,6 +229,17 @@ bool SyncService::Stream::SendState() {
       need_snapshot_ = true;
       resend_ = true;
     }
+    if (!need_snapshot_ && next_version_ > service_->hub_->latest()) {
+      // The agent is ahead of the hub: either a commit not yet published
+      // (wait for it) or a store that went back in time (resync).
+      absl::StatusOr<uint64_t> version = service_->store_->Version();
+      if (version.ok() && *version < next_version_) {
+        LogWarning("agent ", host_id_, " has version ", next_version_,
+                   ", the store only ", *version, ": resynchronizing");
+        need_snapshot_ = true;
+        resend_ = true;
+      }
+    }
     if (need_snapshot_) {
       if (!SendSnapshot()) return false;
       continue;

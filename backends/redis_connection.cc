@@ -10,6 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace relaysync {
 namespace {
@@ -197,6 +199,11 @@ absl::Status RedisConnection::Handshake() {
   // Sentinel may name a master that has just been demoted: check its role
   // (skipped if an ACL forbids ROLE; writes would then fail as READONLY).
   if (!options_.sentinels.empty()) setup.push_back({"ROLE"});
+  // Who we talk to, for lost-write detection (see server_identity()).
+  setup.push_back({"INFO", "server"});
+  setup.push_back({"CONFIG", "GET", "appendonly"});
+  setup.push_back({"CONFIG", "GET", "appendfsync"});
+  std::string run_id, appendonly, appendfsync;
   for (const std::vector<std::string>& argv : setup) {
     Argv a(argv);
     if (redisAppendCommandArgv(ctx_, static_cast<int>(a.ptrs.size()),
@@ -229,7 +236,20 @@ absl::Status RedisConnection::Handshake() {
                          "\" but its role is ", role));
       }
     }
+    // CONFIG may be denied by an ACL: then the server counts as not
+    // durable, which only costs a resynchronization after its restarts.
+    if (argv[0] == "INFO" && !ReplyIsError(r)) {
+      for (absl::string_view line : absl::StrSplit(text, "\r\n")) {
+        if (absl::ConsumePrefix(&line, "run_id:")) run_id = std::string(line);
+      }
+    }
+    if (argv[0] == "CONFIG" && !ReplyIsError(r)) {
+      (argv[2] == "appendonly" ? appendonly : appendfsync) =
+          ReplyText(ReplyElement(r, 1));
+    }
   }
+  const bool durable = appendonly == "yes" && appendfsync == "always";
+  identity_ = durable ? "" : run_id;
   return absl::OkStatus();
 }
 

@@ -69,6 +69,10 @@ class RedisConnection {
   // socket path; with Sentinel and no master found yet, a description of
   // the Sentinel set. For error messages.
   std::string address() const { return address_; }
+  // Empty for a server that loses nothing it acknowledged (appendonly yes,
+  // appendfsync always); otherwise its run_id, which changes at every
+  // restart: a restart of such a server may have lost recent writes.
+  std::string server_identity() const { return identity_; }
 
  private:
   struct Endpoint {
@@ -91,6 +95,7 @@ class RedisConnection {
   const RedisConnectionOptions options_;
   redisContext* ctx_ = nullptr;
   std::string address_;
+  std::string identity_;
 };
 
 // "HOST:PORT" ("[v6]:PORT" too) or a path starting with '/'.

@@ -10,10 +10,12 @@ namespace {
 // Keys, and the meta hash. A missing one means a new or wiped namespace,
 // so a new epoch starts at version 0. Records left without it (a partial
 // flush) are kept and counted; the old epoch's change log is dropped.
-// ARGV[3] names the master Sentinel gave the caller ("" without
-// Sentinel): when it differs from the one recorded, a failover happened
-// and may have lost the newest changes (replication is asynchronous), so
-// their versions could be reused: a new epoch starts, versions go on.
+// ARGV[3] is the server's identity (RedisStore::SetMaster): the master
+// Sentinel named, and/or the run_id of a Redis that does not fsync every
+// write ("" for a durable standalone Redis). When it differs from the one
+// recorded, a failover or a lossy restart may have dropped the newest
+// changes, so their versions could be reused: a new epoch starts, versions
+// go on.
 constexpr char kPrelude[] = R"lua(
 local rec_key, login_key, delete_key, log_key, meta_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]

@@ -236,7 +236,16 @@ absl::Status RedisStore::SetMaster(RedisConnection& conn,
                                    std::vector<std::string>* argv) const {
   absl::Status s = conn.EnsureConnected();
   if (!s.ok()) return s;
-  (*argv)[kMasterArg] = options_.sentinels.empty() ? "" : conn.address();
+  // The server's identity as the scripts see it: a different one than
+  // the namespace recorded means writes may have been lost (a failover, or
+  // a restart of a Redis that does not fsync every write), so a new epoch
+  // starts and agents resynchronize.
+  std::string identity = options_.sentinels.empty() ? "" : conn.address();
+  if (!conn.server_identity().empty()) {
+    absl::StrAppend(&identity, identity.empty() ? "" : "/",
+                    conn.server_identity());
+  }
+  (*argv)[kMasterArg] = identity;
   return absl::OkStatus();
 }
 

@@ -216,11 +216,12 @@ std::string RedisServer::address() const { return LoopbackAddress(port_); }
 std::string RedisServer::unix_socket() const { return dir_.File("redis.sock"); }
 
 void RedisServer::WriteConfig() const {
-  std::string conf = absl::StrCat(
-      "bind 127.0.0.1\nport ", port_, "\nunixsocket ", unix_socket(),
-      "\nunixsocketperm 700\ndir ", dir_.File("data"),
-      "\nsave \"\"\ndaemonize no\nappendonly ",
-      options_.appendonly ? "yes" : "no", "\nappendfsync always\n");
+  std::string conf =
+      absl::StrCat("bind 127.0.0.1\nport ", port_, "\nunixsocket ",
+                   unix_socket(), "\nunixsocketperm 700\ndir ",
+                   dir_.File("data"), "\nsave \"\"\ndaemonize no\nappendonly ",
+                   options_.appendonly ? "yes" : "no", "\nappendfsync ",
+                   options_.appendfsync, "\n");
   if (!options_.requirepass.empty()) {
     absl::StrAppend(&conf, "requirepass ", options_.requirepass, "\n");
   }

@@ -17,9 +17,10 @@
 namespace relaysync::testing {
 
 struct RedisServerOptions {
-  bool appendonly = false;  // with appendfsync always when true
-  std::string replicaof;    // "HOST:PORT" of a master to replicate
-  std::string requirepass;  // the default user's password
+  bool appendonly = false;
+  std::string appendfsync = "always";  // with appendonly
+  std::string replicaof;               // "HOST:PORT" of a master to replicate
+  std::string requirepass;             // the default user's password
   // ACL users, each the text after "user " in redis.conf, e.g.
   // "alice on >secret ~* &* +@all".
   std::vector<std::string> acl_users;

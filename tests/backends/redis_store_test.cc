@@ -241,6 +241,27 @@ TEST(RedisStoreTest, ReconnectsAfterRedisRestart) {
   EXPECT_EQ(store->ChangesSince(0, 10)->size(), 3u);
 }
 
+TEST(RedisStoreTest, RestartOfARedisThatMayLoseWritesGivesANewEpoch) {
+  // appendfsync everysec: a crash may lose the last second of writes the
+  // coordinators acknowledged, so versions could be reused. The store
+  // notices the restart (a new run_id) and starts a new epoch.
+  RedisServerOptions server_options;
+  server_options.appendonly = true;
+  server_options.appendfsync = "everysec";
+  RedisServer server(server_options);
+  ASSERT_TRUE(server.Start());
+  std::unique_ptr<RedisStore> store = OpenOrFail(server, "relaysync");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}}, kNone).ok());
+  const std::string epoch = store->Epoch();
+  ASSERT_TRUE(store->MergeLogins({{Addr(2), kT}}, kNone).ok());
+  EXPECT_EQ(store->Epoch(), epoch) << "same server, same epoch";
+  server.Stop(SIGKILL);
+  ASSERT_TRUE(server.Start());
+  ASSERT_TRUE(store->MergeLogins({{Addr(3), kT}}, kNone).ok());
+  EXPECT_NE(store->Epoch(), epoch);
+}
+
 TEST(RedisStoreTest, EmptyRestartGivesANewEpoch) {
   RedisServer server;
   ASSERT_TRUE(server.Start());

@@ -4,7 +4,6 @@
 #include <db.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "backends/embedded_store_codec.h"
 #include "backends/embedded_store_txn.h"
 #include "common/logging.h"
+#include "common/random_id.h"
 
 namespace relaysync {
 
@@ -53,22 +53,6 @@ thread_local std::string last_bdb_message;
 
 void CaptureBdbError(const DB_ENV*, const char*, const char* msg) {
   last_bdb_message = msg;
-}
-
-absl::StatusOr<std::string> NewEpoch() {
-  unsigned char bytes[16];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("getrandom: ", std::strerror(errno)));
-    }
-    got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 }  // namespace
@@ -217,7 +201,7 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
     if (err == 0) return Corrupt("records exist but meta is missing");
     if (err != DB_NOTFOUND) return DbError("read records", err);
     if ((err = cursor.Close()) != 0) return DbError("close cursor", err);
-    absl::StatusOr<std::string> epoch = NewEpoch();
+    absl::StatusOr<std::string> epoch = RandomHexId();
     if (!epoch.ok()) {
       return absl::UnavailableError(
           absl::StrCat("embedded store: ", options_.data_dir, ": ",

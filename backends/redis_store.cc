@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/random_id.h"
 
 namespace relaysync {
 
@@ -32,22 +32,6 @@ constexpr absl::Duration kReconnectPause = absl::Milliseconds(200);
 // Where ARGV[3] (the master) sits in a script command: after EVALSHA, the
 // SHA, the key count, the keys, the epoch candidate and the limit.
 constexpr size_t kMasterArg = 3 + redis::kKeys + 2;
-
-absl::StatusOr<std::string> NewEpoch() {
-  unsigned char bytes[16];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("getrandom: ", std::strerror(errno)));
-    }
-    got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
 
 // Addresses are canonicalized by the coordinator; only "" is refused.
 absl::Status CheckAddress(const std::string& address) {
@@ -220,7 +204,7 @@ void RedisStore::WarnIfNotDurable() {
 
 absl::StatusOr<std::vector<std::string>> RedisStore::ScriptCommand(
     Script script) const {
-  absl::StatusOr<std::string> epoch = NewEpoch();
+  absl::StatusOr<std::string> epoch = RandomHexId();
   if (!epoch.ok()) return epoch.status();
   std::vector<std::string> argv = {
       "EVALSHA", shas_[static_cast<int>(script)],

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <deque>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,7 +43,28 @@ class CoordinatorClient::Session {
   bool Run();
 
  private:
+  // What the reader hands the applier, in stream order.
+  struct Incoming {
+    enum Kind { kDeltas, kSnapshot, kAck };
+    explicit Incoming(Kind k) : kind(k) {}
+    Kind kind;
+    std::vector<StateChange> changes;  // kDeltas
+    std::vector<StateEntry> entries;   // kSnapshot
+    uint64_t version = 0;              // kSnapshot
+    std::string epoch;                 // kDeltas, kSnapshot
+    bool resend = false;               // kSnapshot
+    v1::Ack ack;                       // kAck
+  };
+
   void ReadLoop();
+  // Applies what the reader queued. Runs of delta messages that arrived
+  // while the previous map write was in progress become one write (one
+  // flock + fsync), so an agent under load catches up instead of falling
+  // behind by one fsync per message.
+  void ApplyLoop();
+  absl::Status ApplyDeltas(std::vector<StateChange>* changes,
+                           const std::string& epoch);
+  absl::Status ApplySnapshot(const Incoming& snapshot);
   bool SendPending();
   void HandleAck(const v1::Ack& ack);
   absl::Status Resend();
@@ -53,7 +75,11 @@ class CoordinatorClient::Session {
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
       stream_;
-  std::atomic<bool> reader_done_{false};
+  std::atomic<bool> reader_done_{false};  // or the applier failed
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Incoming> queue_;  // guarded by queue_mu_
+  bool reading_done_ = false;   // guarded by queue_mu_
   std::atomic<bool> heard_back_{false};
   std::unordered_set<std::string> sent_;  // event ids sent on this stream
   std::mutex inflight_mu_;
@@ -79,6 +105,7 @@ bool CoordinatorClient::Session::Run() {
     return false;
   }
   std::thread reader([this] { ReadLoop(); });
+  std::thread applier([this] { ApplyLoop(); });
   bool ok = true;
   while (ok && !reader_done_) {
     ok = SendPending();
@@ -102,6 +129,7 @@ bool CoordinatorClient::Session::Run() {
   }
   context_.TryCancel();
   reader.join();
+  applier.join();
   grpc::Status s = stream_->Finish();
   client_->connected_ = false;
   if (!s.ok() && !client_->stopping_) {
@@ -180,59 +208,114 @@ void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
 
 void CoordinatorClient::Session::ReadLoop() {
   v1::CoordinatorMessage msg;
-  std::vector<StateEntry> snapshot;
+  Incoming snapshot(Incoming::kSnapshot);
   while (stream_->Read(&msg)) {
     if (!heard_back_) {
       heard_back_ = true;
       client_->connected_ = true;
       LogInfo("connected to coordinator ", target_);
     }
-    absl::Status s;
+    Incoming in(Incoming::kAck);
     if (msg.has_ack()) {
-      HandleAck(msg.ack());
-      continue;
-    }
-    if (msg.has_snapshot()) {
+      in.ack = std::move(*msg.mutable_ack());
+    } else if (msg.has_snapshot()) {
       const v1::SnapshotChunk& chunk = msg.snapshot();
       for (const v1::Entry& e : chunk.entries()) {
-        snapshot.push_back(StateEntry{e.address(), e.ticks()});
+        snapshot.entries.push_back(StateEntry{e.address(), e.ticks()});
       }
       if (!chunk.last()) continue;
-      if (chunk.resend()) s = Resend();
-      if (s.ok()) s = client_->materializer_->ApplySnapshot(snapshot);
-      if (s.ok()) {
-        LogInfo("applied snapshot of ", snapshot.size(), " entries at version ",
-                chunk.version());
-        std::lock_guard<std::mutex> l(client_->mu_);
-        client_->state_.store_epoch = chunk.store_epoch();
-        client_->state_.applied_version = chunk.version();
-        client_->state_dirty_ = true;
-      }
-      snapshot.clear();
+      snapshot.version = chunk.version();
+      snapshot.epoch = chunk.store_epoch();
+      snapshot.resend = chunk.resend();
+      in = std::move(snapshot);
+      snapshot = Incoming(Incoming::kSnapshot);
     } else if (msg.has_deltas()) {
-      std::vector<StateChange> changes;
+      in.kind = Incoming::kDeltas;
+      in.epoch = msg.deltas().store_epoch();
       for (const v1::Delta& d : msg.deltas().deltas()) {
-        changes.push_back(
+        in.changes.push_back(
             StateChange{d.version(), d.address(), d.ticks(), d.removed()});
       }
-      s = client_->materializer_->ApplyDeltas(changes);
-      if (s.ok() && !changes.empty()) {
-        std::lock_guard<std::mutex> l(client_->mu_);
-        client_->state_.store_epoch = msg.deltas().store_epoch();
-        client_->state_.applied_version = changes.back().version;
-        client_->state_dirty_ = true;
+    } else {
+      continue;
+    }
+    std::lock_guard<std::mutex> l(queue_mu_);
+    queue_.push_back(std::move(in));
+    queue_cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> l(queue_mu_);
+  reading_done_ = true;
+  queue_cv_.notify_all();
+}
+
+void CoordinatorClient::Session::ApplyLoop() {
+  for (;;) {
+    std::deque<Incoming> batch;
+    {
+      std::unique_lock<std::mutex> l(queue_mu_);
+      queue_cv_.wait(l, [this] { return !queue_.empty() || reading_done_; });
+      if (queue_.empty()) break;
+      batch.swap(queue_);
+    }
+    absl::Status s;
+    std::vector<StateChange> deltas;
+    std::string epoch;
+    for (Incoming& in : batch) {
+      if (!s.ok()) break;
+      if (in.kind == Incoming::kDeltas) {
+        deltas.insert(deltas.end(), in.changes.begin(), in.changes.end());
+        epoch = in.epoch;
+        continue;
+      }
+      s = ApplyDeltas(&deltas, epoch);  // what came before, first
+      if (!s.ok()) break;
+      if (in.kind == Incoming::kAck) {
+        HandleAck(in.ack);
+      } else {
+        s = ApplySnapshot(in);
       }
     }
+    if (s.ok()) s = ApplyDeltas(&deltas, epoch);
     if (!s.ok()) {
       // The map could not be written (locked too long, disk full...).
       // Reconnecting re-sends from the last applied version.
       LogError("relay map: ", s.message());
+      context_.TryCancel();
       break;
     }
     client_->Wake();
   }
   reader_done_ = true;
   client_->Wake();
+}
+
+absl::Status CoordinatorClient::Session::ApplyDeltas(
+    std::vector<StateChange>* changes, const std::string& epoch) {
+  if (changes->empty()) return absl::OkStatus();
+  absl::Status s = client_->materializer_->ApplyDeltas(*changes);
+  if (s.ok()) {
+    std::lock_guard<std::mutex> l(client_->mu_);
+    client_->state_.store_epoch = epoch;
+    client_->state_.applied_version = changes->back().version;
+    client_->state_dirty_ = true;
+  }
+  changes->clear();
+  return s;
+}
+
+absl::Status CoordinatorClient::Session::ApplySnapshot(
+    const Incoming& snapshot) {
+  absl::Status s;
+  if (snapshot.resend) s = Resend();
+  if (s.ok()) s = client_->materializer_->ApplySnapshot(snapshot.entries);
+  if (!s.ok()) return s;
+  LogInfo("applied snapshot of ", snapshot.entries.size(),
+          " entries at version ", snapshot.version);
+  std::lock_guard<std::mutex> l(client_->mu_);
+  client_->state_.store_epoch = snapshot.epoch;
+  client_->state_.applied_version = snapshot.version;
+  client_->state_dirty_ = true;
+  return absl::OkStatus();
 }
 
 CoordinatorClient::CoordinatorClient(const CoordinatorClientOptions& options,

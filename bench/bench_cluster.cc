@@ -8,15 +8,18 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -121,7 +124,12 @@ absl::Status ChildProcess::Start(const std::vector<std::string>& argv,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv(args[0], args.data());
+    // Not the benchmark's own sockets (a Redis connection, say): a child
+    // holding a copy would keep it open.
+    if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < 1024; ++fd) close(fd);
+    }
+    execvp(args[0], args.data());
     _exit(127);
   }
   close(log);
@@ -197,16 +205,15 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
   }
 }
 
-absl::StatusOr<int> StartCoordinator(ChildProcess* process,
-                                     const std::string& binary,
-                                     const std::string& data_dir,
-                                     const std::string& port_file,
-                                     const std::string& log_path) {
+absl::StatusOr<int> StartCoordinator(
+    ChildProcess* process, const std::string& binary,
+    const std::vector<std::string>& store_flags, const std::string& port_file,
+    const std::string& log_path) {
   unlink(port_file.c_str());
-  absl::Status s =
-      process->Start({binary, "--listen=127.0.0.1:0", "--store=embedded",
-                      "--data-dir=" + data_dir, "--port-file=" + port_file},
-                     log_path);
+  std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0",
+                                   "--port-file=" + port_file};
+  argv.insert(argv.end(), store_flags.begin(), store_flags.end());
+  absl::Status s = process->Start(argv, log_path);
   if (!s.ok()) return s;
   std::string text;
   const bool up = WaitFor(
@@ -221,6 +228,38 @@ absl::StatusOr<int> StartCoordinator(ChildProcess* process,
         binary, " did not report a port within 20 s; see ", log_path));
   }
   return port;
+}
+
+MachineStat ReadMachineStat() {
+  MachineStat m;
+  FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return m;
+  unsigned long long v[8] = {0};
+  int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                      &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  std::fclose(f);
+  if (n < 5) return m;
+  for (unsigned long long x : v) m.total += static_cast<double>(x);
+  m.busy = m.total - static_cast<double>(v[3] + v[4]);
+  m.irq = static_cast<double>(v[5] + v[6]);
+  m.steal = static_cast<double>(v[7]);
+  return m;
+}
+
+std::string MachineLine(const MachineStat& a, const MachineStat& b, double ours,
+                        double wall) {
+  if (b.total <= a.total || wall <= 0) return "machine load unknown";
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto one_cpu = [&](double jiffies) { return 100 * jiffies / tick / wall; };
+  const double rest =
+      one_cpu(b.busy - a.busy - (b.irq - a.irq) - (b.steal - a.steal)) -
+      100 * ours / wall;
+  return absl::StrFormat(
+      "machine busy %.0f%% of %u CPUs; in %% of one CPU: irq %.0f, steal "
+      "%.0f, other processes and kernel threads %.0f",
+      100 * (b.busy - a.busy) / (b.total - a.total),
+      std::thread::hardware_concurrency(), one_cpu(b.irq - a.irq),
+      one_cpu(b.steal - a.steal), std::max(0.0, rest));
 }
 
 LatencySummary Summarize(std::vector<int64_t>* samples) {

@@ -55,7 +55,8 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Starts argv[0] with stdout and stderr appended to `log_path`.
+  // Starts argv[0] (looked up in PATH if it has no '/') with stdout and
+  // stderr appended to `log_path`.
   absl::Status Start(const std::vector<std::string>& argv,
                      const std::string& log_path);
   void Signal(int sig);
@@ -81,14 +82,27 @@ double SelfCpuSeconds();
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
              absl::Duration interval = absl::Milliseconds(10));
 
-// Starts relaysync-coordinator with the embedded store in `data_dir`,
-// listening on a free loopback port, and waits (20 s at most) for its port
-// file. Returns the port.
-absl::StatusOr<int> StartCoordinator(ChildProcess* process,
-                                     const std::string& binary,
-                                     const std::string& data_dir,
-                                     const std::string& port_file,
-                                     const std::string& log_path);
+// Starts relaysync-coordinator with `store_flags` (BenchStore::
+// CoordinatorFlags), listening on a free loopback port, and waits (20 s at
+// most) for its port file. Returns the port.
+absl::StatusOr<int> StartCoordinator(
+    ChildProcess* process, const std::string& binary,
+    const std::vector<std::string>& store_flags, const std::string& port_file,
+    const std::string& log_path);
+
+// Jiffies of the whole machine, from the first line of /proc/stat.
+struct MachineStat {
+  double busy = 0;  // everything but idle and iowait
+  double total = 0;
+  double irq = 0;    // hard and soft interrupts
+  double steal = 0;  // taken by the hypervisor
+};
+MachineStat ReadMachineStat();
+// "machine busy 97% of 2 CPUs; in % of one CPU: irq 12, steal 0, other
+// processes and kernel threads 30", where `ours` is the CPU seconds the
+// benchmark's own processes (and itself) used over the `wall` seconds.
+std::string MachineLine(const MachineStat& before, const MachineStat& after,
+                        double ours, double wall);
 
 // p50 / p99 / max of a set of durations in nanoseconds.
 struct LatencySummary {

@@ -1,8 +1,11 @@
-// relaysync-ingest-bench: how many login events per second the coordinator
-// durably merges and acknowledges. K Sync streams (each its own connection,
-// posing as an agent) push LoginBatch messages of B distinct events, keeping
-// at most W batches unacknowledged per stream. See bench/README.md.
+// relaysync-ingest-bench: how many login events per second the coordinators
+// durably merge and acknowledge. K Sync streams (each its own connection,
+// posing as an agent, spread round-robin over the coordinators) push
+// LoginBatch messages of B distinct events, keeping at most W batches
+// unacknowledged per stream. The coordinators are started here (embedded
+// store, or C of them on one Redis) or given. See bench/README.md.
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,15 +24,31 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
+#include "bench/bench_store.h"
 #include "common/flag_names.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 
 ABSL_FLAG(std::string, coordinator, "",
-          "HOST:PORT of a running coordinator; empty: start one (embedded "
-          "store in the work dir)");
+          "HOST:PORT[,HOST:PORT...] of running coordinators; empty: start "
+          "--coordinators of them on --store");
+ABSL_FLAG(std::string, store, "embedded",
+          "store of the coordinators started here: embedded (one "
+          "coordinator, in the work dir) or redis");
+ABSL_FLAG(int, coordinators, 1,
+          "coordinators to start (1-16; more than 1 needs --store=redis)");
+ABSL_FLAG(std::string, redis, "",
+          "redis: HOST:PORT of a running Redis (keys under a prefix of the "
+          "benchmark's own, deleted afterwards); empty: start redis-server "
+          "in the work dir on 127.0.0.1 and a free port");
+ABSL_FLAG(std::string, redis_fsync, "always",
+          "appendfsync of the redis-server started here: always, everysec "
+          "or no (appendonly is always yes)");
+ABSL_FLAG(std::string, redis_server_bin, "redis-server",
+          "redis-server binary (searched in PATH)");
 ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
           "relaysync-coordinator binary, when starting one");
 ABSL_FLAG(int, streams, 8, "Sync streams (fake agents), each with a host id");
@@ -44,7 +63,8 @@ namespace relaysync::bench {
 namespace {
 
 struct Config {
-  std::string target;
+  std::vector<std::string> targets;  // given, or filled in once started
+  BenchStoreOptions store;
   int streams = 8;
   int batch = 500;
   int window = 4;
@@ -192,42 +212,103 @@ void IngestStream::ReadLoop(int64_t end_ns) {
   cv_.notify_all();
 }
 
+// The coordinators started here (none with --coordinator) and their store;
+// stops them on destruction, the store last.
+struct Cluster {
+  std::unique_ptr<BenchStore> store;
+  std::vector<std::unique_ptr<ChildProcess>> coordinators;
+
+  ~Cluster() {
+    for (auto& co : coordinators) co->Signal(SIGTERM);
+    for (auto& co : coordinators) co->Stop(absl::Seconds(10));
+  }
+};
+
+absl::Status StartCluster(Config* c, const WorkDir& dir, Cluster* out) {
+  absl::StatusOr<std::unique_ptr<BenchStore>> store =
+      BenchStore::Start(c->store, dir);
+  if (!store.ok()) return store.status();
+  out->store = std::move(*store);
+  for (int k = 0; k < c->store.coordinators; ++k) {
+    out->coordinators.push_back(std::make_unique<ChildProcess>());
+    absl::StatusOr<int> port = StartCoordinator(
+        out->coordinators.back().get(), absl::GetFlag(FLAGS_coordinator_bin),
+        out->store->CoordinatorFlags(k),
+        dir.File(absl::StrCat("coordinator-", k, ".port")),
+        dir.File(absl::StrCat("coordinator-", k, ".log")));
+    if (!port.ok()) return port.status();
+    c->targets.push_back(absl::StrCat("127.0.0.1:", *port));
+  }
+  return absl::OkStatus();
+}
+
+// CPU seconds of the processes the benchmark can see, at one moment.
+struct CpuSample {
+  std::vector<double> coordinators;  // -1 each when not started here
+  double self = 0;
+  RedisStats redis;
+  MachineStat machine;
+};
+
+CpuSample SampleCpu(const Cluster& cluster) {
+  CpuSample s;
+  for (const auto& co : cluster.coordinators) {
+    s.coordinators.push_back(co->CpuSeconds());
+  }
+  s.self = SelfCpuSeconds();
+  if (cluster.store != nullptr) s.redis = cluster.store->ReadStats();
+  s.machine = ReadMachineStat();
+  return s;
+}
+
+// "62% (31+31)" for the coordinators together and each; "n/a" if none.
+std::string CoordinatorCpu(const CpuSample& a, const CpuSample& b, double wall,
+                           double* total_seconds) {
+  *total_seconds = 0;
+  std::string each;
+  for (size_t k = 0; k < a.coordinators.size(); ++k) {
+    const double d = std::max(0.0, b.coordinators[k] - a.coordinators[k]);
+    *total_seconds += d;
+    absl::StrAppendFormat(&each, "%s%.0f", k == 0 ? "" : "+", 100 * d / wall);
+  }
+  if (a.coordinators.empty()) return "n/a (not started here)";
+  return absl::StrFormat("%.0f%% (%s)", 100 * *total_seconds / wall, each);
+}
+
 int Run(Config c) {
   absl::StatusOr<WorkDir> dir = WorkDir::Create(absl::GetFlag(FLAGS_work_dir));
   if (!dir.ok()) {
     std::fprintf(stderr, "%s\n", dir.status().ToString().c_str());
     return 1;
   }
-  ChildProcess coordinator;
-  if (c.target.empty()) {
-    absl::StatusOr<int> port = StartCoordinator(
-        &coordinator, absl::GetFlag(FLAGS_coordinator_bin),
-        dir->File("coordinator-data"), dir->File("coordinator.port"),
-        dir->File("coordinator.log"));
-    if (!port.ok()) {
+  Cluster cluster;
+  if (c.targets.empty()) {
+    absl::Status s = StartCluster(&c, *dir, &cluster);
+    if (!s.ok()) {
       dir->Keep();
       std::fprintf(stderr, "relaysync-ingest-bench: %s (work dir %s kept)\n",
-                   port.status().ToString().c_str(), dir->path().c_str());
+                   s.ToString().c_str(), dir->path().c_str());
       return 1;
     }
-    c.target = absl::StrCat("127.0.0.1:", *port);
   }
   std::vector<std::unique_ptr<IngestStream>> streams;
   for (int i = 0; i < c.streams; ++i) {
     streams.push_back(std::make_unique<IngestStream>(c, i));
   }
-  const double coordinator_cpu0 = coordinator.CpuSeconds();
-  const double self_cpu0 = SelfCpuSeconds();
+  const CpuSample before = SampleCpu(cluster);
   const int64_t start_ns = MonoNanos();
   const int64_t end_ns = start_ns + int64_t{c.seconds} * 1000000000;
   std::vector<std::thread> threads;
-  for (auto& s : streams) {
-    threads.emplace_back([&s, &c, end_ns] { s->Run(c.target, end_ns); });
+  for (int i = 0; i < c.streams; ++i) {
+    const std::string& target = c.targets[i % c.targets.size()];
+    threads.emplace_back(
+        [s = streams[i].get(), &target, end_ns] { s->Run(target, end_ns); });
   }
-  for (std::thread& t : threads) t.join();
-  const double coordinator_cpu1 = coordinator.CpuSeconds();
-  const double self_cpu1 = SelfCpuSeconds();
+  // CPU over the sending window, the one events/s counts.
+  absl::SleepFor(absl::Nanoseconds(end_ns - MonoNanos()));
+  const CpuSample after = SampleCpu(cluster);
   const double wall = (MonoNanos() - start_ns) / 1e9;
+  for (std::thread& t : threads) t.join();
 
   int64_t acked_in_window = 0, acked = 0, sent = 0, deltas = 0;
   std::vector<int64_t> latencies;
@@ -245,25 +326,56 @@ int Run(Config c) {
     }
   }
   const LatencySummary lat = Summarize(&latencies);
+  double coordinator_seconds = 0;
+  const std::string coordinator_cpu =
+      CoordinatorCpu(before, after, wall, &coordinator_seconds);
+  const double self_seconds = after.self - before.self;
+  const bool redis_known =
+      before.redis.cpu_seconds >= 0 && after.redis.cpu_seconds >= 0;
+  const double redis_seconds =
+      redis_known ? after.redis.cpu_seconds - before.redis.cpu_seconds : 0;
+  if (cluster.store != nullptr) {
+    std::printf(
+        "  store: %s; %zu coordinator(s), stream K on coordinator K "
+        "mod %zu\n",
+        cluster.store->Describe().c_str(), c.targets.size(), c.targets.size());
+    if (cluster.store->redis()) {
+      std::printf("  %s\n", RedisStatsLine(before.redis, after.redis, wall,
+                                           acked_in_window)
+                                .c_str());
+    }
+  }
   std::printf(
       "  detail: sent %lld events, %lld acknowledged in all, %lld deltas "
-      "received; batch ack latency %s; cpu over %.1f s: coordinator %s, "
-      "bench %.0f%%\n",
+      "received; batch ack latency %s; cpu over the %.1f s of sending: "
+      "coordinators %s, redis %s, bench %.0f%%\n"
+      "  %s\n",
       static_cast<long long>(sent), static_cast<long long>(acked),
       static_cast<long long>(deltas), FormatSummary(lat).c_str(), wall,
-      coordinator_cpu0 < 0
-          ? "n/a (not started here)"
-          : absl::StrFormat("%.0f%%",
-                            100 * (coordinator_cpu1 - coordinator_cpu0) / wall)
-                .c_str(),
-      100 * (self_cpu1 - self_cpu0) / wall);
+      coordinator_cpu.c_str(),
+      redis_known
+          ? absl::StrFormat("%.0f%%", 100 * redis_seconds / wall).c_str()
+          : "n/a",
+      100 * self_seconds / wall,
+      MachineLine(before.machine, after.machine,
+                  coordinator_seconds + self_seconds + redis_seconds +
+                      (redis_known ? after.redis.children_cpu_seconds -
+                                         before.redis.children_cpu_seconds
+                                   : 0),
+                  wall)
+          .c_str());
   std::printf(
       "ingest streams=%d batch=%d window=%d seconds=%d acked=%lld "
-      "events/s=%.0f batch-ack-p50/p99/max-ms=%.2f/%.2f/%.2f errors=%d\n",
+      "events/s=%.0f batch-ack-p50/p99/max-ms=%.2f/%.2f/%.2f errors=%d "
+      "store=%s coordinators=%zu cpu%%-coordinators/redis/bench=%.0f/%.0f/%.0f"
+      "\n",
       c.streams, c.batch, c.window, c.seconds,
       static_cast<long long>(acked_in_window),
       static_cast<double>(acked_in_window) / c.seconds, lat.p50 / 1e6,
-      lat.p99 / 1e6, lat.max / 1e6, errors);
+      lat.p99 / 1e6, lat.max / 1e6, errors,
+      cluster.store != nullptr ? c.store.kind.c_str() : "given",
+      c.targets.size(), 100 * coordinator_seconds / wall,
+      100 * redis_seconds / wall, 100 * self_seconds / wall);
   std::fflush(stdout);
   return errors == 0 && acked_in_window > 0 ? 0 : 1;
 }
@@ -273,15 +385,24 @@ int Run(Config c) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "relaysync-ingest-bench [--coordinator=HOST:PORT] [--streams=K] "
-      "[--batch=B] [--window=W] [--seconds=S]\n\nMeasures acknowledged login "
-      "events per second at the coordinator.");
+      "relaysync-ingest-bench [--coordinator=HOST:PORT,... | --store=redis "
+      "[--coordinators=C] [--redis=HOST:PORT | --redis-fsync=always|everysec|"
+      "no]] [--streams=K] [--batch=B] [--window=W] [--seconds=S]\n\n"
+      "Measures acknowledged login events per second at the coordinators.");
   std::vector<std::string> storage;
   std::vector<char*> args =
       relaysync::DashesToUnderscores(argc, argv, &storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   relaysync::bench::Config c;
-  c.target = absl::GetFlag(FLAGS_coordinator);
+  const std::string given = absl::GetFlag(FLAGS_coordinator);
+  if (!given.empty()) {
+    c.targets = absl::StrSplit(given, ',', absl::SkipEmpty());
+  }
+  c.store.kind = absl::GetFlag(FLAGS_store);
+  c.store.coordinators = absl::GetFlag(FLAGS_coordinators);
+  c.store.redis = absl::GetFlag(FLAGS_redis);
+  c.store.redis_fsync = absl::GetFlag(FLAGS_redis_fsync);
+  c.store.redis_server_bin = absl::GetFlag(FLAGS_redis_server_bin);
   c.streams = absl::GetFlag(FLAGS_streams);
   c.batch = absl::GetFlag(FLAGS_batch);
   c.window = absl::GetFlag(FLAGS_window);
@@ -291,6 +412,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "relaysync-ingest-bench: --streams 1-1000, --batch 1-1000, "
                  "--window 1-1000, --seconds 1-3600\n");
+    return 2;
+  }
+  absl::Status s = relaysync::bench::CheckBenchStoreOptions(c.store);
+  if (s.ok() && !given.empty() &&
+      (c.store.kind != "embedded" || c.store.coordinators != 1 ||
+       !c.store.redis.empty())) {
+    s = absl::InvalidArgumentError(
+        "--coordinator (use running ones) excludes --store, --coordinators "
+        "and --redis (start them here)");
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "relaysync-ingest-bench: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   return relaysync::bench::Run(c);

@@ -1,8 +1,9 @@
 // relaysync-propagation-bench: end-to-end propagation latency of a real
-// cluster on loopback. Starts one coordinator (embedded store) and N agents,
-// sends logins at a fixed open-loop rate round-robin to the agents' notify
-// sockets, and measures for each login the time until it is in EVERY agent's
-// relayers.db. See bench/README.md.
+// cluster on loopback. Starts C coordinators (embedded store, or one Redis
+// they share) and N agents spread over them, sends logins at a fixed
+// open-loop rate round-robin to the agents' notify sockets, and measures for
+// each login the time until it is in EVERY agent's relayers.db. See
+// bench/README.md.
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "agent/local_login.h"
 #include "agent/notify_socket.h"
 #include "bench/bench_cluster.h"
+#include "bench/bench_store.h"
 #include "bench/merge_observer.h"
 #include "bench/presence_tracker.h"
 #include "common/flag_names.h"
@@ -36,6 +38,20 @@ ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
 ABSL_FLAG(std::string, agent_bin, RELAYSYNC_AGENT_BIN,
           "relaysync-agent binary");
 ABSL_FLAG(int, agents, 1, "number of agents (1-1000)");
+ABSL_FLAG(std::string, store, "embedded",
+          "coordinator store: embedded (one coordinator) or redis");
+ABSL_FLAG(int, coordinators, 1,
+          "coordinators (1-16; more than 1 needs --store=redis); agent I's "
+          "home is coordinator I mod N, listed first in its --coordinator");
+ABSL_FLAG(std::string, redis, "",
+          "redis: HOST:PORT of a running Redis (keys under a prefix of the "
+          "benchmark's own, deleted afterwards); empty: start redis-server "
+          "in the work dir on 127.0.0.1 and a free port");
+ABSL_FLAG(std::string, redis_fsync, "always",
+          "appendfsync of the redis-server started here: always, everysec "
+          "or no (appendonly is always yes)");
+ABSL_FLAG(std::string, redis_server_bin, "redis-server",
+          "redis-server binary (searched in PATH)");
 ABSL_FLAG(int, rate, 1000, "logins per second, open loop (1-1000000)");
 ABSL_FLAG(int, seconds, 10, "how long to send (1-3600)");
 ABSL_FLAG(int, grace_seconds, 10,
@@ -53,16 +69,19 @@ constexpr int64_t kNanosPerSecond = 1000000000;
 struct Config {
   std::string coordinator_bin;
   std::string agent_bin;
+  BenchStoreOptions store;
   int agents = 1;
   int rate = 1000;
   int seconds = 10;
   int grace_seconds = 10;
 };
 
-// The cluster under test; stops every process on destruction.
+// The cluster under test; stops every process on destruction, the store
+// (a redis-server started here) last.
 struct Cluster {
-  ChildProcess coordinator;
-  int port = 0;
+  std::unique_ptr<BenchStore> store;
+  std::vector<std::unique_ptr<ChildProcess>> coordinators;
+  std::vector<int> ports;
   std::vector<std::unique_ptr<ChildProcess>> agents;
   std::vector<std::string> maps;
   std::vector<std::string> sockets;
@@ -70,22 +89,44 @@ struct Cluster {
   ~Cluster() {
     for (auto& a : agents) a->Signal(SIGTERM);
     for (auto& a : agents) a->Stop(absl::Seconds(10));
-    coordinator.Stop(absl::Seconds(10));
+    for (auto& co : coordinators) co->Signal(SIGTERM);
+    for (auto& co : coordinators) co->Stop(absl::Seconds(10));
   }
 };
 
+// Agent `agent`'s --coordinator list: its home coordinator (agent mod N)
+// first, then the others in order after it.
+std::string CoordinatorList(const Cluster& cluster, int agent) {
+  const int n = static_cast<int>(cluster.ports.size());
+  std::string list;
+  for (int k = 0; k < n; ++k) {
+    absl::StrAppend(&list, k == 0 ? "" : ",",
+                    "127.0.0.1:", cluster.ports[(agent + k) % n]);
+  }
+  return list;
+}
+
 absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
-  absl::StatusOr<int> port = StartCoordinator(
-      &out->coordinator, c.coordinator_bin, dir.File("coordinator-data"),
-      dir.File("coordinator.port"), dir.File("coordinator.log"));
-  if (!port.ok()) return port.status();
-  out->port = *port;
+  absl::StatusOr<std::unique_ptr<BenchStore>> store =
+      BenchStore::Start(c.store, dir);
+  if (!store.ok()) return store.status();
+  out->store = std::move(*store);
+  for (int k = 0; k < c.store.coordinators; ++k) {
+    out->coordinators.push_back(std::make_unique<ChildProcess>());
+    absl::StatusOr<int> port =
+        StartCoordinator(out->coordinators.back().get(), c.coordinator_bin,
+                         out->store->CoordinatorFlags(k),
+                         dir.File(absl::StrCat("coordinator-", k, ".port")),
+                         dir.File(absl::StrCat("coordinator-", k, ".log")));
+    if (!port.ok()) return port.status();
+    out->ports.push_back(*port);
+  }
   for (int i = 0; i < c.agents; ++i) {
     out->maps.push_back(dir.File(absl::StrCat("relayers-", i, ".db")));
     out->sockets.push_back(dir.File(absl::StrCat("notify-", i, ".sock")));
     out->agents.push_back(std::make_unique<ChildProcess>());
     absl::Status s = out->agents.back()->Start(
-        {c.agent_bin, absl::StrCat("--coordinator=127.0.0.1:", *port),
+        {c.agent_bin, "--coordinator=" + CoordinatorList(*out, i),
          absl::StrCat("--host-id=agent", i), "--db=" + out->maps.back(),
          "--spool-dir=" + dir.File(absl::StrCat("spool-", i)),
          "--notify-socket=" + out->sockets.back()},
@@ -260,67 +301,35 @@ std::string Ms(const LatencySummary& s) {
                          s.max / 1e6);
 }
 
-// Jiffies of the whole machine, from the first line of /proc/stat.
-struct MachineStat {
-  double busy = 0;  // everything but idle and iowait
-  double total = 0;
-  double irq = 0;    // hard and soft interrupts
-  double steal = 0;  // taken by the hypervisor
-};
-
-MachineStat ReadMachineStat() {
-  MachineStat m;
-  FILE* f = std::fopen("/proc/stat", "r");
-  if (f == nullptr) return m;
-  unsigned long long v[8] = {0};
-  int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-                      &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
-  std::fclose(f);
-  if (n < 5) return m;
-  for (unsigned long long x : v) m.total += static_cast<double>(x);
-  m.busy = m.total - static_cast<double>(v[3] + v[4]);
-  m.irq = static_cast<double>(v[5] + v[6]);
-  m.steal = static_cast<double>(v[7]);
-  return m;
-}
-
 struct CpuSample {
-  double coordinator = 0, agents = 0, self = 0;  // CPU seconds
+  double coordinators = 0, agents = 0, self = 0;  // CPU seconds
+  RedisStats redis;
   MachineStat machine;
 };
 
 CpuSample SampleCpu(const Cluster& cluster) {
   CpuSample s;
-  s.coordinator = cluster.coordinator.CpuSeconds();
+  for (const auto& co : cluster.coordinators) {
+    s.coordinators += std::max(0.0, co->CpuSeconds());
+  }
   for (const auto& a : cluster.agents) {
     s.agents += std::max(0.0, a->CpuSeconds());
   }
   s.self = SelfCpuSeconds();
+  s.redis = cluster.store->ReadStats();
   s.machine = ReadMachineStat();
   return s;
 }
 
-// "machine busy 97% of 2 CPUs; in % of one CPU: irq 12, steal 0, other
-// processes and kernel threads 30".
-std::string MachineLine(const CpuSample& before, const CpuSample& after,
-                        double wall) {
-  const MachineStat& a = before.machine;
-  const MachineStat& b = after.machine;
-  if (b.total <= a.total) return "machine load unknown";
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  auto one_cpu = [&](double jiffies) { return 100 * jiffies / tick / wall; };
-  const double processes = (after.coordinator - before.coordinator) +
-                           (after.agents - before.agents) +
-                           (after.self - before.self);
-  const double rest =
-      one_cpu(b.busy - a.busy - (b.irq - a.irq) - (b.steal - a.steal)) -
-      100 * processes / wall;
-  return absl::StrFormat(
-      "machine busy %.0f%% of %u CPUs; in %% of one CPU: irq %.0f, steal "
-      "%.0f, other processes and kernel threads %.0f",
-      100 * (b.busy - a.busy) / (b.total - a.total),
-      std::thread::hardware_concurrency(), one_cpu(b.irq - a.irq),
-      one_cpu(b.steal - a.steal), std::max(0.0, rest));
+// CPU seconds of the store's server (0 if not known) between two samples;
+// with its AOF-rewriting children if `children`.
+double RedisCpu(const CpuSample& before, const CpuSample& after,
+                bool children = false) {
+  if (before.redis.cpu_seconds < 0 || after.redis.cpu_seconds < 0) return 0;
+  return after.redis.cpu_seconds - before.redis.cpu_seconds +
+         (children ? after.redis.children_cpu_seconds -
+                         before.redis.children_cpu_seconds
+                   : 0);
 }
 
 std::string SliceLine(Report* r) {
@@ -333,14 +342,26 @@ std::string SliceLine(Report* r) {
   return line;
 }
 
-void PrintResult(const Config& c, const SendResult& sent,
-                 const PresenceTracker::Stats& ts, Report* r,
-                 const CpuSample& before, const CpuSample& after) {
+void PrintResult(const Config& c, const Cluster& cluster,
+                 const SendResult& sent, const PresenceTracker::Stats& ts,
+                 Report* r, const CpuSample& before, const CpuSample& after) {
   const double wall = (sent.end_ns - sent.start_ns) / 1e9;
   auto pct = [&](double a, double b) {
     return a >= 0 && b >= 0 ? 100 * (b - a) / wall : -1;
   };
   const LatencySummary all = Summarize(&r->all), each = Summarize(&r->each);
+  const double ours = (after.coordinators - before.coordinators) +
+                      (after.agents - before.agents) +
+                      (after.self - before.self) +
+                      RedisCpu(before, after, /*children=*/true);
+  std::printf("  store: %s; %d coordinator(s), agent I's home is I mod %d\n",
+              cluster.store->Describe().c_str(), c.store.coordinators,
+              c.store.coordinators);
+  if (cluster.store->redis()) {
+    std::printf(
+        "  %s\n",
+        RedisStatsLine(before.redis, after.redis, wall, sent.sent).c_str());
+  }
   std::printf(
       "  detail: sent %lld (%lld send errors) in %.2f s, sender %s, max lag "
       "%.2f ms; late %lld\n"
@@ -353,7 +374,8 @@ void PrintResult(const Config& c, const SendResult& sent,
       "inside Get\n",
       static_cast<long long>(sent.sent), static_cast<long long>(sent.errors),
       wall, sent.priority.c_str(), sent.max_lag_ns / 1e6,
-      static_cast<long long>(r->late), MachineLine(before, after, wall).c_str(),
+      static_cast<long long>(r->late),
+      MachineLine(before.machine, after.machine, ours, wall).c_str(),
       FormatSummary(Summarize(&r->merged)).c_str(),
       FormatSummary(Summarize(&r->origin)).c_str(),
       FormatSummary(Summarize(&r->remote)).c_str(), r->by_slice.size(),
@@ -364,11 +386,14 @@ void PrintResult(const Config& c, const SendResult& sent,
   std::printf(
       "propagation agents=%d rate=%d/s seconds=%d sent=%lld lost=%lld "
       "all-agents-p50/p99/max-ms=%s per-agent-p50/p99/max-ms=%s "
-      "cpu%%-coordinator/agents/bench=%.0f/%.0f/%.0f\n",
+      "cpu%%-coordinator/agents/bench=%.0f/%.0f/%.0f store=%s "
+      "coordinators=%d cpu%%-redis=%.0f\n",
       c.agents, c.rate, c.seconds, static_cast<long long>(sent.sent),
       static_cast<long long>(r->lost), Ms(all).c_str(), Ms(each).c_str(),
-      pct(before.coordinator, after.coordinator),
-      pct(before.agents, after.agents), pct(before.self, after.self));
+      pct(before.coordinators, after.coordinators),
+      pct(before.agents, after.agents), pct(before.self, after.self),
+      c.store.kind.c_str(), c.store.coordinators,
+      100 * RedisCpu(before, after) / wall);
   std::fflush(stdout);
 }
 
@@ -389,7 +414,7 @@ int Run(const Config& c) {
   }
   if (s.ok()) {
     observer = std::make_unique<MergeObserver>(
-        absl::StrCat("127.0.0.1:", cluster->port),
+        absl::StrCat("127.0.0.1:", cluster->ports[0]),
         [t = tracker.get()](const std::string& a) { t->Merged(a); });
     s = observer->Start(absl::Seconds(20));
   }
@@ -414,7 +439,7 @@ int Run(const Config& c) {
   tracker->Stop();
 
   Report r = Analyze(*tracker, cluster->maps.size(), grace_ns, c, sent);
-  PrintResult(c, sent, tracker->stats(), &r, before, after);
+  PrintResult(c, *cluster, sent, tracker->stats(), &r, before, after);
   tracker.reset();
   cluster.reset();
   return r.lost == 0 && sent.errors == 0 &&
@@ -429,7 +454,9 @@ int Run(const Config& c) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "relaysync-propagation-bench [--agents=N] [--rate=LOGINS_PER_S] "
-      "[--seconds=S]\n\nMeasures how long a login takes to reach every "
+      "[--seconds=S] [--store=redis [--coordinators=C] [--redis=HOST:PORT | "
+      "--redis-fsync=always|everysec|no]]\n\nMeasures how long a login takes "
+      "to reach every "
       "agent's relayers.db in a cluster of real processes on loopback.");
   std::vector<std::string> storage;
   std::vector<char*> args =
@@ -438,6 +465,11 @@ int main(int argc, char** argv) {
   relaysync::bench::Config c;
   c.coordinator_bin = absl::GetFlag(FLAGS_coordinator_bin);
   c.agent_bin = absl::GetFlag(FLAGS_agent_bin);
+  c.store.kind = absl::GetFlag(FLAGS_store);
+  c.store.coordinators = absl::GetFlag(FLAGS_coordinators);
+  c.store.redis = absl::GetFlag(FLAGS_redis);
+  c.store.redis_fsync = absl::GetFlag(FLAGS_redis_fsync);
+  c.store.redis_server_bin = absl::GetFlag(FLAGS_redis_server_bin);
   c.agents = absl::GetFlag(FLAGS_agents);
   c.rate = absl::GetFlag(FLAGS_rate);
   c.seconds = absl::GetFlag(FLAGS_seconds);
@@ -450,6 +482,12 @@ int main(int argc, char** argv) {
                  "relaysync-propagation-bench: --agents 1-1000, --rate "
                  "1-1000000, --seconds 1-3600, --grace_seconds 0-600, and "
                  "rate * seconds < 16777215\n");
+    return 2;
+  }
+  if (absl::Status s = relaysync::bench::CheckBenchStoreOptions(c.store);
+      !s.ok()) {
+    std::fprintf(stderr, "relaysync-propagation-bench: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   return relaysync::bench::Run(c);

@@ -36,7 +36,7 @@ struct SpoolOptions {
 
 // Files in the spool directory: spool.log (records), spool.lock (flock held
 // while open: one agent per directory). Thread-safe: every method takes a
-// mutex; Append and Ack include an fdatasync.
+// mutex; Append includes an fdatasync, Ack only a write (see Ack).
 class Spool {
  public:
   static constexpr const char* kFileName = "spool.log";
@@ -60,7 +60,9 @@ class Spool {
   // max_pending bound dropped at once (only when one call exceeds it).
   absl::StatusOr<std::vector<SpooledLogin>> Append(
       const std::vector<LocalLogin>& logins);
-  // Durably forgets the listed events. Unknown ids (already acknowledged or
+  // Forgets the listed events. The record is written but not fsynced: a
+  // power failure may bring an acknowledged login back, to be re-sent and
+  // ignored by the idempotent merge. Unknown ids (already acknowledged or
   // dropped) are ignored.
   absl::Status Ack(const std::vector<std::string>& event_ids);
 
@@ -72,7 +74,8 @@ class Spool {
  private:
   Spool(std::string dir, std::string host_id, const SpoolOptions& options);
   absl::Status Replay();
-  absl::Status WriteDurably(const std::string& bytes);
+  // Appends records; with `sync`, fdatasyncs before returning.
+  absl::Status WriteRecords(const std::string& bytes, bool sync);
   absl::Status AckLocked(const std::vector<std::string>& event_ids);
   void DropOldestLocked();
   void MaybeCompactLocked();

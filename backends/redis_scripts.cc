@@ -39,7 +39,8 @@ return {epoch, redis.call('HGET', meta_key, 'version'),
 )lua";
 
 // Record access and the change log, shared by the mutations. save() is the
-// one place a record is written (as EmbeddedStore's Txn::Write): it moves
+// one place a record is written (as EmbeddedStore's Txn::Write; kMergeBody
+// applies the same rules but batches the writes, see there): it moves
 // the record's index entry (by_login while present, by_delete as a
 // tombstone), keeps the present count and gives each visible change the
 // next version, appended to the log under the ID "<version>-1".
@@ -59,13 +60,16 @@ local function emit(addr, ticks, removed)
   changes[#changes + 1] = removed
 end
 
--- exists, login_time, delete_time (strings); an unknown address is {0, 0}.
-local function load(addr)
-  local v = redis.call('HGET', rec_key, addr)
+-- exists, login_time, delete_time (strings) of a record's stored value
+-- ("<login>:<delete>", or false/nil if absent); an unknown address is
+-- {0, 0}.
+local function parse(v)
   if not v then return false, '0', '0' end
   local i = string.find(v, ':', 1, true)
   return true, string.sub(v, 1, i - 1), string.sub(v, i + 1)
 end
+
+local function load(addr) return parse(redis.call('HGET', rec_key, addr)) end
 
 local function present(l, d) return tonumber(l) > tonumber(d) end
 
@@ -101,13 +105,104 @@ local function finish(missing)
 end
 )lua";
 
-// RelayRecord::MergeLogin: the larger time wins.
+// RelayRecord::MergeLogin: the larger time wins. This is the hot path (one
+// call per group-committed batch of logins) and Redis's main thread is
+// what limits ingest; each redis.call has a fixed cost (Lua glue, command
+// dispatch, one more command in the AOF and replication stream) besides
+// its own work. So rather than load()/save() per login (HGET, HSET, ZADD
+// each) it:
+//   1. reads the records of the batch's distinct addresses with HMGET;
+//   2. folds the logins in ARGV order over those values in Lua, with
+//      save()'s rules: each login that raises an address's login time,
+//      including a later one for an address already raised in this batch,
+//      still gets its own change, version and XADD, exactly as before;
+//   3. writes each touched record's final value and index entries once,
+//      with one multi-field HSET and multi-member ZADD/ZREM.
+// The end state (records, by_login, by_delete, meta, log) is the same as
+// save() per login would leave: only the last write of a field or member
+// survives anyway, and the script is atomic.
+// A merge only raises login times, never delete times, so a record can
+// only become present, never stop being present: nothing leaves by_login.
 constexpr char kMergeBody[] = R"lua(
+-- redis.call(cmd, key, list...) in slices: Lua's unpack() can push only
+-- ~8,000 values (LUAI_MAXCSTACK). 4,000 is even: pairs stay together.
+local function call_list(cmd, key, list)
+  local out = {}
+  for i = 1, #list, 4000 do
+    local r = redis.call(cmd, key, unpack(list, i, math.min(i + 3999, #list)))
+    if type(r) == 'table' then
+      for _, v in ipairs(r) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
+-- 1. The distinct addresses (first-seen order) and their stored records.
+local addrs, slot = {}, {}
+for i = 4, #ARGV, 2 do
+  local addr = ARGV[i]
+  if not slot[addr] then
+    addrs[#addrs + 1] = addr
+    slot[addr] = #addrs
+  end
+end
+-- HMGET's reply, in order: the value, or false for a missing field.
+local stored = call_list('HMGET', rec_key, addrs)
+-- Per slot: as stored (old_*), and as folded so far (exists, l). The
+-- times are also kept as numbers (*_n): tonumber() once per address, not
+-- per comparison.
+local old_exists, old_l, old_d, exists, cur_l = {}, {}, {}, {}, {}
+local d_n, cur_n = {}, {}
+for k = 1, #addrs do
+  old_exists[k], old_l[k], old_d[k] = parse(stored[k])
+  exists[k], cur_l[k] = old_exists[k], old_l[k]
+  d_n[k], cur_n[k] = tonumber(old_d[k]), tonumber(old_l[k])
+end
+
+-- 2. The fold: save(addr, exists, l, d, t, d)'s count and change rules
+-- (present = login > delete).
+local touched, dirty = {}, {}
 for i = 4, #ARGV, 2 do
   local addr, t = ARGV[i], ARGV[i + 1]
-  local existed, l, d = load(addr)
-  if tonumber(t) > tonumber(l) then save(addr, existed, l, d, t, d) end
+  local k = slot[addr]
+  local t_n, l_n, d_n_k = tonumber(t), cur_n[k], d_n[k]
+  if t_n > l_n then
+    if t_n > d_n_k then
+      if not (exists[k] and l_n > d_n_k) then count = count + 1 end
+      emit(addr, t, '0')  -- t > l: the login time always changes
+    end
+    if not dirty[k] then
+      dirty[k] = true
+      touched[#touched + 1] = k
+    end
+    exists[k], cur_l[k], cur_n[k] = true, t, t_n
+  end
 end
+
+-- 3. Write back each touched record's final state once.
+local recs, logins, undeleted, deleted = {}, {}, {}, {}
+for _, k in ipairs(touched) do
+  local addr, l, d = addrs[k], cur_l[k], old_d[k]
+  recs[#recs + 1] = addr
+  recs[#recs + 1] = l .. ':' .. d
+  if present(l, d) then
+    logins[#logins + 1] = l
+    logins[#logins + 1] = addr
+    -- A tombstone came back: it leaves by_delete.
+    if old_exists[k] and not present(old_l[k], d) then
+      undeleted[#undeleted + 1] = addr
+    end
+  else
+    -- Still a tombstone (a login older than its delete time): save()
+    -- re-adds it to by_delete with the same score.
+    deleted[#deleted + 1] = d
+    deleted[#deleted + 1] = addr
+  end
+end
+if #recs > 0 then call_list('HSET', rec_key, recs) end
+if #logins > 0 then call_list('ZADD', login_key, logins) end
+if #undeleted > 0 then call_list('ZREM', delete_key, undeleted) end
+if #deleted > 0 then call_list('ZADD', delete_key, deleted) end
 return finish({})
 )lua";
 

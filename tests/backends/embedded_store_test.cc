@@ -57,11 +57,7 @@ INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest,
                          ::testing::Values(EmbeddedFactory()),
                          ::relaysync::testing::StoreFactoryName);
 
-// Distinct addresses for up to 2^24 indices.
-std::string Addr(int i) {
-  return absl::StrCat("10.", (i >> 16) & 255, ".", (i >> 8) & 255, ".",
-                      i & 255);
-}
+using ::relaysync::testing::Addr;
 
 std::unique_ptr<EmbeddedStore> OpenOrFail(const std::string& dir) {
   EmbeddedStoreOptions options;

@@ -75,10 +75,7 @@ INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest,
                          ::testing::Values(RedisFactory()),
                          ::relaysync::testing::StoreFactoryName);
 
-std::string Addr(int i) {
-  return absl::StrCat("10.", (i >> 16) & 255, ".", (i >> 8) & 255, ".",
-                      i & 255);
-}
+using ::relaysync::testing::Addr;
 
 // A namespace no other test in this process uses.
 std::string FreshPrefix() {

@@ -83,9 +83,12 @@ MutationResult Merge(Store& store, std::vector<Login> logins,
   return Must(store.MergeLogins(logins, not_after));
 }
 
-std::string Addr(int i) { return absl::StrCat("10.0.", i / 256, ".", i % 256); }
-
 }  // namespace
+
+std::string Addr(int i) {
+  return absl::StrCat("10.", (i >> 16) & 255, ".", (i >> 8) & 255, ".",
+                      i & 255);
+}
 
 std::map<std::string, int64_t> StoreConformanceTest::Entries(Store& store) {
   std::map<std::string, int64_t> out;

@@ -32,6 +32,9 @@ struct StoreFactory {
       make;
 };
 
+// Distinct IPv4 addresses for indices up to 2^24, for every store test.
+std::string Addr(int i);
+
 // For INSTANTIATE_TEST_SUITE_P's name generator.
 std::string StoreFactoryName(
     const ::testing::TestParamInfo<StoreFactory>& info);

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -58,7 +57,7 @@ ABSL_FLAG(absl::Duration, notify_timeout, absl::Milliseconds(200),
 
 namespace {
 
-int Notify(const std::vector<char*>& args) {
+int Notify(const std::vector<std::string>& args) {
   // args: program, IP [USER]
   if (args.size() < 2 || args.size() > 3) {
     std::cerr << "usage: relaysync-agent notify --socket=PATH "
@@ -185,16 +184,10 @@ int main(int argc, char** argv) {
       "relaysync coordinator and keeps the local relayers.db in sync. Flags "
       "may be spelled with dashes or underscores (--spool-dir, --spool_dir). "
       "See docs/operations.md.");
-  std::vector<std::string> storage;
-  std::vector<char*> normalized =
-      relaysync::DashesToUnderscores(argc, argv, &storage);
   if (argc >= 2 && std::string(argv[1]) == "notify") {
-    std::vector<char*> args = absl::ParseCommandLine(
-        static_cast<int>(normalized.size()) - 1, normalized.data() + 1);
-    return Notify(args);
+    return Notify(relaysync::ParseFlags(argc - 1, argv + 1));
   }
-  std::vector<char*> args = absl::ParseCommandLine(
-      static_cast<int>(normalized.size()), normalized.data());
+  std::vector<std::string> args = relaysync::ParseFlags(argc, argv);
   if (args.size() > 1) {
     std::cerr << "relaysync-agent: unexpected argument \"" << args[1]
               << "\" (see --help)\n";

@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -389,10 +388,7 @@ int main(int argc, char** argv) {
       "[--coordinators=C] [--redis=HOST:PORT | --redis-fsync=always|everysec|"
       "no]] [--streams=K] [--batch=B] [--window=W] [--seconds=S]\n\n"
       "Measures acknowledged login events per second at the coordinators.");
-  std::vector<std::string> storage;
-  std::vector<char*> args =
-      relaysync::DashesToUnderscores(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  relaysync::ParseFlags(argc, argv);
   relaysync::bench::Config c;
   const std::string given = absl::GetFlag(FLAGS_coordinator);
   if (!given.empty()) {

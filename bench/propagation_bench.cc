@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -458,10 +457,7 @@ int main(int argc, char** argv) {
       "--redis-fsync=always|everysec|no]]\n\nMeasures how long a login takes "
       "to reach every "
       "agent's relayers.db in a cluster of real processes on loopback.");
-  std::vector<std::string> storage;
-  std::vector<char*> args =
-      relaysync::DashesToUnderscores(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  relaysync::ParseFlags(argc, argv);
   relaysync::bench::Config c;
   c.coordinator_bin = absl::GetFlag(FLAGS_coordinator_bin);
   c.agent_bin = absl::GetFlag(FLAGS_agent_bin);

@@ -1,5 +1,6 @@
 #include "common/flag_names.h"
 
+#include "absl/flags/parse.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 
@@ -16,6 +17,8 @@ void SetFlagHelpFile(const std::string& main_file) {
   };
   absl::SetFlagsUsageConfig(config);
 }
+
+namespace {
 
 std::vector<char*> DashesToUnderscores(int argc, char** argv,
                                        std::vector<std::string>* storage) {
@@ -38,6 +41,16 @@ std::vector<char*> DashesToUnderscores(int argc, char** argv,
   std::vector<char*> out;
   for (std::string& s : *storage) out.push_back(s.data());
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ParseFlags(int argc, char** argv) {
+  std::vector<std::string> storage;
+  std::vector<char*> args = DashesToUnderscores(argc, argv, &storage);
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  return std::vector<std::string>(positional.begin(), positional.end());
 }
 
 }  // namespace relaysync

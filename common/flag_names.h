@@ -1,6 +1,6 @@
-// Operators write --data-dir; Abseil flag names are C identifiers
-// (data_dir). Rewrites the name part of each "--long-flag[=value]" argument
-// so both spellings work. Arguments after "--" are left alone.
+// Command-line flags for relaysync's programs (Abseil flags). Operators
+// write --data-dir; Abseil flag names are C identifiers (data_dir), so both
+// spellings are accepted.
 #ifndef RELAYSYNC_COMMON_FLAG_NAMES_H_
 #define RELAYSYNC_COMMON_FLAG_NAMES_H_
 
@@ -9,10 +9,11 @@
 
 namespace relaysync {
 
-// Returns the rewritten arguments; `storage` keeps the strings alive for the
-// returned pointers.
-std::vector<char*> DashesToUnderscores(int argc, char** argv,
-                                       std::vector<std::string>* storage);
+// Parses the flags in argv (rewriting the name part of each
+// "--long-flag[=value]" so dashes work; arguments after "--" are left
+// alone) with absl::ParseCommandLine, which exits on a bad flag or --help.
+// Returns the positional arguments, argv[0] first.
+std::vector<std::string> ParseFlags(int argc, char** argv);
 
 // Makes --help list the flags defined in files whose path ends with
 // `main_file` (Abseil's default matches on the program name, which our

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -114,10 +113,7 @@ int main(int argc, char** argv) {
       "Merges POP/IMAP login events from relaysync agents and keeps every "
       "agent's relayers.db in sync. Flags may be spelled with dashes or "
       "underscores (--data-dir, --data_dir). See docs/operations.md.");
-  std::vector<std::string> storage;
-  std::vector<char*> args =
-      relaysync::DashesToUnderscores(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  relaysync::ParseFlags(argc, argv);
   relaysync::SetLogProgramName("relaysync-coordinator");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();

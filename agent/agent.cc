@@ -51,8 +51,16 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     return absl::UnavailableError(absl::StrCat("spool dir ", options.spool_dir,
                                                ": ", std::strerror(errno)));
   }
+  // Map writes reach the kernel at once (every reader sees them) but wait
+  // for the disk only with --map-fsync: after a crash of the machine the
+  // map is rebuilt from the spool and a snapshot (below), so a disk flush
+  // per write buys nothing. Where the boot cannot be told, every write is
+  // synced.
+  const std::string boot_id = CurrentBootId();
+  MapOptions map_options = options.map_options;
+  map_options.sync_to_disk = options.map_fsync || boot_id.empty();
   absl::StatusOr<std::unique_ptr<RelayersDb>> map = RelayersDb::Open(
-      options.db_path, RelayersDb::Mode::kReadWrite, options.map_options);
+      options.db_path, RelayersDb::Mode::kReadWrite, map_options);
   if (!map.ok()) return map.status();
   impl->map = std::move(*map);
   impl->materializer =
@@ -75,6 +83,15 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   impl->state_file = std::make_unique<AgentStateFile>(options.spool_dir);
   absl::StatusOr<AgentState> state = impl->state_file->Load();
   if (!state.ok()) return state.status();
+  if (state->boot_id != boot_id &&
+      (state->applied_version != 0 || !state->store_epoch.empty())) {
+    // Writes of the last boot may not have reached the disk: the saved
+    // version is no proof of what the map holds. A snapshot reconciles it.
+    LogInfo("the machine restarted since ", options.db_path,
+            " was last written: resynchronizing it from a snapshot");
+    *state = AgentState{};
+  }
+  state->boot_id = boot_id;
 
   CoordinatorClientOptions client_options;
   client_options.coordinators = options.coordinators;

@@ -27,7 +27,11 @@ struct AgentOptions {
   mode_t notify_socket_mode = 0660;
   std::vector<std::string> watch_logs;  // Dovecot logs to tail
   KeyStyle key_style = KeyStyle::kSendmail;
+  // map_options.sync_to_disk is decided by Start(): true only with
+  // map_fsync or when the boot id is unknown. Without it, a reboot (which
+  // may have lost unsynced writes) makes the agent start from a snapshot.
   MapOptions map_options;
+  bool map_fsync = false;
 };
 
 class Agent {

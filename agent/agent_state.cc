@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "agent/atomic_file.h"
 
 namespace relaysync {
@@ -16,6 +17,13 @@ namespace {
 constexpr absl::string_view kHeader = "relaysync-agent-state v1";
 
 }  // namespace
+
+std::string CurrentBootId() {
+  absl::StatusOr<std::optional<std::string>> text =
+      ReadSmallFile("/proc/sys/kernel/random/boot_id");
+  if (!text.ok() || !text->has_value()) return "";
+  return std::string(absl::StripAsciiWhitespace(**text));
+}
 
 AgentStateFile::AgentStateFile(const std::string& dir)
     : path_(dir + "/" + kFileName) {}
@@ -39,6 +47,8 @@ absl::StatusOr<AgentState> AgentStateFile::Load() const {
     } else if (kv.first == "applied_version") {
       ok = absl::SimpleAtoi(kv.second, &state.applied_version);
       have_version = true;
+    } else if (kv.first == "boot_id") {
+      state.boot_id = std::string(kv.second);
     }
   }
   if (!ok || !have_epoch || !have_version) {
@@ -49,16 +59,22 @@ absl::StatusOr<AgentState> AgentStateFile::Load() const {
 }
 
 absl::Status AgentStateFile::Save(const AgentState& state) {
-  if (std::any_of(
-          state.store_epoch.begin(), state.store_epoch.end(),
-          [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "agent state ", path_, ": store epoch contains a control character"));
+  auto has_control = [](const std::string& text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20;
+    });
+  };
+  if (has_control(state.store_epoch) || has_control(state.boot_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("agent state ", path_,
+                     ": store epoch or boot id contains a control character"));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  return WriteFileAtomically(
-      path_, absl::StrCat(kHeader, "\nstore_epoch ", state.store_epoch,
-                          "\napplied_version ", state.applied_version, "\n"));
+  std::string text =
+      absl::StrCat(kHeader, "\nstore_epoch ", state.store_epoch,
+                   "\napplied_version ", state.applied_version, "\n");
+  if (!state.boot_id.empty()) absl::StrAppend(&text, "boot_id ", state.boot_id, "\n");
+  return WriteFileAtomically(path_, text);
 }
 
 }  // namespace relaysync

@@ -16,12 +16,19 @@ namespace relaysync {
 struct AgentState {
   std::string store_epoch;  // "" with version 0: nothing applied yet
   uint64_t applied_version = 0;
+  // The kernel boot (/proc/sys/kernel/random/boot_id) during which the map
+  // was written up to applied_version; "" if unknown. Map writes that are
+  // not synced to disk are only known to be there within that boot.
+  std::string boot_id;
 
   friend bool operator==(const AgentState& a, const AgentState& b) {
     return a.store_epoch == b.store_epoch &&
-           a.applied_version == b.applied_version;
+           a.applied_version == b.applied_version && a.boot_id == b.boot_id;
   }
 };
+
+// This boot's id, or "" where the kernel does not tell (not Linux).
+std::string CurrentBootId();
 
 // The file <dir>/agent.state (normally the spool directory), replaced
 // atomically (temp + fsync + rename) on every Save. Thread-safe.

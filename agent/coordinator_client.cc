@@ -85,6 +85,7 @@ class CoordinatorClient::Session {
   std::mutex inflight_mu_;
   std::unordered_map<std::string, std::pair<std::string, int64_t>> inflight_;
   uint64_t reported_version_ = 0;
+  absl::Time last_report_ = absl::InfinitePast();
 };
 
 bool CoordinatorClient::Session::Run() {
@@ -110,8 +111,10 @@ bool CoordinatorClient::Session::Run() {
   while (ok && !reader_done_) {
     ok = SendPending();
     std::unique_lock<std::mutex> l(client_->mu_);
+    const absl::Time now = absl::Now();
     if (ok && client_->state_.applied_version != reported_version_ &&
-        heard_back_) {
+        heard_back_ && now - last_report_ >= client_->options_.report_interval) {
+      last_report_ = now;
       v1::AgentMessage applied;
       applied.mutable_applied()->set_version(client_->state_.applied_version);
       reported_version_ = client_->state_.applied_version;
@@ -260,6 +263,9 @@ void CoordinatorClient::Session::ApplyLoop() {
     absl::Status s;
     std::vector<StateChange> deltas;
     std::string epoch;
+    // Deltas alone need nothing from the sending thread: it reports the
+    // applied version on its own tick. Acks free the send window.
+    bool wake = false;
     for (Incoming& in : batch) {
       if (!s.ok()) break;
       if (in.kind == Incoming::kDeltas) {
@@ -267,6 +273,7 @@ void CoordinatorClient::Session::ApplyLoop() {
         epoch = in.epoch;
         continue;
       }
+      wake = true;
       s = ApplyDeltas(&deltas, epoch);  // what came before, first
       if (!s.ok()) break;
       if (in.kind == Incoming::kAck) {
@@ -283,7 +290,7 @@ void CoordinatorClient::Session::ApplyLoop() {
       context_.TryCancel();
       break;
     }
-    client_->Wake();
+    if (wake) client_->Wake();
   }
   reader_done_ = true;
   client_->Wake();

@@ -29,6 +29,9 @@ struct CoordinatorClientOptions {
   // The applied version is saved at most this often (re-applying after a
   // crash is harmless: deltas set absolute values).
   absl::Duration save_interval = absl::Milliseconds(200);
+  // The applied version is reported to the coordinator (for its Status) at
+  // most this often: per map write it would double the stream's traffic.
+  absl::Duration report_interval = absl::Milliseconds(200);
   absl::Duration keepalive = absl::Seconds(10);
 };
 

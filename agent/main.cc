@@ -21,6 +21,7 @@
 #include "agent/notify_socket.h"
 #include "common/address.h"
 #include "common/flag_names.h"
+#include "common/process.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "rpc/endpoints.h"
@@ -46,6 +47,10 @@ ABSL_FLAG(std::string, key_style, "sendmail",
           "sendmail looks up) or canonical");
 ABSL_FLAG(bool, nul_keys, false, "keys end with a NUL (Postfix, Exim)");
 ABSL_FLAG(std::string, map_type, "hash", "Berkeley DB map type: hash or btree");
+ABSL_FLAG(bool, map_fsync, false,
+          "wait for the disk after every relayers.db write; without it "
+          "writes reach the kernel (and every reader) at once, and the map "
+          "is resynchronized from a snapshot after a reboot");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 // notify subcommand
 ABSL_FLAG(std::string, socket, "/run/relaysync/notify.sock",
@@ -145,6 +150,7 @@ int RunAgent() {
     relaysync::LogError("--map_type: \"", map_type, "\": hash or btree");
     return 2;
   }
+  options.map_fsync = absl::GetFlag(FLAGS_map_fsync);
   if (options.notify_socket.empty() && options.watch_logs.empty()) {
     relaysync::LogWarning(
         "no --notify_socket and no --watch_log: this agent "
@@ -188,6 +194,7 @@ int main(int argc, char** argv) {
     return Notify(relaysync::ParseFlags(argc - 1, argv + 1));
   }
   std::vector<std::string> args = relaysync::ParseFlags(argc, argv);
+  relaysync::InitProcess();
   if (args.size() > 1) {
     std::cerr << "relaysync-agent: unexpected argument \"" << args[1]
               << "\" (see --help)\n";

@@ -32,6 +32,12 @@ struct MapOptions {
   absl::Duration lock_timeout = absl::Seconds(10);
   // Source of "now" for the mtime bump. Not owned; must outlive the map.
   const Clock* clock = SystemClock::Get();
+  // true: every write waits until its pages are on disk (DB->sync, as
+  // vsmtprelay and makemap do). false: they are handed to the kernel, so
+  // every reader sees them at once and they survive the writer's crash,
+  // but not the machine's; for a writer that can rebuild the map after a
+  // reboot (the agent), it saves a disk flush per write.
+  bool sync_to_disk = true;
 };
 
 struct MapEntry {

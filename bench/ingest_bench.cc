@@ -28,6 +28,7 @@
 #include "bench/bench_cluster.h"
 #include "bench/bench_store.h"
 #include "common/flag_names.h"
+#include "common/process.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 
@@ -389,6 +390,7 @@ int main(int argc, char** argv) {
       "no]] [--streams=K] [--batch=B] [--window=W] [--seconds=S]\n\n"
       "Measures acknowledged login events per second at the coordinators.");
   relaysync::ParseFlags(argc, argv);
+  relaysync::InitProcess();
   relaysync::bench::Config c;
   const std::string given = absl::GetFlag(FLAGS_coordinator);
   if (!given.empty()) {

@@ -31,6 +31,7 @@
 #include "bench/merge_observer.h"
 #include "bench/presence_tracker.h"
 #include "common/flag_names.h"
+#include "common/process.h"
 
 ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
           "relaysync-coordinator binary");
@@ -458,6 +459,7 @@ int main(int argc, char** argv) {
       "to reach every "
       "agent's relayers.db in a cluster of real processes on loopback.");
   relaysync::ParseFlags(argc, argv);
+  relaysync::InitProcess();
   relaysync::bench::Config c;
   c.coordinator_bin = absl::GetFlag(FLAGS_coordinator_bin);
   c.agent_bin = absl::GetFlag(FLAGS_agent_bin);

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flag_names.h"
+#include "common/process.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "coordinator/coordinator.h"
@@ -114,6 +115,7 @@ int main(int argc, char** argv) {
       "agent's relayers.db in sync. Flags may be spelled with dashes or "
       "underscores (--data-dir, --data_dir). See docs/operations.md.");
   relaysync::ParseFlags(argc, argv);
+  relaysync::InitProcess();
   relaysync::SetLogProgramName("relaysync-coordinator");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();

@@ -251,10 +251,19 @@ TEST_F(SpoolTest, AgentStateRoundTrips) {
   absl::StatusOr<AgentState> empty = state_file.Load();
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, AgentState());
-  AgentState state{"epoch-7f3a", 12345};
+  AgentState state{"epoch-7f3a", 12345, ""};
   ASSERT_TRUE(state_file.Save(state).ok());
   EXPECT_EQ(*AgentStateFile(dir_.path()).Load(), state);
-  EXPECT_FALSE(state_file.Save({"bad\nepoch", 1}).ok());
+  EXPECT_FALSE(state_file.Save({"bad\nepoch", 1, ""}).ok());
+  // The boot id is kept too; a file written before it existed has none.
+  AgentState booted{"epoch-7f3a", 7, CurrentBootId()};
+  ASSERT_FALSE(booted.boot_id.empty());  // Linux tells
+  EXPECT_EQ(booted.boot_id, CurrentBootId());
+  ASSERT_TRUE(state_file.Save(booted).ok());
+  EXPECT_EQ(*AgentStateFile(dir_.path()).Load(), booted);
+  WriteFile(state_file.path(),
+            "relaysync-agent-state v1\nstore_epoch e\napplied_version 3\n");
+  EXPECT_EQ(*state_file.Load(), (AgentState{"e", 3, ""}));
   WriteFile(state_file.path(), "garbage");
   absl::Status status = state_file.Load().status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);

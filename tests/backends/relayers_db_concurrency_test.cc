@@ -104,11 +104,17 @@ int ReaderMain(const std::string& path, int done_fd) {
   return kReaderOk;
 }
 
-TEST(RelayersDbConcurrencyTest, SendmailStyleReaderNeverSeesTornState) {
+// Both write modes: synced to disk (vsmtprelay) and handed to the kernel
+// only (the agent); readers must not be able to tell them apart.
+class RelayersDbConcurrencyTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderNeverSeesTornState) {
   testing::ScratchDir dir;
   const std::string path = dir.File("relayers.db");
+  MapOptions options;
+  options.sync_to_disk = GetParam();
   absl::StatusOr<std::unique_ptr<RelayersDb>> db =
-      RelayersDb::Open(path, RelayersDb::Mode::kReadWrite);
+      RelayersDb::Open(path, RelayersDb::Mode::kReadWrite, options);
   ASSERT_TRUE(db.ok()) << db.status();
 
   int pipe_fds[2];
@@ -139,6 +145,12 @@ TEST(RelayersDbConcurrencyTest, SendmailStyleReaderNeverSeesTornState) {
   EXPECT_EQ(WEXITSTATUS(status), kReaderOk)
       << "reader exit code (see ReaderExit)";
 }
+
+INSTANTIATE_TEST_SUITE_P(SyncModes, RelayersDbConcurrencyTest,
+                         ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "SyncToDisk" : "KernelOnly";
+                         });
 
 }  // namespace
 }  // namespace relaysync

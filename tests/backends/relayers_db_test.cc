@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -179,6 +180,29 @@ TEST_F(RelayersDbTest, SeesChangesMadeByAnotherHandle) {
   batch.Put("10.0.0.1", 43);
   ASSERT_TRUE(writer->Apply(batch).ok());
   EXPECT_EQ(*reader->Get("10.0.0.1"), "43");
+}
+
+TEST_F(RelayersDbTest, WritesWithoutDiskSyncAreWholeForOtherReaders) {
+  MapOptions options;
+  options.sync_to_disk = false;
+  auto writer = OpenRw(path_, options);
+  // Enough keys to split hash buckets, so pages beyond the first are dirty.
+  MapBatch batch;
+  for (int i = 0; i < 5000; ++i) {
+    batch.Put(absl::StrCat("10.1.", i / 256, ".", i % 256), 1000 + i);
+  }
+  ASSERT_TRUE(writer->Apply(batch).ok());
+  batch.Clear();
+  batch.Delete("10.1.0.7");
+  batch.Put("10.1.0.8", 5);
+  ASSERT_TRUE(writer->Apply(batch).ok());
+  // A raw Berkeley DB open reads the file alone, not the writer's cache.
+  std::vector<RawRecord> raw = RawRecords(path_, DB_HASH);
+  ASSERT_EQ(raw.size(), 4999u);
+  auto reader = OpenRw(path_);
+  EXPECT_FALSE(reader->Get("10.1.0.7").ok());
+  EXPECT_EQ(*reader->Get("10.1.0.8"), "5");
+  EXPECT_EQ(*reader->Get("10.1.19.135"), "5999");
 }
 
 TEST_F(RelayersDbTest, RemoveAtOrBeforeKeepsNewerAndUnreadableEntries) {

@@ -8,8 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "backends/relayers_db.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {
@@ -106,6 +108,56 @@ TEST(ClusterTest, KilledAgentCatchesUpAfterRestart) {
       },
       kPropagation))
       << c.Logs();
+}
+
+// The agent writes its map without waiting for the disk, so after a reboot
+// its saved version is no proof of what the map holds. Simulated here: an
+// entry vanishes from the stopped agent's map (a write the crash lost).
+// Restarted in the same boot, the agent resumes with deltas and cannot know;
+// restarted with another boot id in its state file, it takes a snapshot and
+// the entry comes back.
+TEST(ClusterTest, AgentResynchronizesItsMapAfterAReboot) {
+  Cluster c(2);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Vsmtprelay({"add", "10.9.1.1"}), 0);
+  ASSERT_EQ(c.Vsmtprelay({"add", "10.9.1.2"}), 0);
+  ASSERT_TRUE(WaitForCondition(
+      [&] { return c.AllHave("10.9.1.1") && c.AllHave("10.9.1.2"); },
+      kPropagation))
+      << c.Logs();
+  const std::string state_path = c.dir() + "/spool-1/agent.state";
+  auto lose_entry_while_stopped = [&](const std::string& boot_id) {
+    c.StopAgent(1, SIGTERM);  // saves agent.state
+    auto map = RelayersDb::Open(c.Db(1), RelayersDb::Mode::kReadWrite);
+    ASSERT_TRUE(map.ok()) << map.status();
+    MapBatch lost;
+    lost.Delete("10.9.1.2");
+    ASSERT_TRUE((*map)->Apply(lost).ok());
+    if (boot_id.empty()) return;
+    std::string state = testing::ReadFile(state_path);
+    const size_t at = state.find("boot_id ");
+    ASSERT_NE(at, std::string::npos) << state;
+    testing::WriteFile(state_path,
+                       state.substr(0, at) + "boot_id " + boot_id + "\n");
+  };
+
+  // Same boot: deltas only, the lost entry stays lost.
+  lose_entry_while_stopped("");
+  ASSERT_TRUE(c.StartAgent(1)) << c.Logs();
+  ASSERT_EQ(c.Vsmtprelay({"add", "10.9.1.3"}), 0);
+  ASSERT_TRUE(WaitForCondition([&] { return c.AllHave("10.9.1.3"); },
+                               kPropagation))
+      << c.Logs();
+  EXPECT_FALSE(c.Lookup(1, "10.9.1.2").has_value());
+
+  // Another boot: a snapshot puts it back.
+  lose_entry_while_stopped("00000000-0000-0000-0000-000000000000");
+  ASSERT_TRUE(c.StartAgent(1)) << c.Logs();
+  EXPECT_TRUE(WaitForCondition(
+      [&] { return c.Lookup(1, "10.9.1.2").has_value(); }, kPropagation))
+      << c.Logs();
+  EXPECT_TRUE(c.Lookup(1, "10.9.1.1").has_value());
+  EXPECT_TRUE(c.Lookup(1, "10.9.1.3").has_value());
 }
 
 TEST(ClusterTest, KilledCoordinatorLosesNoAcknowledgedLogin) {

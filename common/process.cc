@@ -1,0 +1,11 @@
+#include "common/process.h"
+
+#include "absl/synchronization/mutex.h"
+
+namespace relaysync {
+
+void InitProcess() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+}  // namespace relaysync

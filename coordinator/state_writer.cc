@@ -64,9 +64,17 @@ absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
   lock.unlock();
   absl::StatusOr<MutationResult> result =
       Commit([&] { return store_->MergeLogins(group, LoginCutoff()); });
-  const uint64_t version = result.ok() && !result->changes.empty()
-                               ? result->changes.back().version
-                               : 0;
+  uint64_t version = 0;
+  if (result.ok() && !result->changes.empty()) {
+    version = result->changes.back().version;
+  } else if (result.ok()) {
+    // Nothing changed: the logins were already in, by an earlier commit
+    // (another agent's re-send, a duplicate). That commit's delta must
+    // reach the agent before the ack too, and the store's version covers
+    // it. Unknown (store down): 0, and the ack goes at once, as before.
+    absl::StatusOr<uint64_t> current = store_->Version();
+    if (current.ok()) version = *current;
+  }
   lock.lock();
   for (Pending* p : members) {
     queue_.pop_front();

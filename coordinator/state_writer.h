@@ -39,9 +39,10 @@ class StateWriter {
 
   // Merges `logins` (addresses already canonical). Returns once they are
   // durable in the store; concurrent callers share one store transaction.
-  // The result is the highest version the merge produced (0 if none): an
-  // agent must be sent the state up to it before the acknowledgement, or
-  // it would drop its local entry before the cluster's arrives.
+  // The result is a version that covers the logins (the highest the merge
+  // produced, or the store's when it changed nothing): an agent must be
+  // sent the state up to it before the acknowledgement, or it would drop
+  // its local entry before the cluster's arrives.
   absl::StatusOr<uint64_t> MergeLogins(std::vector<Login> logins);
 
   // Admin operations.

@@ -1,43 +1,75 @@
-// The RelaySync service: one bidirectional stream per agent. Reads hello and
-// login batches, merges them through the StateWriter and acknowledges them
-// once durable; a per-stream sender thread pushes a snapshot or deltas.
+// The RelaySync service: one bidirectional stream per agent (SyncStream, a
+// callback reactor), and the threads the streams share: one that
+// group-commits the login batches of every stream into the store, and a
+// few workers for the store reads a stream must not do on gRPC's threads.
+// Threads do not grow with the number of agents.
 #ifndef RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 #define RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 
-#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "backends/store.h"
 #include "common/clock.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/state_writer.h"
+#include "coordinator/sync_stream.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 
 namespace relaysync {
 
-class SyncService final : public v1::RelaySync::Service {
+class SyncService final : public v1::RelaySync::CallbackService {
  public:
-  // None owned; all must outlive the service.
+  // None owned; all must outlive the service. Starts its threads.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock);
+  // After the server has shut down: finishes queued work, joins.
+  ~SyncService() override;
 
-  grpc::Status Sync(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>*
-          stream) override;
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* Sync(
+      grpc::CallbackServerContext* context) override;
 
-  // Makes every open stream end promptly (before Server::Shutdown).
-  void Shutdown() { shutting_down_ = true; }
+  // Ends every open stream (UNAVAILABLE, so agents fail over) and refuses
+  // new ones; call before Server::Shutdown.
+  void Shutdown();
 
  private:
-  class Stream;
+  struct MergeJob {
+    std::vector<Login> logins;
+    std::function<void(absl::StatusOr<uint64_t>)> done;
+  };
 
-  Store* const store_;
-  ChangeHub* const hub_;
+  void Merge(std::vector<Login> logins,
+             std::function<void(absl::StatusOr<uint64_t>)> done);
+  void Post(std::function<void()> task);
+  void Forget(SyncStream* stream);
+  // The open streams, each with a reference the caller must drop.
+  std::vector<SyncStream*> RefStreams();
+  // Group commit: everything queued while the previous commit ran goes
+  // into the next one. Also pumps every stream now and then, so a change
+  // no publish announced (a store epoch moving) is noticed.
+  void MergeLoop();
+  void WorkLoop();
+
   StateWriter* const writer_;
-  AgentRegistry* const registry_;
-  const Clock* const clock_;
-  std::atomic<bool> shutting_down_{false};
+  SyncStreamDeps deps_;
+
+  std::mutex mu_;
+  std::condition_variable merge_cv_;
+  std::condition_variable work_cv_;
+  std::deque<MergeJob> merges_;             // guarded by mu_
+  std::deque<std::function<void()>> work_;  // guarded by mu_
+  std::set<SyncStream*> streams_;           // guarded by mu_
+  bool shutting_down_ = false;              // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::thread merger_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace relaysync

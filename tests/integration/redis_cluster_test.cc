@@ -135,7 +135,7 @@ TEST_F(RedisClusterTest, RedisRestartedEmptyIsRefilledByAgents) {
   EXPECT_TRUE(
       WaitForCondition([&] { return DumpHasAll(c, ips, 0); }, kPropagation))
       << c.Logs();
-  EXPECT_TRUE(AllHaveAll(c, ips));
+  EXPECT_TRUE(AllHaveAll(c, ips)) << c.Logs();
   ASSERT_EQ(c.Notify(3, "10.46.1.1"), 0);
   EXPECT_TRUE(
       WaitForCondition([&] { return c.AllHave("10.46.1.1"); }, kPropagation))

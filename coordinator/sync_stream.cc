@@ -1,0 +1,451 @@
+#include "coordinator/sync_stream.h"
+
+#include <grpcpp/server_context.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/address.h"
+#include "common/logging.h"
+#include "coordinator/limits.h"
+
+namespace relaysync {
+
+using v1::CoordinatorMessage;
+
+SyncStream::SyncStream(const SyncStreamDeps& deps,
+                       grpc::CallbackServerContext* context)
+    : deps_(deps), context_(context) {
+  StartRead(&in_);  // the hello
+}
+
+void SyncStream::Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+
+void SyncStream::Unref() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void SyncStream::Schedule(std::function<void()> task) {
+  Ref();
+  deps_.post([this, task = std::move(task)] {
+    task();
+    Unref();
+  });
+}
+
+void SyncStream::End(grpc::Status status) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (end_.has_value()) return;
+    end_ = std::move(status);
+  }
+  Pump();
+}
+
+void SyncStream::OnCancel() {
+  End(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+}
+
+void SyncStream::OnReadDone(bool ok) {
+  if (!ok) {
+    // The agent closed its side, or the call is gone.
+    End(grpc::Status::OK);
+    return;
+  }
+  bool hello_done;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    hello_done = hello_done_;
+  }
+  if (!hello_done) {
+    // Reads are sequential: the next one starts after the hello is handled.
+    if (!in_.has_hello()) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "hello: the first message of a Sync stream must be a "
+                       "hello"));
+      return;
+    }
+    const std::string& host = in_.hello().host_id();
+    if (host.empty() || host.size() > kMaxTextField) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "hello.host_id: must be 1-256 bytes"));
+      return;
+    }
+    Schedule([this] { HandleHello(); });  // reads the store
+    return;
+  }
+  if (in_.has_logins()) {
+    HandleLogins(in_.logins());  // reading goes on once merged
+    return;
+  }
+  if (in_.has_hello()) {
+    End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "hello: sent twice on one stream"));
+    return;
+  }
+  if (in_.has_applied()) {
+    int handle;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      handle = registry_handle_;
+    }
+    deps_.registry->SetApplied(handle, in_.applied().version());
+  }
+  ContinueReading();
+}
+
+void SyncStream::HandleHello() {
+  const v1::Hello& hello = in_.hello();  // no read is in flight
+  // Deltas only make sense for a version of this store's history that the
+  // store has reached; anything else (new agent, replaced or rolled-back
+  // store) is answered with a snapshot.
+  absl::StatusOr<uint64_t> current = deps_.store->Version();
+  const std::string store_epoch = deps_.store->Epoch();
+  // Subscribed outside mu_: the hub calls Pump() with its own lock held.
+  const int subscription = deps_.hub->Subscribe([this] { HubMoved(); });
+  bool keep;
+  bool snapshot;
+  uint64_t from;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    keep = !end_.has_value();
+    if (keep) {
+      host_id_ = hello.host_id();
+      if (hello.store_epoch() == store_epoch && current.ok() &&
+          hello.applied_version() <= *current) {
+        epoch_ = hello.store_epoch();
+        next_version_ = hello.applied_version();
+      } else {
+        need_snapshot_ = true;
+        // The agent applied state this store no longer has: its map is the
+        // best copy of what was lost, so it re-sends it.
+        resend_ = !hello.store_epoch().empty();
+      }
+      registry_handle_ = deps_.registry->Add(
+          AgentInfo{host_id_, context_->peer(), hello.applied_version(),
+                    deps_.clock->NowSeconds()});
+      subscription_ = subscription;
+      hello_done_ = true;
+    }
+    snapshot = need_snapshot_;
+    from = next_version_;
+  }
+  if (!keep) {
+    deps_.hub->Unsubscribe(subscription);
+    return;
+  }
+  LogInfo("agent ", hello.host_id(), " connected from ", context_->peer(),
+          snapshot ? " (needs a snapshot)" : absl::StrCat(" at version ", from));
+  Pump();
+  ContinueReading();
+}
+
+void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
+  if (static_cast<size_t>(batch.events_size()) > kMaxLoginsPerBatch) {
+    End(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("logins.events: ", batch.events_size(),
+                     " events in one batch, at most ", kMaxLoginsPerBatch)));
+    return;
+  }
+  std::vector<Login> logins;
+  std::vector<std::string> ids;
+  logins.reserve(batch.events_size());
+  ids.reserve(batch.events_size());
+  for (int i = 0; i < batch.events_size(); ++i) {
+    const v1::LoginEvent& e = batch.events(i);
+    ids.push_back(e.event_id());
+    absl::StatusOr<Address> address = Address::Parse(e.address());
+    if (!address.ok() || e.login_time() <= 0 ||
+        e.event_id().size() > kMaxTextField ||
+        e.user().size() > kMaxTextField) {
+      // Acknowledged and dropped: re-sending it would never succeed.
+      LogWarning("agent ", host_id_, ": dropping event ", i, " (", e.event_id(),
+                 "): ",
+                 address.ok() ? "bad login_time or oversized field"
+                              : address.status().message());
+      continue;
+    }
+    logins.push_back(Login{address->ToString(), e.login_time()});
+  }
+  Ref();
+  deps_.merge(std::move(logins),
+              [this, ids = std::move(ids)](
+                  const absl::StatusOr<uint64_t>& merged) mutable {
+                MergeDone(std::move(ids), merged);
+                Unref();
+              });
+}
+
+void SyncStream::MergeDone(std::vector<std::string> ids,
+                           const absl::StatusOr<uint64_t>& merged) {
+  if (!merged.ok()) {
+    // Not acknowledged: the agent keeps the events and re-sends them.
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("store: ", merged.status().message())));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Sent once the agent has been sent the state up to *merged (see
+    // StateWriter::MergeLogins).
+    acks_.push_back(PendingAck{*merged, std::move(ids)});
+  }
+  Pump();
+  ContinueReading();
+}
+
+void SyncStream::ContinueReading() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (end_.has_value()) return;
+    read_starting_ = true;  // Finish() waits: no StartRead after it
+  }
+  StartRead(&in_);
+  bool ending;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    read_starting_ = false;
+    ending = end_.has_value();
+  }
+  if (ending) Pump();
+}
+
+void SyncStream::OnWriteDone(bool ok) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    write_in_flight_ = false;
+  }
+  if (!ok) {
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent went away"));
+    return;
+  }
+  Pump();
+}
+
+void SyncStream::HubMoved() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++hub_wakes_;
+  }
+  Pump();
+}
+
+void SyncStream::Pump() {
+  bool write = false;
+  std::optional<grpc::Status> finish;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (finished_ || write_in_flight_) return;
+    if (end_.has_value()) {
+      if (read_starting_) return;  // ContinueReading() pumps again
+      finished_ = true;
+      finish = *end_;
+    } else if (hello_done_) {
+      write = NextMessageLocked();
+    }
+  }
+  // Outside mu_: gRPC may run a reaction of this stream inline.
+  if (finish.has_value()) {
+    Finish(*finish);
+  } else if (write) {
+    StartWrite(&out_);
+  }
+}
+
+bool SyncStream::NextMessageLocked() {
+  if (outbox_.empty() && !loading_) NextStateLocked();
+  if (!outbox_.empty()) {
+    out_ = std::move(outbox_.front());
+    outbox_.pop_front();
+    write_in_flight_ = true;
+    return true;
+  }
+  // Acknowledgements go after the deltas they cover: an agent drops its
+  // own pending login on the ack, and must have the cluster's copy first.
+  out_.Clear();
+  auto due = std::stable_partition(
+      acks_.begin(), acks_.end(),
+      [this](const PendingAck& a) { return a.version <= next_version_; });
+  for (auto it = acks_.begin(); it != due; ++it) {
+    for (std::string& id : it->ids) {
+      out_.mutable_ack()->add_event_ids(std::move(id));
+    }
+  }
+  acks_.erase(acks_.begin(), due);
+  if (!out_.has_ack()) return false;
+  write_in_flight_ = true;
+  return true;
+}
+
+void SyncStream::NextStateLocked() {
+  if (!need_snapshot_ && epoch_ != deps_.store->Epoch()) {
+    LogWarning("agent ", host_id_,
+               ": store epoch changed (store replaced "
+               "or restarted empty); resynchronizing");
+    need_snapshot_ = true;
+    resend_ = true;
+  }
+  if (need_snapshot_) {
+    loading_ = true;
+    Schedule([this] { LoadSnapshot(); });
+    return;
+  }
+  if (idle_at_wakes_ == hub_wakes_) return;
+  idle_at_wakes_.reset();
+  const uint64_t wakes = hub_wakes_;
+  if (next_version_ > deps_.hub->latest()) {
+    // The agent is ahead of the hub: either a commit not yet published
+    // (wait for it) or a store that went back in time (resync).
+    loading_ = true;
+    Schedule([this, wakes] { CheckAhead(wakes); });
+    return;
+  }
+  std::vector<StateChange> changes;
+  if (!deps_.hub->Read(epoch_, next_version_, kMaxDeltasPerMessage,
+                       &changes)) {
+    loading_ = true;
+    Schedule([this, since = next_version_, wakes] {
+      LoadChanges(since, wakes);
+    });
+    return;
+  }
+  QueueDeltasLocked(changes);
+}
+
+void SyncStream::QueueDeltasLocked(const std::vector<StateChange>& changes) {
+  if (changes.empty()) return;
+  CoordinatorMessage msg;
+  v1::DeltaBatch* batch = msg.mutable_deltas();
+  batch->set_store_epoch(epoch_);
+  for (const StateChange& c : changes) {
+    v1::Delta* d = batch->add_deltas();
+    d->set_version(c.version);
+    d->set_address(c.address);
+    d->set_ticks(c.ticks);
+    d->set_removed(c.removed);
+  }
+  outbox_.push_back(std::move(msg));
+  next_version_ = changes.back().version;
+}
+
+void SyncStream::LoadSnapshot() {
+  absl::StatusOr<Snapshot> snap = deps_.store->ReadSnapshot();
+  if (!snap.ok()) {
+    LogWarning("agent ", host_id_, ": snapshot: ", snap.status().message());
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      loading_ = false;
+    }
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("store: ", snap.status().message())));
+    return;
+  }
+  std::deque<CoordinatorMessage> chunks;
+  size_t i = 0;
+  do {
+    CoordinatorMessage msg;
+    v1::SnapshotChunk* chunk = msg.mutable_snapshot();
+    chunk->set_version(snap->version);
+    chunk->set_store_epoch(snap->epoch);
+    for (size_t n = 0; n < kSnapshotChunkEntries && i < snap->entries.size();
+         ++n, ++i) {
+      v1::Entry* e = chunk->add_entries();
+      e->set_address(snap->entries[i].address);
+      e->set_ticks(snap->entries[i].ticks);
+    }
+    chunk->set_last(i >= snap->entries.size());
+    chunks.push_back(std::move(msg));
+  } while (i < snap->entries.size());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (CoordinatorMessage& msg : chunks) {
+      msg.mutable_snapshot()->set_resend(resend_);
+      outbox_.push_back(std::move(msg));
+    }
+    epoch_ = snap->epoch;
+    next_version_ = snap->version;
+    need_snapshot_ = false;
+    resend_ = false;
+    loading_ = false;
+    idle_at_wakes_.reset();
+    // Versions of another epoch mean nothing now; the snapshot is all the
+    // store has, so every waiting acknowledgement can go after it.
+    for (PendingAck& a : acks_) a.version = 0;
+  }
+  LogInfo("agent ", host_id_, ": sending snapshot of ", snap->entries.size(),
+          " entries at version ", snap->version);
+  Pump();
+}
+
+void SyncStream::LoadChanges(uint64_t since, uint64_t wakes) {
+  absl::StatusOr<std::vector<StateChange>> changes =
+      deps_.store->ChangesSince(since, kMaxDeltasPerMessage);
+  bool fail = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    loading_ = false;
+    if (!changes.ok()) {
+      if (changes.status().code() == absl::StatusCode::kOutOfRange) {
+        need_snapshot_ = true;
+      } else {
+        LogWarning("agent ", host_id_,
+                   ": reading changes: ", changes.status().message());
+        fail = true;
+      }
+    } else if (next_version_ == since && !need_snapshot_) {
+      // Nothing newer in the store yet: wait for the hub to move.
+      if (changes->empty()) idle_at_wakes_ = wakes;
+      QueueDeltasLocked(*changes);
+    }
+  }
+  if (fail) {
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("store: ", changes.status().message())));
+    return;
+  }
+  Pump();
+}
+
+void SyncStream::CheckAhead(uint64_t wakes) {
+  absl::StatusOr<uint64_t> version = deps_.store->Version();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    loading_ = false;
+    if (version.ok() && *version < next_version_) {
+      LogWarning("agent ", host_id_, " has version ", next_version_,
+                 ", the store only ", *version, ": resynchronizing");
+      need_snapshot_ = true;
+      resend_ = true;
+    } else {
+      idle_at_wakes_ = wakes;  // a commit on its way to the hub
+    }
+  }
+  Pump();
+}
+
+void SyncStream::OnDone() {
+  int subscription;
+  int handle;
+  std::string host;
+  grpc::Status status;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    subscription = subscription_;
+    handle = registry_handle_;
+    host = host_id_;
+    if (end_.has_value()) status = *end_;
+  }
+  // After Unsubscribe returns the hub no longer calls Pump().
+  if (subscription >= 0) deps_.hub->Unsubscribe(subscription);
+  if (handle >= 0) deps_.registry->Remove(handle);
+  if (!host.empty()) {
+    LogInfo("agent ", host, " disconnected",
+            status.ok() ? "" : absl::StrCat(": ", status.error_message()));
+  }
+  deps_.forget(this);
+  Unref();
+}
+
+}  // namespace relaysync

@@ -1,0 +1,140 @@
+// SyncStream: one agent's Sync stream, as a gRPC callback reactor. It reads
+// the hello and login batches, hands the batches to the service's group
+// commit and acknowledges them once durable, and pushes the agent a snapshot
+// or deltas whenever the ChangeHub moves.
+//
+// No thread belongs to a stream: reactions run on gRPC's threads and must
+// not block, so store reads (hello, snapshots, deltas older than the hub)
+// go to the service's worker threads, and a publish writes to every stream
+// from the publishing thread. One write is in flight at a time; what is
+// decided while it is out is sent from OnWriteDone.
+#ifndef RELAYSYNC_COORDINATOR_SYNC_STREAM_H_
+#define RELAYSYNC_COORDINATOR_SYNC_STREAM_H_
+
+#include <grpcpp/support/server_callback.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backends/store.h"
+#include "common/clock.h"
+#include "coordinator/agent_registry.h"
+#include "coordinator/change_hub.h"
+#include "relaysync/v1/relaysync.pb.h"
+
+namespace grpc {
+class CallbackServerContext;
+}
+
+namespace relaysync {
+
+class SyncStream;
+
+// What a stream needs from the service that owns it.
+struct SyncStreamDeps {
+  Store* store = nullptr;
+  ChangeHub* hub = nullptr;
+  AgentRegistry* registry = nullptr;
+  const Clock* clock = nullptr;
+  // Runs blocking work (store reads) on a worker thread.
+  std::function<void(std::function<void()>)> post;
+  // Group-commits a login batch; `done` runs on the committing thread with
+  // the highest version the commit produced.
+  std::function<void(std::vector<Login>,
+                     std::function<void(absl::StatusOr<uint64_t>)>)>
+      merge;
+  // Called once from OnDone: the service stops pumping the stream.
+  std::function<void(SyncStream*)> forget;
+};
+
+class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
+                                                         v1::CoordinatorMessage> {
+ public:
+  SyncStream(const SyncStreamDeps& deps, grpc::CallbackServerContext* context);
+
+  // Sends what is due, if no write is in flight: the snapshot or deltas the
+  // agent lacks, then acknowledgements. Never blocks; thread-safe.
+  void Pump();
+  // The hub published or reset: pumps, and ends an idle wait.
+  void HubMoved();
+  // Ends the stream with `status` once the write in flight is done.
+  void End(grpc::Status status);
+
+  // Keep the stream alive across work that outlives its callbacks (worker
+  // tasks, merges, service-wide pumps); the last Unref after OnDone
+  // deletes it.
+  void Ref();
+  void Unref();
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  struct PendingAck {
+    uint64_t version;
+    std::vector<std::string> ids;
+  };
+
+  ~SyncStream() override = default;
+
+  void HandleHello();                        // worker thread
+  void HandleLogins(const v1::LoginBatch&);  // reaction
+  void MergeDone(std::vector<std::string> ids,
+                 const absl::StatusOr<uint64_t>& merged);
+  void ContinueReading();
+  // Decides the next message (mu_ held): true with out_ filled and
+  // write_in_flight_ set. May schedule a store read instead.
+  bool NextMessageLocked();
+  // Queues the state the agent lacks in outbox_, from the hub, or schedules
+  // the store read that will.
+  void NextStateLocked();
+  void QueueDeltasLocked(const std::vector<StateChange>& changes);
+  void LoadSnapshot();                                    // worker thread
+  void LoadChanges(uint64_t since, uint64_t wakes);  // worker thread
+  void CheckAhead(uint64_t wakes);                   // worker thread
+  // Runs `task` on a worker thread, holding a reference.
+  void Schedule(std::function<void()> task);
+
+  const SyncStreamDeps deps_;
+  grpc::CallbackServerContext* const context_;
+  v1::AgentMessage in_;        // the read in flight
+  v1::CoordinatorMessage out_;  // the write in flight
+
+  std::atomic<int> refs_{1};  // the gRPC call's own, dropped in OnDone
+
+  std::mutex mu_;
+  bool hello_done_ = false;
+  std::string host_id_;
+  int registry_handle_ = -1;
+  int subscription_ = -1;
+  // The epoch and version the agent has, or will have once it applies what
+  // was sent; whether it needs a snapshot and must re-send its map.
+  std::string epoch_;
+  uint64_t next_version_ = 0;
+  bool need_snapshot_ = false;
+  bool resend_ = false;
+  bool loading_ = false;  // a store read for this stream is under way
+  // Hub wake-ups seen, and their count when a store read found nothing to
+  // send (nothing newer, or a commit still on its way to the hub): until
+  // the next wake-up there is nothing to ask the store.
+  uint64_t hub_wakes_ = 0;
+  std::optional<uint64_t> idle_at_wakes_;
+  std::deque<v1::CoordinatorMessage> outbox_;  // snapshot chunks, deltas
+  std::vector<PendingAck> acks_;  // sent once next_version_ covers them
+  bool write_in_flight_ = false;
+  bool read_starting_ = false;  // StartRead is being called, outside mu_
+  std::optional<grpc::Status> end_;  // End() was called
+  bool finished_ = false;            // Finish() was called
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_COORDINATOR_SYNC_STREAM_H_

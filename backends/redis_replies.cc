@@ -2,10 +2,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "backends/redis_connection.h"
 
 namespace relaysync::redis {
@@ -75,31 +77,52 @@ bool ParseRecord(absl::string_view value, int64_t* login_time,
          absl::SimpleAtoi(value.substr(colon + 1), delete_time);
 }
 
-bool ParseLogEntry(const redisReply* entry, StateChange* change) {
+bool ParseLogEntry(const redisReply* entry, std::vector<StateChange>* out) {
   const std::string id = ReplyText(ReplyElement(entry, 0));
   const size_t dash = id.find('-');
-  const redisReply* fields = ReplyElement(entry, 1);
+  uint64_t last = 0;
   if (dash == std::string::npos ||
-      !absl::SimpleAtoi(absl::string_view(id).substr(0, dash),
-                        &change->version)) {
+      !absl::SimpleAtoi(absl::string_view(id).substr(0, dash), &last)) {
     return false;
   }
-  bool have_address = false, have_ticks = false, have_removed = false;
+  const redisReply* fields = ReplyElement(entry, 1);
+  uint64_t first = 0;
+  std::string addresses, ticks, removed;
+  bool have_first = false;
   for (size_t i = 0; i + 1 < ReplyArraySize(fields); i += 2) {
     const std::string field = ReplyText(ReplyElement(fields, i));
-    const redisReply* value = ReplyElement(fields, i + 1);
-    if (field == "a") {
-      change->address = ReplyText(value);
-      have_address = true;
+    std::string value = ReplyText(ReplyElement(fields, i + 1));
+    if (field == "v") {
+      have_first = absl::SimpleAtoi(value, &first);
+    } else if (field == "a") {
+      addresses = std::move(value);
     } else if (field == "t") {
-      have_ticks = ReplyInt(value, &change->ticks);
+      ticks = std::move(value);
     } else if (field == "r") {
-      const std::string r = ReplyText(value);
-      change->removed = r == "1";
-      have_removed = r == "0" || r == "1";
+      removed = std::move(value);
     }
   }
-  return have_address && have_ticks && have_removed;
+  std::vector<absl::string_view> a = absl::StrSplit(addresses, ' ');
+  std::vector<absl::string_view> t = absl::StrSplit(ticks, ' ');
+  if (!have_first || first == 0 || last < first ||
+      last - first + 1 != removed.size() || a.size() != removed.size() ||
+      t.size() != removed.size()) {
+    return false;
+  }
+  std::vector<StateChange> changes(removed.size());
+  for (size_t i = 0; i < removed.size(); ++i) {
+    StateChange& c = changes[i];
+    c.version = first + i;
+    c.address = std::string(a[i]);
+    if (c.address.empty() || !absl::SimpleAtoi(t[i], &c.ticks) ||
+        (removed[i] != '0' && removed[i] != '1')) {
+      return false;
+    }
+    c.removed = removed[i] == '1';
+  }
+  out->insert(out->end(), std::make_move_iterator(changes.begin()),
+              std::make_move_iterator(changes.end()));
+  return true;
 }
 
 }  // namespace relaysync::redis

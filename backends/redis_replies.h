@@ -34,8 +34,11 @@ absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
 bool ParseRecord(absl::string_view value, int64_t* login_time,
                  int64_t* delete_time);
 
-// A change-log entry: ["<version>-1", ["a", address, "t", ticks, "r", 0|1]].
-bool ParseLogEntry(const redisReply* entry, StateChange* change);
+// A change-log entry, the changes of one mutation: ["<last version>-1",
+// ["v", first version, "a", "addr addr ...", "t", "ticks ticks ...",
+// "r", "0101..."]]. Appends them to `out`; false (and `out` unchanged) if
+// the entry is malformed.
+bool ParseLogEntry(const redisReply* entry, std::vector<StateChange>* out);
 
 }  // namespace relaysync::redis
 

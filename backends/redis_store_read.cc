@@ -106,26 +106,38 @@ absl::StatusOr<std::vector<StateChange>> RedisStore::ChangesSince(
   const std::string what_text = absl::StrCat("changes since ", since);
   const char* what = what_text.c_str();
   const std::string& log = keys_[redis::kLogKey];
+  // One entry per mutation, ID "<its last version>-1": the entries with
+  // versions since+1 .. since+limit are those with IDs in that range, plus
+  // the first one after it, which may start inside it.
   std::vector<std::vector<std::string>> reads = {
       {"XRANGE", log, "-", "+", "COUNT", "1"}};
   // Versions stay far below 2^53: a larger `since` is out of range anyway.
-  const bool fetch = limit > 0 && since < (uint64_t{1} << 53);
+  const uint64_t kMaxVersion = uint64_t{1} << 53;
+  const bool fetch = limit > 0 && since < kMaxVersion;
+  const bool bounded = fetch && limit < kMaxVersion - since;
   if (fetch) {
-    reads.push_back({"XRANGE", log, absl::StrCat(since + 1, "-1"), "+", "COUNT",
-                     absl::StrCat(std::min<uint64_t>(limit, INT64_MAX))});
+    const std::string from = absl::StrCat(since + 1, "-1");
+    if (bounded) {
+      const std::string to = absl::StrCat(since + limit, "-1");
+      reads.push_back({"XRANGE", log, from, to});
+      reads.push_back({"XRANGE", log, "(" + to, "+", "COUNT", "1"});
+    } else {
+      reads.push_back({"XRANGE", log, from, "+"});
+    }
   }
   return WithRetry([&]() -> absl::StatusOr<std::vector<StateChange>> {
     Info info;
     absl::StatusOr<RedisReply> exec = Transaction(what, reads, &info);
     if (!exec.ok()) return exec.status();
     uint64_t oldest = info.version + 1;  // an empty log
-    StateChange first;
     if (ReplyArraySize((*exec)->element[1]) > 0) {
-      if (!redis::ParseLogEntry(ReplyElement((*exec)->element[1], 0), &first)) {
+      std::vector<StateChange> first;
+      if (!redis::ParseLogEntry(ReplyElement((*exec)->element[1], 0),
+                                &first)) {
         return Error(*conn_, what,
                      absl::DataLossError("unreadable change log entry"));
       }
-      oldest = first.version;
+      oldest = first.front().version;
     }
     if (since > info.version || since + 1 < oldest) {
       return Error(*conn_, what,
@@ -133,22 +145,27 @@ absl::StatusOr<std::vector<StateChange>> RedisStore::ChangesSince(
                        "not in the change log (it holds versions ", oldest,
                        " to ", info.version, "); a snapshot is needed")));
     }
-    std::vector<StateChange> changes;
-    const redisReply* entries = fetch ? (*exec)->element[2] : nullptr;
-    changes.reserve(ReplyArraySize(entries));
-    for (size_t i = 0; i < ReplyArraySize(entries); ++i) {
-      StateChange change;
-      if (!redis::ParseLogEntry(entries->element[i], &change) ||
-          change.version != since + 1 + i) {
-        return Error(*conn_, what,
-                     absl::DataLossError(
-                         absl::StrCat("change log entry ", i + 1, " after ",
-                                      since, " is missing or unreadable")));
+    std::vector<StateChange> logged;
+    for (size_t r = 2; fetch && r < (*exec)->elements; ++r) {
+      const redisReply* entries = (*exec)->element[r];
+      for (size_t i = 0; i < ReplyArraySize(entries); ++i) {
+        if (!redis::ParseLogEntry(entries->element[i], &logged)) {
+          return Error(*conn_, what,
+                       absl::DataLossError(absl::StrCat(
+                           "unreadable change log entry after ", since)));
+        }
       }
-      changes.push_back(std::move(change));
     }
+    std::vector<StateChange> changes;
     const uint64_t expected =
         fetch ? std::min<uint64_t>(limit, info.version - since) : 0;
+    changes.reserve(expected);
+    for (StateChange& change : logged) {
+      if (change.version <= since) continue;  // earlier in a straddling entry
+      if (changes.size() == expected) break;
+      if (change.version != since + 1 + changes.size()) break;  // a gap
+      changes.push_back(std::move(change));
+    }
     if (changes.size() != expected) {
       return Error(*conn_, what,
                    absl::DataLossError(absl::StrCat(

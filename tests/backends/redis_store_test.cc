@@ -162,9 +162,9 @@ TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
   EXPECT_EQ(server.Command({"ZSCORE", k + "by_delete", "10.0.0.2"}),
             absl::StrCat(kT + 5));
   EXPECT_EQ(server.Command({"XRANGE", k + "log", "-", "+"}),
-            absl::StrCat("1-1\na\n10.0.0.1\nt\n", kT, "\nr\n0\n",
-                         "2-1\na\n10.0.0.2\nt\n", kT + 1, "\nr\n0\n",
-                         "3-1\na\n10.0.0.2\nt\n0\nr\n1"));
+            absl::StrCat("2-1\nv\n1\na\n10.0.0.1 10.0.0.2\nt\n", kT, " ",
+                         kT + 1, "\nr\n00\n",
+                         "3-1\nv\n3\na\n10.0.0.2\nt\n0\nr\n1"));
   EXPECT_EQ(server.Command({"HMGET", k + "meta", "epoch", "version", "count"}),
             absl::StrCat(store->Epoch(), "\n3\n1"));
 }

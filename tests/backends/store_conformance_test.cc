@@ -282,6 +282,13 @@ TEST_P(StoreConformanceTest, ChangesSinceReturnsOrderedDeltas) {
   EXPECT_EQ(
       Describe(Must(store_->ChangesSince(v0 + 2, 3))),
       Describe(std::vector<StateChange>(all.begin() + 2, all.begin() + 5)));
+  // From inside one mutation's changes, and up to the middle of another's
+  // (Redis logs a mutation as one entry).
+  EXPECT_EQ(Describe(Changes(*store_, v0 + 1)),
+            Describe(std::vector<StateChange>(all.begin() + 1, all.end())));
+  EXPECT_EQ(
+      Describe(Must(store_->ChangesSince(v0 + 1, 4))),
+      Describe(std::vector<StateChange>(all.begin() + 1, all.begin() + 5)));
   EXPECT_THAT(Must(store_->ChangesSince(v0 + 2, 0)), IsEmpty());
   EXPECT_THAT(Changes(*store_, v0 + 6), IsEmpty());
 }

@@ -102,6 +102,11 @@ bool ParseLogEntry(const redisReply* entry, std::vector<StateChange>* out) {
       removed = std::move(value);
     }
   }
+  if (!have_first && removed.size() == 1) {
+    // Written before entries grouped changes: one change, no "v".
+    first = last;
+    have_first = true;
+  }
   std::vector<absl::string_view> a = absl::StrSplit(addresses, ' ');
   std::vector<absl::string_view> t = absl::StrSplit(ticks, ' ');
   if (!have_first || first == 0 || last < first ||

@@ -37,7 +37,8 @@ bool ParseRecord(absl::string_view value, int64_t* login_time,
 // A change-log entry, the changes of one mutation: ["<last version>-1",
 // ["v", first version, "a", "addr addr ...", "t", "ticks ticks ...",
 // "r", "0101..."]]. Appends them to `out`; false (and `out` unchanged) if
-// the entry is malformed.
+// the entry is malformed. An entry of an older relaysync, one change and
+// no "v", is read too.
 bool ParseLogEntry(const redisReply* entry, std::vector<StateChange>* out);
 
 }  // namespace relaysync::redis

@@ -169,6 +169,32 @@ TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
             absl::StrCat(store->Epoch(), "\n3\n1"));
 }
 
+TEST(RedisStoreTest, ReadsChangeLogEntriesOfOneChangeWithoutFirstVersion) {
+  // Earlier builds wrote one entry per change, without "v".
+  RedisServer& server = SharedServer();
+  const std::string p = FreshPrefix();
+  std::unique_ptr<RedisStore> store = OpenOrFail(server, p);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->MergeLogins({{"10.0.0.1", kT}}, kNone).ok());
+  const std::string k = absl::StrCat("{", p, "}:");
+  server.Command({"XADD", k + "log", "2-1", "a", "10.0.0.2", "t",
+                  absl::StrCat(kT + 1), "r", "0"});
+  server.Command({"HSET", k + "meta", "version", "2"});
+  absl::StatusOr<std::vector<StateChange>> changes =
+      store->ChangesSince(0, 10);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[1].version, 2u);
+  EXPECT_EQ((*changes)[1].address, "10.0.0.2");
+  EXPECT_EQ((*changes)[1].ticks, kT + 1);
+  // A damaged entry is data loss, not a silent gap.
+  server.Command({"XADD", k + "log", "3-1", "v", "3", "a", "10.0.0.3", "t",
+                  "x", "r", "0"});
+  server.Command({"HSET", k + "meta", "version", "3"});
+  EXPECT_EQ(store->ChangesSince(0, 10).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST(RedisStoreTest, TimesAreExactUpToTwoToThe53) {
   RedisServer& server = SharedServer();
   const std::string p = FreshPrefix();

@@ -24,6 +24,32 @@ bool IsString(const redisReply* reply) {
   return reply != nullptr && reply->type == REDIS_REPLY_STRING;
 }
 
+// Changes first, first + 1, ... packed as the scripts pack them:
+// space-separated addresses and ticks, one 0/1 per change. Appends them to
+// `out`, or returns false and leaves it alone.
+bool UnpackChanges(uint64_t first, absl::string_view addresses,
+                   absl::string_view ticks, absl::string_view removed,
+                   std::vector<StateChange>* out) {
+  if (removed.empty()) return addresses.empty() && ticks.empty();
+  std::vector<absl::string_view> a = absl::StrSplit(addresses, ' ');
+  std::vector<absl::string_view> t = absl::StrSplit(ticks, ' ');
+  if (a.size() != removed.size() || t.size() != removed.size()) return false;
+  std::vector<StateChange> changes(removed.size());
+  for (size_t i = 0; i < removed.size(); ++i) {
+    StateChange& c = changes[i];
+    c.version = first + i;
+    c.address = std::string(a[i]);
+    if (c.address.empty() || !absl::SimpleAtoi(t[i], &c.ticks) ||
+        (removed[i] != '0' && removed[i] != '1')) {
+      return false;
+    }
+    c.removed = removed[i] == '1';
+  }
+  out->insert(out->end(), std::make_move_iterator(changes.begin()),
+              std::make_move_iterator(changes.end()));
+  return true;
+}
+
 }  // namespace
 
 bool ParseInfo(const redisReply* reply, Info* info) {
@@ -38,31 +64,18 @@ bool ParseInfo(const redisReply* reply, Info* info) {
 
 absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
                                              std::string* epoch) {
-  const redisReply* changes = ReplyElement(reply, 2);
-  const redisReply* missing = ReplyElement(reply, 3);
-  uint64_t version = 0;
-  if (ReplyArraySize(reply) != 4 || !IsString(ReplyElement(reply, 0)) ||
-      !ParseU64(ReplyElement(reply, 1), &version) ||
-      changes->type != REDIS_REPLY_ARRAY || changes->elements % 3 != 0 ||
-      missing->type != REDIS_REPLY_ARRAY) {
+  const redisReply* missing = ReplyElement(reply, 5);
+  uint64_t first = 0;
+  MutationResult result;
+  if (ReplyArraySize(reply) != 6 || !IsString(ReplyElement(reply, 0)) ||
+      !ParseU64(ReplyElement(reply, 1), &first) ||
+      missing->type != REDIS_REPLY_ARRAY ||
+      !UnpackChanges(first, ReplyText(ReplyElement(reply, 2)),
+                     ReplyText(ReplyElement(reply, 3)),
+                     ReplyText(ReplyElement(reply, 4)), &result.changes)) {
     return absl::InternalError("unexpected script reply");
   }
   *epoch = ReplyText(ReplyElement(reply, 0));
-  MutationResult result;
-  result.changes.reserve(changes->elements / 3);
-  for (size_t i = 0; i < changes->elements; i += 3, ++version) {
-    StateChange c;
-    c.version = version;
-    c.address = ReplyText(changes->element[i]);
-    const std::string removed = ReplyText(changes->element[i + 2]);
-    if (!ReplyInt(changes->element[i + 1], &c.ticks) ||
-        (removed != "0" && removed != "1")) {
-      return absl::InternalError(
-          absl::StrCat("unexpected change in script reply for ", c.address));
-    }
-    c.removed = removed == "1";
-    result.changes.push_back(std::move(c));
-  }
   for (size_t i = 0; i < missing->elements; ++i) {
     result.missing.push_back(ReplyText(missing->element[i]));
   }
@@ -107,27 +120,9 @@ bool ParseLogEntry(const redisReply* entry, std::vector<StateChange>* out) {
     first = last;
     have_first = true;
   }
-  std::vector<absl::string_view> a = absl::StrSplit(addresses, ' ');
-  std::vector<absl::string_view> t = absl::StrSplit(ticks, ' ');
-  if (!have_first || first == 0 || last < first ||
-      last - first + 1 != removed.size() || a.size() != removed.size() ||
-      t.size() != removed.size()) {
-    return false;
-  }
-  std::vector<StateChange> changes(removed.size());
-  for (size_t i = 0; i < removed.size(); ++i) {
-    StateChange& c = changes[i];
-    c.version = first + i;
-    c.address = std::string(a[i]);
-    if (c.address.empty() || !absl::SimpleAtoi(t[i], &c.ticks) ||
-        (removed[i] != '0' && removed[i] != '1')) {
-      return false;
-    }
-    c.removed = removed[i] == '1';
-  }
-  out->insert(out->end(), std::make_move_iterator(changes.begin()),
-              std::make_move_iterator(changes.end()));
-  return true;
+  return have_first && first > 0 && !removed.empty() && last >= first &&
+         last - first + 1 == removed.size() &&
+         UnpackChanges(first, addresses, ticks, removed, out);
 }
 
 }  // namespace relaysync::redis

@@ -25,7 +25,9 @@ struct Info {
 // {epoch, version, count}. False if the reply has another shape.
 bool ParseInfo(const redisReply* reply, Info* info);
 
-// {epoch, first_version, {address, ticks, removed, ...}, {missing...}}.
+// {epoch, first_version, "address address ...", "ticks ticks ...",
+// "0101..." (1 = removed), {missing...}}: the changes packed as in the
+// change log.
 // InternalError naming what is wrong.
 absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
                                              std::string* epoch);

@@ -52,17 +52,13 @@ local limit = tonumber(ARGV[2])
 local version = tonumber(redis.call('HGET', meta_key, 'version'))
 local count = tonumber(redis.call('HGET', meta_key, 'count'))
 local first_version = version + 1
-local changes = {}
 local log_a, log_t, log_r = {}, {}, {}
 
 local function emit(addr, ticks, removed)
   version = version + 1
-  changes[#changes + 1] = addr
-  changes[#changes + 1] = ticks
-  changes[#changes + 1] = removed
-  log_a[#log_a + 1] = addr
-  log_t[#log_t + 1] = ticks
-  log_r[#log_r + 1] = removed
+  log_a[version - first_version + 1] = addr
+  log_t[version - first_version + 1] = ticks
+  log_r[version - first_version + 1] = removed
 end
 
 -- exists, login_time, delete_time (strings) of a record's stored value
@@ -101,11 +97,14 @@ local function save(addr, existed, old_l, old_d, l, d)
   end
 end
 
+-- Replies {epoch, first version, addresses, ticks, removed flags,
+-- missing}, the changes packed as in the log entry.
 local function finish(missing)
+  local a, t, r =
+    table.concat(log_a, ' '), table.concat(log_t, ' '), table.concat(log_r)
   if version >= first_version then
     redis.call('XADD', log_key, fmt(version) .. '-1', 'v', fmt(first_version),
-               'a', table.concat(log_a, ' '), 't', table.concat(log_t, ' '),
-               'r', table.concat(log_r))
+               'a', a, 't', t, 'r', r)
     -- Keeps every entry holding one of the last `limit` versions.
     local keep_from = version - limit + 1
     if keep_from > 1 then
@@ -113,7 +112,7 @@ local function finish(missing)
     end
     redis.call('HSET', meta_key, 'version', fmt(version), 'count', fmt(count))
   end
-  return {epoch, fmt(first_version), changes, missing}
+  return {epoch, fmt(first_version), a, t, r, missing}
 end
 )lua";
 
@@ -197,7 +196,7 @@ for _, k in ipairs(touched) do
   local addr, l, d = addrs[k], cur_l[k], old_d[k]
   recs[#recs + 1] = addr
   recs[#recs + 1] = l .. ':' .. d
-  if present(l, d) then
+  if cur_n[k] > d_n[k] then
     logins[#logins + 1] = l
     logins[#logins + 1] = addr
     -- A tombstone came back: it leaves by_delete.

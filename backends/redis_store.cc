@@ -108,6 +108,10 @@ RedisStore::RedisStore(const RedisStoreOptions& options)
   c.timeout = options.timeout;
   conn_ = std::make_unique<RedisConnection>(c);
   wait_conn_ = std::make_unique<RedisConnection>(c);
+  for (int i = 0; i < std::max(1, options.merge_connections); ++i) {
+    merge_conns_.push_back(std::make_unique<MergeConnection>());
+    merge_conns_.back()->conn = std::make_unique<RedisConnection>(c);
+  }
 }
 
 RedisStore::~RedisStore() = default;
@@ -254,20 +258,19 @@ absl::StatusOr<RedisReply> RedisStore::RunScript(
 }
 
 absl::StatusOr<MutationResult> RedisStore::Mutate(
-    const char* what, Script script, std::vector<std::string> argv) {
-  return WithRetry([&]() -> absl::StatusOr<MutationResult> {
-    absl::StatusOr<RedisReply> reply = RunScript(*conn_, script, &argv);
-    if (!reply.ok()) return Error(*conn_, what, reply.status());
-    if (ReplyIsError(reply->get())) {
-      return ReplyError(*conn_, what, ReplyText(reply->get()));
-    }
-    std::string epoch;
-    absl::StatusOr<MutationResult> result =
-        redis::ParseMutation(reply->get(), &epoch);
-    if (!result.ok()) return Error(*conn_, what, result.status());
-    NoteEpoch(epoch);
-    return result;
-  });
+    RedisConnection& conn, const char* what, Script script,
+    std::vector<std::string>* argv) {
+  absl::StatusOr<RedisReply> reply = RunScript(conn, script, argv);
+  if (!reply.ok()) return Error(conn, what, reply.status());
+  if (ReplyIsError(reply->get())) {
+    return ReplyError(conn, what, ReplyText(reply->get()));
+  }
+  std::string epoch;
+  absl::StatusOr<MutationResult> result =
+      redis::ParseMutation(reply->get(), &epoch);
+  if (!result.ok()) return Error(conn, what, result.status());
+  NoteEpoch(epoch);
+  return result;
 }
 
 absl::StatusOr<MutationResult> RedisStore::MergeLogins(
@@ -289,7 +292,21 @@ absl::StatusOr<MutationResult> RedisStore::MergeLogins(
     argv->push_back(absl::StrCat(login.login_time));
   }
   if (argv->size() == fixed) return MutationResult{};
-  return Mutate("merge logins", Script::kMerge, std::move(*argv));
+  // A free connection if there is one, else the next in turn.
+  const size_t n = merge_conns_.size();
+  size_t pick = next_merge_.fetch_add(1) % n;
+  for (size_t i = 0; i < n; ++i) {
+    MergeConnection& candidate = *merge_conns_[(pick + i) % n];
+    if (candidate.mu.try_lock()) {
+      candidate.mu.unlock();
+      pick = (pick + i) % n;
+      break;
+    }
+  }
+  MergeConnection& m = *merge_conns_[pick];
+  return WithRetry(m.mu, *m.conn, [&] {
+    return Mutate(*m.conn, "merge logins", Script::kMerge, &*argv);
+  });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
@@ -302,7 +319,9 @@ absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
   argv->push_back(address);
   argv->push_back(absl::StrCat(ticks));
   argv->push_back(absl::StrCat(ticks - 1));
-  return Mutate("put", Script::kPut, std::move(*argv));
+  return WithRetry([&] {
+    return Mutate(*conn_, "put", Script::kPut, &*argv);
+  });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Delete(
@@ -319,7 +338,9 @@ absl::StatusOr<MutationResult> RedisStore::Delete(
   if (!argv.ok()) return argv.status();
   argv->push_back(absl::StrCat(now));
   argv->insert(argv->end(), addresses.begin(), addresses.end());
-  return Mutate("delete", Script::kDelete, std::move(*argv));
+  return WithRetry([&] {
+    return Mutate(*conn_, "delete", Script::kDelete, &*argv);
+  });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Expire(int64_t cutoff,
@@ -329,7 +350,9 @@ absl::StatusOr<MutationResult> RedisStore::Expire(int64_t cutoff,
   if (!argv.ok()) return argv.status();
   argv->push_back(Threshold(cutoff));
   argv->push_back(Threshold(forget_before));
-  return Mutate("expire", Script::kExpire, std::move(*argv));
+  return WithRetry([&] {
+    return Mutate(*conn_, "expire", Script::kExpire, &*argv);
+  });
 }
 
 absl::StatusOr<uint64_t> RedisStore::WaitForChange(uint64_t since,

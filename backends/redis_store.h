@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,11 +41,16 @@ struct RedisStoreOptions {
   size_t change_log_limit = 100000;
   // Connect timeout, and the longest wait for any one reply.
   absl::Duration timeout = absl::Seconds(2);
+  // Connections MergeLogins spreads concurrent calls over, so one batch's
+  // round trip and parsing overlap another's script in Redis.
+  int merge_connections = 2;
 };
 
 // Thread-safe. Commands go over one connection under a mutex (callers
-// batch: the coordinator group-commits); WaitForChange uses a second one,
-// so a blocked follower never holds up writes. After a failure the next
+// batch: the coordinator group-commits), except MergeLogins, which has
+// `merge_connections` of its own so concurrent batches overlap (scripts
+// are atomic and merging is order-independent); WaitForChange uses
+// another, so a blocked follower never holds up writes. After a failure the next
 // call reconnects; every call is retried once when a connection that was
 // up fails (Redis restarted, failover), which is safe as each script is
 // idempotent (a retried Delete may then list as missing an address it
@@ -124,19 +130,26 @@ class RedisStore : public Store {
   absl::StatusOr<RedisReply> RunScript(RedisConnection& conn,
                                        redis::Script script,
                                        std::vector<std::string>* argv);
-  // A mutation: runs `argv`, parses the reply, notes the epoch.
-  absl::StatusOr<MutationResult> Mutate(const char* what, redis::Script script,
-                                        std::vector<std::string> argv);
+  // A mutation: runs `*argv` on `conn` (its mutex held), parses the
+  // reply, notes the epoch.
+  absl::StatusOr<MutationResult> Mutate(RedisConnection& conn,
+                                        const char* what, redis::Script script,
+                                        std::vector<std::string>* argv);
   absl::StatusOr<Info> ReadInfo(RedisConnection& conn, const char* what);
   // MULTI, the info script, `reads`, EXEC on conn_: fills `info` and
   // returns EXEC's reply (element i + 1 answers reads[i]), consistent.
   absl::StatusOr<RedisReply> Transaction(
       const char* what, const std::vector<std::vector<std::string>>& reads,
       Info* info);
-  // Runs `fn` (which uses conn_) under mu_, once more if a connection that
-  // was up failed with Unavailable.
+  // Runs `fn` (which uses `conn`) under `mu`, once more if a connection
+  // that was up failed with Unavailable. Without arguments: conn_, mu_.
   template <typename Fn>
-  auto WithRetry(Fn fn) -> decltype(fn());
+  auto WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
+      -> decltype(fn());
+  template <typename Fn>
+  auto WithRetry(Fn fn) -> decltype(fn()) {
+    return WithRetry(mu_, *conn_, std::move(fn));
+  }
   static const absl::Status& StatusOf(const absl::Status& s) { return s; }
   template <typename T>
   static const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
@@ -161,6 +174,12 @@ class RedisStore : public Store {
   std::unique_ptr<RedisConnection> conn_;
   std::mutex wait_mu_;  // guards wait_conn_
   std::unique_ptr<RedisConnection> wait_conn_;
+  struct MergeConnection {
+    std::mutex mu;
+    std::unique_ptr<RedisConnection> conn;
+  };
+  std::vector<std::unique_ptr<MergeConnection>> merge_conns_;
+  std::atomic<unsigned> next_merge_{0};
 
   std::string shas_[redis::kScriptCount];  // fixed after Open
 
@@ -169,9 +188,10 @@ class RedisStore : public Store {
 };
 
 template <typename Fn>
-auto RedisStore::WithRetry(Fn fn) -> decltype(fn()) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const bool was_connected = conn_->connected();
+auto RedisStore::WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
+    -> decltype(fn()) {
+  std::lock_guard<std::mutex> lock(mu);
+  const bool was_connected = conn.connected();
   auto result = fn();
   if (absl::IsUnavailable(StatusOf(result)) && was_connected) {
     result = fn();

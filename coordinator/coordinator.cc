@@ -20,6 +20,13 @@
 #include "rpc/endpoints.h"
 
 namespace relaysync {
+namespace {
+
+// Changes the follower reads from a shared store per round trip: under
+// load it publishes whole commits at a time instead of slices of them.
+constexpr size_t kFollowBatch = 10000;
+
+}  // namespace
 
 struct Coordinator::Impl {
   std::unique_ptr<Store> store;
@@ -74,7 +81,7 @@ struct Coordinator::Impl {
       return std::vector<StateChange>();
     }
     absl::StatusOr<std::vector<StateChange>> changes =
-        store->ChangesSince(hub->latest(), 1000);
+        store->ChangesSince(hub->latest(), kFollowBatch);
     if (!changes.ok() &&
         changes.status().code() == absl::StatusCode::kOutOfRange) {
       // Fell behind the retained log (or the log went backwards): streams

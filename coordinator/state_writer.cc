@@ -39,6 +39,15 @@ absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
   for (Login& l : logins) {
     if (l.login_time > latest_allowed) l.login_time = now;
   }
+  if (store_->shared()) {
+    // Merging is order-independent and a shared store's changes reach the
+    // hub through the follower: concurrent callers (the Sync service's
+    // merge threads) each run their own script, overlapping.
+    absl::StatusOr<MutationResult> result =
+        store_->MergeLogins(logins, LoginCutoff());
+    if (!result.ok()) return result.status();
+    return CoveringVersion(*result);
+  }
   // Group commit (as LevelDB's writer queue): the first waiter becomes the
   // leader and merges everything queued behind it in one transaction.
   Pending self;
@@ -64,17 +73,7 @@ absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
   lock.unlock();
   absl::StatusOr<MutationResult> result =
       Commit([&] { return store_->MergeLogins(group, LoginCutoff()); });
-  uint64_t version = 0;
-  if (result.ok() && !result->changes.empty()) {
-    version = result->changes.back().version;
-  } else if (result.ok()) {
-    // Nothing changed: the logins were already in, by an earlier commit
-    // (another agent's re-send, a duplicate). That commit's delta must
-    // reach the agent before the ack too, and the store's version covers
-    // it. Unknown (store down): 0, and the ack goes at once, as before.
-    absl::StatusOr<uint64_t> current = store_->Version();
-    if (current.ok()) version = *current;
-  }
+  const uint64_t version = result.ok() ? CoveringVersion(*result) : 0;
   lock.lock();
   for (Pending* p : members) {
     queue_.pop_front();
@@ -85,6 +84,16 @@ absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
   queue_cv_.notify_all();
   if (!self.status.ok()) return self.status;
   return self.version;
+}
+
+uint64_t StateWriter::CoveringVersion(const MutationResult& result) {
+  if (!result.changes.empty()) return result.changes.back().version;
+  // Nothing changed: the logins were already in, by an earlier commit
+  // (another agent's re-send, a duplicate). That commit's delta must reach
+  // the agent before the ack too, and the store's version covers it.
+  // Unknown (store down): 0, and the ack goes at once.
+  absl::StatusOr<uint64_t> current = store_->Version();
+  return current.ok() ? *current : 0;
 }
 
 absl::StatusOr<MutationResult> StateWriter::Put(const std::string& address,

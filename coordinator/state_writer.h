@@ -38,7 +38,8 @@ class StateWriter {
               const StateWriterOptions& options);
 
   // Merges `logins` (addresses already canonical). Returns once they are
-  // durable in the store; concurrent callers share one store transaction.
+  // durable in the store; concurrent callers share one store transaction
+  // (on a shared store each runs its own, concurrently).
   // The result is a version that covers the logins (the highest the merge
   // produced, or the store's when it changed nothing): an agent must be
   // sent the state up to it before the acknowledgement, or it would drop
@@ -66,6 +67,8 @@ class StateWriter {
     absl::Status status;
     uint64_t version = 0;
   };
+  // The version an acknowledgement of a merge's logins must wait for.
+  uint64_t CoveringVersion(const MutationResult& result);
   // Runs a store mutation and publishes its changes, serialized with every
   // other mutation so the hub sees versions in order.
   template <typename Fn>

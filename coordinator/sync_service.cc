@@ -12,6 +12,8 @@ namespace {
 constexpr int kWorkers = 2;
 // Upper bound on logins merged in one store transaction.
 constexpr size_t kMaxGroupLogins = 20000;
+// Merge threads on a shared store (RedisStoreOptions::merge_connections).
+constexpr int kSharedStoreMergers = 2;
 // How often every stream is pumped without a publish.
 constexpr auto kTick = std::chrono::milliseconds(200);
 
@@ -30,7 +32,12 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
     Merge(std::move(logins), std::move(done));
   };
   deps_.forget = [this](SyncStream* stream) { Forget(stream); };
-  merger_ = std::thread([this] { MergeLoop(); });
+  // A shared store (Redis) takes concurrent merges: while one batch's
+  // script runs, the next is sent and the last one's reply parsed.
+  const int mergers = store->shared() ? kSharedStoreMergers : 1;
+  for (int i = 0; i < mergers; ++i) {
+    mergers_.emplace_back([this, i] { MergeLoop(/*ticks=*/i == 0); });
+  }
   for (int i = 0; i < kWorkers; ++i) {
     workers_.emplace_back([this] { WorkLoop(); });
   }
@@ -43,7 +50,7 @@ SyncService::~SyncService() {
   }
   merge_cv_.notify_all();
   work_cv_.notify_all();
-  merger_.join();
+  for (std::thread& t : mergers_) t.join();
   for (std::thread& t : workers_) t.join();
 }
 
@@ -105,7 +112,7 @@ void SyncService::Post(std::function<void()> task) {
   work_cv_.notify_one();
 }
 
-void SyncService::MergeLoop() {
+void SyncService::MergeLoop(bool ticks) {
   auto next_tick = std::chrono::steady_clock::now() + kTick;
   for (;;) {
     std::vector<MergeJob> jobs;
@@ -133,6 +140,7 @@ void SyncService::MergeLoop() {
     }
     if (std::chrono::steady_clock::now() >= next_tick) {
       next_tick = std::chrono::steady_clock::now() + kTick;
+      if (!ticks) continue;
       for (SyncStream* stream : RefStreams()) {
         stream->Pump();
         stream->Unref();

@@ -1,7 +1,8 @@
 // The RelaySync service: one bidirectional stream per agent (SyncStream, a
-// callback reactor), and the threads the streams share: one that
-// group-commits the login batches of every stream into the store, and a
-// few workers for the store reads a stream must not do on gRPC's threads.
+// callback reactor), and the threads the streams share: one (two on a
+// shared store) that group-commits the login batches of every stream into
+// the store, and a few workers for the store reads a stream must not do on
+// gRPC's threads.
 // Threads do not grow with the number of agents.
 #ifndef RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 #define RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
@@ -52,9 +53,9 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // The open streams, each with a reference the caller must drop.
   std::vector<SyncStream*> RefStreams();
   // Group commit: everything queued while the previous commit ran goes
-  // into the next one. Also pumps every stream now and then, so a change
-  // no publish announced (a store epoch moving) is noticed.
-  void MergeLoop();
+  // into the next one. With `ticks`, also pumps every stream now and then,
+  // so a change no publish announced (a store epoch moving) is noticed.
+  void MergeLoop(bool ticks);
   void WorkLoop();
 
   StateWriter* const writer_;
@@ -68,7 +69,7 @@ class SyncService final : public v1::RelaySync::CallbackService {
   std::set<SyncStream*> streams_;           // guarded by mu_
   bool shutting_down_ = false;              // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
-  std::thread merger_;
+  std::vector<std::thread> mergers_;
   std::vector<std::thread> workers_;
 };
 

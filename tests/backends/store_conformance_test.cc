@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstdint>
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -291,6 +292,42 @@ TEST_P(StoreConformanceTest, ChangesSinceReturnsOrderedDeltas) {
       Describe(std::vector<StateChange>(all.begin() + 1, all.begin() + 5)));
   EXPECT_THAT(Must(store_->ChangesSince(v0 + 2, 0)), IsEmpty());
   EXPECT_THAT(Changes(*store_, v0 + 6), IsEmpty());
+}
+
+// The coordinator merges from several threads at once (two on Redis):
+// every login lands, and the change log stays one gapless sequence.
+TEST_P(StoreConformanceTest, ConcurrentMergesLoseNothing) {
+  constexpr int kThreads = 4, kBatches = 25, kBatch = 40;
+  const uint64_t v0 = Must(store_->Version());
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<Login> logins;
+        for (int i = 0; i < kBatch; ++i) {
+          // Threads overlap on half the addresses, so merges compete.
+          const int n = (t % 2) * 100000 + b * kBatch + i;
+          logins.push_back({Addr(n), kT + t});
+        }
+        absl::StatusOr<MutationResult> r = store_->MergeLogins(logins, kNone);
+        if (!r.ok()) errors[t] = std::string(r.status().message());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  std::map<std::string, int64_t> entries = Entries(*store_);
+  ASSERT_EQ(entries.size(), 2u * kBatches * kBatch);
+  // The later login (higher thread number of each overlapping pair) wins.
+  EXPECT_EQ(entries[Addr(0)], kT + 2);
+  EXPECT_EQ(entries[Addr(100000)], kT + 3);
+  const std::vector<StateChange> log = Changes(*store_, v0);
+  for (size_t i = 0; i < log.size(); ++i) {
+    ASSERT_EQ(log[i].version, v0 + 1 + i);
+  }
+  EXPECT_EQ(Must(store_->Version()), v0 + log.size());
+  EXPECT_EQ(Must(store_->EntryCount()), static_cast<int64_t>(entries.size()));
 }
 
 TEST_P(StoreConformanceTest, ChangesSinceTooOldIsOutOfRange) {

@@ -25,17 +25,23 @@ struct Agent::Impl {
   bool stopped = false;
 
   // Called by every source, from its own thread.
-  void OnLogin(const LocalLogin& login) {
-    // Durable first: once the source moves on, the login must survive.
-    absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append({login});
+  void OnLogins(const std::vector<LocalLogin>& logins) {
+    // Durable first: once the source moves on, the logins must survive.
+    absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append(logins);
     if (!spooled.ok()) {
-      LogError("spool: ", spooled.status().message(), " (login of ",
-               login.address, " applied locally only)");
+      LogError("spool: ", spooled.status().message(), " (", logins.size(),
+               " login(s), first of ", logins.front().address,
+               ", applied locally only)");
     }
     // The client sends from the spool, so it can go while the map is
     // being written.
     client->Wake();
-    absl::Status s = materializer->AddLocal(login.address, login.login_time);
+    std::vector<StateEntry> entries;
+    entries.reserve(logins.size());
+    for (const LocalLogin& login : logins) {
+      entries.push_back(StateEntry{login.address, login.login_time});
+    }
+    absl::Status s = materializer->AddLocal(entries);
     if (!s.ok()) LogError("relay map: ", s.message());
   }
 };
@@ -102,7 +108,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   impl->client->Start();
 
   Impl* raw = impl.get();
-  auto sink = [raw](const LocalLogin& login) { raw->OnLogin(login); };
+  auto sink = [raw](const std::vector<LocalLogin>& logins) {
+    if (!logins.empty()) raw->OnLogins(logins);
+  };
   if (!options.notify_socket.empty()) {
     NotifySource::Options o;
     o.socket_path = options.notify_socket;

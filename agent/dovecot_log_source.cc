@@ -30,7 +30,8 @@ absl::Status DovecotLogSource::Start(Sink sink) {
         ParseDovecotLoginLine(line, options_.clock->Now(), options_.time_zone);
     if (!login) return;
     login->source = name_;
-    sink(*login);
+    // One at a time: the tailer may save its offset after any line.
+    sink({std::move(*login)});
   });
 }
 

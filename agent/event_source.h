@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/local_login.h"
@@ -13,11 +14,14 @@ namespace relaysync {
 
 class EventSource {
  public:
-  // Called once per login, from the source's own thread, never concurrently
-  // with itself. A source does not consider an event consumed (e.g. does not
-  // advance its saved log offset) until the sink has returned, so a sink that
-  // makes the login durable (Spool::Append) gives at-least-once delivery.
-  using Sink = std::function<void(const LocalLogin&)>;
+  // Called with one or more logins, in order, from the source's own
+  // thread, never concurrently with itself. A source hands over what it
+  // has at once (the notify socket: every datagram waiting), so that one
+  // spool fsync and one map write serve a burst. A source does not
+  // consider an event consumed (e.g. does not advance its saved log
+  // offset) until the sink has returned, so a sink that makes the logins
+  // durable (Spool::Append) gives at-least-once delivery.
+  using Sink = std::function<void(const std::vector<LocalLogin>&)>;
 
   virtual ~EventSource();
 

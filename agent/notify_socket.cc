@@ -297,6 +297,9 @@ void NotifySource::Run() {
 
 void NotifySource::ReceiveAvailable() {
   char buf[kMaxNotifyMessageBytes + 1];
+  // Everything waiting goes to the sink together: a burst of logins (a
+  // login storm after an outage) costs one spool fsync and one map write.
+  std::vector<LocalLogin> logins;
   for (int i = 0; i < kMaxMessagesPerRound && !stop_.load(); ++i) {
     // MSG_TRUNC: the return value is the datagram's real length.
     ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
@@ -306,7 +309,7 @@ void NotifySource::ReceiveAvailable() {
         fprintf(stderr, "relaysync-agent: notify socket %s: recv: %s\n",
                 options_.socket_path.c_str(), strerror(errno));
       }
-      return;
+      break;
     }
     if (static_cast<size_t>(n) > kMaxNotifyMessageBytes) {
       Drop(absl::string_view(buf, kMaxNotifyMessageBytes),
@@ -322,8 +325,9 @@ void NotifySource::ReceiveAvailable() {
       Drop(message, login.status());
       continue;
     }
-    sink_(*login);
+    logins.push_back(std::move(*login));
   }
+  if (!logins.empty()) sink_(logins);
 }
 
 void NotifySource::Drop(absl::string_view message, const absl::Status& why) {

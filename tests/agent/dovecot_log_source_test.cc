@@ -46,9 +46,9 @@ TEST(DovecotLogSourceTest, ReportsOnlySuccessfulLoginsWithTheLogAsSource) {
   std::condition_variable cv;
   std::vector<LocalLogin> logins;
   ASSERT_TRUE(source
-                  .Start([&](const LocalLogin& login) {
+                  .Start([&](const std::vector<LocalLogin>& batch) {
                     std::lock_guard<std::mutex> lock(mu);
-                    logins.push_back(login);
+                    logins.insert(logins.end(), batch.begin(), batch.end());
                     cv.notify_all();
                   })
                   .ok());

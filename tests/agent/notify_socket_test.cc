@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -25,9 +26,9 @@ const absl::Time kNow = absl::FromUnixSeconds(1'795'000'000);
 class Received {
  public:
   EventSource::Sink Sink() {
-    return [this](const LocalLogin& login) {
+    return [this](const std::vector<LocalLogin>& logins) {
       std::lock_guard<std::mutex> lock(mu_);
-      logins_.push_back(login);
+      logins_.insert(logins_.end(), logins.begin(), logins.end());
       cv_.notify_all();
     };
   }
@@ -156,7 +157,7 @@ TEST_F(NotifySocketTest, MissingSocketFailsQuicklyNamingThePath) {
 TEST_F(NotifySocketTest, SocketWithoutListenerIsRefusedQuickly) {
   {
     NotifySource source(Opts());
-    ASSERT_TRUE(source.Start([](const LocalLogin&) {}).ok());
+    ASSERT_TRUE(source.Start([](const std::vector<LocalLogin>&) {}).ok());
     // Leave a stale socket behind, as a crashed agent would.
     ASSERT_EQ(
         link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
@@ -173,7 +174,7 @@ TEST_F(NotifySocketTest, StaleSocketFileIsReplaced) {
   options.socket_path = dir_.File("stale.sock");
   {
     NotifySource first(Opts());
-    ASSERT_TRUE(first.Start([](const LocalLogin&) {}).ok());
+    ASSERT_TRUE(first.Start([](const std::vector<LocalLogin>&) {}).ok());
     ASSERT_EQ(
         link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
         0);
@@ -189,16 +190,16 @@ TEST_F(NotifySocketTest, StaleSocketFileIsReplaced) {
 
 TEST_F(NotifySocketTest, LiveSocketOfAnotherAgentIsNotStolen) {
   NotifySource first(Opts());
-  ASSERT_TRUE(first.Start([](const LocalLogin&) {}).ok());
+  ASSERT_TRUE(first.Start([](const std::vector<LocalLogin>&) {}).ok());
   NotifySource second(Opts());
-  absl::Status status = second.Start([](const LocalLogin&) {});
+  absl::Status status = second.Start([](const std::vector<LocalLogin>&) {});
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
 }
 
 TEST_F(NotifySocketTest, RegularFileAtThePathIsRefused) {
   ::relaysync::testing::WriteFile(dir_.File("notify.sock"), "precious\n");
   NotifySource source(Opts());
-  absl::Status status = source.Start([](const LocalLogin&) {});
+  absl::Status status = source.Start([](const std::vector<LocalLogin>&) {});
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_NE(status.message().find(dir_.File("notify.sock")),
             absl::string_view::npos);
@@ -210,10 +211,48 @@ TEST_F(NotifySocketTest, ConfiguredModeIsApplied) {
   NotifySource::Options options = Opts();
   options.mode = 0600;
   NotifySource source(options);
-  ASSERT_TRUE(source.Start([](const LocalLogin&) {}).ok());
+  ASSERT_TRUE(source.Start([](const std::vector<LocalLogin>&) {}).ok());
   struct stat st;
   ASSERT_EQ(lstat(options.socket_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(NotifySocketTest, WaitingDatagramsReachTheSinkTogether) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<size_t> batches;
+  NotifySource source(Opts());
+  ASSERT_TRUE(source
+                  .Start([&](const std::vector<LocalLogin>& logins) {
+                    std::unique_lock<std::mutex> lock(mu);
+                    batches.push_back(logins.size());
+                    cv.notify_all();
+                    // The first call holds the source while more arrive.
+                    cv.wait(lock, [&] { return release; });
+                  })
+                  .ok());
+  const std::string socket = dir_.File("notify.sock");
+  ASSERT_TRUE(SendNotify(socket, Login("192.0.2.1", "a"), absl::Seconds(1)).ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
+                            [&] { return batches.size() == 1; }));
+  }
+  for (int i = 2; i <= 6; ++i) {
+    ASSERT_TRUE(SendNotify(socket, Login(absl::StrCat("192.0.2.", i), "a"),
+                           absl::Seconds(1))
+                    .ok());
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
+                            [&] { return batches.size() == 2; }));
+  }
+  source.Stop();
+  EXPECT_EQ(batches, (std::vector<size_t>{1, 5}));
 }
 
 TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
@@ -223,7 +262,7 @@ TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
   NotifySource source(Opts());
   // The sink blocks, so the socket's receive queue fills up.
   ASSERT_TRUE(source
-                  .Start([&](const LocalLogin&) {
+                  .Start([&](const std::vector<LocalLogin>&) {
                     std::unique_lock<std::mutex> lock(mu);
                     cv.wait(lock, [&] { return release; });
                   })

@@ -88,6 +88,14 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
 
   impl->state_file = std::make_unique<AgentStateFile>(options.spool_dir);
   absl::StatusOr<AgentState> state = impl->state_file->Load();
+  if (absl::IsDataLoss(state.status())) {
+    // Damaged (a crash mid-write on a file system that does not order
+    // rename after data): the map's version is unknown, and a snapshot
+    // puts it right.
+    LogWarning(state.status().message(),
+               "; resynchronizing the map from a snapshot");
+    state = AgentState{};
+  }
   if (!state.ok()) return state.status();
   if (state->boot_id != boot_id &&
       (state->applied_version != 0 || !state->store_epoch.empty())) {

@@ -158,6 +158,14 @@ TEST(ClusterTest, AgentResynchronizesItsMapAfterAReboot) {
       << c.Logs();
   EXPECT_TRUE(c.Lookup(1, "10.9.1.1").has_value());
   EXPECT_TRUE(c.Lookup(1, "10.9.1.3").has_value());
+
+  // A damaged state file: the agent starts all the same, from a snapshot.
+  lose_entry_while_stopped("");
+  testing::WriteFile(state_path, "relaysync-agent-state v1\nstore_ep");
+  ASSERT_TRUE(c.StartAgent(1)) << c.Logs();
+  EXPECT_TRUE(WaitForCondition(
+      [&] { return c.Lookup(1, "10.9.1.2").has_value(); }, kPropagation))
+      << c.Logs();
 }
 
 TEST(ClusterTest, KilledCoordinatorLosesNoAcknowledgedLogin) {

@@ -125,7 +125,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
       impl->store.get(), impl->hub.get(), clock, options.writer);
   impl->sync =
       std::make_unique<SyncService>(impl->store.get(), impl->hub.get(),
-                                    impl->writer.get(), &impl->registry, clock);
+                                    impl->writer.get(), &impl->registry, clock,
+                                    options.push_budget);
   impl->admin = std::make_unique<AdminService>(
       impl->store.get(), impl->writer.get(), &impl->registry, clock);
 

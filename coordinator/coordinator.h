@@ -21,6 +21,9 @@ struct CoordinatorOptions {
   size_t hub_capacity = 65536;
   // How often the expiry pass runs; bounds the overstay of an entry.
   absl::Duration expire_interval = absl::Milliseconds(250);
+  // Pushes per second to all agents together above which the pushes to
+  // each agent are spaced out (see SyncService); 0 = never.
+  int push_budget = 5000;
 };
 
 class Coordinator {

@@ -58,6 +58,10 @@ ABSL_FLAG(int64_t, change_log_limit, 100000,
           "changes kept for reconnecting agents; older agents get a snapshot");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound port to this file once serving (for scripts)");
+ABSL_FLAG(int, push_budget, 5000,
+          "pushes per second to all agents together above which each "
+          "agent's pushes are spaced out (agents / budget seconds apart), so "
+          "that each carries more changes; 0 = push every change at once");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 
 namespace {
@@ -139,6 +143,11 @@ int main(int argc, char** argv) {
   options.writer.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
   options.writer.forget_deleted_after =
       absl::GetFlag(FLAGS_forget_deleted_after);
+  options.push_budget = absl::GetFlag(FLAGS_push_budget);
+  if (options.push_budget < 0) {
+    relaysync::LogError("--push_budget: must be 0 (off) or more");
+    return 2;
+  }
 
   // A shared store may be down when we start: keep trying, as agents do,
   // rather than leaving it to a supervisor's restart loop.

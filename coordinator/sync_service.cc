@@ -1,5 +1,6 @@
 #include "coordinator/sync_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -14,14 +15,20 @@ constexpr int kWorkers = 2;
 constexpr size_t kMaxGroupLogins = 20000;
 // Merge threads on a shared store (RedisStoreOptions::merge_connections).
 constexpr int kSharedStoreMergers = 2;
+// Beats shorter than this are not worth their wake-ups: no pacing. Longer
+// ones than the maximum are cut to it: with thousands of agents the budget
+// gives way, not the propagation time.
+constexpr auto kMinPushInterval = std::chrono::microseconds(1000);
+constexpr auto kMaxPushInterval = std::chrono::microseconds(100000);
 // How often every stream is pumped without a publish.
 constexpr auto kTick = std::chrono::milliseconds(200);
 
 }  // namespace
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
-                         AgentRegistry* registry, const Clock* clock)
-    : writer_(writer) {
+                         AgentRegistry* registry, const Clock* clock,
+                         int push_budget)
+    : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
   deps_.hub = hub;
   deps_.registry = registry;
@@ -32,6 +39,8 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
     Merge(std::move(logins), std::move(done));
   };
   deps_.forget = [this](SyncStream* stream) { Forget(stream); };
+  deps_.push_interval = [this] { return PushInterval(); };
+  deps_.pace = [this](SyncStream* stream) { Pace(stream); };
   // A shared store (Redis) takes concurrent merges: while one batch's
   // script runs, the next is sent and the last one's reply parsed.
   const int mergers = store->shared() ? kSharedStoreMergers : 1;
@@ -41,6 +50,7 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   for (int i = 0; i < kWorkers; ++i) {
     workers_.emplace_back([this] { WorkLoop(); });
   }
+  pacer_ = std::thread([this] { PaceLoop(); });
 }
 
 SyncService::~SyncService() {
@@ -50,6 +60,8 @@ SyncService::~SyncService() {
   }
   merge_cv_.notify_all();
   work_cv_.notify_all();
+  pace_cv_.notify_all();
+  pacer_.join();
   for (std::thread& t : mergers_) t.join();
   for (std::thread& t : workers_) t.join();
 }
@@ -61,7 +73,10 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
   {
     std::lock_guard<std::mutex> l(mu_);
     refuse = shutting_down_;
-    if (!refuse) streams_.insert(stream);
+    if (!refuse) {
+      streams_.insert(stream);
+      open_streams_ = streams_.size();
+    }
   }
   if (refuse) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -93,6 +108,48 @@ std::vector<SyncStream*> SyncService::RefStreams() {
 void SyncService::Forget(SyncStream* stream) {
   std::lock_guard<std::mutex> l(mu_);
   streams_.erase(stream);
+  open_streams_ = streams_.size();
+}
+
+std::chrono::microseconds SyncService::PushInterval() const {
+  if (push_budget_ <= 0) return std::chrono::microseconds(0);
+  const auto interval = std::chrono::microseconds(
+      static_cast<int64_t>(open_streams_.load() * 1000000 / push_budget_));
+  if (interval < kMinPushInterval) return std::chrono::microseconds(0);
+  return std::min(interval, kMaxPushInterval);
+}
+
+void SyncService::Pace(SyncStream* stream) {
+  stream->Ref();
+  bool first;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    first = paced_.empty();
+    paced_.push_back(stream);
+  }
+  if (first) pace_cv_.notify_one();
+}
+
+void SyncService::PaceLoop() {
+  auto beat = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    pace_cv_.wait(l, [this] { return stopping_ || !paced_.empty(); });
+    if (paced_.empty()) return;  // stopping
+    // The next beat after the last one; a beat missed while idle is not
+    // made up for.
+    const auto interval = PushInterval();
+    beat = std::max(beat + interval, std::chrono::steady_clock::now());
+    if (!stopping_) pace_cv_.wait_until(l, beat, [this] { return stopping_; });
+    std::vector<SyncStream*> ready;
+    ready.swap(paced_);
+    l.unlock();
+    for (SyncStream* stream : ready) {
+      stream->Paced();
+      stream->Unref();
+    }
+    l.lock();
+  }
 }
 
 void SyncService::Merge(std::vector<Login> logins,

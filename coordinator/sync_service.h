@@ -7,6 +7,8 @@
 #ifndef RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 #define RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,8 +30,13 @@ namespace relaysync {
 class SyncService final : public v1::RelaySync::CallbackService {
  public:
   // None owned; all must outlive the service. Starts its threads.
+  // With `push_budget` > 0 (pushes per second, to all agents together),
+  // pushes to each agent are at least agents / push_budget seconds apart:
+  // with few agents nothing waits, with many each push carries more
+  // changes instead of the coordinator and every agent spending their CPU
+  // on one message per change.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
-              AgentRegistry* registry, const Clock* clock);
+              AgentRegistry* registry, const Clock* clock, int push_budget);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 
@@ -50,6 +57,11 @@ class SyncService final : public v1::RelaySync::CallbackService {
              std::function<void(absl::StatusOr<uint64_t>)> done);
   void Post(std::function<void()> task);
   void Forget(SyncStream* stream);
+  // The beat of paced pushes (agents / push_budget), or zero: no pacing.
+  std::chrono::microseconds PushInterval() const;
+  void Pace(SyncStream* stream);
+  // On each beat, calls Paced() on every stream waiting for it.
+  void PaceLoop();
   // The open streams, each with a reference the caller must drop.
   std::vector<SyncStream*> RefStreams();
   // Group commit: everything queued while the previous commit ran goes
@@ -59,7 +71,9 @@ class SyncService final : public v1::RelaySync::CallbackService {
   void WorkLoop();
 
   StateWriter* const writer_;
+  const int push_budget_;
   SyncStreamDeps deps_;
+  std::atomic<size_t> open_streams_{0};
 
   std::mutex mu_;
   std::condition_variable merge_cv_;
@@ -67,10 +81,13 @@ class SyncService final : public v1::RelaySync::CallbackService {
   std::deque<MergeJob> merges_;             // guarded by mu_
   std::deque<std::function<void()>> work_;  // guarded by mu_
   std::set<SyncStream*> streams_;           // guarded by mu_
+  std::condition_variable pace_cv_;
+  std::vector<SyncStream*> paced_;  // guarded by mu_
   bool shutting_down_ = false;              // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
   std::vector<std::thread> mergers_;
   std::vector<std::thread> workers_;
+  std::thread pacer_;
 };
 
 }  // namespace relaysync

@@ -232,9 +232,18 @@ void SyncStream::HubMoved() {
   Pump();
 }
 
-void SyncStream::Pump() {
+void SyncStream::Paced() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    paced_ = false;
+  }
+  Pump(/*beat=*/true);
+}
+
+void SyncStream::Pump(bool beat) {
   bool write = false;
   std::optional<grpc::Status> finish;
+  bool pace = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (finished_ || write_in_flight_) return;
@@ -243,14 +252,29 @@ void SyncStream::Pump() {
       finished_ = true;
       finish = *end_;
     } else if (hello_done_) {
-      write = NextMessageLocked();
+      // With many agents, a push sooner than push_interval() after the
+      // last one waits for the service's next beat, so that each carries
+      // more changes (SyncService::PushInterval). Snapshot chunks go back
+      // to back.
+      const bool snapshot = !outbox_.empty() && outbox_.front().has_snapshot();
+      const auto now = std::chrono::steady_clock::now();
+      if (!beat && !snapshot && now < last_push_ + deps_.push_interval()) {
+        pace = !paced_;
+        paced_ = true;
+      } else {
+        write = NextMessageLocked();
+        if (write && !out_.has_snapshot()) last_push_ = now;
+      }
     }
   }
-  // Outside mu_: gRPC may run a reaction of this stream inline.
+  // Outside mu_: gRPC may run a reaction of this stream inline, and the
+  // pacer takes its own lock.
   if (finish.has_value()) {
     Finish(*finish);
   } else if (write) {
     StartWrite(&out_);
+  } else if (pace) {
+    deps_.pace(this);
   }
 }
 

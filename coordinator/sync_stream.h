@@ -14,6 +14,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -51,6 +52,12 @@ struct SyncStreamDeps {
       merge;
   // Called once from OnDone: the service stops pumping the stream.
   std::function<void(SyncStream*)> forget;
+  // The least time between two pushes to one agent; zero: no pacing. A
+  // push due sooner waits for Paced(), which the service calls for every
+  // waiting stream at once, on a beat of that period.
+  std::function<std::chrono::microseconds()> push_interval;
+  // Registers the stream for the next beat, holding a reference until then.
+  std::function<void(SyncStream*)> pace;
 };
 
 class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
@@ -60,11 +67,13 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
 
   // Sends what is due, if no write is in flight: the snapshot or deltas the
   // agent lacks, then acknowledgements. Never blocks; thread-safe.
-  void Pump();
+  void Pump() { Pump(false); }
   // The hub published or reset: pumps, and ends an idle wait.
   void HubMoved();
   // Ends the stream with `status` once the write in flight is done.
   void End(grpc::Status status);
+  // The beat the stream waited for (SyncStreamDeps::pace): sends.
+  void Paced();
 
   // Keep the stream alive across work that outlives its callbacks (worker
   // tasks, merges, service-wide pumps); the last Unref after OnDone
@@ -85,6 +94,8 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
 
   ~SyncStream() override = default;
 
+  // `beat`: called from Paced(), so a paced push may go.
+  void Pump(bool beat);
   void HandleHello();                        // worker thread
   void HandleLogins(const v1::LoginBatch&);  // reaction
   void MergeDone(std::vector<std::string> ids,
@@ -130,6 +141,10 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
   std::deque<v1::CoordinatorMessage> outbox_;  // snapshot chunks, deltas
   std::vector<PendingAck> acks_;  // sent once next_version_ covers them
   bool write_in_flight_ = false;
+  // When the last push (deltas or acks) started; whether the stream waits
+  // for the service's next beat.
+  std::chrono::steady_clock::time_point last_push_;
+  bool paced_ = false;
   bool read_starting_ = false;  // StartRead is being called, outside mu_
   std::optional<grpc::Status> end_;  // End() was called
   bool finished_ = false;            // Finish() was called

@@ -25,7 +25,7 @@ class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(absl::ZeroDuration()); }
 
-  void Start(absl::Duration expire_after) {
+  void Start(absl::Duration expire_after, int push_budget = 5000) {
     coordinator_.reset();
     EmbeddedStoreOptions store_options;
     store_options.data_dir = dir_.File("data");
@@ -35,6 +35,7 @@ class CoordinatorTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.writer.expire_after = expire_after;
     options.writer.max_clock_skew = absl::Seconds(60);
+    options.push_budget = push_budget;
     auto c = Coordinator::Start(std::move(*store), options, &clock_);
     ASSERT_TRUE(c.ok()) << c.status();
     coordinator_ = std::move(*c);
@@ -225,6 +226,47 @@ TEST_F(CoordinatorTest, SnapshotThenAckThenDeltas) {
   EXPECT_EQ(reply.deltas().deltas(0).version(), last_version);
   ctx2.TryCancel();
   again->Finish();
+}
+
+// A budget of 20 pushes/s with two agents spaces each agent's pushes
+// 100 ms apart (the longest beat): a burst of changes arrives in a few
+// messages, complete and in order, well within a second.
+TEST_F(CoordinatorTest, PacedPushesCarrySeveralChangesAndLoseNone) {
+  Start(absl::ZeroDuration(), /*push_budget=*/20);
+  grpc::ClientContext ctx_a, ctx_b;
+  auto a = OpenSync(&ctx_a, "a");
+  auto b = OpenSync(&ctx_b, "b");
+  v1::CoordinatorMessage reply;
+  ASSERT_TRUE(a->Read(&reply));
+  ASSERT_TRUE(b->Read(&reply));
+  ASSERT_TRUE(reply.has_snapshot());
+  uint64_t last_version = reply.snapshot().version();
+  const absl::Time start = absl::Now();
+  constexpr int kChanges = 20;
+  for (int i = 0; i < kChanges; ++i) {
+    grpc::ClientContext ctx;
+    v1::AddRequest req;
+    req.set_address(absl::StrCat("10.7.0.", i + 1));
+    v1::AddResponse resp;
+    ASSERT_TRUE(admin_->Add(&ctx, req, &resp).ok());
+  }
+  int messages = 0, deltas = 0;
+  while (deltas < kChanges && b->Read(&reply)) {
+    if (!reply.has_deltas()) continue;
+    ++messages;
+    for (const auto& d : reply.deltas().deltas()) {
+      EXPECT_EQ(d.version(), last_version + 1) << "dense, in order";
+      last_version = d.version();
+      ++deltas;
+    }
+  }
+  EXPECT_EQ(deltas, kChanges);
+  EXPECT_LT(messages, kChanges / 2) << "pushes were not batched";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  ctx_a.TryCancel();
+  ctx_b.TryCancel();
+  a->Finish();
+  b->Finish();
 }
 
 TEST_F(CoordinatorTest, AgentAheadOfTheStoreGetsASnapshot) {

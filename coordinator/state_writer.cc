@@ -4,12 +4,6 @@
 #include <utility>
 
 namespace relaysync {
-namespace {
-
-// Upper bound on logins merged in one store transaction.
-constexpr size_t kMaxGroupLogins = 20000;
-
-}  // namespace
 
 StateWriter::StateWriter(Store* store, ChangeHub* hub, const Clock* clock,
                          const StateWriterOptions& options)
@@ -24,11 +18,13 @@ int64_t StateWriter::LoginCutoff() const {
 
 template <typename Fn>
 absl::StatusOr<MutationResult> StateWriter::Commit(Fn fn) {
+  // A shared store's changes reach the hub through the coordinator's
+  // follower, in the one order every coordinator sees; its mutations are
+  // atomic scripts and need no ordering here, so they run concurrently.
+  if (store_->shared()) return fn();
   std::lock_guard<std::mutex> l(commit_mu_);
   absl::StatusOr<MutationResult> result = fn();
-  // A shared store's changes reach the hub through the coordinator's
-  // follower, in the one order every coordinator sees.
-  if (result.ok() && !store_->shared()) hub_->Publish(result->changes);
+  if (result.ok()) hub_->Publish(result->changes);
   return result;
 }
 
@@ -39,51 +35,10 @@ absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
   for (Login& l : logins) {
     if (l.login_time > latest_allowed) l.login_time = now;
   }
-  if (store_->shared()) {
-    // Merging is order-independent and a shared store's changes reach the
-    // hub through the follower: concurrent callers (the Sync service's
-    // merge threads) each run their own script, overlapping.
-    absl::StatusOr<MutationResult> result =
-        store_->MergeLogins(logins, LoginCutoff());
-    if (!result.ok()) return result.status();
-    return CoveringVersion(*result);
-  }
-  // Group commit (as LevelDB's writer queue): the first waiter becomes the
-  // leader and merges everything queued behind it in one transaction.
-  Pending self;
-  self.logins = &logins;
-  std::unique_lock<std::mutex> lock(queue_mu_);
-  queue_.push_back(&self);
-  queue_cv_.wait(lock, [&] { return self.done || queue_.front() == &self; });
-  if (self.done) {
-    if (!self.status.ok()) return self.status;
-    return self.version;
-  }
-
-  std::vector<Login> group;
-  std::vector<Pending*> members;
-  for (Pending* p : queue_) {
-    if (!members.empty() &&
-        group.size() + p->logins->size() > kMaxGroupLogins) {
-      break;
-    }
-    group.insert(group.end(), p->logins->begin(), p->logins->end());
-    members.push_back(p);
-  }
-  lock.unlock();
   absl::StatusOr<MutationResult> result =
-      Commit([&] { return store_->MergeLogins(group, LoginCutoff()); });
-  const uint64_t version = result.ok() ? CoveringVersion(*result) : 0;
-  lock.lock();
-  for (Pending* p : members) {
-    queue_.pop_front();
-    p->status = result.status();
-    p->version = version;
-    p->done = true;
-  }
-  queue_cv_.notify_all();
-  if (!self.status.ok()) return self.status;
-  return self.version;
+      Commit([&] { return store_->MergeLogins(logins, LoginCutoff()); });
+  if (!result.ok()) return result.status();
+  return CoveringVersion(*result);
 }
 
 uint64_t StateWriter::CoveringVersion(const MutationResult& result) {

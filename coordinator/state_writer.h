@@ -1,13 +1,11 @@
 // StateWriter: the only path by which the coordinator changes the store.
-// It applies the clock rules (skew clamp, expiry cut-off), group-commits
-// concurrent login batches into one store transaction, and publishes every
-// resulting change to the ChangeHub in version order.
+// It applies the clock rules (skew clamp, expiry cut-off) and publishes
+// every resulting change to the ChangeHub in version order. Grouping login
+// batches into one transaction is the caller's (SyncService's merge loop).
 #ifndef RELAYSYNC_COORDINATOR_STATE_WRITER_H_
 #define RELAYSYNC_COORDINATOR_STATE_WRITER_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,9 +35,8 @@ class StateWriter {
   StateWriter(Store* store, ChangeHub* hub, const Clock* clock,
               const StateWriterOptions& options);
 
-  // Merges `logins` (addresses already canonical). Returns once they are
-  // durable in the store; concurrent callers share one store transaction
-  // (on a shared store each runs its own, concurrently).
+  // Merges `logins` (addresses already canonical) in one store
+  // transaction. Returns once they are durable in the store.
   // The result is a version that covers the logins (the highest the merge
   // produced, or the store's when it changed nothing): an agent must be
   // sent the state up to it before the acknowledgement, or it would drop
@@ -61,16 +58,11 @@ class StateWriter {
   const StateWriterOptions& options() const { return options_; }
 
  private:
-  struct Pending {
-    std::vector<Login>* logins = nullptr;
-    bool done = false;
-    absl::Status status;
-    uint64_t version = 0;
-  };
   // The version an acknowledgement of a merge's logins must wait for.
   uint64_t CoveringVersion(const MutationResult& result);
   // Runs a store mutation and publishes its changes, serialized with every
-  // other mutation so the hub sees versions in order.
+  // other mutation so the hub sees versions in order (on a shared store:
+  // neither; its follower publishes).
   template <typename Fn>
   absl::StatusOr<MutationResult> Commit(Fn fn);
 
@@ -80,10 +72,6 @@ class StateWriter {
   const StateWriterOptions options_;
 
   std::mutex commit_mu_;  // held across a store mutation + publish
-
-  std::mutex queue_mu_;  // guards queue_ and Pending::done/status
-  std::condition_variable queue_cv_;
-  std::deque<Pending*> queue_;
 };
 
 }  // namespace relaysync

@@ -1,8 +1,5 @@
 #include "bench/bench_store.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,28 +16,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "backends/redis_connection.h"
+#include "common/free_port.h"
 
 namespace relaysync::bench {
 namespace {
 
 constexpr int kPortAttempts = 5;
-
-// A loopback port that was free a moment ago (the kernel's pick for port 0).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // The keys RedisStore keeps under `prefix` (docs/redis.md).
 std::vector<std::string> StoreKeys(const std::string& prefix) {
@@ -130,7 +111,7 @@ absl::Status BenchStore::StartRedisServer() {
   }
   absl::Status s;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    s = StartRedisServerOnce(FreePort());
+    s = StartRedisServerOnce(FreeLoopbackPort());
     if (s.ok()) return s;
   }
   return s;

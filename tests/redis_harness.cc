@@ -1,12 +1,9 @@
 #include "tests/redis_harness.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/free_port.h"
 #include "gtest/gtest.h"
 
 namespace relaysync::testing {
@@ -29,23 +27,6 @@ namespace {
 constexpr absl::Duration kStartTimeout = absl::Seconds(10);
 constexpr absl::Duration kStopTimeout = absl::Seconds(10);
 constexpr int kPortAttempts = 5;
-
-// A port that was free a moment ago (the kernel's pick for port 0).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // Starts argv with stdout and stderr appended to `log`. The child is
 // SIGKILLed if the test process dies first.
@@ -252,7 +233,7 @@ bool RedisServer::Start() {
   if (running()) return true;
   const bool pick_port = port_ == 0;
   for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
-    if (pick_port) port_ = FreePort();
+    if (pick_port) port_ = FreeLoopbackPort();
     if (StartOnce()) return true;
   }
   ADD_FAILURE() << "redis-server on port " << port_
@@ -295,7 +276,7 @@ bool RedisSentinel::Start() {
     return false;
   }
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
     // Sentinel rewrites its config file, so each start writes a new one.
     WriteFile(dir_.File("sentinel.conf"),
               absl::StrCat("bind 127.0.0.1\nport ", port_, "\ndir ",

@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
 
   CoordinatorClientOptions client_options;
   client_options.coordinators = options.coordinators;
+  client_options.tls = options.tls;
   client_options.host_id = options.host_id;
   impl->client = std::make_unique<CoordinatorClient>(
       client_options, impl->spool.get(), impl->materializer.get(),

@@ -15,12 +15,14 @@
 #include "backends/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
+#include "rpc/tls.h"
 
 namespace relaysync {
 
 struct AgentOptions {
   std::vector<std::string> coordinators;  // gRPC targets
   std::string host_id;
+  TlsFiles tls;  // mutual TLS to the coordinators, or tls.insecure
   std::string db_path;
   std::string spool_dir;
   std::string notify_socket;  // empty: none

@@ -89,7 +89,8 @@ class CoordinatorClient::Session {
 };
 
 bool CoordinatorClient::Session::Run() {
-  auto channel = MakeChannel(target_, client_->options_.keepalive);
+  auto channel =
+      MakeChannel(target_, client_->options_.keepalive, client_->options_.tls);
   auto stub = v1::RelaySync::NewStub(channel);
   stream_ = stub->Sync(&context_);
   v1::AgentMessage hello;
@@ -113,7 +114,8 @@ bool CoordinatorClient::Session::Run() {
     std::unique_lock<std::mutex> l(client_->mu_);
     const absl::Time now = absl::Now();
     if (ok && client_->state_.applied_version != reported_version_ &&
-        heard_back_ && now - last_report_ >= client_->options_.report_interval) {
+        heard_back_ &&
+        now - last_report_ >= client_->options_.report_interval) {
       last_report_ = now;
       v1::AgentMessage applied;
       applied.mutable_applied()->set_version(client_->state_.applied_version);

@@ -18,6 +18,7 @@
 #include "agent/agent_state.h"
 #include "agent/materializer.h"
 #include "agent/spool.h"
+#include "rpc/tls.h"
 
 namespace relaysync {
 
@@ -33,6 +34,7 @@ struct CoordinatorClientOptions {
   // most this often: per map write it would double the stream's traffic.
   absl::Duration report_interval = absl::Milliseconds(200);
   absl::Duration keepalive = absl::Seconds(10);
+  TlsFiles tls;  // mutual TLS, or tls.insecure
 };
 
 class CoordinatorClient {

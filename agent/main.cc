@@ -21,13 +21,26 @@
 #include "agent/notify_socket.h"
 #include "common/address.h"
 #include "common/flag_names.h"
-#include "common/process.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "rpc/endpoints.h"
+#include "rpc/grpc_logging.h"
 
 ABSL_FLAG(std::string, coordinator, "",
           "coordinator HOST:PORT[,HOST:PORT...], tried in order (required)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle that signed the coordinator's certificate");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate of this agent, with the URI SAN "
+          "spiffe://DOMAIN/agent/HOST-ID; re-read when it changes");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "the name to expect in the coordinator's certificate when it is "
+          "not the host in --coordinator (e.g. connecting by IP)");
+ABSL_FLAG(bool, insecure, false,
+          "talk plaintext to a coordinator started with --insecure: no "
+          "authentication, for a test on one machine only");
 ABSL_FLAG(std::string, host_id, "",
           "this host's name in the cluster "
           "(default: the host name)");
@@ -105,6 +118,7 @@ std::string HostName() {
 int RunAgent() {
   relaysync::SetLogProgramName("relaysync-agent");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  relaysync::RouteGrpcLogs();
   relaysync::AgentOptions options;
   auto targets = relaysync::ParseEndpoints(absl::GetFlag(FLAGS_coordinator));
   if (absl::GetFlag(FLAGS_coordinator).empty() || !targets.ok()) {
@@ -115,6 +129,18 @@ int RunAgent() {
     return 2;
   }
   options.coordinators = *targets;
+  options.tls.ca = absl::GetFlag(FLAGS_tls_ca);
+  options.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key = absl::GetFlag(FLAGS_tls_key);
+  options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  options.tls.insecure = absl::GetFlag(FLAGS_insecure);
+  if (absl::Status s = relaysync::ValidateTlsFiles(
+          options.tls, {"--tls-ca", "--tls-cert", "--tls-key"});
+      !s.ok()) {
+    relaysync::LogError(s.message());
+    return 2;
+  }
+  if (options.tls.insecure) relaysync::LogWarning(relaysync::kInsecureWarning);
   options.host_id = absl::GetFlag(FLAGS_host_id);
   if (options.host_id.empty()) options.host_id = HostName();
   if (options.host_id.empty() ||
@@ -182,8 +208,9 @@ int RunAgent() {
 int main(int argc, char** argv) {
   relaysync::SetFlagHelpFile("agent/main.cc");
   absl::SetProgramUsageMessage(
-      "\n  relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH "
-      "--spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]\n"
+      "\n  relaysync-agent --coordinator=HOST:PORT --tls-ca=F --tls-cert=F "
+      "--tls-key=F --host-id=NAME --db=PATH --spool-dir=DIR "
+      "[--notify-socket=PATH] [--watch-log=PATH]\n"
       "  relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP "
       "[USER]\n\n"
       "Captures POP/IMAP logins on this host, shares them through the "

@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_cluster.h"
 #include "bench/bench_store.h"
+#include "bench/bench_tls.h"
 #include "common/flag_names.h"
 #include "common/process.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
@@ -52,6 +53,9 @@ ABSL_FLAG(std::string, redis_server_bin, "redis-server",
 ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
           "relaysync-coordinator binary, when starting one");
 ABSL_FLAG(int, streams, 8, "Sync streams (fake agents), each with a host id");
+ABSL_FLAG(bool, tls, false,
+          "mutual TLS to the coordinators started here, with certificates "
+          "made in the work dir; without it they run --insecure");
 ABSL_FLAG(int, batch, 500, "events per LoginBatch (1-1000)");
 ABSL_FLAG(int, window, 4, "unacknowledged batches allowed per stream");
 ABSL_FLAG(int, seconds, 10, "how long to send (1-3600)");
@@ -65,6 +69,8 @@ namespace {
 struct Config {
   std::vector<std::string> targets;  // given, or filled in once started
   BenchStoreOptions store;
+  BenchTls tls;  // made once the work dir exists
+  bool use_tls = false;
   int streams = 8;
   int batch = 500;
   int window = 4;
@@ -89,6 +95,7 @@ class IngestStream {
   // Sends until `end_ns`, then waits (10 s at most) for the last acks.
   void Run(const std::string& target, int64_t end_ns);
 
+  std::string HostId() const { return absl::StrCat("ingest-bench-", index_); }
   int64_t acked_in_window() const { return acked_in_window_; }
   int64_t acked() const { return acked_; }
   int64_t sent() const { return sent_; }
@@ -144,14 +151,14 @@ void IngestStream::Run(const std::string& target, int64_t end_ns) {
   // A connection of its own, as a separate agent process would have.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto channel = grpc::CreateCustomChannel(
-      target, grpc::InsecureChannelCredentials(), args);
+      target, MakeChannelCredentials(c_.tls.Agent(HostId())), args);
   auto stub = v1::RelaySync::NewStub(channel);
   context_.set_deadline(std::chrono::system_clock::now() +
                         std::chrono::nanoseconds(end_ns - MonoNanos()) +
                         std::chrono::seconds(30));
   stream_ = stub->Sync(&context_);
   v1::AgentMessage hello;
-  hello.mutable_hello()->set_host_id(absl::StrCat("ingest-bench-", index_));
+  hello.mutable_hello()->set_host_id(HostId());
   hello.mutable_hello()->set_agent_version("relaysync-ingest-bench");
   if (!stream_->Write(hello)) {
     error_ = stream_->Finish().error_message();
@@ -229,12 +236,21 @@ absl::Status StartCluster(Config* c, const WorkDir& dir, Cluster* out) {
       BenchStore::Start(c->store, dir);
   if (!store.ok()) return store.status();
   out->store = std::move(*store);
+  std::vector<std::string> hosts;
+  for (int i = 0; i < c->streams; ++i) {
+    hosts.push_back(absl::StrCat("ingest-bench-", i));
+  }
+  absl::StatusOr<BenchTls> tls =
+      BenchTls::Make(c->use_tls, dir.File("tls"), hosts);
+  if (!tls.ok()) return tls.status();
+  c->tls = std::move(*tls);
   for (int k = 0; k < c->store.coordinators; ++k) {
     out->coordinators.push_back(std::make_unique<ChildProcess>());
+    std::vector<std::string> flags = out->store->CoordinatorFlags(k);
+    for (const std::string& f : c->tls.CoordinatorFlags()) flags.push_back(f);
     absl::StatusOr<int> port = StartCoordinator(
         out->coordinators.back().get(), absl::GetFlag(FLAGS_coordinator_bin),
-        out->store->CoordinatorFlags(k),
-        dir.File(absl::StrCat("coordinator-", k, ".port")),
+        flags, dir.File(absl::StrCat("coordinator-", k, ".port")),
         dir.File(absl::StrCat("coordinator-", k, ".log")));
     if (!port.ok()) return port.status();
     c->targets.push_back(absl::StrCat("127.0.0.1:", *port));
@@ -402,6 +418,7 @@ int main(int argc, char** argv) {
   c.store.redis_fsync = absl::GetFlag(FLAGS_redis_fsync);
   c.store.redis_server_bin = absl::GetFlag(FLAGS_redis_server_bin);
   c.streams = absl::GetFlag(FLAGS_streams);
+  c.use_tls = absl::GetFlag(FLAGS_tls);
   c.batch = absl::GetFlag(FLAGS_batch);
   c.window = absl::GetFlag(FLAGS_window);
   c.seconds = absl::GetFlag(FLAGS_seconds);
@@ -419,6 +436,10 @@ int main(int argc, char** argv) {
     s = absl::InvalidArgumentError(
         "--coordinator (use running ones) excludes --store, --coordinators "
         "and --redis (start them here)");
+  }
+  if (s.ok() && !given.empty() && c.use_tls) {
+    s = absl::InvalidArgumentError(
+        "--tls works with the coordinators started here, not --coordinator");
   }
   if (!s.ok()) {
     std::fprintf(stderr, "relaysync-ingest-bench: %s\n",

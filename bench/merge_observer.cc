@@ -19,15 +19,18 @@ struct MergeObserver::Stream {
       rw;
 };
 
-MergeObserver::MergeObserver(std::string target, Callback callback)
-    : target_(std::move(target)), callback_(std::move(callback)) {}
+MergeObserver::MergeObserver(std::string target, TlsFiles tls,
+                             Callback callback)
+    : target_(std::move(target)),
+      tls_(std::move(tls)),
+      callback_(std::move(callback)) {}
 
 MergeObserver::~MergeObserver() { Stop(); }
 
 absl::Status MergeObserver::Start(absl::Duration timeout) {
   stream_ = std::make_unique<Stream>();
   stream_->stub =
-      v1::RelaySync::NewStub(MakeChannel(target_, absl::Seconds(30)));
+      v1::RelaySync::NewStub(MakeChannel(target_, absl::Seconds(30), tls_));
   stream_->rw = stream_->stub->Sync(&stream_->context);
   v1::AgentMessage hello;
   hello.mutable_hello()->set_host_id("propagation-bench-observer");

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "rpc/tls.h"
 
 namespace grpc {
 class ClientContext;
@@ -28,7 +29,8 @@ class MergeObserver {
   // in each delta (removals included), in the order received.
   using Callback = std::function<void(const std::string& address)>;
 
-  MergeObserver(std::string target, Callback callback);
+  // Connects with `tls`, as host id "propagation-bench-observer".
+  MergeObserver(std::string target, TlsFiles tls, Callback callback);
   ~MergeObserver();  // Stop()
   MergeObserver(const MergeObserver&) = delete;
   MergeObserver& operator=(const MergeObserver&) = delete;
@@ -46,6 +48,7 @@ class MergeObserver {
   void ReadLoop();
 
   const std::string target_;
+  const TlsFiles tls_;
   const Callback callback_;
   std::unique_ptr<Stream> stream_;
   std::thread thread_;

@@ -28,6 +28,7 @@
 #include "agent/notify_socket.h"
 #include "bench/bench_cluster.h"
 #include "bench/bench_store.h"
+#include "bench/bench_tls.h"
 #include "bench/merge_observer.h"
 #include "bench/presence_tracker.h"
 #include "common/flag_names.h"
@@ -38,6 +39,9 @@ ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
 ABSL_FLAG(std::string, agent_bin, RELAYSYNC_AGENT_BIN,
           "relaysync-agent binary");
 ABSL_FLAG(int, agents, 1, "number of agents (1-1000)");
+ABSL_FLAG(bool, tls, false,
+          "mutual TLS between every process, with certificates made in the "
+          "work dir; without it every process runs --insecure");
 ABSL_FLAG(std::string, store, "embedded",
           "coordinator store: embedded (one coordinator) or redis");
 ABSL_FLAG(int, coordinators, 1,
@@ -71,6 +75,7 @@ struct Config {
   std::string agent_bin;
   BenchStoreOptions store;
   int agents = 1;
+  bool tls = false;
   int rate = 1000;
   int seconds = 10;
   int grace_seconds = 10;
@@ -79,6 +84,7 @@ struct Config {
 // The cluster under test; stops every process on destruction, the store
 // (a redis-server started here) last.
 struct Cluster {
+  BenchTls tls;
   std::unique_ptr<BenchStore> store;
   std::vector<std::unique_ptr<ChildProcess>> coordinators;
   std::vector<int> ports;
@@ -93,6 +99,9 @@ struct Cluster {
     for (auto& co : coordinators) co->Stop(absl::Seconds(10));
   }
 };
+
+// The merge observer's host id (it poses as an agent).
+constexpr char kObserverHost[] = "propagation-bench-observer";
 
 // Agent `agent`'s --coordinator list: its home coordinator (agent mod N)
 // first, then the others in order after it.
@@ -111,13 +120,19 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
       BenchStore::Start(c.store, dir);
   if (!store.ok()) return store.status();
   out->store = std::move(*store);
+  std::vector<std::string> hosts = {kObserverHost};
+  for (int i = 0; i < c.agents; ++i) hosts.push_back(absl::StrCat("agent", i));
+  absl::StatusOr<BenchTls> tls = BenchTls::Make(c.tls, dir.File("tls"), hosts);
+  if (!tls.ok()) return tls.status();
+  out->tls = std::move(*tls);
   for (int k = 0; k < c.store.coordinators; ++k) {
     out->coordinators.push_back(std::make_unique<ChildProcess>());
-    absl::StatusOr<int> port =
-        StartCoordinator(out->coordinators.back().get(), c.coordinator_bin,
-                         out->store->CoordinatorFlags(k),
-                         dir.File(absl::StrCat("coordinator-", k, ".port")),
-                         dir.File(absl::StrCat("coordinator-", k, ".log")));
+    std::vector<std::string> flags = out->store->CoordinatorFlags(k);
+    for (const std::string& f : out->tls.CoordinatorFlags()) flags.push_back(f);
+    absl::StatusOr<int> port = StartCoordinator(
+        out->coordinators.back().get(), c.coordinator_bin, flags,
+        dir.File(absl::StrCat("coordinator-", k, ".port")),
+        dir.File(absl::StrCat("coordinator-", k, ".log")));
     if (!port.ok()) return port.status();
     out->ports.push_back(*port);
   }
@@ -125,12 +140,18 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
     out->maps.push_back(dir.File(absl::StrCat("relayers-", i, ".db")));
     out->sockets.push_back(dir.File(absl::StrCat("notify-", i, ".sock")));
     out->agents.push_back(std::make_unique<ChildProcess>());
+    std::vector<std::string> argv = {
+        c.agent_bin,
+        "--coordinator=" + CoordinatorList(*out, i),
+        absl::StrCat("--host-id=agent", i),
+        "--db=" + out->maps.back(),
+        "--spool-dir=" + dir.File(absl::StrCat("spool-", i)),
+        "--notify-socket=" + out->sockets.back()};
+    for (const std::string& f : out->tls.AgentFlags(absl::StrCat("agent", i))) {
+      argv.push_back(f);
+    }
     absl::Status s = out->agents.back()->Start(
-        {c.agent_bin, "--coordinator=" + CoordinatorList(*out, i),
-         absl::StrCat("--host-id=agent", i), "--db=" + out->maps.back(),
-         "--spool-dir=" + dir.File(absl::StrCat("spool-", i)),
-         "--notify-socket=" + out->sockets.back()},
-        dir.File(absl::StrCat("agent-", i, ".log")));
+        argv, dir.File(absl::StrCat("agent-", i, ".log")));
     if (!s.ok()) return s;
   }
   // An agent is ready when its notify socket exists (its map exists then).
@@ -415,6 +436,7 @@ int Run(const Config& c) {
   if (s.ok()) {
     observer = std::make_unique<MergeObserver>(
         absl::StrCat("127.0.0.1:", cluster->ports[0]),
+        cluster->tls.Agent(kObserverHost),
         [t = tracker.get()](const std::string& a) { t->Merged(a); });
     s = observer->Start(absl::Seconds(20));
   }
@@ -469,6 +491,7 @@ int main(int argc, char** argv) {
   c.store.redis_fsync = absl::GetFlag(FLAGS_redis_fsync);
   c.store.redis_server_bin = absl::GetFlag(FLAGS_redis_server_bin);
   c.agents = absl::GetFlag(FLAGS_agents);
+  c.tls = absl::GetFlag(FLAGS_tls);
   c.rate = absl::GetFlag(FLAGS_rate);
   c.seconds = absl::GetFlag(FLAGS_seconds);
   c.grace_seconds = absl::GetFlag(FLAGS_grace_seconds);

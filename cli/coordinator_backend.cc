@@ -18,8 +18,11 @@ namespace {
 class CoordinatorBackend : public RelayBackend {
  public:
   CoordinatorBackend(std::vector<std::string> targets, absl::Duration timeout,
-                     const Clock* clock)
-      : targets_(std::move(targets)), timeout_(timeout), clock_(clock) {}
+                     const Clock* clock, const TlsFiles& tls)
+      : targets_(std::move(targets)),
+        timeout_(timeout),
+        clock_(clock),
+        tls_(tls) {}
 
   absl::Status Add(const Address& address, int64_t ticks) override {
     v1::AddRequest req;
@@ -110,7 +113,8 @@ class CoordinatorBackend : public RelayBackend {
     absl::Status last;
     for (const std::string& target : targets_) {
       if (answered_by != nullptr) *answered_by = target;
-      auto stub = v1::Admin::NewStub(MakeChannel(target, absl::Seconds(30)));
+      auto stub =
+          v1::Admin::NewStub(MakeChannel(target, absl::Seconds(30), tls_));
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoMilliseconds(timeout_));
@@ -127,15 +131,16 @@ class CoordinatorBackend : public RelayBackend {
   const std::vector<std::string> targets_;
   const absl::Duration timeout_;
   const Clock* const clock_;
+  const TlsFiles tls_;
 };
 
 }  // namespace
 
 std::unique_ptr<RelayBackend> NewCoordinatorBackend(
     std::vector<std::string> targets, absl::Duration timeout,
-    const Clock* clock) {
+    const Clock* clock, const TlsFiles& tls) {
   return std::make_unique<CoordinatorBackend>(std::move(targets), timeout,
-                                              clock);
+                                              clock, tls);
 }
 
 }  // namespace relaysync

@@ -10,14 +10,15 @@
 #include "absl/time/time.h"
 #include "cli/relay_backend.h"
 #include "common/clock.h"
+#include "rpc/tls.h"
 
 namespace relaysync {
 
-// `targets` as returned by ParseEndpoints. `clock` converts absolute
-// cut-offs into ages for the coordinator.
+// `targets` as returned by ParseEndpoints, reached with `tls`. `clock`
+// converts absolute cut-offs into ages for the coordinator.
 std::unique_ptr<RelayBackend> NewCoordinatorBackend(
     std::vector<std::string> targets, absl::Duration timeout,
-    const Clock* clock);
+    const Clock* clock, const TlsFiles& tls);
 
 }  // namespace relaysync
 

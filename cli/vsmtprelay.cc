@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/client_tls.h"
 #include "cli/coordinator_backend.h"
 #include "cli/entry_format.h"
 #include "cli/local_backend.h"
@@ -43,6 +44,16 @@ const char kHelp[] =
     "                      instead of a local file (default:\n"
     "                      $VSMTPRELAY_COORDINATOR); tried in order\n"
     "  --timeout=SECONDS   per-request deadline with --coordinator (10)\n"
+    "  --tls-ca=FILE       with --coordinator: the CA that signed the\n"
+    "                      coordinator's certificate ($VSMTPRELAY_TLS_CA)\n"
+    "  --tls-cert=FILE     your client certificate ($VSMTPRELAY_TLS_CERT)\n"
+    "  --tls-key=FILE      its private key ($VSMTPRELAY_TLS_KEY); without\n"
+    "                      the three, ca.pem, cert.pem and key.pem in\n"
+    "                      ~/.config/relaysync are used when present\n"
+    "  --tls-server-name=NAME  the name in the coordinator's certificate,\n"
+    "                      when connecting by another name or an IP\n"
+    "  --insecure          talk plaintext to a coordinator started with\n"
+    "                      --insecure ($VSMTPRELAY_INSECURE=1)\n"
     "  --key-style=STYLE   how IPv6 keys are written: canonical (fd00:db8::5,\n"
     "                      default) or sendmail (ipv6:fd00:db8:0:0:0:0:0:5)\n"
     "  --nul-keys          keys end with a NUL byte (Postfix, Exim)\n"
@@ -63,6 +74,7 @@ const char kHelp[] =
 struct Options {
   std::optional<std::string> db;
   std::optional<std::string> coordinator;
+  ClientTlsOptions tls;
   int64_t timeout_seconds = 10;
   KeyStyle key_style = KeyStyle::kCanonical;
   MapOptions map;
@@ -125,6 +137,21 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
             << "\": expected whole seconds >= 1\n";
         return kExitUsage;
       }
+    } else if (name == "--tls-ca" || name == "--tls-cert" ||
+               name == "--tls-key" || name == "--tls-server-name") {
+      if (!take_value()) return kExitUsage;
+      if (value.empty()) {
+        err << "vsmtprelay: " << name << " needs a value\n";
+        return kExitUsage;
+      }
+      std::optional<std::string>* field =
+          name == "--tls-ca"     ? &opts->tls.ca
+          : name == "--tls-cert" ? &opts->tls.cert
+          : name == "--tls-key"  ? &opts->tls.key
+                                 : &opts->tls.server_name;
+      *field = value;
+    } else if (name == "--insecure" && !has_value) {
+      opts->tls.insecure = true;
     } else if (name == "--key-style") {
       if (!take_value()) return kExitUsage;
       absl::StatusOr<KeyStyle> style = ParseKeyStyle(value);
@@ -145,17 +172,19 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
+std::string HomeDir(const CliContext& ctx) {
+  if (auto env = ctx.getenv("HOME"); env && !env->empty()) return *env;
+  if (const struct passwd* pw = getpwuid(getuid()); pw != nullptr) {
+    return pw->pw_dir;
+  }
+  return "";
+}
+
 std::string DefaultDbPath(const CliContext& ctx) {
   if (auto env = ctx.getenv("VSMTPRELAY_DB"); env && !env->empty()) {
     return *env;
   }
-  std::string home;
-  if (auto env = ctx.getenv("HOME"); env && !env->empty()) {
-    home = *env;
-  } else if (const struct passwd* pw = getpwuid(getuid()); pw != nullptr) {
-    home = pw->pw_dir;
-  }
-  return absl::StrCat(home, "/etc/relayers.db");
+  return absl::StrCat(HomeDir(ctx), "/etc/relayers.db");
 }
 
 // Parses the optional minutes argument of expire/list into a cutoff.
@@ -255,9 +284,18 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
       err << "vsmtprelay: " << targets.status().message() << "\n";
       return kExitUsage;
     }
+    absl::StatusOr<TlsFiles> tls =
+        ResolveClientTls(opts.tls, ctx.getenv, HomeDir(ctx));
+    if (!tls.ok()) {
+      err << "vsmtprelay: " << tls.status().message() << "\n";
+      return kExitUsage;
+    }
+    if (tls->insecure)
+      err << "vsmtprelay: warning: " << kInsecureWarning << "\n";
     path = "the cluster";
-    backend = NewCoordinatorBackend(
-        std::move(*targets), absl::Seconds(opts.timeout_seconds), ctx.clock);
+    backend = NewCoordinatorBackend(std::move(*targets),
+                                    absl::Seconds(opts.timeout_seconds),
+                                    ctx.clock, *tls);
   } else {
     path = opts.db ? *opts.db : DefaultDbPath(ctx);
     backend = OpenLocalBackend(path, writes, opts.key_style, opts.map);

@@ -1,11 +1,13 @@
 // The Admin service behind `vsmtprelay --coordinator=...`: add, delete,
-// expire, list/dump and status, cluster-wide.
+// expire, list/dump and status, cluster-wide. Add, Delete and Expire need
+// the admin role, List and Status the reader role; every change is audited.
 #ifndef RELAYSYNC_COORDINATOR_ADMIN_SERVICE_H_
 #define RELAYSYNC_COORDINATOR_ADMIN_SERVICE_H_
 
 #include "backends/store.h"
 #include "common/clock.h"
 #include "coordinator/agent_registry.h"
+#include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/state_writer.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
@@ -16,7 +18,7 @@ class AdminService final : public v1::Admin::Service {
  public:
   // None owned; all must outlive the service.
   AdminService(Store* store, StateWriter* writer, AgentRegistry* registry,
-               const Clock* clock);
+               const Clock* clock, Authorizer* authorizer);
 
   grpc::Status Add(grpc::ServerContext* context, const v1::AddRequest* request,
                    v1::AddResponse* response) override;
@@ -38,6 +40,7 @@ class AdminService final : public v1::Admin::Service {
   StateWriter* const writer_;
   AgentRegistry* const registry_;
   const Clock* const clock_;
+  Authorizer* const authorizer_;
 };
 
 }  // namespace relaysync

@@ -1,9 +1,13 @@
 #include "coordinator/coordinator.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -26,6 +30,50 @@ namespace {
 // load it publishes whole commits at a time instead of slices of them.
 constexpr size_t kFollowBatch = 10000;
 
+// Keeps gRPC's globally registered reflection plugin off a server: the
+// plaintext health port must serve grpc.health.v1 and nothing else.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    const std::string reflection =
+        grpc::reflection::ProtoServerReflectionPlugin().name();
+    plugins->erase(
+        std::remove_if(
+            plugins->begin(), plugins->end(),
+            [&](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+              return p->name() == reflection;
+            }),
+        plugins->end());
+  }
+};
+
+// Answers every method the health port does not serve. It also gives that
+// server the callback queue gRPC needs before it adds its health service.
+class HealthOnly : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext*) override {
+    class Refusal : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "this port serves grpc.health.v1 only"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal;
+  }
+};
+
+void SetServing(grpc::Server* server, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  health->SetServingStatus("relaysync.v1.RelaySync", serving);
+  health->SetServingStatus("relaysync.v1.Admin", serving);
+}
+
 }  // namespace
 
 struct Coordinator::Impl {
@@ -34,11 +82,16 @@ struct Coordinator::Impl {
   const Clock* clock;
   std::unique_ptr<ChangeHub> hub;
   std::unique_ptr<StateWriter> writer;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<Authorizer> authorizer;
   AgentRegistry registry;
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<AdminService> admin;
   std::unique_ptr<grpc::Server> server;
+  HealthOnly health_only;
+  std::unique_ptr<grpc::Server> health_server;  // plaintext, health only
   int port = 0;
+  int health_port = 0;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -118,22 +171,32 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   impl->clock = clock;
   absl::StatusOr<uint64_t> version = store->Version();
   if (!version.ok()) return version.status();
+  absl::StatusOr<std::unique_ptr<AuditLog>> audit =
+      AuditLog::Open(options.audit_log, clock);
+  if (!audit.ok()) return audit.status();
+  impl->audit = std::move(*audit);
+  AuthorizerOptions authorizer = options.authorizer;
+  authorizer.insecure = options.tls.insecure;
+  absl::StatusOr<std::unique_ptr<Authorizer>> authz =
+      Authorizer::Open(authorizer, impl->audit.get());
+  if (!authz.ok()) return authz.status();
+  impl->authorizer = std::move(*authz);
   impl->store = std::move(store);
   impl->hub = std::make_unique<ChangeHub>(options.hub_capacity,
                                           impl->store->Epoch(), *version);
   impl->writer = std::make_unique<StateWriter>(
       impl->store.get(), impl->hub.get(), clock, options.writer);
-  impl->sync =
-      std::make_unique<SyncService>(impl->store.get(), impl->hub.get(),
-                                    impl->writer.get(), &impl->registry, clock,
-                                    options.push_budget);
+  impl->sync = std::make_unique<SyncService>(
+      impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
+      clock, impl->authorizer.get(), options.push_budget);
   impl->admin = std::make_unique<AdminService>(
-      impl->store.get(), impl->writer.get(), &impl->registry, clock);
+      impl->store.get(), impl->writer.get(), &impl->registry, clock,
+      impl->authorizer.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(options.listen, MakeServerCredentials(options.tls),
                            &impl->port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -151,22 +214,52 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use, or not a local address?)"));
   }
-  impl->server->GetHealthCheckService()->SetServingStatus(true);
-  impl->server->GetHealthCheckService()->SetServingStatus(
-      "relaysync.v1.RelaySync", true);
-  impl->server->GetHealthCheckService()->SetServingStatus("relaysync.v1.Admin",
-                                                          true);
+  if (!options.health_listen.empty()) {
+    grpc::ServerBuilder health;
+    health.SetOption(std::make_unique<WithoutReflection>());
+    health.RegisterCallbackGenericService(&impl->health_only);
+    health.AddListeningPort(options.health_listen,
+                            grpc::InsecureServerCredentials(),
+                            &impl->health_port);
+    impl->health_server = health.BuildAndStart();
+    if (impl->health_server == nullptr || impl->health_port == 0) {
+      impl->server->Shutdown();
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot listen on ", options.health_listen,
+                       " (--health-listen: address in use, or not a local "
+                       "address?)"));
+    }
+    SetServing(impl->health_server.get(), true);
+  }
+  SetServing(impl->server.get(), true);
   impl->expirer = std::thread([p = impl.get()] { p->ExpiryLoop(); });
   if (impl->store->shared()) {
     impl->follower = std::thread([p = impl.get()] { p->FollowLoop(); });
   }
-  LogInfo("listening on ", options.listen, " (port ", impl->port, "), store ",
+  if (options.tls.insecure) LogWarning(kInsecureWarning);
+  LogInfo("listening on ", options.listen, " (port ", impl->port, ", ",
+          options.tls.insecure ? "plaintext" : "mutual TLS", "), store ",
           impl->store->Name(), " epoch ", impl->store->Epoch(), " version ",
           *version);
   return std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
 }
 
 int Coordinator::port() const { return impl_->port; }
+int Coordinator::health_port() const { return impl_->health_port; }
+
+void Coordinator::RefusedHandshake(absl::string_view reason) {
+  AuditRecord record;
+  record.action = "tls-handshake";
+  record.result = absl::StrCat("refused: ", reason);
+  impl_->audit->Write(record);
+}
+
+void Coordinator::Reload() {
+  impl_->authorizer->Reload();
+  if (absl::Status s = impl_->audit->Reopen(); !s.ok()) {
+    LogError(s.message());
+  }
+}
 
 void Coordinator::Wait() {
   std::unique_lock<std::mutex> l(impl_->mu);
@@ -180,10 +273,17 @@ void Coordinator::Shutdown() {
     impl_->stopping = true;
     impl_->cv.notify_all();
   }
-  impl_->server->GetHealthCheckService()->SetServingStatus(false);
+  SetServing(impl_->server.get(), false);
+  if (impl_->health_server != nullptr) {
+    SetServing(impl_->health_server.get(), false);
+  }
   impl_->sync->Shutdown();
   impl_->server->Shutdown(std::chrono::system_clock::now() +
                           std::chrono::seconds(2));
+  if (impl_->health_server != nullptr) {
+    impl_->health_server->Shutdown(std::chrono::system_clock::now() +
+                                   std::chrono::seconds(1));
+  }
   if (impl_->expirer.joinable()) impl_->expirer.join();
   if (impl_->follower.joinable()) impl_->follower.join();
   LogInfo("stopped");

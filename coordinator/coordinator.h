@@ -11,12 +11,21 @@
 #include "absl/time/time.h"
 #include "backends/store.h"
 #include "common/clock.h"
+#include "coordinator/authorizer.h"
 #include "coordinator/state_writer.h"
+#include "rpc/tls.h"
 
 namespace relaysync {
 
 struct CoordinatorOptions {
   std::string listen = "127.0.0.1:7300";  // HOST:PORT; port 0 picks one
+  // Mutual TLS on `listen` (tls.ca verifies clients), or tls.insecure.
+  TlsFiles tls;
+  // Plaintext grpc.health.v1 and nothing else (Kubernetes' grpc probe);
+  // empty: none.
+  std::string health_listen;
+  AuthorizerOptions authorizer;  // .insecure follows tls.insecure
+  std::string audit_log;         // file, or empty / "-" for stderr
   StateWriterOptions writer;
   size_t hub_capacity = 65536;
   // How often the expiry pass runs; bounds the overstay of an entry.
@@ -34,8 +43,14 @@ class Coordinator {
       const Clock* clock);
   ~Coordinator();
 
-  // The port actually bound (useful with port 0).
+  // The ports actually bound (useful with port 0); health_port() is 0
+  // without health_listen.
   int port() const;
+  int health_port() const;
+  // SIGHUP: re-reads the policy file and reopens the audit log.
+  void Reload();
+  // Audits a TLS handshake refused by gRPC (see RouteGrpcLogs).
+  void RefusedHandshake(absl::string_view reason);
   // Blocks until Shutdown() is called from another thread.
   void Wait();
   // Stops accepting, ends agent streams, stops the expiry loop. Idempotent.

@@ -15,15 +15,39 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flag_names.h"
-#include "common/process.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/store_config.h"
+#include "rpc/grpc_logging.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7300",
           "HOST:PORT to serve gRPC on ([::]:7300 or 0.0.0.0:7300 for all "
           "interfaces; port 0 picks a free port)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate (chain) this coordinator presents; re-read when "
+          "it changes");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle that signs agent, admin and reader certificates; "
+          "every caller must present one (mutual TLS)");
+ABSL_FLAG(bool, insecure, false,
+          "serve plaintext without client certificates: anyone who reaches "
+          "--listen may grant relaying to any address cluster-wide. For a "
+          "test on one machine only");
+ABSL_FLAG(std::string, policy, "",
+          "access policy file: lines \"ROLE[,ROLE] IDENTITY\" (roles agent, "
+          "admin, reader); re-read when it changes and on SIGHUP. Default: "
+          "spiffe://DOMAIN/{agent,admin,reader}/NAME (docs/security.md)");
+ABSL_FLAG(std::string, trust_domain, "relaysync",
+          "SPIFFE trust domain of the built-in policy");
+ABSL_FLAG(std::string, audit_log, "-",
+          "JSON-lines audit log of admin changes and refusals: a file "
+          "(reopened on SIGHUP, for logrotate) or - for stderr");
+ABSL_FLAG(std::string, health_listen, "",
+          "HOST:PORT serving plaintext grpc.health.v1 only, for probes that "
+          "cannot speak TLS (Kubernetes' grpc probe); empty: none");
 ABSL_FLAG(std::string, store, "embedded",
           "state store: embedded (Berkeley DB in --data-dir, one "
           "coordinator) or redis (shared by any number of coordinators)");
@@ -111,10 +135,10 @@ relaysync::StoreConfig StoreConfigFromFlags() {
 int main(int argc, char** argv) {
   relaysync::SetFlagHelpFile("coordinator/main.cc");
   absl::SetProgramUsageMessage(
-      "relaysync-coordinator --listen=HOST:PORT --store=embedded "
-      "--data-dir=DIR [--expire-after=30m]\n"
-      "  relaysync-coordinator --listen=HOST:PORT --store=redis "
-      "--redis=HOST:PORT [--redis-password-file=F]\n\n"
+      "relaysync-coordinator --listen=HOST:PORT --tls-cert=F --tls-key=F "
+      "--tls-client-ca=F --store=embedded --data-dir=DIR [--expire-after=30m]\n"
+      "  relaysync-coordinator ... --store=redis --redis=HOST:PORT "
+      "[--redis-password-file=F]\n\n"
       "Merges POP/IMAP login events from relaysync agents and keeps every "
       "agent's relayers.db in sync. Flags may be spelled with dashes or "
       "underscores (--data-dir, --data_dir). See docs/operations.md.");
@@ -129,16 +153,44 @@ int main(int argc, char** argv) {
   std::condition_variable cv;
   relaysync::Coordinator* running = nullptr;
   bool stop_requested = false;
-  relaysync::HandleStopSignals([&](int sig) {
-    relaysync::LogInfo("signal ", sig, ": shutting down");
-    std::lock_guard<std::mutex> l(mu);
-    stop_requested = true;
-    cv.notify_all();
-    if (running != nullptr) running->Shutdown();
-  }).detach();
+  relaysync::RouteGrpcLogs([&](absl::string_view reason) {
+    // try_lock: the stop handler holds mu while the server shuts down.
+    std::unique_lock<std::mutex> l(mu, std::try_to_lock);
+    if (l.owns_lock() && running != nullptr) running->RefusedHandshake(reason);
+  });
+  relaysync::HandleStopSignals(
+      [&](int sig) {
+        relaysync::LogInfo("signal ", sig, ": shutting down");
+        std::lock_guard<std::mutex> l(mu);
+        stop_requested = true;
+        cv.notify_all();
+        if (running != nullptr) running->Shutdown();
+      },
+      [&] {
+        relaysync::LogInfo(
+            "SIGHUP: re-reading the policy, reopening the "
+            "audit log");
+        std::lock_guard<std::mutex> l(mu);
+        if (running != nullptr) running->Reload();
+      })
+      .detach();
 
   relaysync::CoordinatorOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.tls.ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key = absl::GetFlag(FLAGS_tls_key);
+  options.tls.insecure = absl::GetFlag(FLAGS_insecure);
+  if (absl::Status s = relaysync::ValidateTlsFiles(
+          options.tls, {"--tls-client-ca", "--tls-cert", "--tls-key"});
+      !s.ok()) {
+    relaysync::LogError(s.message());
+    return 2;
+  }
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  options.authorizer.policy_file = absl::GetFlag(FLAGS_policy);
+  options.authorizer.trust_domain = absl::GetFlag(FLAGS_trust_domain);
+  options.audit_log = absl::GetFlag(FLAGS_audit_log);
   options.writer.expire_after = absl::GetFlag(FLAGS_expire_after);
   options.writer.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
   options.writer.forget_deleted_after =

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <utility>
 
-
 namespace relaysync {
 namespace {
 
@@ -28,12 +27,13 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
-                         int push_budget)
+                         Authorizer* authorizer, int push_budget)
     : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
   deps_.hub = hub;
   deps_.registry = registry;
   deps_.clock = clock;
+  deps_.authorizer = authorizer;
   deps_.post = [this](std::function<void()> task) { Post(std::move(task)); };
   deps_.merge = [this](std::vector<Login> logins,
                        std::function<void(absl::StatusOr<uint64_t>)> done) {
@@ -69,8 +69,15 @@ SyncService::~SyncService() {
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>*
 SyncService::Sync(grpc::CallbackServerContext* context) {
-  auto* stream = new SyncStream(deps_, context);
-  bool refuse;
+  Caller caller;
+  grpc::Status allowed =
+      deps_.authorizer->Check(*context, Role::kAgent, "sync", &caller);
+  auto* stream = new SyncStream(deps_, context, std::move(caller));
+  bool refuse = !allowed.ok();
+  if (refuse) {
+    stream->End(std::move(allowed));
+    return stream;
+  }
   {
     std::lock_guard<std::mutex> l(mu_);
     refuse = shutting_down_;

@@ -35,8 +35,10 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // with few agents nothing waits, with many each push carries more
   // changes instead of the coordinator and every agent spending their CPU
   // on one message per change.
+  // Every stream needs the agent role from `authorizer`.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
-              AgentRegistry* registry, const Clock* clock, int push_budget);
+              AgentRegistry* registry, const Clock* clock,
+              Authorizer* authorizer, int push_budget);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 
@@ -83,8 +85,8 @@ class SyncService final : public v1::RelaySync::CallbackService {
   std::set<SyncStream*> streams_;           // guarded by mu_
   std::condition_variable pace_cv_;
   std::vector<SyncStream*> paced_;  // guarded by mu_
-  bool shutting_down_ = false;              // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
+  bool shutting_down_ = false;      // guarded by mu_
+  bool stopping_ = false;           // guarded by mu_
   std::vector<std::thread> mergers_;
   std::vector<std::thread> workers_;
   std::thread pacer_;

@@ -15,8 +15,8 @@ namespace relaysync {
 using v1::CoordinatorMessage;
 
 SyncStream::SyncStream(const SyncStreamDeps& deps,
-                       grpc::CallbackServerContext* context)
-    : deps_(deps), context_(context) {
+                       grpc::CallbackServerContext* context, Caller caller)
+    : deps_(deps), context_(context), caller_(std::move(caller)) {
   StartRead(&in_);  // the hello
 }
 
@@ -56,6 +56,7 @@ void SyncStream::OnReadDone(bool ok) {
   bool hello_done;
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (end_.has_value()) return;  // refused or ending: read nothing more
     hello_done = hello_done_;
   }
   if (!hello_done) {
@@ -70,6 +71,11 @@ void SyncStream::OnReadDone(bool ok) {
     if (host.empty() || host.size() > kMaxTextField) {
       End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                        "hello.host_id: must be 1-256 bytes"));
+      return;
+    }
+    if (grpc::Status s = deps_.authorizer->CheckHostId(caller_, host);
+        !s.ok()) {
+      End(std::move(s));
       return;
     }
     Schedule([this] { HandleHello(); });  // reads the store
@@ -135,8 +141,9 @@ void SyncStream::HandleHello() {
     deps_.hub->Unsubscribe(subscription);
     return;
   }
-  LogInfo("agent ", hello.host_id(), " connected from ", context_->peer(),
-          snapshot ? " (needs a snapshot)" : absl::StrCat(" at version ", from));
+  LogInfo(
+      "agent ", hello.host_id(), " connected from ", context_->peer(),
+      snapshot ? " (needs a snapshot)" : absl::StrCat(" at version ", from));
   Pump();
   ContinueReading();
 }
@@ -327,12 +334,10 @@ void SyncStream::NextStateLocked() {
     return;
   }
   std::vector<StateChange> changes;
-  if (!deps_.hub->Read(epoch_, next_version_, kMaxDeltasPerMessage,
-                       &changes)) {
+  if (!deps_.hub->Read(epoch_, next_version_, kMaxDeltasPerMessage, &changes)) {
     loading_ = true;
-    Schedule([this, since = next_version_, wakes] {
-      LoadChanges(since, wakes);
-    });
+    Schedule(
+        [this, since = next_version_, wakes] { LoadChanges(since, wakes); });
     return;
   }
   QueueDeltasLocked(changes);

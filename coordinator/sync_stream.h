@@ -26,6 +26,7 @@
 #include "backends/store.h"
 #include "common/clock.h"
 #include "coordinator/agent_registry.h"
+#include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
 #include "relaysync/v1/relaysync.pb.h"
 
@@ -43,6 +44,7 @@ struct SyncStreamDeps {
   ChangeHub* hub = nullptr;
   AgentRegistry* registry = nullptr;
   const Clock* clock = nullptr;
+  Authorizer* authorizer = nullptr;  // checks the hello's host id
   // Runs blocking work (store reads) on a worker thread.
   std::function<void(std::function<void()>)> post;
   // Group-commits a login batch; `done` runs on the committing thread with
@@ -60,10 +62,13 @@ struct SyncStreamDeps {
   std::function<void(SyncStream*)> pace;
 };
 
-class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
-                                                         v1::CoordinatorMessage> {
+class SyncStream final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage> {
  public:
-  SyncStream(const SyncStreamDeps& deps, grpc::CallbackServerContext* context);
+  // `caller` holds the agent role (checked by the service); its hello may
+  // name only the host id its identity grants.
+  SyncStream(const SyncStreamDeps& deps, grpc::CallbackServerContext* context,
+             Caller caller);
 
   // Sends what is due, if no write is in flight: the snapshot or deltas the
   // agent lacks, then acknowledgements. Never blocks; thread-safe.
@@ -108,7 +113,7 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
   // the store read that will.
   void NextStateLocked();
   void QueueDeltasLocked(const std::vector<StateChange>& changes);
-  void LoadSnapshot();                                    // worker thread
+  void LoadSnapshot();                               // worker thread
   void LoadChanges(uint64_t since, uint64_t wakes);  // worker thread
   void CheckAhead(uint64_t wakes);                   // worker thread
   // Runs `task` on a worker thread, holding a reference.
@@ -116,7 +121,8 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
 
   const SyncStreamDeps deps_;
   grpc::CallbackServerContext* const context_;
-  v1::AgentMessage in_;        // the read in flight
+  const Caller caller_;
+  v1::AgentMessage in_;         // the read in flight
   v1::CoordinatorMessage out_;  // the write in flight
 
   std::atomic<int> refs_{1};  // the gRPC call's own, dropped in OnDone
@@ -145,7 +151,7 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
   // for the service's next beat.
   std::chrono::steady_clock::time_point last_push_;
   bool paced_ = false;
-  bool read_starting_ = false;  // StartRead is being called, outside mu_
+  bool read_starting_ = false;       // StartRead is being called, outside mu_
   std::optional<grpc::Status> end_;  // End() was called
   bool finished_ = false;            // Finish() was called
 };

@@ -52,7 +52,8 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
-                                           absl::Duration keepalive) {
+                                           absl::Duration keepalive,
+                                           const TlsFiles& tls) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -65,8 +66,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
   // Reconnect quickly after a coordinator restart.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
-                                   args);
+  if (!tls.server_name.empty()) {
+    args.SetSslTargetNameOverride(tls.server_name);
+  }
+  return grpc::CreateCustomChannel(target, MakeChannelCredentials(tls), args);
 }
 
 }  // namespace relaysync

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "rpc/tls.h"
 
 namespace grpc {
 class Channel;
@@ -21,10 +22,12 @@ namespace relaysync {
 // a gRPC target string. InvalidArgument names the bad element.
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view list);
 
-// An insecure channel to `target` with relaysync's message-size limits and
-// keepalive (so a dead peer is noticed within ~`keepalive` * 2).
+// A channel to `target`, mutual TLS from `tls` (or plaintext when
+// tls.insecure), with relaysync's message-size limits and keepalive (so a
+// dead peer is noticed within ~`keepalive` * 2).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
-                                           absl::Duration keepalive);
+                                           absl::Duration keepalive,
+                                           const TlsFiles& tls);
 
 // Server and client message-size limit (the protocol's max message size).
 inline constexpr int kMaxMessageBytes = 4 << 20;

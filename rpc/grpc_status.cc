@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace relaysync {
@@ -18,6 +19,15 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
   std::string message = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     message = absl::StrCat("cannot reach ", peer, ": ", message);
+    if (absl::StrContains(message, "Socket closed") ||
+        absl::StrContains(message, "andshake")) {
+      // What a client sees when the coordinator refuses its TLS.
+      absl::StrAppend(&message,
+                      " (the coordinator closed the connection: does it "
+                      "trust the CA of your certificate, is the certificate "
+                      "unexpired, and do both sides use TLS, or both "
+                      "--insecure?)");
+    }
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     message = absl::StrCat(peer, " did not answer in time: ", message);
   } else {

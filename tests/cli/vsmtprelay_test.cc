@@ -264,6 +264,7 @@ TEST_F(VsmtprelayTest, StatusDescribesTheLocalMap) {
 
 TEST_F(VsmtprelayTest, UnreachableCoordinatorFailsNamingIt) {
   // Port 1 on loopback: nothing listens, the connection is refused at once.
+  env_["VSMTPRELAY_INSECURE"] = "1";
   for (const char* cmd : {"list", "dump", "expire", "status"}) {
     CliResult r = Run({"--coordinator=127.0.0.1:1", "--timeout=5", cmd});
     EXPECT_EQ(r.code, kExitFailure) << cmd;
@@ -275,6 +276,53 @@ TEST_F(VsmtprelayTest, UnreachableCoordinatorFailsNamingIt) {
   EXPECT_THAT(r.err, HasSubstr("cannot reach coordinator"));
   // --db wins over the environment's coordinator.
   EXPECT_EQ(Run({"--db=" + DefaultDb(), "add", "10.0.0.1"}).code, kExitOk);
+}
+
+TEST_F(VsmtprelayTest, CoordinatorNeedsTlsOrInsecure) {
+  CliResult r = Run({"--coordinator=127.0.0.1:1", "dump"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("no TLS credentials: give --tls-ca, --tls-cert "
+                               "and --tls-key"));
+  r = Run({"--coordinator=127.0.0.1:1", "--tls-ca=/etc/hostname", "dump"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--tls-cert: missing"));
+  r = Run({"--coordinator=127.0.0.1:1", "--tls-ca=" + dir_.File("none"),
+           "--tls-cert=" + dir_.File("none"), "--tls-key=" + dir_.File("none"),
+           "dump"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--tls-ca: " + dir_.File("none") +
+                               ": No such file or directory"));
+  r = Run({"--coordinator=127.0.0.1:1", "--insecure", "--tls-ca=/etc/hostname",
+           "dump"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("exclude each other"));
+  // A local file needs none of it.
+  EXPECT_EQ(Run({"add", "10.0.0.1"}).code, kExitOk);
+}
+
+TEST_F(VsmtprelayTest, TlsFilesComeFromOptionsEnvironmentOrConfigDir) {
+  const std::string certs = dir_.File(".config/relaysync");
+  ASSERT_EQ(testing::RunShell(absl::StrCat(RELAYSYNC_MAKE_CERTS, " --admin=me ",
+                                           certs, " >/dev/null && cd ", certs,
+                                           " && mv admin-me.pem cert.pem && mv "
+                                           "admin-me.key key.pem"))
+                .exit_code,
+            0);
+  // The per-user directory: passes validation, fails only to connect.
+  CliResult r = Run({"--coordinator=127.0.0.1:1", "--timeout=5", "dump"});
+  EXPECT_EQ(r.code, kExitFailure) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot reach coordinator"));
+  // The environment wins over it, and a bad file there is named.
+  env_["VSMTPRELAY_TLS_KEY"] = "/etc/hostname";
+  env_["VSMTPRELAY_TLS_CA"] = certs + "/ca.pem";
+  env_["VSMTPRELAY_TLS_CERT"] = certs + "/cert.pem";
+  r = Run({"--coordinator=127.0.0.1:1", "dump"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--tls-key: /etc/hostname: no PEM private key"));
+  // Options win over the environment.
+  r = Run({"--coordinator=127.0.0.1:1", "--timeout=5",
+           "--tls-key=" + certs + "/key.pem", "dump"});
+  EXPECT_EQ(r.code, kExitFailure) << r.err;
 }
 
 TEST_F(VsmtprelayTest, BadCoordinatorAddressIsAUsageError) {

@@ -33,6 +33,7 @@ class CoordinatorTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     CoordinatorOptions options;
     options.listen = "127.0.0.1:0";
+    options.tls.insecure = true;  // authentication: security_test.cc
     options.writer.expire_after = expire_after;
     options.writer.max_clock_skew = absl::Seconds(60);
     options.push_budget = push_budget;

@@ -3,7 +3,9 @@
 # a real Dovecot (IMAP + POP3 on loopback high ports) on "host A", watched by
 # relaysync agent A through its log; a real sendmail on "host B" whose
 # Local_check_rcpt (deploy/sendmail/relaysync.m4) consults agent B's
-# relayers.db; a coordinator on the embedded store between them.
+# relayers.db; a coordinator on the embedded store between them. Every
+# connection is mutual TLS (scripts/make-certs.sh), and a plaintext
+# vsmtprelay is refused.
 #   1. relay from 127.0.0.2 is refused before any login,
 #   2. accepted after an IMAP login on A (seen in A's log),
 #   3. refused again after `vsmtprelay --coordinator=... delete 127.0.0.2`,
@@ -51,7 +53,12 @@ trap cleanup EXIT
 trap 'echo "FAIL: interrupted or out of time"; exit 1' TERM INT
 
 # --- coordinator and agents -------------------------------------------------
+TLS=$WORK/tls
+"$REPO/scripts/make-certs.sh" --coordinator=localhost,127.0.0.1 --agent=a \
+  --agent=b --agent=c --admin=e2e "$TLS" >/dev/null || die "make-certs.sh failed"
 "$COORDINATOR" --listen=127.0.0.1:0 --port-file="$WORK/port" \
+  --tls-cert="$TLS/coordinator.pem" --tls-key="$TLS/coordinator.key" \
+  --tls-client-ca="$TLS/ca.pem" --audit-log="$WORK/audit.log" \
   --data-dir="$WORK/coordinator" --expire-after=30m >"$WORK/coordinator.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
@@ -66,6 +73,8 @@ start_agent() {  # NAME ARGS...
   local name=$1
   shift
   "$AGENT" --coordinator="$TARGET" --host-id="$name" \
+    --tls-ca="$TLS/ca.pem" --tls-cert="$TLS/agent-$name.pem" \
+    --tls-key="$TLS/agent-$name.key" \
     --spool-dir="$WORK/spool-$name" "$@" >>"$WORK/agent-$name.log" 2>&1 &
   PIDS+=($!)
   LAST_AGENT_PID=$!
@@ -114,7 +123,19 @@ fi
 expect_relay "relay accepted after an IMAP login on host A" 127.0.0.2 250
 expect_relay "another client still refused" 127.0.0.5 5xx
 
-"$VSMTPRELAY" --coordinator="$TARGET" delete 127.0.0.2 || fail "vsmtprelay delete"
+# Without a certificate nobody can grant relaying.
+if "$VSMTPRELAY" --coordinator="$TARGET" --insecure add 127.0.0.7 2>"$WORK/insecure.err"; then
+  fail "a plaintext vsmtprelay add was accepted"
+else
+  pass "a plaintext vsmtprelay add is refused: $(tail -n 1 "$WORK/insecure.err" | cut -c1-160)"
+fi
+sleep 0.3
+expect_relay "the refused add grants nothing" 127.0.0.7 5xx
+"$VSMTPRELAY" --coordinator="$TARGET" --tls-ca="$TLS/ca.pem" \
+  --tls-cert="$TLS/admin-e2e.pem" --tls-key="$TLS/admin-e2e.key" \
+  delete 127.0.0.2 || fail "vsmtprelay delete"
+grep -q '"identity":"spiffe://relaysync/admin/e2e".*"action":"delete","addresses":\["127.0.0.2"\],"result":"ok"' \
+  "$WORK/audit.log" && pass "the delete is in the audit log" || fail "no audit line for the delete"
 wait_map_b 127.0.0.2 absent || fail "127.0.0.2 still in $MAP_B after delete"
 expect_relay "relay refused again after vsmtprelay delete" 127.0.0.2 5xx
 

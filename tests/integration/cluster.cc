@@ -17,9 +17,22 @@ Cluster::Cluster(int agents, std::vector<std::string> coordinator_flags,
   for (int k = 0; k < coordinators; ++k) {
     coordinators_.push_back(std::make_unique<Process>());
   }
+  std::string command =
+      absl::StrCat(RELAYSYNC_MAKE_CERTS,
+                   " --coordinator=localhost,127.0.0.1 --admin=test "
+                   "--reader=monitor");
   for (int i = 0; i < agents; ++i) {
     agents_.push_back(std::make_unique<Process>());
+    absl::StrAppend(&command, " --agent=agent", i);
   }
+  RunShell(absl::StrCat(command, " '", dir_.File("tls"), "' >/dev/null"));
+}
+
+std::vector<std::string> Cluster::ClientTlsFlags(
+    const std::string& name) const {
+  if (insecure_) return {"--insecure"};
+  return {"--tls-ca=" + Tls("ca.pem"), "--tls-cert=" + Tls(name + ".pem"),
+          "--tls-key=" + Tls(name + ".key")};
 }
 
 Cluster::~Cluster() {
@@ -45,6 +58,13 @@ bool Cluster::StartCoordinator(int k) {
       RELAYSYNC_COORDINATOR_BIN, absl::StrCat("--listen=127.0.0.1:", ports_[k]),
       "--data-dir=" + dir_.File(absl::StrCat("coordinator-data-", k)),
       "--port-file=" + port_file};
+  if (insecure_) {
+    argv.push_back("--insecure");
+  } else {
+    argv.push_back("--tls-cert=" + Tls("coordinator.pem"));
+    argv.push_back("--tls-key=" + Tls("coordinator.key"));
+    argv.push_back("--tls-client-ca=" + Tls("ca.pem"));
+  }
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   Process& p = *coordinators_[k];
   if (!p.Start(argv, dir_.File(absl::StrCat("coordinator-", k, ".log")))) {
@@ -84,6 +104,12 @@ bool Cluster::StartAgent(int i) {
       "--db=" + Db(i),
       "--spool-dir=" + dir_.File(absl::StrCat("spool-", i)),
       "--notify-socket=" + Socket(i)};
+  for (const std::string& f : ClientTlsFlags(absl::StrCat("agent-agent", i))) {
+    argv.push_back(f);
+  }
+  if (auto extra = agent_flags_.find(i); extra != agent_flags_.end()) {
+    argv.insert(argv.end(), extra->second.begin(), extra->second.end());
+  }
   if (!agents_[i]->Start(argv, dir_.File(absl::StrCat("agent-", i, ".log")))) {
     return false;
   }
@@ -135,6 +161,7 @@ int Cluster::Vsmtprelay(const std::vector<std::string>& args,
                         std::string* output, int k) {
   std::vector<std::string> argv = {VSMTPRELAY_BIN,
                                    "--coordinator=" + target(k)};
+  for (const std::string& f : ClientTlsFlags("admin-test")) argv.push_back(f);
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, output);
 }

@@ -2,10 +2,13 @@
 // one or more coordinators and N agents, each agent with its own
 // relayers.db, spool and notify socket in a scratch directory. Agent i is
 // homed on coordinator i % coordinators and lists the others after it for
-// failover.
+// failover. Every connection is mutual TLS, with certificates made by
+// scripts/make-certs.sh in <dir>/tls: the coordinator's (localhost and
+// 127.0.0.1), agent<i> for each agent, admin "test" and reader "monitor".
 #ifndef RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
 #define RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +28,18 @@ class Cluster {
                    int coordinators = 1);
   ~Cluster();
 
+  // Flags added to every coordinator's command line from the next start on.
+  void AddCoordinatorFlags(const std::vector<std::string>& flags) {
+    coordinator_flags_.insert(coordinator_flags_.end(), flags.begin(),
+                              flags.end());
+  }
+  // Every process talks plaintext (--insecure) from the next start on.
+  void UseInsecure() { insecure_ = true; }
+  // Flags added after agent i's own on its next start (later ones win).
+  void AddAgentFlags(int i, std::vector<std::string> flags) {
+    agent_flags_[i] = std::move(flags);
+  }
+
   // The first start picks a free port; restarts reuse it and the data dir.
   bool StartCoordinator(int k = 0);
   void StopCoordinator(int sig, int k = 0);
@@ -39,6 +54,13 @@ class Cluster {
   std::string Db(int i) const;
   std::string Socket(int i) const;
   std::string dir() const { return dir_.path(); }
+  // A file in the certificate directory, e.g. Tls("ca.pem").
+  std::string Tls(const std::string& name) const {
+    return dir_.File("tls/" + name);
+  }
+  // --tls-* flags for a client with certificate `<name>.pem`, e.g.
+  // "admin-test" or "reader-monitor".
+  std::vector<std::string> ClientTlsFlags(const std::string& name) const;
 
   // The value agent i's relayers.db holds for `key`, if any.
   std::optional<std::string> Lookup(int i, const std::string& key) const;
@@ -47,7 +69,9 @@ class Cluster {
   // `relaysync-agent notify` against agent i; returns its exit code. An
   // empty `user` is left off the command line.
   int Notify(int i, const std::string& ip, const std::string& user = "u");
-  // `vsmtprelay --coordinator=<coordinator k> ARGS`; returns its exit code.
+  // `vsmtprelay --coordinator=<coordinator k> ARGS` as admin "test"
+  // (ARGS may hold other --tls-* flags, which come later and win); returns
+  // its exit code.
   int Vsmtprelay(const std::vector<std::string>& args,
                  std::string* output = nullptr, int k = 0);
   // The agents' and coordinators' logs, for failure messages.
@@ -56,6 +80,8 @@ class Cluster {
  private:
   ScratchDir dir_;
   std::vector<std::string> coordinator_flags_;
+  bool insecure_ = false;
+  std::map<int, std::vector<std::string>> agent_flags_;
   std::vector<int> ports_;
   std::vector<std::unique_ptr<Process>> coordinators_;
   std::vector<std::unique_ptr<Process>> agents_;

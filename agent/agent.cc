@@ -133,6 +133,18 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     o.clock = clock;
     impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
   }
+  for (size_t i = 0; i < options.watch_syslogs.size(); ++i) {
+    DovecotLogSource::Options o;
+    o.log_path = options.watch_syslogs[i];
+    o.state_path =
+        absl::StrCat(options.spool_dir, "/tail-syslog-", i, ".state");
+    o.trust_syslog = true;
+    o.clock = clock;
+    LogWarning("--watch-syslog ", o.log_path,
+               ": trusting its \"dovecot:\" lines; any local user can write "
+               "such a line (logger -t dovecot) and make any address relay");
+    impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
+  }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));
   for (auto& source : agent->impl_->sources) {
     s = source->Start(sink);

@@ -21,8 +21,8 @@
 #include "agent/notify_socket.h"
 #include "common/address.h"
 #include "common/flag_names.h"
-#include "common/process.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "rpc/endpoints.h"
 
@@ -41,7 +41,17 @@ ABSL_FLAG(std::string, notify_socket, "",
 ABSL_FLAG(std::string, notify_socket_mode, "0660",
           "octal permissions of the notify socket");
 ABSL_FLAG(std::vector<std::string>, watch_log, {},
-          "Dovecot log file(s) to tail for logins (own log_path or syslog)");
+          "Dovecot's own log file(s) (its log_path) to tail for logins; "
+          "lines in syslog form in them are ignored (see --watch-syslog). "
+          "A file writable by group or others is refused");
+// Who may grant relaying through this host (docs/operations.md, "Local
+// surfaces").
+ABSL_FLAG(std::vector<std::string>, watch_syslog, {},
+          "RISKY: syslog file(s) (e.g. /var/log/mail.log) whose \"dovecot:\" "
+          "login lines are believed. Any local user can write syslog lines "
+          "with any tag (logger -t dovecot ...) and so make any address "
+          "relay through every host of the cluster; prefer Dovecot's own "
+          "log_path with --watch-log, or the notify socket");
 ABSL_FLAG(std::string, key_style, "sendmail",
           "IPv6 key spelling in the map: sendmail (ipv6:full:form, what "
           "sendmail looks up) or canonical");
@@ -136,6 +146,7 @@ int RunAgent() {
   }
   options.notify_socket_mode = static_cast<mode_t>(mode);
   options.watch_logs = absl::GetFlag(FLAGS_watch_log);
+  options.watch_syslogs = absl::GetFlag(FLAGS_watch_syslog);
   auto style = relaysync::ParseKeyStyle(absl::GetFlag(FLAGS_key_style));
   if (!style.ok()) {
     relaysync::LogError("--key_style: ", style.status().message());
@@ -151,7 +162,8 @@ int RunAgent() {
     return 2;
   }
   options.map_fsync = absl::GetFlag(FLAGS_map_fsync);
-  if (options.notify_socket.empty() && options.watch_logs.empty()) {
+  if (options.notify_socket.empty() && options.watch_logs.empty() &&
+      options.watch_syslogs.empty()) {
     relaysync::LogWarning(
         "no --notify_socket and no --watch_log: this agent "
         "only mirrors the cluster state");

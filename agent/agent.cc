@@ -9,11 +9,41 @@
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
 #include "agent/materializer.h"
+#include "agent/notify_senders.h"
 #include "agent/notify_socket.h"
 #include "agent/spool.h"
 #include "common/logging.h"
 
 namespace relaysync {
+namespace {
+
+// The notify socket's settings, with users and groups looked up. Errors
+// name the flag.
+absl::StatusOr<NotifySource::Options> NotifyOptions(
+    const AgentOptions& options) {
+  NotifySource::Options o;
+  o.socket_path = options.notify_socket;
+  o.mode = options.notify_socket_mode;
+  if (!options.notify_socket_group.empty()) {
+    absl::StatusOr<gid_t> gid = LookUpGroup(options.notify_socket_group);
+    if (!gid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--notify-socket-group: ", gid.status().message()));
+    }
+    o.group = *gid;
+  }
+  absl::StatusOr<NotifySenders> senders = NotifySenders::Make(
+      options.notify_allow_users, options.notify_allow_groups,
+      options.notify_socket_group);
+  if (!senders.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--notify-allow-uid/--notify-allow-gid: ", senders.status().message()));
+  }
+  o.senders = *senders;
+  return o;
+}
+
+}  // namespace
 
 struct Agent::Impl {
   std::unique_ptr<RelayersDb> map;
@@ -120,11 +150,12 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     if (!logins.empty()) raw->OnLogins(logins);
   };
   if (!options.notify_socket.empty()) {
-    NotifySource::Options o;
-    o.socket_path = options.notify_socket;
-    o.mode = options.notify_socket_mode;
-    o.clock = clock;
-    impl->sources.push_back(std::make_unique<NotifySource>(o));
+    absl::StatusOr<NotifySource::Options> o = NotifyOptions(options);
+    if (!o.ok()) return o.status();
+    o->clock = clock;
+    LogInfo("notify socket ", o->socket_path, ": logins accepted from ",
+            o->senders.ToString());
+    impl->sources.push_back(std::make_unique<NotifySource>(*o));
   }
   for (size_t i = 0; i < options.watch_logs.size(); ++i) {
     DovecotLogSource::Options o;

@@ -25,6 +25,13 @@ struct AgentOptions {
   std::string spool_dir;
   std::string notify_socket;  // empty: none
   mode_t notify_socket_mode = 0660;
+  // The notify socket's group (chown); empty: the agent's. Its members,
+  // by primary group, may report logins.
+  std::string notify_socket_group;
+  // Who else may report logins on the notify socket (names or numbers);
+  // root and the agent's own uid always may.
+  std::vector<std::string> notify_allow_users;
+  std::vector<std::string> notify_allow_groups;
   // Dovecot's own log_path files to tail: only lines in their form count.
   std::vector<std::string> watch_logs;
   // Syslog files whose "dovecot:" lines are believed, although any local

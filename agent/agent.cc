@@ -11,6 +11,7 @@
 #include "agent/materializer.h"
 #include "agent/notify_senders.h"
 #include "agent/notify_socket.h"
+#include "agent/private_dir.h"
 #include "agent/spool.h"
 #include "common/logging.h"
 
@@ -83,10 +84,8 @@ Agent::~Agent() { Stop(); }
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                                                     const Clock* clock) {
   auto impl = std::make_unique<Impl>();
-  if (mkdir(options.spool_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat("spool dir ", options.spool_dir,
-                                               ": ", std::strerror(errno)));
-  }
+  absl::Status private_dir = MakePrivateDirectory(options.spool_dir);
+  if (!private_dir.ok()) return private_dir;
   // Map writes reach the kernel at once (every reader sees them) but wait
   // for the disk only with --map-fsync: after a crash of the machine the
   // map is rebuilt from the spool and a snapshot (below), so a disk flush

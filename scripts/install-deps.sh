@@ -20,8 +20,8 @@ packages=(
   db5.3-util sendmail-bin sendmail-cf m4
   redis-server redis-sentinel redis-tools dovecot-imapd dovecot-pop3d
   swaks curl iproute2 util-linux procps psmisc strace
-  # tests/e2e/forged_syslog_test.sh: a private rsyslogd, and logger
-  rsyslog bsdutils
+  # tests/e2e/forged_syslog_test.sh: a private rsyslogd, logger, raw datagrams
+  rsyslog bsdutils python3
 )
 
 # Keep package post-install scripts from starting system daemons on

@@ -8,6 +8,8 @@
 #      and the agent says it ignored them;
 #   b  --watch-syslog (the risky opt-in): the same lines do grant, which
 #      shows that the test would see a grant.
+# Raw datagrams (python3) that pick their own syslog header grant nothing
+# either: rsyslogd writes the real host name before the tag.
 # Usage: forged_syslog_test.sh BUILD_DIR (as root). Exit 0 pass, 1 fail.
 # Bounded to 120 s.
 set -u
@@ -109,8 +111,22 @@ as_nobody logger -u "$SOCKET" -p mail.info -t 'dovecot[4242]' \
 as_nobody logger -u "$SOCKET" -p mail.info \
   -t "imap-login: Info: Login: user=<mallory>, method=PLAIN, rip=192.0.2.68, lip=127.0.0.1," \
   "x" || fail "logger as nobody"
+# Raw datagrams that pick their own header: rsyslogd still writes its own
+# host name before the tag, so neither the Dovecot own-log form nor another
+# host's "dovecot:" line can be made.
+send_raw() { # MESSAGE
+  as_nobody /usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(sys.argv[1].encode(), sys.argv[2])' "$1" "$SOCKET"
+}
+send_raw "<22>Dec  2 00:52:56 imap-login: Info: Login: user=<mallory>, method=PLAIN, rip=192.0.2.70, lip=127.0.0.1" ||
+  fail "raw datagram as nobody"
+send_raw "<22>Dec  2 00:52:56 otherhost dovecot: imap-login: Login: user=<mallory>, method=PLAIN, rip=192.0.2.72, lip=127.0.0.1" ||
+  fail "raw datagram as nobody"
 for file in "$TRADITIONAL" "$PRECISE"; do
-  if wait_until grep -q "dovecot\[4242\]: pop3-login: Info: Login: user=<mallory>" "$file"; then
+  # The last datagram sent; the earlier ones are in the file before it.
+  if wait_until grep -q "dovecot\[4242\]: pop3-login: Info: Login: user=<mallory>" "$file" &&
+    wait_until grep -q "rip=192.0.2.72" "$file"; then
     pass "rsyslogd wrote nobody's forged dovecot lines to $(basename "$file")"
   else
     fail "the forged lines never reached $file"
@@ -128,18 +144,20 @@ else
   fail "--watch-log: agent a never reported the ignored syslog lines"
 fi
 sleep 0.5 # agent a had every chance to write them
-for ip in 192.0.2.66 192.0.2.67 192.0.2.68; do
+for ip in 192.0.2.66 192.0.2.67 192.0.2.68 192.0.2.70 192.0.2.72; do
   if in_map a "$ip"; then
     fail "--watch-log: nobody's forged syslog line made $ip relay"
   else
     pass "--watch-log: $ip was not granted"
   fi
 done
-if in_map b 192.0.2.68; then
-  fail "a tag imitating Dovecot's own log form granted 192.0.2.68"
-else
-  pass "a tag imitating Dovecot's own log form grants nothing"
-fi
+for ip in 192.0.2.68 192.0.2.70 192.0.2.72; do
+  if in_map b "$ip"; then
+    fail "a line imitating Dovecot's own log form or another host granted $ip"
+  else
+    pass "$ip (own-log form or another host imitated) was not granted even by --watch-syslog"
+  fi
+done
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

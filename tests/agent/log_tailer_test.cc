@@ -309,11 +309,11 @@ TEST_F(LogTailerTest, FileMadeWritableLaterIsSkippedThenReadFromItsEnd) {
   Append(log(), "trusted\n");
   ASSERT_EQ(lines.WaitFor(1), std::vector<std::string>{"trusted"});
   ASSERT_EQ(chmod(log().c_str(), 0666), 0);
-  absl::SleepFor(absl::Milliseconds(300));  // > 10 poll rounds
+  absl::SleepFor(absl::Milliseconds(500));  // > 20 poll rounds
   Append(log(), "written-while-writable\n");
-  absl::SleepFor(absl::Milliseconds(300));
+  absl::SleepFor(absl::Milliseconds(500));
   ASSERT_EQ(chmod(log().c_str(), 0644), 0);
-  absl::SleepFor(absl::Milliseconds(300));
+  absl::SleepFor(absl::Milliseconds(500));
   Append(log(), "after-the-fix\n");
   EXPECT_EQ(lines.WaitFor(2),
             (std::vector<std::string>{"trusted", "after-the-fix"}));

@@ -9,11 +9,42 @@
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
 #include "agent/materializer.h"
+#include "agent/notify_senders.h"
 #include "agent/notify_socket.h"
+#include "agent/private_dir.h"
 #include "agent/spool.h"
 #include "common/logging.h"
 
 namespace relaysync {
+namespace {
+
+// The notify socket's settings, with users and groups looked up. Errors
+// name the flag.
+absl::StatusOr<NotifySource::Options> NotifyOptions(
+    const AgentOptions& options) {
+  NotifySource::Options o;
+  o.socket_path = options.notify_socket;
+  o.mode = options.notify_socket_mode;
+  if (!options.notify_socket_group.empty()) {
+    absl::StatusOr<gid_t> gid = LookUpGroup(options.notify_socket_group);
+    if (!gid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--notify-socket-group: ", gid.status().message()));
+    }
+    o.group = *gid;
+  }
+  absl::StatusOr<NotifySenders> senders = NotifySenders::Make(
+      options.notify_allow_users, options.notify_allow_groups,
+      options.notify_socket_group);
+  if (!senders.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--notify-allow-uid/--notify-allow-gid: ", senders.status().message()));
+  }
+  o.senders = *senders;
+  return o;
+}
+
+}  // namespace
 
 struct Agent::Impl {
   std::unique_ptr<RelayersDb> map;
@@ -53,10 +84,8 @@ Agent::~Agent() { Stop(); }
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                                                     const Clock* clock) {
   auto impl = std::make_unique<Impl>();
-  if (mkdir(options.spool_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat("spool dir ", options.spool_dir,
-                                               ": ", std::strerror(errno)));
-  }
+  absl::Status private_dir = MakePrivateDirectory(options.spool_dir);
+  if (!private_dir.ok()) return private_dir;
   // Map writes reach the kernel at once (every reader sees them) but wait
   // for the disk only with --map-fsync: after a crash of the machine the
   // map is rebuilt from the spool and a snapshot (below), so a disk flush
@@ -121,17 +150,30 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     if (!logins.empty()) raw->OnLogins(logins);
   };
   if (!options.notify_socket.empty()) {
-    NotifySource::Options o;
-    o.socket_path = options.notify_socket;
-    o.mode = options.notify_socket_mode;
-    o.clock = clock;
-    impl->sources.push_back(std::make_unique<NotifySource>(o));
+    absl::StatusOr<NotifySource::Options> o = NotifyOptions(options);
+    if (!o.ok()) return o.status();
+    o->clock = clock;
+    LogInfo("notify socket ", o->socket_path, ": logins accepted from ",
+            o->senders.ToString());
+    impl->sources.push_back(std::make_unique<NotifySource>(*o));
   }
   for (size_t i = 0; i < options.watch_logs.size(); ++i) {
     DovecotLogSource::Options o;
     o.log_path = options.watch_logs[i];
     o.state_path = absl::StrCat(options.spool_dir, "/tail-", i, ".state");
     o.clock = clock;
+    impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
+  }
+  for (size_t i = 0; i < options.watch_syslogs.size(); ++i) {
+    DovecotLogSource::Options o;
+    o.log_path = options.watch_syslogs[i];
+    o.state_path =
+        absl::StrCat(options.spool_dir, "/tail-syslog-", i, ".state");
+    o.trust_syslog = true;
+    o.clock = clock;
+    LogWarning("--watch-syslog ", o.log_path,
+               ": trusting its \"dovecot:\" lines; any local user can write "
+               "such a line (logger -t dovecot) and make any address relay");
     impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
   }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));

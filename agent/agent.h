@@ -27,7 +27,18 @@ struct AgentOptions {
   std::string spool_dir;
   std::string notify_socket;  // empty: none
   mode_t notify_socket_mode = 0660;
-  std::vector<std::string> watch_logs;  // Dovecot logs to tail
+  // The notify socket's group (chown); empty: the agent's. Its members,
+  // by primary group, may report logins.
+  std::string notify_socket_group;
+  // Who else may report logins on the notify socket (names or numbers);
+  // root and the agent's own uid always may.
+  std::vector<std::string> notify_allow_users;
+  std::vector<std::string> notify_allow_groups;
+  // Dovecot's own log_path files to tail: only lines in their form count.
+  std::vector<std::string> watch_logs;
+  // Syslog files whose "dovecot:" lines are believed, although any local
+  // user can write such lines (--watch-syslog).
+  std::vector<std::string> watch_syslogs;
   KeyStyle key_style = KeyStyle::kSendmail;
   // map_options.sync_to_disk is decided by Start(): true only with
   // map_fsync or when the boot id is unknown. Without it, a reboot (which

@@ -166,12 +166,14 @@ bool ParseLoginFields(absl::string_view s, LocalLogin* login) {
 
 std::optional<LocalLogin> ParseDovecotLoginLine(absl::string_view line,
                                                 absl::Time now,
-                                                absl::TimeZone tz) {
+                                                absl::TimeZone tz,
+                                                DovecotLineForm* form) {
   absl::ConsumeSuffix(&line, "\r");
   if (line.size() > kMaxLoginLineBytes) return std::nullopt;
   LocalLogin login;
   absl::string_view s = line;
   absl::Time when;
+  DovecotLineForm line_form = DovecotLineForm::kSyslog;
   ClassicStamp stamp;
   if (ConsumeClassicStamp(&s, &stamp)) {
     std::optional<absl::Time> resolved = ResolveClassicStamp(stamp, now, tz);
@@ -180,6 +182,7 @@ std::optional<LocalLogin> ParseDovecotLoginLine(absl::string_view line,
     // Dovecot's own log file has no host or program name.
     if (ConsumeLoginProcess(&s, &login.protocol)) {
       if (!absl::ConsumePrefix(&s, "Info: ")) return std::nullopt;
+      line_form = DovecotLineForm::kOwnLog;
     } else if (!ConsumeSyslogHostAndProgram(&s) ||
                !ConsumeLoginProcess(&s, &login.protocol)) {
       return std::nullopt;
@@ -200,6 +203,7 @@ std::optional<LocalLogin> ParseDovecotLoginLine(absl::string_view line,
   if (!ParseLoginFields(s, &login)) return std::nullopt;
   login.login_time = absl::ToUnixSeconds(when);
   login.source = "log";
+  if (form != nullptr) *form = line_form;
   return login;
 }
 

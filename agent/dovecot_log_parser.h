@@ -35,9 +35,15 @@ namespace relaysync {
 // still in the future is clamped to `now`.
 //
 // Sets source to "log"; callers that know the file name replace it.
-std::optional<LocalLogin> ParseDovecotLoginLine(absl::string_view line,
-                                                absl::Time now,
-                                                absl::TimeZone tz);
+//
+// Trust: only Dovecot writes its own log_path, but any local user can send
+// a syslog line with any tag (`logger -t dovecot ...`). When `form` is not
+// null it receives the form of a recognized line, so that callers can
+// refuse the syslog form unless told to trust it.
+enum class DovecotLineForm { kOwnLog, kSyslog };
+std::optional<LocalLogin> ParseDovecotLoginLine(
+    absl::string_view line, absl::Time now, absl::TimeZone tz,
+    DovecotLineForm* form = nullptr);
 
 }  // namespace relaysync
 

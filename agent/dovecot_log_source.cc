@@ -3,7 +3,10 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "agent/dovecot_log_parser.h"
+#include "common/logging.h"
 
 namespace relaysync {
 namespace {
@@ -12,6 +15,7 @@ LogTailer::Options TailerOptions(const DovecotLogSource::Options& options) {
   LogTailer::Options tail;
   tail.path = options.log_path;
   tail.state_path = options.state_path;
+  tail.refuse_writable_by_others = true;
   return tail;
 }
 
@@ -26,13 +30,31 @@ DovecotLogSource::~DovecotLogSource() { Stop(); }
 
 absl::Status DovecotLogSource::Start(Sink sink) {
   return tailer_.Start([this, sink = std::move(sink)](absl::string_view line) {
-    std::optional<LocalLogin> login =
-        ParseDovecotLoginLine(line, options_.clock->Now(), options_.time_zone);
+    DovecotLineForm form;
+    std::optional<LocalLogin> login = ParseDovecotLoginLine(
+        line, options_.clock->Now(), options_.time_zone, &form);
     if (!login) return;
+    if (form == DovecotLineForm::kSyslog && !options_.trust_syslog) {
+      Untrusted(*login);
+      return;
+    }
     login->source = name_;
     // One at a time: the tailer may save its offset after any line.
     sink({std::move(*login)});
   });
+}
+
+void DovecotLogSource::Untrusted(const LocalLogin& login) {
+  uint64_t count = ++untrusted_logins_;
+  untrusted_log_.Log(
+      LogLevel::kWarning,
+      absl::StrCat(
+          "log ", options_.log_path, ": ignored a syslog-form login (user <",
+          absl::CHexEscape(login.user), "> from ", login.address,
+          "): any local user can write syslog lines with any tag, so they "
+          "grant nothing. Point --watch-log at Dovecot's own log_path, or "
+          "accept the risk with --watch-syslog (",
+          count, " ignored so far)"));
 }
 
 void DovecotLogSource::Stop() { tailer_.Stop(); }

@@ -1,8 +1,11 @@
-// EventSource that tails a Dovecot log (its own log_path file, or a syslog
-// file it writes to) and reports each successful POP3/IMAP login in it.
+// EventSource that tails a Dovecot log (its own log_path file, or, when told
+// to trust it, a syslog file it writes to) and reports each successful
+// POP3/IMAP login in it.
 #ifndef RELAYSYNC_AGENT_DOVECOT_LOG_SOURCE_H_
 #define RELAYSYNC_AGENT_DOVECOT_LOG_SOURCE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -10,6 +13,7 @@
 #include "agent/event_source.h"
 #include "agent/log_tailer.h"
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 
 namespace relaysync {
 
@@ -20,6 +24,12 @@ class DovecotLogSource : public EventSource {
     // LogTailer's position file (e.g. <spool dir>/tail-dovecot.state).
     // Empty: no persistence.
     std::string state_path;
+    // Whether login lines in syslog form ("HOST dovecot[PID]: imap-login:
+    // ...") are believed. Any local user can write such a line with any tag
+    // (logger -t dovecot), so by default only lines in the form of Dovecot's
+    // own log_path file are; syslog-form logins are counted, logged (rate
+    // limited) and dropped.
+    bool trust_syslog = false;
     // The zone of the year-less syslog timestamps: the host's.
     absl::TimeZone time_zone = absl::LocalTimeZone();
     // Supplies the year of syslog timestamps and clamps future times.
@@ -31,15 +41,23 @@ class DovecotLogSource : public EventSource {
   ~DovecotLogSource() override;
 
   // Logins carry source "log:" + log_path. Lines that are not successful
-  // logins are skipped silently (they are most of the log).
+  // logins are skipped silently (they are most of the log). Fails, naming
+  // the file, if the log is writable by users other than its owner.
   absl::Status Start(Sink sink) override;
   void Stop() override;
   std::string Name() const override;  // "log:" + log_path
 
+  // Syslog-form login lines dropped because trust_syslog is off.
+  uint64_t untrusted_logins() const { return untrusted_logins_.load(); }
+
  private:
+  void Untrusted(const LocalLogin& login);
+
   const Options options_;
   const std::string name_;
   LogTailer tailer_;
+  std::atomic<uint64_t> untrusted_logins_{0};
+  RateLimitedLog untrusted_log_{absl::Minutes(10)};
 };
 
 }  // namespace relaysync

@@ -10,14 +10,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/crc32c.h"
+#include "common/logging.h"
 
 namespace relaysync {
 namespace {
@@ -55,6 +56,17 @@ std::string DirectoryOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+constexpr mode_t kWritableByOthers = S_IWGRP | S_IWOTH;
+
+std::string WritableByOthersMessage(const std::string& path, mode_t mode) {
+  return absl::StrCat("log ", path,
+                      ": writable by users other than its owner (mode ",
+                      absl::StrFormat("%04o", mode & 07777),
+                      "), so any of them could write login lines into it; "
+                      "refusing to read it (chmod go-w ",
+                      path, ")");
+}
+
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -75,9 +87,19 @@ void LogTailer::Warn(const std::string& message) {
 }
 
 void LogTailer::Note(const std::string& message) {
-  fprintf(stderr, "relaysync-agent: log %s: %s\n", options_.path.c_str(),
-          message.c_str());
+  LogWarning("log ", options_.path, ": ", message);
   last_warning_.clear();
+}
+
+bool LogTailer::RefusedAsWritable(mode_t mode) {
+  if (!options_.refuse_writable_by_others || (mode & kWritableByOthers) == 0) {
+    return false;
+  }
+  const std::string message = WritableByOthersMessage(options_.path, mode);
+  if (message != last_warning_) LogWarning(message);
+  last_warning_ = message;
+  distrusted_ = true;
+  return true;
 }
 
 // Opens options_.path as current_. With `state` (same file, long enough)
@@ -96,6 +118,16 @@ bool LogTailer::OpenCurrent(bool from_end, const TailState* state) {
     Warn("not a regular file");
     close(fd);
     return false;
+  }
+  if (RefusedAsWritable(st.st_mode)) {
+    close(fd);
+    return false;
+  }
+  if (distrusted_) {
+    // Lines written while others could write to the file prove nothing.
+    from_end = true;
+    state = nullptr;
+    distrusted_ = false;
   }
   int64_t offset = 0;
   bool skip = false;
@@ -150,7 +182,8 @@ void LogTailer::OpenRotatedAway(const TailState& state) {
     }
     std::string path = dir + "/" + name;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd >= 0 && IsSavedFile(fd, st, state) &&
+    if (fd >= 0 && (st.st_mode & kWritableByOthers) == 0 &&
+        IsSavedFile(fd, st, state) &&
         lseek(fd, state.offset, SEEK_SET) == state.offset) {
       Note(absl::StrCat("rotated while stopped; finishing ", path,
                         " from offset ", state.offset));
@@ -179,6 +212,13 @@ absl::Status LogTailer::Start(LineCallback callback) {
   if (started_) {
     return absl::FailedPreconditionError(
         absl::StrCat("log ", options_.path, ": tailer started twice"));
+  }
+  struct stat path_st;
+  if (options_.refuse_writable_by_others &&
+      stat(options_.path.c_str(), &path_st) == 0 &&
+      (path_st.st_mode & kWritableByOthers) != 0) {
+    return absl::FailedPreconditionError(
+        WritableByOthersMessage(options_.path, path_st.st_mode));
   }
   std::optional<TailState> state;
   if (!options_.state_path.empty()) {
@@ -283,7 +323,13 @@ void LogTailer::Round(bool* more) {
       stat(options_.path.c_str(), &path_st) == 0 &&
       (path_st.st_ino != current_.inode || path_st.st_dev != current_.device);
   struct stat fd_st;
-  if (fstat(current_.fd, &fd_st) == 0 && fd_st.st_size < current_.read_offset &&
+  const bool have_fd_st = fstat(current_.fd, &fd_st) == 0;
+  if (have_fd_st && RefusedAsWritable(fd_st.st_mode)) {
+    current_.pending.clear();
+    Close(&current_);
+    return;
+  }
+  if (have_fd_st && fd_st.st_size < current_.read_offset &&
       lseek(current_.fd, 0, SEEK_SET) == 0) {
     Note("truncated; reading from the start");
     current_.read_offset = committed_offset_ = 0;

@@ -40,6 +40,12 @@ namespace relaysync {
 // not replayed. A file that does not exist yet is read from 0 once it
 // appears. A line in progress where reading starts or ends is dropped.
 //
+// Trust: with refuse_writable_by_others, a file that users other than its
+// owner may write to (mode g+w or o+w) is not read: Start() fails, and a
+// file that becomes writable later (or a rotated one created so) is skipped
+// with a warning until fixed, then read from its end, since anything written
+// meanwhile may be forged.
+//
 // Known limits: with copytruncate, lines written between logrotate's copy
 // and its truncate are lost (true of every tailer); lines of a rotated file
 // read during the grace period are not covered by the state file.
@@ -61,6 +67,8 @@ class LogTailer {
     absl::Duration rotation_grace = absl::Seconds(10);
     // Longer lines are dropped (with a warning) instead of buffered.
     size_t max_line_bytes = 64 * 1024;
+    // Do not read a group- or world-writable file (see Trust above).
+    bool refuse_writable_by_others = false;
   };
   // Called on the tailer's thread, one complete line at a time, without its
   // '\n'. The view is valid only during the call.
@@ -95,6 +103,9 @@ class LogTailer {
   };
 
   bool OpenCurrent(bool from_end, const TailState* state);
+  // True (with a warning) if refuse_writable_by_others forbids a file of
+  // mode `mode`.
+  bool RefusedAsWritable(mode_t mode);
   void OpenRotatedAway(const TailState& state);
   void Close(Reader* reader);
   void Run();
@@ -130,6 +141,9 @@ class LogTailer {
   size_t lines_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::string last_warning_;
+  // A file was refused as writable by others: read the next one from its
+  // end.
+  bool distrusted_ = false;
 };
 
 }  // namespace relaysync

@@ -54,7 +54,29 @@ ABSL_FLAG(std::string, notify_socket, "",
 ABSL_FLAG(std::string, notify_socket_mode, "0660",
           "octal permissions of the notify socket");
 ABSL_FLAG(std::vector<std::string>, watch_log, {},
-          "Dovecot log file(s) to tail for logins (own log_path or syslog)");
+          "Dovecot's own log file(s) (its log_path) to tail for logins; "
+          "lines in syslog form in them are ignored (see --watch-syslog). "
+          "A file writable by group or others is refused");
+// Who may grant relaying through this host (docs/operations.md, "Local
+// surfaces").
+ABSL_FLAG(std::vector<std::string>, watch_syslog, {},
+          "RISKY: syslog file(s) (e.g. /var/log/mail.log) whose \"dovecot:\" "
+          "login lines are believed. Any local user can write syslog lines "
+          "with any tag (logger -t dovecot ...) and so make any address "
+          "relay through every host of the cluster; prefer Dovecot's own "
+          "log_path with --watch-log, or the notify socket");
+ABSL_FLAG(std::string, notify_socket_group, "",
+          "chown the notify socket to this group (name or number); with "
+          "--notify-socket-mode=0660 its members may send, and senders whose "
+          "primary group it is are allowed (default: the agent's group)");
+ABSL_FLAG(std::vector<std::string>, notify_allow_uid, {},
+          "users (names or numbers) whose datagrams on the notify socket "
+          "count, checked with the kernel's sender credentials (SO_PASSCRED); "
+          "root and the agent's own uid always count, anyone else is refused "
+          "and logged. Anyone allowed can make any address relay");
+ABSL_FLAG(std::vector<std::string>, notify_allow_gid, {},
+          "groups (names or numbers) whose members, by primary group, may "
+          "report logins on the notify socket (see --notify-allow-uid)");
 ABSL_FLAG(std::string, key_style, "sendmail",
           "IPv6 key spelling in the map: sendmail (ipv6:full:form, what "
           "sendmail looks up) or canonical");
@@ -162,6 +184,10 @@ int RunAgent() {
   }
   options.notify_socket_mode = static_cast<mode_t>(mode);
   options.watch_logs = absl::GetFlag(FLAGS_watch_log);
+  options.watch_syslogs = absl::GetFlag(FLAGS_watch_syslog);
+  options.notify_socket_group = absl::GetFlag(FLAGS_notify_socket_group);
+  options.notify_allow_users = absl::GetFlag(FLAGS_notify_allow_uid);
+  options.notify_allow_groups = absl::GetFlag(FLAGS_notify_allow_gid);
   auto style = relaysync::ParseKeyStyle(absl::GetFlag(FLAGS_key_style));
   if (!style.ok()) {
     relaysync::LogError("--key_style: ", style.status().message());
@@ -177,7 +203,8 @@ int RunAgent() {
     return 2;
   }
   options.map_fsync = absl::GetFlag(FLAGS_map_fsync);
-  if (options.notify_socket.empty() && options.watch_logs.empty()) {
+  if (options.notify_socket.empty() && options.watch_logs.empty() &&
+      options.watch_syslogs.empty()) {
     relaysync::LogWarning(
         "no --notify_socket and no --watch_log: this agent "
         "only mirrors the cluster state");

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/address.h"
+#include "common/logging.h"
 
 namespace relaysync {
 namespace {
@@ -113,6 +114,44 @@ absl::Status RemoveStaleSocket(const std::string& path) {
         "notify socket ", path, ": removing stale socket: ", strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+// Receives one datagram into `buf` (returning its real length, which may
+// exceed `size`) with its sender's credentials, nullopt if none came with
+// it. Descriptors a sender passes along (SCM_RIGHTS) are closed at once.
+ssize_t ReceiveWithCredentials(int fd, char* buf, size_t size,
+                               std::optional<struct ucred>* sender) {
+  alignas(struct cmsghdr) char
+      control[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+  struct iovec iov = {buf, size};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  sender->reset();
+  // MSG_TRUNC: the return value is the datagram's real length.
+  ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_CREDENTIALS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+      struct ucred cred;
+      memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+      *sender = cred;
+    } else if (c->cmsg_type == SCM_RIGHTS) {
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int passed;
+        memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        close(passed);
+      }
+    }
+  }
+  return n;
 }
 
 }  // namespace
@@ -237,11 +276,25 @@ absl::Status NotifySource::Start(Sink sink) {
   }
   struct stat st;
   std::string error;
+  // Before bind: every datagram that can reach the socket carries its
+  // sender's credentials.
+  const int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+    error = absl::StrCat("setsockopt(SO_PASSCRED): ", strerror(errno));
+    close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("notify socket ", path, ": ", error));
+  }
   bool bound =
       bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) == 0;
   int wake = -1;
   if (!bound) {
     error = absl::StrCat("bind: ", strerror(errno));
+  } else if (options_.group.has_value() &&
+             chown(path.c_str(), static_cast<uid_t>(-1), *options_.group) !=
+                 0) {
+    error =
+        absl::StrCat("chown to group ", *options_.group, ": ", strerror(errno));
   } else if (chmod(path.c_str(), options_.mode) != 0) {
     error = absl::StrCat("chmod: ", strerror(errno));
   } else if (lstat(path.c_str(), &st) != 0) {
@@ -301,15 +354,25 @@ void NotifySource::ReceiveAvailable() {
   // login storm after an outage) costs one spool fsync and one map write.
   std::vector<LocalLogin> logins;
   for (int i = 0; i < kMaxMessagesPerRound && !stop_.load(); ++i) {
-    // MSG_TRUNC: the return value is the datagram's real length.
-    ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+    std::optional<struct ucred> sender;
+    ssize_t n = ReceiveWithCredentials(fd_, buf, sizeof(buf), &sender);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        fprintf(stderr, "relaysync-agent: notify socket %s: recv: %s\n",
-                options_.socket_path.c_str(), strerror(errno));
+        drop_log_.Log(LogLevel::kWarning,
+                      absl::StrCat("notify socket ", options_.socket_path,
+                                   ": recvmsg: ", strerror(errno)));
       }
       break;
+    }
+    if (!sender.has_value()) {
+      Refuse("a sender without credentials");
+      continue;
+    }
+    if (!options_.senders.Allows(sender->uid, sender->gid)) {
+      Refuse(absl::StrCat("pid ", sender->pid, " uid ", sender->uid, " gid ",
+                          sender->gid));
+      continue;
     }
     if (static_cast<size_t>(n) > kMaxNotifyMessageBytes) {
       Drop(absl::string_view(buf, kMaxNotifyMessageBytes),
@@ -331,16 +394,25 @@ void NotifySource::ReceiveAvailable() {
 }
 
 void NotifySource::Drop(absl::string_view message, const absl::Status& why) {
-  uint64_t count = ++dropped_;
-  // Anyone in the socket's group can send; do not let them flood the log.
-  if (count > 20 && count % 1000 != 0) return;
-  fprintf(stderr,
-          "relaysync-agent: notify socket %s: dropped invalid message "
-          "\"%s\": %s (%llu dropped so far)\n",
-          options_.socket_path.c_str(),
-          absl::CHexEscape(message.substr(0, 120)).c_str(),
-          std::string(why.message()).c_str(),
-          static_cast<unsigned long long>(count));
+  const uint64_t count = ++dropped_;
+  // Anyone allowed to send can send garbage: do not let it flood the log.
+  drop_log_.Log(LogLevel::kWarning,
+                absl::StrCat("notify socket ", options_.socket_path,
+                             ": dropped invalid message \"",
+                             absl::CHexEscape(message.substr(0, 120)), "\": ",
+                             why.message(), " (", count, " dropped so far)"));
+}
+
+void NotifySource::Refuse(const std::string& sender) {
+  const uint64_t count = ++refused_;
+  refuse_log_.Log(
+      LogLevel::kWarning,
+      absl::StrCat(
+          "notify socket ", options_.socket_path,
+          ": refused a login report from ", sender,
+          ": not an allowed sender (allowed: ", options_.senders.ToString(),
+          "; see --notify-allow-uid, --notify-allow-gid) (", count,
+          " refused so far)"));
 }
 
 }  // namespace relaysync

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -19,7 +20,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/event_source.h"
+#include "agent/notify_senders.h"
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 
 namespace relaysync {
 
@@ -46,13 +49,21 @@ absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
                         absl::Duration timeout);
 
 // Listens on the notify socket. Thread-safety: Start/Stop from any thread.
+//
+// Who may report logins is decided twice: the socket's group and mode say
+// who may send at all, and the credentials the kernel attaches to each
+// datagram (SO_PASSCRED: the sender's pid, uid and primary gid, which it
+// cannot forge) must be allowed by `senders`. A datagram from anyone else,
+// or without credentials, is dropped, counted and logged (rate limited).
 class NotifySource : public EventSource {
  public:
   struct Options {
     std::string socket_path;
-    // Applied with chmod after bind: who may report logins is decided by the
-    // socket's group and mode.
+    // Applied with chmod after bind (and chown to `group` if set).
     mode_t mode = 0660;
+    std::optional<gid_t> group;
+    // Whose datagrams count.
+    NotifySenders senders = NotifySenders::RootAndSelf();
     // login_time of received logins. Not owned; must outlive the source.
     const Clock* clock = SystemClock::Get();
   };
@@ -69,11 +80,14 @@ class NotifySource : public EventSource {
 
   // Datagrams dropped as invalid so far (for tests and metrics).
   uint64_t dropped() const { return dropped_.load(); }
+  // Datagrams refused because of their sender so far.
+  uint64_t refused() const { return refused_.load(); }
 
  private:
   void Run();
   void ReceiveAvailable();
   void Drop(absl::string_view message, const absl::Status& why);
+  void Refuse(const std::string& sender);
 
   const Options options_;
   Sink sink_;
@@ -81,6 +95,9 @@ class NotifySource : public EventSource {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> refused_{0};
+  RateLimitedLog drop_log_{absl::Minutes(1)};
+  RateLimitedLog refuse_log_{absl::Minutes(1)};
   bool started_ = false;
   bool stopped_ = false;
   int fd_ = -1;

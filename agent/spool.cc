@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/atomic_file.h"
+#include "agent/private_dir.h"
 #include "agent/spool_record.h"
 
 namespace relaysync {
@@ -61,9 +62,8 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   if (host_id.empty()) {
     return absl::InvalidArgumentError("spool: host id is empty");
   }
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoError("mkdir", dir);
-  }
+  absl::Status private_dir = MakePrivateDirectory(dir);
+  if (!private_dir.ok()) return private_dir;
   std::unique_ptr<Spool> spool(new Spool(dir, host_id, options));
   std::string lock_path = dir + "/" + kLockName;
   spool->lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -42,9 +42,10 @@ class Spool {
   static constexpr const char* kFileName = "spool.log";
   static constexpr const char* kLockName = "spool.lock";
 
-  // Creates `dir` (0700) and the file if needed, replays it (a torn tail is
-  // cut off with a warning; any other damage is DataLoss) and continues the
-  // sequence after the highest number ever issued. Errors name the path.
+  // Creates `dir` (0700, see MakePrivateDirectory) and the file if needed,
+  // replays it (a torn tail is cut off with a warning; any other damage is
+  // DataLoss) and continues the sequence after the highest number ever issued.
+  // Errors name the path.
   static absl::StatusOr<std::unique_ptr<Spool>> Open(
       const std::string& dir, const std::string& host_id,
       const SpoolOptions& options = SpoolOptions());

@@ -12,8 +12,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "backends/file_lock.h"
+#include "common/logging.h"
 #include "common/ticks.h"
 
 namespace relaysync {
@@ -48,6 +50,20 @@ int64_t MtimeNanos(const struct stat& st) {
 
 const char* TypeName(MapOptions::Type type) {
   return type == MapOptions::Type::kHash ? "hash" : "btree";
+}
+
+// A new map is world-readable (sendmail reads a map owned by another user
+// only then) and writable by its owner alone, whatever the umask.
+constexpr mode_t kMapMode = 0644;
+
+// Opens the map for reading, or for writing, creating it if missing (then
+// *created is set, and its mode is still to be fixed).
+int OpenOrCreate(const std::string& path, bool writable, bool* created) {
+  if (!writable) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kMapMode);
+  *created = fd >= 0;
+  if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  return fd;
 }
 
 }  // namespace
@@ -107,6 +123,25 @@ std::string RelayersDb::StoredKey(absl::string_view key) const {
   return stored;
 }
 
+// Anyone who can write the map can make any address relay.
+absl::Status RelayersDb::StopWorldWrites(int fd, struct stat* st) const {
+  const mode_t fixed = st->st_mode & 07777 & ~static_cast<mode_t>(S_IWOTH);
+  if (fchmod(fd, fixed) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "relayers.db: ", path_, ": world-writable (mode ",
+        absl::StrFormat("%04o", st->st_mode & 07777),
+        "), so any local user could make any address relay, and chmod o-w "
+        "failed: ",
+        std::strerror(errno), "; refusing to use it"));
+  }
+  LogWarning("relayers.db: ", path_, ": was world-writable (mode ",
+             absl::StrFormat("%04o", st->st_mode & 07777),
+             "), so any local user could make any address relay; now ",
+             absl::StrFormat("%04o", fixed));
+  st->st_mode = (st->st_mode & ~static_cast<mode_t>(07777)) | fixed;
+  return absl::OkStatus();
+}
+
 absl::Status RelayersDb::LockAndOpen(bool exclusive, Lock* lock) {
   const bool writable = mode_ == Mode::kReadWrite;
   if (exclusive && !writable) {
@@ -117,8 +152,13 @@ absl::Status RelayersDb::LockAndOpen(bool exclusive, Lock* lock) {
   // lock is always on the file that the path names.
   for (int attempt = 0;; ++attempt) {
     if (lock->fd >= 0) close(lock->fd);
-    lock->fd = open(path_.c_str(),
-                    (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
+    bool created = false;
+    lock->fd = OpenOrCreate(path_, writable, &created);
+    if (created && fchmod(lock->fd, kMapMode) != 0) {
+      // The umask narrowed it, and sendmail may then be unable to read it.
+      return absl::UnavailableError(absl::StrCat(
+          "relayers.db: ", path_, ": chmod 0644: ", std::strerror(errno)));
+    }
     if (lock->fd < 0) {
       int err = errno;
       std::string msg =
@@ -150,6 +190,10 @@ absl::Status RelayersDb::LockAndOpen(bool exclusive, Lock* lock) {
   if (!S_ISREG(lock->st.st_mode)) {
     return absl::FailedPreconditionError(
         absl::StrCat("relayers.db: ", path_, ": not a regular file"));
+  }
+  if (writable && (lock->st.st_mode & S_IWOTH) != 0) {
+    absl::Status s = StopWorldWrites(lock->fd, &lock->st);
+    if (!s.ok()) return s;
   }
   Identity now{lock->st.st_dev, lock->st.st_ino, lock->st.st_size,
                MtimeNanos(lock->st)};

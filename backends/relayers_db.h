@@ -5,6 +5,7 @@
 #ifndef RELAYSYNC_BACKENDS_RELAYERS_DB_H_
 #define RELAYSYNC_BACKENDS_RELAYERS_DB_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -91,6 +92,11 @@ class RelayersDb : public MapWriter {
   // Opens `path`. kReadWrite creates a missing (or zero-length) file;
   // kReadOnly requires it to exist. A file that is not a Berkeley DB of the
   // configured type is an error and is never modified.
+  //
+  // Permissions (kReadWrite): a map this creates is mode 0644 whatever the
+  // umask. A world-writable map (any local user could grant relaying) is
+  // made o-w with a warning, at open and before any later write; if that
+  // is not possible (another owner), the call fails with PermissionDenied.
   static absl::StatusOr<std::unique_ptr<RelayersDb>> Open(
       const std::string& path, Mode mode, const MapOptions& options = {});
 
@@ -124,6 +130,8 @@ class RelayersDb : public MapWriter {
   // Takes the flock and (re)opens the Berkeley DB handle if the file changed
   // since this object last looked at it.
   absl::Status LockAndOpen(bool exclusive, Lock* lock);
+  // Removes o+w from the open map `fd` (its state in `st`, updated).
+  absl::Status StopWorldWrites(int fd, struct stat* st) const;
   // `empty`: the file has zero length and is formatted as a new map.
   absl::Status OpenHandle(bool empty);
   void CloseHandle();

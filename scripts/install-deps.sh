@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package relaysync needs to build, test and benchmark.
-# Idempotent; run as root. Package daemons (sendmail, dovecot, redis) are NOT
+# Idempotent; run as root. Package daemons (sendmail, dovecot, redis, rsyslog) are NOT
 # started by the install: tests start their own private instances on loopback.
 set -euo pipefail
 
@@ -20,6 +20,8 @@ packages=(
   db5.3-util sendmail-bin sendmail-cf m4
   redis-server redis-sentinel redis-tools dovecot-imapd dovecot-pop3d
   swaks curl iproute2 util-linux procps psmisc strace
+  # tests/e2e/forged_syslog_test.sh: a private rsyslogd, logger, raw datagrams
+  rsyslog bsdutils python3
 )
 
 # Keep package post-install scripts from starting system daemons on

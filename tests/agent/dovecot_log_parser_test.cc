@@ -85,6 +85,29 @@ TEST(DovecotLogParserTest, ParsesRfc3339SyslogTimestamps) {
             absl::ToUnixSeconds(Utc(2026, 11, 25, 4, 28, 35)));
 }
 
+TEST(DovecotLogParserTest, TellsDovecotsOwnLogFromSyslogForms) {
+  DovecotLineForm form = DovecotLineForm::kSyslog;
+  ASSERT_TRUE(ParseDovecotLoginLine(
+                  "Nov 25 04:25:38 imap-login: Info: Login: user=<alice>, "
+                  "method=PLAIN, rip=127.0.0.2, lip=127.0.0.1",
+                  kNow, kUtc, &form)
+                  .has_value());
+  EXPECT_EQ(form, DovecotLineForm::kOwnLog);
+  for (const char* line : {
+           "Nov 25 04:28:35 mx dovecot: imap-login: Login: user=<a>, "
+           "method=PLAIN, rip=198.51.100.4, lip=198.51.100.1",
+           "Nov 25 04:28:35 mx dovecot[1]: imap-login: Info: Login: user=<a>, "
+           "method=PLAIN, rip=198.51.100.4, lip=198.51.100.1",
+           "2026-11-25T04:28:35.123456+00:00 mx dovecot: imap-login: Login: "
+           "user=<a>, method=PLAIN, rip=198.51.100.4, lip=198.51.100.1",
+       }) {
+    form = DovecotLineForm::kOwnLog;
+    ASSERT_TRUE(ParseDovecotLoginLine(line, kNow, kUtc, &form).has_value())
+        << line;
+    EXPECT_EQ(form, DovecotLineForm::kSyslog) << line;
+  }
+}
+
 TEST(DovecotLogParserTest, AcceptsSpaceAndZeroPaddedDays) {
   const char* tail =
       " imap-login: Info: Login: user=<a>, method=PLAIN, rip=192.0.2.1, "

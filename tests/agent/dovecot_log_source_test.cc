@@ -1,6 +1,7 @@
 #include "agent/dovecot_log_source.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -69,6 +70,94 @@ TEST(DovecotLogSourceTest, ReportsOnlySuccessfulLoginsWithTheLogAsSource) {
   EXPECT_EQ(logins[0].source, "log:" + log);
   EXPECT_EQ(logins[1].address, "2001:db8::7");
   EXPECT_EQ(logins[1].protocol, LocalLogin::Protocol::kPop3);
+}
+
+// Collects the logins a source reports.
+class Collector {
+ public:
+  EventSource::Sink Sink() {
+    return [this](const std::vector<LocalLogin>& batch) {
+      std::lock_guard<std::mutex> lock(mu_);
+      logins_.insert(logins_.end(), batch.begin(), batch.end());
+      cv_.notify_all();
+    };
+  }
+  // The addresses once there are at least `n` (or what arrived in 5 s).
+  std::vector<std::string> WaitFor(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(5),
+                 [&] { return logins_.size() >= n; });
+    std::vector<std::string> addresses;
+    for (const LocalLogin& login : logins_) addresses.push_back(login.address);
+    return addresses;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<LocalLogin> logins_;
+};
+
+// What `logger -t dovecot` run by any local user puts into a syslog file,
+// then a line in the form of Dovecot's own log_path.
+constexpr char kForgedThenOwnLog[] =
+    "Nov 25 04:28:35 mx dovecot: imap-login: Login: user=<x>, method=PLAIN, "
+    "rip=192.0.2.66, lip=192.0.2.1\n"
+    "2026-11-25T04:28:36.000001+00:00 mx dovecot[7]: imap-login: Info: "
+    "Login: user=<x>, method=PLAIN, rip=192.0.2.67, lip=192.0.2.1\n"
+    "Nov 25 04:28:37 imap-login: Info: Login: user=<alice>, method=PLAIN, "
+    "rip=192.0.2.10, lip=192.0.2.1, mpid=1, session=<a>\n";
+
+DovecotLogSource::Options SourceOptions(const ScratchDir& dir,
+                                        const FakeClock* clock) {
+  DovecotLogSource::Options options;
+  options.log_path = dir.File("mail.log");
+  options.time_zone = absl::UTCTimeZone();
+  options.clock = clock;
+  return options;
+}
+
+const absl::Time kNoon = absl::FromCivil(
+    absl::CivilSecond(2026, 11, 25, 12, 0, 0), absl::UTCTimeZone());
+
+TEST(DovecotLogSourceTest, SyslogFormLoginsGrantNothingByDefault) {
+  ScratchDir dir;
+  FakeClock clock(kNoon);
+  Append(dir.File("mail.log"), "");
+  DovecotLogSource source(SourceOptions(dir, &clock));
+  Collector collector;
+  ASSERT_TRUE(source.Start(collector.Sink()).ok());
+  Append(dir.File("mail.log"), kForgedThenOwnLog);
+  EXPECT_EQ(collector.WaitFor(1), std::vector<std::string>{"192.0.2.10"});
+  EXPECT_EQ(source.untrusted_logins(), 2u);
+}
+
+TEST(DovecotLogSourceTest, SyslogFormLoginsAreReportedWhenTrusted) {
+  ScratchDir dir;
+  FakeClock clock(kNoon);
+  Append(dir.File("mail.log"), "");
+  DovecotLogSource::Options options = SourceOptions(dir, &clock);
+  options.trust_syslog = true;
+  DovecotLogSource source(options);
+  Collector collector;
+  ASSERT_TRUE(source.Start(collector.Sink()).ok());
+  Append(dir.File("mail.log"), kForgedThenOwnLog);
+  EXPECT_EQ(
+      collector.WaitFor(3),
+      (std::vector<std::string>{"192.0.2.66", "192.0.2.67", "192.0.2.10"}));
+  EXPECT_EQ(source.untrusted_logins(), 0u);
+}
+
+TEST(DovecotLogSourceTest, ALogWritableByOthersIsRefused) {
+  ScratchDir dir;
+  FakeClock clock(kNoon);
+  Append(dir.File("mail.log"), "");
+  ASSERT_EQ(chmod(dir.File("mail.log").c_str(), 0666), 0);
+  DovecotLogSource source(SourceOptions(dir, &clock));
+  Collector collector;
+  absl::Status status = source.Start(collector.Sink());
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_NE(status.message().find(dir.File("mail.log")), std::string::npos);
 }
 
 }  // namespace

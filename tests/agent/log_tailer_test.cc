@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -275,6 +277,46 @@ TEST_F(LogTailerTest, OverlongLinesAreDropped) {
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
   Append(log(), std::string(500, 'x') + "\nshort\n");
   EXPECT_EQ(lines.WaitFor(1), std::vector<std::string>{"short"});
+}
+
+TEST_F(LogTailerTest, FileWritableByOthersIsRefusedAtStartWhenAsked) {
+  Append(log(), "x\n");
+  LogTailer::Options options = Opts();
+  options.refuse_writable_by_others = true;
+  for (mode_t mode : {0666, 0620}) {
+    ASSERT_EQ(chmod(log().c_str(), mode), 0);
+    Lines lines;
+    LogTailer tailer(options);
+    absl::Status status = tailer.Start(lines.Callback());
+    EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+    EXPECT_NE(status.message().find(log()), std::string::npos) << status;
+    EXPECT_NE(status.message().find("chmod go-w"), std::string::npos) << status;
+  }
+  ASSERT_EQ(chmod(log().c_str(), 0644), 0);
+  Lines lines;
+  LogTailer tailer(options);
+  EXPECT_TRUE(tailer.Start(lines.Callback()).ok());
+}
+
+TEST_F(LogTailerTest, FileMadeWritableLaterIsSkippedThenReadFromItsEnd) {
+  Append(log(), "");
+  LogTailer::Options options = Opts();
+  options.refuse_writable_by_others = true;
+  options.poll_interval = absl::Milliseconds(20);
+  Lines lines;
+  LogTailer tailer(options);
+  ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
+  Append(log(), "trusted\n");
+  ASSERT_EQ(lines.WaitFor(1), std::vector<std::string>{"trusted"});
+  ASSERT_EQ(chmod(log().c_str(), 0666), 0);
+  absl::SleepFor(absl::Milliseconds(500));  // > 20 poll rounds
+  Append(log(), "written-while-writable\n");
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_EQ(chmod(log().c_str(), 0644), 0);
+  absl::SleepFor(absl::Milliseconds(500));
+  Append(log(), "after-the-fix\n");
+  EXPECT_EQ(lines.WaitFor(2),
+            (std::vector<std::string>{"trusted", "after-the-fix"}));
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "agent/notify_socket.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -233,7 +236,8 @@ TEST_F(NotifySocketTest, WaitingDatagramsReachTheSinkTogether) {
                   })
                   .ok());
   const std::string socket = dir_.File("notify.sock");
-  ASSERT_TRUE(SendNotify(socket, Login("192.0.2.1", "a"), absl::Seconds(1)).ok());
+  ASSERT_TRUE(
+      SendNotify(socket, Login("192.0.2.1", "a"), absl::Seconds(1)).ok());
   {
     std::unique_lock<std::mutex> lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5),
@@ -310,6 +314,122 @@ TEST(NotifyMessageTest, TheUserIsOptional) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->address, "192.0.2.1");
   EXPECT_EQ(parsed->user, "");
+}
+
+// Sends `bytes` to `path` from a child process running as `uid`:`gid`;
+// true if the child sent it. After fork the child makes only system calls
+// (the parent has threads).
+bool SendAs(uid_t uid, gid_t gid, const std::string& path,
+            const std::string& bytes) {
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  pid_t child = fork();
+  if (child == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+      _exit(3);
+    }
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0) _exit(4);
+    ssize_t n = sendto(fd, bytes.data(), bytes.size(), 0,
+                       reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr));
+    _exit(n == static_cast<ssize_t>(bytes.size()) ? 0 : 5);
+  }
+  int status = 0;
+  return child > 0 && waitpid(child, &status, 0) == child &&
+         WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Sending as another user needs root; CI runs the tests as root.
+class NotifySenderTest : public NotifySocketTest {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u)
+        << "this test sends datagrams as user nobody: run it as root";
+    struct passwd* nobody = getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr) << "no user nobody";
+    nobody_uid_ = nobody->pw_uid;
+    nobody_gid_ = nobody->pw_gid;
+    // nobody must reach the socket: the only gate left is the credentials.
+    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  }
+  NotifySource::Options Opts() {
+    NotifySource::Options options = NotifySocketTest::Opts();
+    options.mode = 0666;
+    return options;
+  }
+
+  uid_t nobody_uid_ = 0;
+  gid_t nobody_gid_ = 0;
+};
+
+TEST_F(NotifySenderTest, ADatagramFromANotAllowedUserIsRefused) {
+  Received received;
+  NotifySource source(Opts());
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  const std::string path = dir_.File("notify.sock");
+  ASSERT_TRUE(SendAs(nobody_uid_, nobody_gid_, path,
+                     "v1\t192.0.2.66\tmallory\timap\tforged\n"));
+  // From root, allowed: once it is here, the earlier one was handled.
+  SendRaw(path, "v1\t192.0.2.10\talice\timap\thook\n");
+  std::vector<LocalLogin> got = received.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].address, "192.0.2.10");
+  EXPECT_EQ(source.refused(), 1u);
+  EXPECT_EQ(source.dropped(), 0u);
+}
+
+TEST_F(NotifySenderTest, ADatagramFromAnAllowedUserIsAccepted) {
+  NotifySource::Options options = Opts();
+  options.senders.AllowUid(nobody_uid_);
+  Received received;
+  NotifySource source(options);
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  ASSERT_TRUE(SendAs(nobody_uid_, nobody_gid_, dir_.File("notify.sock"),
+                     "v1\t192.0.2.67\talice\timap\thook\n"));
+  std::vector<LocalLogin> got = received.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].address, "192.0.2.67");
+  EXPECT_EQ(source.refused(), 0u);
+}
+
+TEST_F(NotifySenderTest, ADatagramFromAnAllowedPrimaryGroupIsAccepted) {
+  NotifySource::Options options = Opts();
+  options.senders.AllowGid(nobody_gid_);
+  Received received;
+  NotifySource source(options);
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  ASSERT_TRUE(SendAs(nobody_uid_, nobody_gid_, dir_.File("notify.sock"),
+                     "v1\t192.0.2.68\talice\timap\thook\n"));
+  std::vector<LocalLogin> got = received.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].address, "192.0.2.68");
+}
+
+TEST_F(NotifySenderTest, TheSocketGetsTheConfiguredGroup) {
+  NotifySource::Options options = Opts();
+  options.group = nobody_gid_;
+  options.mode = 0660;
+  NotifySource source(options);
+  ASSERT_TRUE(source.Start([](const std::vector<LocalLogin>&) {}).ok());
+  struct stat st;
+  ASSERT_EQ(lstat(options.socket_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, nobody_gid_);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+}
+
+TEST_F(NotifySocketTest, EvenOwnDatagramsAreRefusedWhenNoSenderIsAllowed) {
+  NotifySource::Options options = Opts();
+  options.senders = NotifySenders();
+  NotifySource source(options);
+  ASSERT_TRUE(source
+                  .Start([](const std::vector<LocalLogin>&) {
+                    ADD_FAILURE() << "a login got through";
+                  })
+                  .ok());
+  SendRaw(dir_.File("notify.sock"), "v1\t192.0.2.69\talice\timap\thook\n");
+  EXPECT_TRUE(::relaysync::testing::WaitForCondition(
+      [&] { return source.refused() == 1; }, absl::Seconds(5)));
 }
 
 }  // namespace

@@ -270,5 +270,14 @@ TEST_F(SpoolTest, AgentStateRoundTrips) {
   EXPECT_NE(status.message().find(state_file.path()), absl::string_view::npos);
 }
 
+TEST_F(SpoolTest, OpenMakesTheSpoolDirectoryPrivate) {
+  ASSERT_EQ(mkdir(dir_.File("spool").c_str(), 0755), 0);
+  ASSERT_EQ(chmod(dir_.File("spool").c_str(), 0755), 0);
+  ASSERT_NE(Open(), nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(dir_.File("spool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
 }  // namespace
 }  // namespace relaysync

@@ -319,5 +319,46 @@ TEST_F(RelayersDbTest, ZeroLengthFileIsAnEmptyMap) {
   EXPECT_EQ(*(*ro)->Get("10.0.0.1"), "1");
 }
 
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+TEST_F(RelayersDbTest, ANewMapIs0644WhateverTheUmask) {
+  for (mode_t mask : {0000, 0022, 0077, 0277}) {
+    const std::string path = dir_.File(absl::StrCat("map-", mask, ".db"));
+    const mode_t old = umask(mask);
+    auto db = OpenRw(path);
+    umask(old);
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(ModeOf(path), 0644u) << "umask " << mask;
+  }
+}
+
+TEST_F(RelayersDbTest, AWorldWritableMapIsMadeOwnerWritableAtOpen) {
+  OpenRw(path_);
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  auto db = OpenRw(path_);
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(ModeOf(path_), 0664u);
+}
+
+TEST_F(RelayersDbTest, AMapMadeWorldWritableLaterIsFixedBeforeTheNextWrite) {
+  auto db = OpenRw(path_);
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(chmod(path_.c_str(), 0646), 0);
+  MapBatch batch;
+  batch.Put("192.0.2.1", 1000);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  EXPECT_EQ(ModeOf(path_), 0644u);
+}
+
+TEST_F(RelayersDbTest, AReadOnlyOpenLeavesTheModeAlone) {
+  OpenRw(path_);
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  ASSERT_TRUE(RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly).ok());
+  EXPECT_EQ(ModeOf(path_), 0666u);
+}
+
 }  // namespace
 }  // namespace relaysync

@@ -152,7 +152,10 @@ kill "$AGENT_A_PID" && wait "$AGENT_A_PID" 2>/dev/null
 stop_dovecot
 mkdir -p "$WORK/run" && chmod 0755 "$WORK/run"
 SOCKET=$WORK/run/notify.sock
-start_agent c --db="$WORK/map-c.db" --notify-socket="$SOCKET" --notify-socket-mode=0666
+# The hook runs as $MAIL_DAEMONS_SYSUSER: the only sender agent c believes
+# besides root and itself.
+start_agent c --db="$WORK/map-c.db" --notify-socket="$SOCKET" --notify-socket-mode=0666 \
+  --notify-allow-uid="$MAIL_DAEMONS_SYSUSER"
 for _ in $(seq 200); do [ -S "$SOCKET" ] && break; sleep 0.05; done
 [ -S "$SOCKET" ] || die "agent c did not open $SOCKET"
 export RELAYSYNC_AGENT=$AGENT RELAYSYNC_NOTIFY_SOCKET=$SOCKET

@@ -29,8 +29,13 @@ grpc::Status CanonicalAddress(const std::string& text, const std::string& field,
 }  // namespace
 
 AdminService::AdminService(Store* store, StateWriter* writer,
-                           AgentRegistry* registry, const Clock* clock)
-    : store_(store), writer_(writer), registry_(registry), clock_(clock) {}
+                           AgentRegistry* registry, const Clock* clock,
+                           NeverRelayGate* gate)
+    : store_(store),
+      writer_(writer),
+      registry_(registry),
+      clock_(clock),
+      gate_(gate) {}
 
 grpc::Status AdminService::Add(grpc::ServerContext*,
                                const v1::AddRequest* request,
@@ -38,6 +43,8 @@ grpc::Status AdminService::Add(grpc::ServerContext*,
   std::string address;
   grpc::Status s = CanonicalAddress(request->address(), "address", &address);
   if (!s.ok()) return s;
+  absl::Status refused = gate_->Admit(*Address::Parse(address), "admin add");
+  if (!refused.ok()) return ToGrpcStatus(refused);
   if (request->ticks() < 0) return Invalid("ticks: must not be negative");
   const int64_t ticks =
       request->ticks() == 0 ? clock_->NowSeconds() : request->ticks();
@@ -129,6 +136,7 @@ grpc::Status AdminService::Status(grpc::ServerContext*,
   response->set_entries(*count);
   response->set_expire_after_seconds(
       absl::ToInt64Seconds(writer_->options().expire_after));
+  response->set_never_relay_refused(gate_->refused());
   for (const AgentInfo& a : registry_->List()) {
     v1::AgentStatus* s = response->add_agents();
     s->set_host_id(a.host_id);

@@ -5,6 +5,7 @@
 
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/state_writer.h"
@@ -14,9 +15,10 @@ namespace relaysync {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  // None owned; all must outlive the service.
+  // None owned; all must outlive the service. Add refuses what `gate`
+  // refuses (INVALID_ARGUMENT); Status reports its count.
   AdminService(Store* store, StateWriter* writer, AgentRegistry* registry,
-               const Clock* clock);
+               const Clock* clock, NeverRelayGate* gate);
 
   grpc::Status Add(grpc::ServerContext* context, const v1::AddRequest* request,
                    v1::AddResponse* response) override;
@@ -38,6 +40,7 @@ class AdminService final : public v1::Admin::Service {
   StateWriter* const writer_;
   AgentRegistry* const registry_;
   const Clock* const clock_;
+  NeverRelayGate* const gate_;
 };
 
 }  // namespace relaysync

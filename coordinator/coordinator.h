@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay.h"
 #include "coordinator/state_writer.h"
 
 namespace relaysync {
@@ -24,6 +25,9 @@ struct CoordinatorOptions {
   // Pushes per second to all agents together above which the pushes to
   // each agent are spaced out (see SyncService); 0 = never.
   int push_budget = 5000;
+  // Addresses never granted, whoever reports them: logins over Sync are
+  // acknowledged and dropped, Admin.Add is refused (--never-relay).
+  NeverRelay never_relay = NeverRelay::Defaults();
 };
 
 class Coordinator {

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <utility>
 
-
 namespace relaysync {
 namespace {
 
@@ -28,9 +27,10 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
-                         int push_budget)
+                         int push_budget, NeverRelayGate* gate)
     : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
+  deps_.gate = gate;
   deps_.hub = hub;
   deps_.registry = registry;
   deps_.clock = clock;

@@ -19,6 +19,7 @@
 
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/state_writer.h"
@@ -34,9 +35,11 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // pushes to each agent are at least agents / push_budget seconds apart:
   // with few agents nothing waits, with many each push carries more
   // changes instead of the coordinator and every agent spending their CPU
-  // on one message per change.
+  // on one message per change. Logins `gate` refuses are acknowledged and
+  // dropped.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
-              AgentRegistry* registry, const Clock* clock, int push_budget);
+              AgentRegistry* registry, const Clock* clock, int push_budget,
+              NeverRelayGate* gate);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 
@@ -83,8 +86,8 @@ class SyncService final : public v1::RelaySync::CallbackService {
   std::set<SyncStream*> streams_;           // guarded by mu_
   std::condition_variable pace_cv_;
   std::vector<SyncStream*> paced_;  // guarded by mu_
-  bool shutting_down_ = false;              // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
+  bool shutting_down_ = false;      // guarded by mu_
+  bool stopping_ = false;           // guarded by mu_
   std::vector<std::thread> mergers_;
   std::vector<std::thread> workers_;
   std::thread pacer_;

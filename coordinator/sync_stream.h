@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
 #include "relaysync/v1/relaysync.pb.h"
@@ -43,6 +44,8 @@ struct SyncStreamDeps {
   ChangeHub* hub = nullptr;
   AgentRegistry* registry = nullptr;
   const Clock* clock = nullptr;
+  // Logins for addresses it refuses are acknowledged and dropped.
+  NeverRelayGate* gate = nullptr;
   // Runs blocking work (store reads) on a worker thread.
   std::function<void(std::function<void()>)> post;
   // Group-commits a login batch; `done` runs on the committing thread with
@@ -60,8 +63,8 @@ struct SyncStreamDeps {
   std::function<void(SyncStream*)> pace;
 };
 
-class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
-                                                         v1::CoordinatorMessage> {
+class SyncStream final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage> {
  public:
   SyncStream(const SyncStreamDeps& deps, grpc::CallbackServerContext* context);
 
@@ -108,7 +111,7 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
   // the store read that will.
   void NextStateLocked();
   void QueueDeltasLocked(const std::vector<StateChange>& changes);
-  void LoadSnapshot();                                    // worker thread
+  void LoadSnapshot();                               // worker thread
   void LoadChanges(uint64_t since, uint64_t wakes);  // worker thread
   void CheckAhead(uint64_t wakes);                   // worker thread
   // Runs `task` on a worker thread, holding a reference.
@@ -116,7 +119,7 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
 
   const SyncStreamDeps deps_;
   grpc::CallbackServerContext* const context_;
-  v1::AgentMessage in_;        // the read in flight
+  v1::AgentMessage in_;         // the read in flight
   v1::CoordinatorMessage out_;  // the write in flight
 
   std::atomic<int> refs_{1};  // the gRPC call's own, dropped in OnDone
@@ -145,7 +148,7 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::AgentMessage,
   // for the service's next beat.
   std::chrono::steady_clock::time_point last_push_;
   bool paced_ = false;
-  bool read_starting_ = false;  // StartRead is being called, outside mu_
+  bool read_starting_ = false;       // StartRead is being called, outside mu_
   std::optional<grpc::Status> end_;  // End() was called
   bool finished_ = false;            // Finish() was called
 };

@@ -12,6 +12,7 @@
 #include "agent/notify_socket.h"
 #include "agent/spool.h"
 #include "common/logging.h"
+#include "common/never_relay_gate.h"
 
 namespace relaysync {
 
@@ -22,10 +23,26 @@ struct Agent::Impl {
   std::unique_ptr<AgentStateFile> state_file;
   std::unique_ptr<CoordinatorClient> client;
   std::vector<std::unique_ptr<EventSource>> sources;
+  std::unique_ptr<NeverRelayGate> gate;
   bool stopped = false;
 
+  // False (logged, counted) for an address that is never relayed.
+  bool Admit(const LocalLogin& login) {
+    absl::StatusOr<Address> address = Address::Parse(login.address);
+    return address.ok() &&
+           gate->Admit(*address, absl::StrCat("login from ", login.source))
+               .ok();
+  }
+
   // Called by every source, from its own thread.
-  void OnLogins(const std::vector<LocalLogin>& logins) {
+  void OnLogins(const std::vector<LocalLogin>& all) {
+    // Never-relay addresses reach neither the spool nor the map.
+    std::vector<LocalLogin> logins;
+    logins.reserve(all.size());
+    for (const LocalLogin& login : all) {
+      if (Admit(login)) logins.push_back(login);
+    }
+    if (logins.empty()) return;
     // Durable first: once the source moves on, the logins must survive.
     absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append(logins);
     if (!spooled.ok()) {
@@ -53,6 +70,7 @@ Agent::~Agent() { Stop(); }
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                                                     const Clock* clock) {
   auto impl = std::make_unique<Impl>();
+  impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   if (mkdir(options.spool_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::UnavailableError(absl::StrCat("spool dir ", options.spool_dir,
                                                ": ", std::strerror(errno)));
@@ -81,6 +99,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   // Logins spooled before a restart still relay here until acknowledged.
   std::vector<StateEntry> pending;
   for (const SpooledLogin& p : impl->spool->Pending()) {
+    // Spooled by an older version: the coordinator drops it too.
+    if (!impl->Admit(p.login)) continue;
     pending.push_back(StateEntry{p.login.address, p.login.login_time});
   }
   s = impl->materializer->AddLocal(pending);

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_state.h"
 #include "agent/coordinator_client.h"
@@ -30,7 +31,9 @@ struct Agent::Impl {
   bool Admit(const LocalLogin& login) {
     absl::StatusOr<Address> address = Address::Parse(login.address);
     return address.ok() &&
-           gate->Admit(*address, absl::StrCat("login from ", login.source))
+           gate->Admit(*address,
+                       absl::StrCat("login of \"", absl::CHexEscape(login.user),
+                                    "\" from ", absl::CHexEscape(login.source)))
                .ok();
   }
 

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_state.h"
 #include "agent/coordinator_client.h"
@@ -14,6 +15,7 @@
 #include "agent/private_dir.h"
 #include "agent/spool.h"
 #include "common/logging.h"
+#include "common/never_relay_gate.h"
 
 namespace relaysync {
 namespace {
@@ -53,10 +55,28 @@ struct Agent::Impl {
   std::unique_ptr<AgentStateFile> state_file;
   std::unique_ptr<CoordinatorClient> client;
   std::vector<std::unique_ptr<EventSource>> sources;
+  std::unique_ptr<NeverRelayGate> gate;
   bool stopped = false;
 
+  // False (logged, counted) for an address that is never relayed.
+  bool Admit(const LocalLogin& login) {
+    absl::StatusOr<Address> address = Address::Parse(login.address);
+    return address.ok() &&
+           gate->Admit(*address,
+                       absl::StrCat("login of \"", absl::CHexEscape(login.user),
+                                    "\" from ", absl::CHexEscape(login.source)))
+               .ok();
+  }
+
   // Called by every source, from its own thread.
-  void OnLogins(const std::vector<LocalLogin>& logins) {
+  void OnLogins(const std::vector<LocalLogin>& all) {
+    // Never-relay addresses reach neither the spool nor the map.
+    std::vector<LocalLogin> logins;
+    logins.reserve(all.size());
+    for (const LocalLogin& login : all) {
+      if (Admit(login)) logins.push_back(login);
+    }
+    if (logins.empty()) return;
     // Durable first: once the source moves on, the logins must survive.
     absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append(logins);
     if (!spooled.ok()) {
@@ -84,6 +104,7 @@ Agent::~Agent() { Stop(); }
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                                                     const Clock* clock) {
   auto impl = std::make_unique<Impl>();
+  impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   absl::Status private_dir = MakePrivateDirectory(options.spool_dir);
   if (!private_dir.ok()) return private_dir;
   // Map writes reach the kernel at once (every reader sees them) but wait
@@ -110,6 +131,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   // Logins spooled before a restart still relay here until acknowledged.
   std::vector<StateEntry> pending;
   for (const SpooledLogin& p : impl->spool->Pending()) {
+    // Spooled by an older version: the coordinator drops it too.
+    if (!impl->Admit(p.login)) continue;
     pending.push_back(StateEntry{p.login.address, p.login.login_time});
   }
   s = impl->materializer->AddLocal(pending);

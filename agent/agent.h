@@ -16,6 +16,7 @@
 #include "common/address.h"
 #include "common/clock.h"
 #include "rpc/tls.h"
+#include "common/never_relay.h"
 
 namespace relaysync {
 
@@ -45,6 +46,9 @@ struct AgentOptions {
   // may have lost unsynced writes) makes the agent start from a snapshot.
   MapOptions map_options;
   bool map_fsync = false;
+  // Local logins for these addresses are dropped before the spool and the
+  // map (--never-relay); the coordinator applies its own list as well.
+  NeverRelay never_relay = NeverRelay::Defaults();
 };
 
 class Agent {

@@ -86,6 +86,11 @@ ABSL_FLAG(bool, map_fsync, false,
           "wait for the disk after every relayers.db write; without it "
           "writes reach the kernel (and every reader) at once, and the map "
           "is resynchronized from a snapshot after a reboot");
+ABSL_FLAG(std::string, never_relay, "",
+          "CIDR,... whose local logins never reach the map or the "
+          "coordinator (e.g. this site's server networks), on top of the "
+          "built-in unspecified, broadcast and multicast ranges; give the "
+          "coordinator the same list");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 // notify subcommand
 ABSL_FLAG(std::string, socket, "/run/relaysync/notify.sock",
@@ -203,6 +208,13 @@ int RunAgent() {
     return 2;
   }
   options.map_fsync = absl::GetFlag(FLAGS_map_fsync);
+  auto never_relay = relaysync::NeverRelay::WithExtra(
+      absl::GetFlag(FLAGS_never_relay), "--never-relay");
+  if (!never_relay.ok()) {
+    relaysync::LogError(never_relay.status().message());
+    return 2;
+  }
+  options.never_relay = *never_relay;
   if (options.notify_socket.empty() && options.watch_logs.empty() &&
       options.watch_syslogs.empty()) {
     relaysync::LogWarning(

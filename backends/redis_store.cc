@@ -188,6 +188,7 @@ absl::Status RedisStore::LoadScripts() {
 
 void RedisStore::WarnIfNotDurable() {
   std::string appendonly, appendfsync;
+  bool no_run_id = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     absl::StatusOr<std::vector<RedisReply>> replies = conn_->Pipeline(
@@ -196,8 +197,18 @@ void RedisStore::WarnIfNotDurable() {
     if (!replies.ok()) return;
     appendonly = ReplyText(ReplyElement((*replies)[0].get(), 1));
     appendfsync = ReplyText(ReplyElement((*replies)[1].get(), 1));
+    no_run_id = conn_->server_identity().empty();
   }
-  if (appendonly.empty() || appendfsync.empty()) return;
+  if (appendonly.empty() || appendfsync.empty()) {
+    // Durability unknown and no run_id either: nothing tells a restart.
+    if (no_run_id) {
+      LogWarning(name_,
+                 ": neither CONFIG GET nor INFO is allowed (an ACL?): a "
+                 "Redis restart that loses writes would go unnoticed; "
+                 "allow +info (docs/redis.md)");
+    }
+    return;
+  }
   if (appendonly != "yes" || appendfsync != "always") {
     LogWarning(name_, ": appendonly ", appendonly, ", appendfsync ",
                appendfsync,
@@ -319,9 +330,7 @@ absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
   argv->push_back(address);
   argv->push_back(absl::StrCat(ticks));
   argv->push_back(absl::StrCat(ticks - 1));
-  return WithRetry([&] {
-    return Mutate(*conn_, "put", Script::kPut, &*argv);
-  });
+  return WithRetry([&] { return Mutate(*conn_, "put", Script::kPut, &*argv); });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Delete(
@@ -338,9 +347,8 @@ absl::StatusOr<MutationResult> RedisStore::Delete(
   if (!argv.ok()) return argv.status();
   argv->push_back(absl::StrCat(now));
   argv->insert(argv->end(), addresses.begin(), addresses.end());
-  return WithRetry([&] {
-    return Mutate(*conn_, "delete", Script::kDelete, &*argv);
-  });
+  return WithRetry(
+      [&] { return Mutate(*conn_, "delete", Script::kDelete, &*argv); });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Expire(int64_t cutoff,
@@ -350,9 +358,8 @@ absl::StatusOr<MutationResult> RedisStore::Expire(int64_t cutoff,
   if (!argv.ok()) return argv.status();
   argv->push_back(Threshold(cutoff));
   argv->push_back(Threshold(forget_before));
-  return WithRetry([&] {
-    return Mutate(*conn_, "expire", Script::kExpire, &*argv);
-  });
+  return WithRetry(
+      [&] { return Mutate(*conn_, "expire", Script::kExpire, &*argv); });
 }
 
 absl::StatusOr<uint64_t> RedisStore::WaitForChange(uint64_t since,

@@ -115,6 +115,8 @@ class RedisStore : public Store {
   explicit RedisStore(const RedisStoreOptions& options);
 
   absl::Status LoadScripts();
+  // Logs a warning if Redis may lose acknowledged writes, or if an ACL
+  // hides both its durability (CONFIG) and its restarts (INFO).
   void WarnIfNotDurable();
 
   // The EVALSHA command for `script` up to its own arguments: keys, a fresh

@@ -93,6 +93,7 @@ class CoordinatorBackend : public RelayBackend {
         resp.expire_after_seconds() == 0
             ? std::string("never")
             : absl::StrCat(resp.expire_after_seconds(), " s"),
+        "\nnever-relay refusals: ", resp.never_relay_refused(),
         "\nagents connected: ", resp.agents_size(), "\n");
     for (const v1::AgentStatus& a : resp.agents()) {
       absl::StrAppend(&out, "  ", a.host_id(), "\t", a.peer(),

@@ -15,6 +15,7 @@
 #include "cli/entry_format.h"
 #include "cli/local_backend.h"
 #include "common/address.h"
+#include "common/never_relay.h"
 #include "common/ticks.h"
 #include "rpc/endpoints.h"
 
@@ -69,7 +70,9 @@ const char kHelp[] =
     "form that makemap(8) rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
     "\n"
     "Exit status: 0 success, 1 failure (unreadable map, address not present),\n"
-    "2 usage error (bad command, address, n or ticks). See vsmtprelay(1).\n";
+    "2 usage error (bad command, address, n or ticks, or an address that is\n"
+    "never relayed: unspecified, broadcast, multicast, or the coordinator's\n"
+    "--never-relay). See vsmtprelay(1).\n";
 
 struct Options {
   std::optional<std::string> db;
@@ -269,6 +272,15 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
       addresses.push_back(*a);
     }
   }
+  if (cmd == "add") {
+    // Never granted, on a local file as through the coordinator (which may
+    // refuse more: its --never-relay).
+    absl::Status s = NeverRelay::Defaults().Check(addresses[0]);
+    if (!s.ok()) {
+      err << "vsmtprelay: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
 
   if (!opts.coordinator && !opts.db) {
     if (auto env = ctx.getenv("VSMTPRELAY_COORDINATOR"); env && !env->empty()) {
@@ -304,6 +316,10 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
 
   if (cmd == "add") {
     absl::Status s = (*backend)->Add(addresses[0], ticks);
+    if (absl::IsInvalidArgument(s)) {  // e.g. the coordinator's --never-relay
+      err << "vsmtprelay: " << s.message() << "\n";
+      return kExitUsage;
+    }
     return s.ok() ? kExitOk : Fail(s, err);
   }
   if (cmd == "delete") {

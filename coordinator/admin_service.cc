@@ -44,12 +44,13 @@ void Audit(Authorizer* authorizer, const Caller& caller, const char* action,
 
 AdminService::AdminService(Store* store, StateWriter* writer,
                            AgentRegistry* registry, const Clock* clock,
-                           Authorizer* authorizer)
+                           Authorizer* authorizer, NeverRelayGate* gate)
     : store_(store),
       writer_(writer),
       registry_(registry),
       clock_(clock),
-      authorizer_(authorizer) {}
+      authorizer_(authorizer),
+      gate_(gate) {}
 
 grpc::Status AdminService::Add(grpc::ServerContext* context,
                                const v1::AddRequest* request,
@@ -59,8 +60,16 @@ grpc::Status AdminService::Add(grpc::ServerContext* context,
   if (!s.ok()) return s;
   std::string address;
   s = CanonicalAddress(request->address(), "address", &address);
-  if (!s.ok() || request->ticks() < 0) {
-    if (s.ok()) s = Invalid("ticks: must not be negative");
+  if (s.ok() && request->ticks() < 0) {
+    s = Invalid("ticks: must not be negative");
+  }
+  if (s.ok()) {
+    s = ToGrpcStatus(gate_->Admit(
+        *Address::Parse(address),
+        absl::StrCat("admin add by ",
+                     caller.insecure ? "(insecure)" : caller.identity)));
+  }
+  if (!s.ok()) {
     Audit(authorizer_, caller, "add", {request->address()}, s);
     return s;
   }
@@ -185,6 +194,7 @@ grpc::Status AdminService::Status(grpc::ServerContext* context,
   response->set_entries(*count);
   response->set_expire_after_seconds(
       absl::ToInt64Seconds(writer_->options().expire_after));
+  response->set_never_relay_refused(gate_->refused());
   for (const AgentInfo& a : registry_->List()) {
     v1::AgentStatus* s = response->add_agents();
     s->set_host_id(a.host_id);

@@ -6,6 +6,7 @@
 
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
@@ -16,9 +17,11 @@ namespace relaysync {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  // None owned; all must outlive the service.
+  // None owned; all must outlive the service. Add refuses what `gate`
+  // refuses (INVALID_ARGUMENT); Status reports its count.
   AdminService(Store* store, StateWriter* writer, AgentRegistry* registry,
-               const Clock* clock, Authorizer* authorizer);
+               const Clock* clock, Authorizer* authorizer,
+               NeverRelayGate* gate);
 
   grpc::Status Add(grpc::ServerContext* context, const v1::AddRequest* request,
                    v1::AddResponse* response) override;
@@ -41,6 +44,7 @@ class AdminService final : public v1::Admin::Service {
   AgentRegistry* const registry_;
   const Clock* const clock_;
   Authorizer* const authorizer_;
+  NeverRelayGate* const gate_;
 };
 
 }  // namespace relaysync

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
@@ -85,6 +86,7 @@ struct Coordinator::Impl {
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<Authorizer> authorizer;
   AgentRegistry registry;
+  std::unique_ptr<NeverRelayGate> gate;
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<AdminService> admin;
   std::unique_ptr<grpc::Server> server;
@@ -186,12 +188,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
                                           impl->store->Epoch(), *version);
   impl->writer = std::make_unique<StateWriter>(
       impl->store.get(), impl->hub.get(), clock, options.writer);
+  impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   impl->sync = std::make_unique<SyncService>(
       impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
-      clock, impl->authorizer.get(), options.push_budget);
+      clock, impl->authorizer.get(), options.push_budget, impl->gate.get());
   impl->admin = std::make_unique<AdminService>(
       impl->store.get(), impl->writer.get(), &impl->registry, clock,
-      impl->authorizer.get());
+      impl->authorizer.get(), impl->gate.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

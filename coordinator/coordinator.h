@@ -12,6 +12,7 @@
 #include "backends/store.h"
 #include "common/clock.h"
 #include "coordinator/authorizer.h"
+#include "common/never_relay.h"
 #include "coordinator/state_writer.h"
 #include "rpc/tls.h"
 
@@ -33,6 +34,9 @@ struct CoordinatorOptions {
   // Pushes per second to all agents together above which the pushes to
   // each agent are spaced out (see SyncService); 0 = never.
   int push_budget = 5000;
+  // Addresses never granted, whoever reports them: logins over Sync are
+  // acknowledged and dropped, Admin.Add is refused (--never-relay).
+  NeverRelay never_relay = NeverRelay::Defaults();
 };
 
 class Coordinator {

@@ -86,6 +86,11 @@ ABSL_FLAG(int, push_budget, 5000,
           "pushes per second to all agents together above which each "
           "agent's pushes are spaced out (agents / budget seconds apart), so "
           "that each carries more changes; 0 = push every change at once");
+ABSL_FLAG(std::string, never_relay, "",
+          "CIDR,... never granted relaying, whoever reports them (e.g. your "
+          "own server networks, 127.0.0.0/8,::1), on top of the built-in "
+          "unspecified, broadcast and multicast ranges; logins for them are "
+          "acknowledged and dropped, Admin.Add refused");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 
 namespace {
@@ -200,6 +205,15 @@ int main(int argc, char** argv) {
     relaysync::LogError("--push_budget: must be 0 (off) or more");
     return 2;
   }
+  absl::StatusOr<relaysync::NeverRelay> never_relay =
+      relaysync::NeverRelay::WithExtra(absl::GetFlag(FLAGS_never_relay),
+                                       "--never-relay");
+  if (!never_relay.ok()) {
+    relaysync::LogError(never_relay.status().message());
+    return 2;
+  }
+  options.never_relay = *never_relay;
+  relaysync::LogInfo("never relaying ", never_relay->ToString());
 
   // A shared store may be down when we start: keep trying, as agents do,
   // rather than leaving it to a supervisor's restart loop.

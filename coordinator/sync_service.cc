@@ -27,9 +27,11 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
-                         Authorizer* authorizer, int push_budget)
+                         Authorizer* authorizer, int push_budget,
+                         NeverRelayGate* gate)
     : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
+  deps_.gate = gate;
   deps_.hub = hub;
   deps_.registry = registry;
   deps_.clock = clock;

@@ -19,6 +19,7 @@
 
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/state_writer.h"
@@ -34,11 +35,11 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // pushes to each agent are at least agents / push_budget seconds apart:
   // with few agents nothing waits, with many each push carries more
   // changes instead of the coordinator and every agent spending their CPU
-  // on one message per change.
-  // Every stream needs the agent role from `authorizer`.
+  // on one message per change. Every stream needs the agent role from
+  // `authorizer`. Logins `gate` refuses are acknowledged and dropped.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock,
-              Authorizer* authorizer, int push_budget);
+              Authorizer* authorizer, int push_budget, NeverRelayGate* gate);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 

@@ -174,6 +174,9 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
                               : address.status().message());
       continue;
     }
+    if (!deps_.gate->Admit(*address, absl::StrCat("agent ", host_id_)).ok()) {
+      continue;  // acknowledged too: never granted, so never re-sent
+    }
     logins.push_back(Login{address->ToString(), e.login_time()});
   }
   Ref();

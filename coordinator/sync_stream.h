@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "backends/store.h"
 #include "common/clock.h"
+#include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
@@ -45,6 +46,8 @@ struct SyncStreamDeps {
   AgentRegistry* registry = nullptr;
   const Clock* clock = nullptr;
   Authorizer* authorizer = nullptr;  // checks the hello's host id
+  // Logins for addresses it refuses are acknowledged and dropped.
+  NeverRelayGate* gate = nullptr;
   // Runs blocking work (store reads) on a worker thread.
   std::function<void(std::function<void()>)> post;
   // Group-commits a login batch; `done` runs on the committing thread with

@@ -16,7 +16,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/free_port.h"
 #include "gtest/gtest.h"
@@ -185,6 +187,27 @@ std::string RedisCommand(const std::string& address,
   std::string error = WithReply(address, argv, password, db,
                                 [&](const redisReply* r) { text = Render(r); });
   return error.empty() ? text : error;
+}
+
+std::string RelaysyncAclUser(const std::string& password,
+                             const std::string& prefix) {
+  const std::string path =
+      absl::StrCat(RELAYSYNC_SOURCE_DIR, "/deploy/redis/relaysync.acl");
+  const std::string text = ReadFile(path);
+  absl::string_view line = absl::StripTrailingAsciiWhitespace(text);
+  if (!absl::ConsumePrefix(&line, "user relaysync ") ||
+      absl::StrContains(line, "\n") ||
+      !absl::StrContains(line, " >PASSWORD ") ||
+      !absl::StrContains(line, " ~{relaysync}:* ")) {
+    ADD_FAILURE() << path << ": expected one line \"user relaysync ... "
+                  << ">PASSWORD ... ~{relaysync}:* ...\", got: " << line;
+    return "";
+  }
+  return absl::StrCat(
+      "relaysync ",
+      absl::StrReplaceAll(
+          line, {{" >PASSWORD ", " >" + password + " "},
+                 {" ~{relaysync}:* ", absl::StrCat(" ~{", prefix, "}:* ")}}));
 }
 
 RedisServer::RedisServer(RedisServerOptions options)

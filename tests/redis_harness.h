@@ -100,6 +100,14 @@ class RedisSentinel {
   int port_ = 0;
 };
 
+// The least-privilege ACL user docs/redis.md recommends, read from
+// deploy/redis/relaysync.acl: the text after "user ", ready for
+// RedisServerOptions::acl_users, with PASSWORD replaced by `password` and
+// the key pattern ~{relaysync}:* by ~{`prefix`}:* (a glob is fine). Fails
+// the test and returns "" if the file does not hold exactly that form.
+std::string RelaysyncAclUser(const std::string& password,
+                             const std::string& prefix = "relaysync");
+
 // Sends `argv` to HOST:PORT (AUTH `password` first if non-empty); the reply
 // as RedisServer::Command renders it.
 std::string RedisCommand(const std::string& address,

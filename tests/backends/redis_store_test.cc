@@ -75,6 +75,45 @@ INSTANTIATE_TEST_SUITE_P(Redis, StoreConformanceTest,
                          ::testing::Values(RedisFactory()),
                          ::relaysync::testing::StoreFactoryName);
 
+// The same suite as the least-privilege user of deploy/redis/relaysync.acl
+// (docs/redis.md), with the default user behind a password: every command
+// the store sends, directly or from its scripts, is one the ACL allows.
+// Only the prefix in the key pattern differs: each store has its own.
+RedisServer& AclServer() {
+  static RedisServer server([] {
+    RedisServerOptions options;
+    options.appendonly = true;
+    options.requirepass = "default-pw-31337";
+    options.acl_users = {
+        ::relaysync::testing::RelaysyncAclUser("acl-pw-2718", "relaysync-*")};
+    return options;
+  }());
+  if (!server.running()) server.Start();
+  return server;
+}
+
+StoreFactory RedisAclFactory() {
+  return {
+      "RedisAclUser",
+      [](const std::string& scratch_dir,
+         size_t change_log_limit) -> absl::StatusOr<std::unique_ptr<Store>> {
+        RedisStoreOptions options;
+        options.address = AclServer().address();
+        options.user = "relaysync";
+        options.password = "acl-pw-2718";
+        options.prefix = scratch_dir.substr(scratch_dir.rfind('/') + 1);
+        options.change_log_limit = change_log_limit;
+        absl::StatusOr<std::unique_ptr<RedisStore>> store =
+            RedisStore::Open(options);
+        if (!store.ok()) return store.status();
+        return std::unique_ptr<Store>(std::move(*store));
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(RedisAcl, StoreConformanceTest,
+                         ::testing::Values(RedisAclFactory()),
+                         ::relaysync::testing::StoreFactoryName);
+
 using ::relaysync::testing::Addr;
 
 // A namespace no other test in this process uses.
@@ -161,10 +200,10 @@ TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
             absl::StrCat(kT));
   EXPECT_EQ(server.Command({"ZSCORE", k + "by_delete", "10.0.0.2"}),
             absl::StrCat(kT + 5));
-  EXPECT_EQ(server.Command({"XRANGE", k + "log", "-", "+"}),
-            absl::StrCat("2-1\nv\n1\na\n10.0.0.1 10.0.0.2\nt\n", kT, " ",
-                         kT + 1, "\nr\n00\n",
-                         "3-1\nv\n3\na\n10.0.0.2\nt\n0\nr\n1"));
+  EXPECT_EQ(
+      server.Command({"XRANGE", k + "log", "-", "+"}),
+      absl::StrCat("2-1\nv\n1\na\n10.0.0.1 10.0.0.2\nt\n", kT, " ", kT + 1,
+                   "\nr\n00\n", "3-1\nv\n3\na\n10.0.0.2\nt\n0\nr\n1"));
   EXPECT_EQ(server.Command({"HMGET", k + "meta", "epoch", "version", "count"}),
             absl::StrCat(store->Epoch(), "\n3\n1"));
 }
@@ -180,16 +219,15 @@ TEST(RedisStoreTest, ReadsChangeLogEntriesOfOneChangeWithoutFirstVersion) {
   server.Command({"XADD", k + "log", "2-1", "a", "10.0.0.2", "t",
                   absl::StrCat(kT + 1), "r", "0"});
   server.Command({"HSET", k + "meta", "version", "2"});
-  absl::StatusOr<std::vector<StateChange>> changes =
-      store->ChangesSince(0, 10);
+  absl::StatusOr<std::vector<StateChange>> changes = store->ChangesSince(0, 10);
   ASSERT_TRUE(changes.ok()) << changes.status();
   ASSERT_EQ(changes->size(), 2u);
   EXPECT_EQ((*changes)[1].version, 2u);
   EXPECT_EQ((*changes)[1].address, "10.0.0.2");
   EXPECT_EQ((*changes)[1].ticks, kT + 1);
   // A damaged entry is data loss, not a silent gap.
-  server.Command({"XADD", k + "log", "3-1", "v", "3", "a", "10.0.0.3", "t",
-                  "x", "r", "0"});
+  server.Command({"XADD", k + "log", "3-1", "v", "3", "a", "10.0.0.3", "t", "x",
+                  "r", "0"});
   server.Command({"HSET", k + "meta", "version", "3"});
   EXPECT_EQ(store->ChangesSince(0, 10).status().code(),
             absl::StatusCode::kDataLoss);
@@ -327,9 +365,7 @@ TEST(RedisStoreTest, AuthWithPasswordAndAclUser) {
   server_options.requirepass = "default-pw-5150";
   // The least privilege docs/redis.md recommends.
   server_options.acl_users = {
-      "relay on >relay-pw-8675 resetkeys ~{relaysync}:* resetchannels "
-      "-@all +@read +@write +@transaction +@connection -@dangerous "
-      "+eval +evalsha +script|load +role"};
+      ::relaysync::testing::RelaysyncAclUser("relay-pw-8675")};
   RedisServer server(server_options);
   ASSERT_TRUE(server.Start());
 
@@ -339,7 +375,7 @@ TEST(RedisStoreTest, AuthWithPasswordAndAclUser) {
   std::unique_ptr<RedisStore> as_default = OpenOrFail(options);
   ASSERT_NE(as_default, nullptr);
 
-  options.user = "relay";
+  options.user = "relaysync";
   options.password = "relay-pw-8675";
   std::unique_ptr<RedisStore> as_relay = OpenOrFail(options);
   ASSERT_NE(as_relay, nullptr);
@@ -347,7 +383,10 @@ TEST(RedisStoreTest, AuthWithPasswordAndAclUser) {
   ASSERT_TRUE(as_relay->MergeLogins({{Addr(1), kT}}, kNone).ok());
   ASSERT_TRUE(as_relay->Delete({Addr(1), Addr(2)}, kT + 1).ok());
   ASSERT_TRUE(as_relay->Expire(kT, kT + 1).ok());
-  EXPECT_EQ(as_relay->ChangesSince(0, 10)->size(), 2u);
+  absl::StatusOr<std::vector<StateChange>> changes =
+      as_relay->ChangesSince(0, 10);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  EXPECT_EQ(changes->size(), 2u);
   EXPECT_TRUE(as_relay->ReadSnapshot().ok());
   EXPECT_TRUE(as_relay->WaitForChange(2, absl::Milliseconds(50)).ok());
 
@@ -355,7 +394,8 @@ TEST(RedisStoreTest, AuthWithPasswordAndAclUser) {
   absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Open(options);
   ASSERT_FALSE(store.ok());
   EXPECT_TRUE(absl::IsPermissionDenied(store.status())) << store.status();
-  EXPECT_THAT(store.status().message(), HasSubstr("AUTH as user \"relay\""));
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("AUTH as user \"relaysync\""));
   EXPECT_THAT(store.status().message(), HasSubstr(server.address()));
   EXPECT_THAT(store.status().message(), Not(HasSubstr("wrong-pw-1234")));
 
@@ -367,13 +407,63 @@ TEST(RedisStoreTest, AuthWithPasswordAndAclUser) {
   EXPECT_THAT(store.status().message(), HasSubstr("NOAUTH"));
 
   // The ACL confines the user to its prefix.
-  options.user = "relay";
+  options.user = "relaysync";
   options.password = "relay-pw-8675";
   options.prefix = "other";
   store = RedisStore::Open(options);
   ASSERT_FALSE(store.ok());
   EXPECT_TRUE(absl::IsPermissionDenied(store.status())) << store.status();
   EXPECT_THAT(store.status().message(), HasSubstr("NOPERM"));
+
+  // Nothing else: no other keys, no administration, no reading the
+  // server's secrets (CONFIG GET requirepass), no pub/sub.
+  for (const std::vector<std::string>& denied :
+       std::vector<std::vector<std::string>>{{"CONFIG", "GET", "requirepass"},
+                                             {"FLUSHALL"},
+                                             {"KEYS", "*"},
+                                             {"SCAN", "0"},
+                                             {"GET", "other"},
+                                             {"HGETALL", "{other}:rec"},
+                                             {"DEBUG", "SLEEP", "0"},
+                                             {"SCRIPT", "FLUSH"},
+                                             {"ACL", "LIST"},
+                                             {"SUBSCRIBE", "x"},
+                                             {"SHUTDOWN"}}) {
+    std::vector<std::string> argv = {"ACL", "DRYRUN", "relaysync"};
+    argv.insert(argv.end(), denied.begin(), denied.end());
+    EXPECT_THAT(server.Command(argv), HasSubstr("no permissions")) << denied[0];
+  }
+  EXPECT_EQ(server.Command(
+                {"ACL", "DRYRUN", "relaysync", "HGETALL", "{relaysync}:rec"}),
+            "OK");
+}
+
+TEST(RedisStoreTest, AclUserSelectsADatabaseAndNoticesALossyRestart) {
+  // The ACL denies CONFIG (it would reveal requirepass), so the store
+  // cannot tell a durable Redis; INFO's run_id still tells a restart, and
+  // a restart of a Redis that may have lost writes starts a new epoch.
+  RedisServerOptions server_options;
+  server_options.appendonly = true;
+  server_options.appendfsync = "everysec";
+  server_options.requirepass = "default-pw-5150";
+  server_options.acl_users = {
+      ::relaysync::testing::RelaysyncAclUser("relay-pw-8675")};
+  RedisServer server(server_options);
+  ASSERT_TRUE(server.Start());
+  RedisStoreOptions options;
+  options.address = server.address();
+  options.user = "relaysync";
+  options.password = "relay-pw-8675";
+  options.db = 3;
+  std::unique_ptr<RedisStore> store = OpenOrFail(options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}}, kNone).ok());
+  EXPECT_EQ(server.Command({"HGET", "{relaysync}:meta", "version"}, 3), "1");
+  const std::string epoch = store->Epoch();
+  server.Stop(SIGKILL);
+  ASSERT_TRUE(server.Start());
+  ASSERT_TRUE(store->MergeLogins({{Addr(2), kT}}, kNone).ok());
+  EXPECT_NE(store->Epoch(), epoch);
 }
 
 TEST(RedisStoreTest, SelectsTheDatabase) {

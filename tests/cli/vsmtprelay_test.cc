@@ -164,6 +164,48 @@ TEST_F(VsmtprelayTest, BadInputIsRejectedAndTheMapIsUnchanged) {
   EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.1", 1000));
 }
 
+TEST_F(VsmtprelayTest, AddRefusesAddressesThatAreNeverRelayed) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "1000"}).code, kExitOk);
+  const std::string before = Fingerprint();
+  for (const auto& [address, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"0.0.0.0",
+            "vsmtprelay: address 0.0.0.0 is never relayed (unspecified "
+            "address: 0.0.0.0/32)\n"},
+           {"::",
+            "vsmtprelay: address :: is never relayed (unspecified address: "
+            "::/128)\n"},
+           {"255.255.255.255",
+            "vsmtprelay: address 255.255.255.255 is never relayed (limited "
+            "broadcast address: 255.255.255.255/32)\n"},
+           {"224.0.0.1",
+            "vsmtprelay: address 224.0.0.1 is never relayed (multicast "
+            "address: 224.0.0.0/4)\n"},
+           {"IPv6:FF02::1",
+            "vsmtprelay: address ff02::1 is never relayed (multicast "
+            "address: ff00::/8)\n"}}) {
+    CliResult r = Run({"add", address});
+    EXPECT_EQ(r.code, kExitUsage) << address;
+    EXPECT_EQ(r.err, message);
+    EXPECT_EQ(Fingerprint(), before) << address;
+  }
+  EXPECT_EQ(Run({"dump"}).out, Entry("10.0.0.1", 1000));
+}
+
+TEST_F(VsmtprelayTest, DeleteStillRemovesANeverRelayedAddress) {
+  // As an older version may have added it.
+  {
+    absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+        RelayersDb::Open(DefaultDb(), RelayersDb::Mode::kReadWrite);
+    ASSERT_TRUE(db.ok()) << db.status();
+    MapBatch batch;
+    batch.Put("0.0.0.0", 1000);
+    ASSERT_TRUE((*db)->Apply(batch).ok());
+  }
+  EXPECT_EQ(Run({"delete", "0.0.0.0"}).code, kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, "");
+}
+
 TEST_F(VsmtprelayTest, ExpireWithoutNRemovesEverythingNotInTheFuture) {
   ASSERT_EQ(Run({"add", "10.0.0.1", "1000"}).code, kExitOk);
   ASSERT_EQ(Run({"add", "10.0.0.2"}).code, kExitOk);  // exactly now

@@ -4,10 +4,16 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "backends/embedded_store.h"
+#include "common/never_relay.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -25,7 +31,8 @@ class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(absl::ZeroDuration()); }
 
-  void Start(absl::Duration expire_after, int push_budget = 5000) {
+  void Start(absl::Duration expire_after, int push_budget = 5000,
+             const std::string& never_relay = "") {
     coordinator_.reset();
     EmbeddedStoreOptions store_options;
     store_options.data_dir = dir_.File("data");
@@ -37,6 +44,9 @@ class CoordinatorTest : public ::testing::Test {
     options.writer.expire_after = expire_after;
     options.writer.max_clock_skew = absl::Seconds(60);
     options.push_budget = push_budget;
+    auto rule = NeverRelay::WithExtra(never_relay, "--never-relay");
+    ASSERT_TRUE(rule.ok()) << rule.status();
+    options.never_relay = *rule;
     auto c = Coordinator::Start(std::move(*store), options, &clock_);
     ASSERT_TRUE(c.ok()) << c.status();
     coordinator_ = std::move(*c);
@@ -307,6 +317,72 @@ TEST_F(CoordinatorTest, ClampsFutureLoginTimesAndDropsExpiredOnes) {
                                                     {"10.0.0.2", kNow + 30}}));
   ctx.TryCancel();
   stream->Finish();
+}
+
+TEST_F(CoordinatorTest, NeverRelayedLoginsAreAckedButNeverStored) {
+  Start(absl::ZeroDuration(), 5000, "198.51.100.0/24");
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "mx1");
+  v1::AgentMessage msg;
+  AddEvent(&msg, "mx1/1", "0.0.0.0", kNow);
+  AddEvent(&msg, "mx1/2", "198.51.100.7", kNow);  // --never-relay
+  AddEvent(&msg, "mx1/3", "ff02::1", kNow);
+  AddEvent(&msg, "mx1/4", "10.0.0.9", kNow);  // a good one after them
+  ASSERT_TRUE(stream->Write(msg));
+  std::set<std::string> acked;
+  v1::CoordinatorMessage reply;
+  for (int i = 0; i < 20 && acked.size() < 4; ++i) {
+    ASSERT_TRUE(stream->Read(&reply));
+    for (const std::string& id : reply.ack().event_ids()) acked.insert(id);
+  }
+  EXPECT_EQ(acked, (std::set<std::string>{"mx1/1", "mx1/2", "mx1/3", "mx1/4"}));
+  EXPECT_EQ(Dump(), (std::map<std::string, int64_t>{{"10.0.0.9", kNow}}));
+  // The stream goes on: a later batch is merged as usual.
+  v1::AgentMessage next;
+  AddEvent(&next, "mx1/5", "10.0.0.10", kNow);
+  ASSERT_TRUE(stream->Write(next));
+  EXPECT_TRUE(testing::WaitForCondition([&] { return Dump().size() == 2; },
+                                        absl::Seconds(5)));
+  grpc::ClientContext sctx;
+  v1::StatusResponse status;
+  ASSERT_TRUE(admin_->Status(&sctx, v1::StatusRequest(), &status).ok());
+  EXPECT_EQ(status.never_relay_refused(), 3);
+  ctx.TryCancel();
+  stream->Finish();
+}
+
+TEST_F(CoordinatorTest, AdminAddOfANeverRelayedAddressIsRefusedNamingTheRange) {
+  Start(absl::ZeroDuration(), 5000, "198.51.100.0/24");
+  for (const auto& [address, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"0.0.0.0",
+            "address 0.0.0.0 is never relayed (unspecified address: "
+            "0.0.0.0/32)"},
+           {"255.255.255.255",
+            "address 255.255.255.255 is never relayed (limited broadcast "
+            "address: 255.255.255.255/32)"},
+           {"::", "address :: is never relayed (unspecified address: ::/128)"},
+           {"224.0.0.1",
+            "address 224.0.0.1 is never relayed (multicast address: "
+            "224.0.0.0/4)"},
+           {"198.51.100.200",
+            "address 198.51.100.200 is never relayed (--never-relay: "
+            "198.51.100.0/24)"}}) {
+    grpc::ClientContext ctx;
+    v1::AddRequest req;
+    req.set_address(address);
+    v1::AddResponse resp;
+    grpc::Status s = admin_->Add(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << address;
+    EXPECT_EQ(s.error_message(), message);
+  }
+  EXPECT_TRUE(Dump().empty());
+  // Deleting one stays possible (an entry from before the rule).
+  grpc::ClientContext ctx;
+  v1::DeleteRequest req;
+  req.add_addresses("0.0.0.0");
+  v1::DeleteResponse resp;
+  EXPECT_TRUE(admin_->Delete(&ctx, req, &resp).ok());
 }
 
 TEST_F(CoordinatorTest, ExpiresWithinOneSecondOfTheWindow) {

@@ -41,6 +41,9 @@ class CoordinatorClient::Session {
   // Runs until the stream fails or the client stops. Returns true if the
   // coordinator answered at all (resets the backoff).
   bool Run();
+  // The coordinator ended the stream with RESOURCE_EXHAUSTED (this host's
+  // login rate limit): its logins stay spooled for a later attempt.
+  bool throttled() const { return throttled_; }
 
  private:
   // What the reader hands the applier, in stream order.
@@ -86,6 +89,7 @@ class CoordinatorClient::Session {
   std::unordered_map<std::string, std::pair<std::string, int64_t>> inflight_;
   uint64_t reported_version_ = 0;
   absl::Time last_report_ = absl::InfinitePast();
+  bool throttled_ = false;
 };
 
 bool CoordinatorClient::Session::Run() {
@@ -137,6 +141,7 @@ bool CoordinatorClient::Session::Run() {
   applier.join();
   grpc::Status s = stream_->Finish();
   client_->connected_ = false;
+  throttled_ = s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
   if (!s.ok() && !client_->stopping_) {
     LogWarning("coordinator ", target_, ": stream ended: ", s.error_message());
   }
@@ -391,6 +396,12 @@ void CoordinatorClient::Run() {
         options_.coordinators[attempt % options_.coordinators.size()];
     Session session(this, target);
     if (session.Run()) backoff = options_.min_backoff;
+    // Over the login rate limit: retrying at once would only be refused
+    // again; back off from about a second, longer each time.
+    if (session.throttled()) {
+      backoff = std::min(std::max(backoff * 2, absl::Seconds(1)),
+                         options_.max_backoff);
+    }
     // Jittered exponential backoff so agents do not reconnect in lockstep.
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     absl::Duration wait = backoff * jitter(rng);

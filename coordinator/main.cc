@@ -45,6 +45,13 @@ ABSL_FLAG(std::string, trust_domain, "relaysync",
 ABSL_FLAG(std::string, audit_log, "-",
           "JSON-lines audit log of admin changes and refusals: a file "
           "(reopened on SIGHUP, for logrotate) or - for stderr");
+ABSL_FLAG(double, agent_login_rate, 500,
+          "logins per second one agent (host id) may report, after "
+          "--agent-login-burst; more is refused (RESOURCE_EXHAUSTED) and "
+          "stays in the agent's spool for a later retry. 0 = no limit");
+ABSL_FLAG(double, agent_login_burst, 20000,
+          "logins one agent may report at once above --agent-login-rate "
+          "(a storm after an outage)");
 ABSL_FLAG(std::string, health_listen, "",
           "HOST:PORT serving plaintext grpc.health.v1 only, for probes that "
           "cannot speak TLS (Kubernetes' grpc probe); empty: none");
@@ -196,6 +203,14 @@ int main(int argc, char** argv) {
   options.authorizer.policy_file = absl::GetFlag(FLAGS_policy);
   options.authorizer.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.audit_log = absl::GetFlag(FLAGS_audit_log);
+  options.agent_login_limit.per_second = absl::GetFlag(FLAGS_agent_login_rate);
+  options.agent_login_limit.burst = absl::GetFlag(FLAGS_agent_login_burst);
+  if (options.agent_login_limit.per_second < 0 ||
+      options.agent_login_limit.burst < 1) {
+    relaysync::LogError(
+        "--agent_login_rate must be >= 0 and --agent_login_burst >= 1");
+    return 2;
+  }
   options.writer.expire_after = absl::GetFlag(FLAGS_expire_after);
   options.writer.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
   options.writer.forget_deleted_after =

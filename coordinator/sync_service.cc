@@ -27,8 +27,8 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
-                         Authorizer* authorizer, int push_budget,
-                         NeverRelayGate* gate)
+                         Authorizer* authorizer, LoginRateLimiter* limiter,
+                         int push_budget, NeverRelayGate* gate)
     : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
   deps_.gate = gate;
@@ -36,6 +36,7 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   deps_.registry = registry;
   deps_.clock = clock;
   deps_.authorizer = authorizer;
+  deps_.limiter = limiter;
   deps_.post = [this](std::function<void()> task) { Post(std::move(task)); };
   deps_.merge = [this](std::vector<Login> logins,
                        std::function<void(absl::StatusOr<uint64_t>)> done) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/address.h"
 #include "common/logging.h"
 #include "coordinator/limits.h"
@@ -149,6 +150,17 @@ void SyncStream::HandleHello() {
 }
 
 void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
+  if (!deps_.limiter->Admit(host_id_, batch.events_size(), absl::Now())) {
+    // Not acknowledged: the agent keeps the batch and retries after a
+    // backoff, so an honest storm is delayed, never lost.
+    const LoginRateLimit& limit = deps_.limiter->limit();
+    const std::string why = absl::StrCat(
+        "logins: host ", host_id_, " is over its limit of ", limit.per_second,
+        " logins/s (burst ", limit.burst, "); retry later");
+    deps_.authorizer->Refused(caller_, "sync", why);
+    End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
+    return;
+  }
   if (static_cast<size_t>(batch.events_size()) > kMaxLoginsPerBatch) {
     End(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,

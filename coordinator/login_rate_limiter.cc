@@ -1,0 +1,36 @@
+#include "coordinator/login_rate_limiter.h"
+
+#include <algorithm>
+
+namespace relaysync {
+
+bool LoginRateLimiter::Admit(const std::string& host, size_t logins,
+                             absl::Time now) {
+  if (limit_.per_second <= 0) return true;
+  absl::MutexLock l(&mu_);
+  auto refill = [&](Bucket* b) {
+    b->tokens =
+        std::min(limit_.burst, b->tokens + absl::ToDoubleSeconds(now - b->at) *
+                                               limit_.per_second);
+    b->at = now;
+  };
+  auto it = buckets_.find(host);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= kMaxBuckets) {
+      for (auto b = buckets_.begin(); b != buckets_.end();) {
+        refill(&b->second);
+        b = b->second.tokens >= limit_.burst ? buckets_.erase(b) : std::next(b);
+      }
+    }
+    it = buckets_.emplace(host, Bucket{limit_.burst, now}).first;
+  }
+  Bucket& bucket = it->second;
+  refill(&bucket);
+  if (bucket.tokens < std::min(static_cast<double>(logins), limit_.burst)) {
+    return false;
+  }
+  bucket.tokens -= static_cast<double>(logins);
+  return true;
+}
+
+}  // namespace relaysync

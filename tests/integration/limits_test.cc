@@ -1,0 +1,66 @@
+// Blast-radius limits between real processes: one agent flooding the
+// cluster with logins is throttled without delaying the others, and
+// without losing any of its own.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/cluster.h"
+#include "tests/test_util.h"
+
+namespace relaysync {
+namespace {
+
+using testing::Cluster;
+using ::testing::HasSubstr;
+using testing::WaitForCondition;
+
+TEST(LimitsTest, FloodingAgentIsThrottledOthersAreNotAndNothingIsLost) {
+  Cluster c(2, {"--agent-login-rate=20", "--agent-login-burst=20"});
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  // Agent 0 reports 300 logins at once: 15 s of its budget.
+  constexpr int kFlood = 300;
+  for (int i = 0; i < kFlood; ++i) {
+    ASSERT_EQ(c.Notify(0, absl::StrCat("10.0.", i / 250, ".", i % 250 + 1)), 0);
+  }
+  // Agent 1's one login crosses at once all the same.
+  const absl::Time sent = absl::Now();
+  ASSERT_EQ(c.Notify(1, "192.0.2.60"), 0);
+  ASSERT_TRUE(WaitForCondition(
+      [&] { return c.Lookup(0, "192.0.2.60").has_value(); }, absl::Seconds(10)))
+      << c.Logs();
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(3));
+  auto all_flood_in_map_1 = [&] {
+    for (int i = 0; i < kFlood; ++i) {
+      if (!c.Lookup(1, absl::StrCat("10.0.", i / 250, ".", i % 250 + 1))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // ...none of it is lost...
+  ASSERT_TRUE(WaitForCondition(all_flood_in_map_1, absl::Seconds(60)))
+      << c.Logs();
+  // ...and the debt it ran up holds the next logins back: 300 logins at
+  // 20/s take 15 s, however they were batched.
+  const absl::Time after_flood = absl::Now();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(c.Notify(0, absl::StrCat("10.1.0.", i + 1)), 0);
+  }
+  auto next_in_map_1 = [&] {
+    for (int i = 0; i < 10; ++i) {
+      if (!c.Lookup(1, absl::StrCat("10.1.0.", i + 1))) return false;
+    }
+    return true;
+  };
+  EXPECT_FALSE(WaitForCondition(next_in_map_1, absl::Seconds(2)));
+  EXPECT_TRUE(WaitForCondition(next_in_map_1, absl::Seconds(60))) << c.Logs();
+  EXPECT_GE(absl::Now() - after_flood, absl::Seconds(3));
+  EXPECT_THAT(c.Logs(), HasSubstr("host agent0 is over its limit of 20 "
+                                  "logins/s (burst 20)"));
+}
+
+}  // namespace
+}  // namespace relaysync

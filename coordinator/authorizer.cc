@@ -136,6 +136,14 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context,
     Refused(*caller, action, message);
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message);
   }
+  if (!calls_.Admit(caller->identity, 1, absl::Now())) {
+    const std::string message =
+        absl::StrCat(action, ": ", caller->identity, " is over its limit of ",
+                     options_.calls.per_second, " calls/s (burst ",
+                     options_.calls.burst, "); retry later");
+    Refused(*caller, action, message);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, message);
+  }
   return grpc::Status::OK;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "coordinator/access_policy.h"
 #include "coordinator/audit_log.h"
+#include "coordinator/rate_limiter.h"
 
 namespace grpc {
 class ServerContextBase;
@@ -30,6 +31,11 @@ struct AuthorizerOptions {
   bool insecure = false;  // every caller may do everything
   std::string trust_domain = "relaysync";
   std::string policy_file;  // empty: AccessPolicy::Default(trust_domain)
+  // Per identity: calls (Admin calls and Sync stream starts) per second,
+  // and Sync streams open at once (an agent needs one; two while it
+  // reconnects). Not applied with `insecure`: there are no identities.
+  RateLimit calls = {100, 1000};
+  int max_streams = 4;
 };
 
 // Who is calling, once authorized.
@@ -46,9 +52,10 @@ class Authorizer {
   static absl::StatusOr<std::unique_ptr<Authorizer>> Open(
       const AuthorizerOptions& options, AuditLog* audit);
 
-  // OK when the caller holds `role`; fills `caller`. Otherwise
-  // UNAUTHENTICATED (no usable identity) or PERMISSION_DENIED naming the
-  // identity and the role it lacks, after logging and auditing `action`.
+  // OK when the caller holds `role` and is within its calls per second;
+  // fills `caller`. Otherwise UNAUTHENTICATED (no usable identity),
+  // PERMISSION_DENIED naming the identity and the role it lacks, or
+  // RESOURCE_EXHAUSTED, after logging and auditing `action`.
   grpc::Status Check(const grpc::ServerContextBase& context, Role role,
                      absl::string_view action, Caller* caller);
   // An agent's Hello: OK when `host_id` is the one its identity names.
@@ -61,17 +68,22 @@ class Authorizer {
 
   AuditLog* audit() const { return audit_; }
   bool insecure() const { return options_.insecure; }
+  int max_streams() const { return options_.max_streams; }
 
  private:
   Authorizer(const AuthorizerOptions& options, AuditLog* audit,
              AccessPolicy policy)
-      : options_(options), audit_(audit), policy_(std::move(policy)) {}
+      : options_(options),
+        audit_(audit),
+        calls_(options.calls),
+        policy_(std::move(policy)) {}
   // Re-reads the file when its mtime or inode moved, at most once a second.
   void MaybeReload();
   absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AuthorizerOptions options_;
   AuditLog* const audit_;
+  RateLimiter calls_;
   absl::Mutex mu_;
   AccessPolicy policy_ ABSL_GUARDED_BY(mu_);
   absl::Time checked_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -85,7 +85,7 @@ struct Coordinator::Impl {
   std::unique_ptr<StateWriter> writer;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<Authorizer> authorizer;
-  std::unique_ptr<LoginRateLimiter> limiter;
+  std::unique_ptr<RateLimiter> limiter;
   AgentRegistry registry;
   std::unique_ptr<NeverRelayGate> gate;
   std::unique_ptr<SyncService> sync;
@@ -184,7 +184,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
       Authorizer::Open(authorizer, impl->audit.get());
   if (!authz.ok()) return authz.status();
   impl->authorizer = std::move(*authz);
-  impl->limiter = std::make_unique<LoginRateLimiter>(options.agent_login_limit);
+  impl->limiter = std::make_unique<RateLimiter>(options.agent_login_limit);
   impl->store = std::move(store);
   impl->hub = std::make_unique<ChangeHub>(options.hub_capacity,
                                           impl->store->Epoch(), *version);

@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "common/never_relay.h"
 #include "coordinator/authorizer.h"
-#include "coordinator/login_rate_limiter.h"
+#include "coordinator/rate_limiter.h"
 #include "coordinator/state_writer.h"
 #include "rpc/tls.h"
 
@@ -26,9 +26,9 @@ struct CoordinatorOptions {
   // Plaintext grpc.health.v1 and nothing else (Kubernetes' grpc probe);
   // empty: none.
   std::string health_listen;
-  AuthorizerOptions authorizer;      // .insecure follows tls.insecure
-  std::string audit_log;             // file, or empty / "-" for stderr
-  LoginRateLimit agent_login_limit;  // per host id; default: none
+  AuthorizerOptions authorizer;  // .insecure follows tls.insecure
+  std::string audit_log;         // file, or empty / "-" for stderr
+  RateLimit agent_login_limit;   // per host id; default: none
   StateWriterOptions writer;
   size_t hub_capacity = 65536;
   // How often the expiry pass runs; bounds the overstay of an entry.

@@ -52,6 +52,14 @@ ABSL_FLAG(double, agent_login_rate, 500,
 ABSL_FLAG(double, agent_login_burst, 20000,
           "logins one agent may report at once above --agent-login-rate "
           "(a storm after an outage)");
+ABSL_FLAG(double, identity_call_rate, 100,
+          "calls per second one identity (certificate) may make: Admin calls "
+          "and Sync stream starts, after --identity-call-burst; more is "
+          "refused with RESOURCE_EXHAUSTED. 0 = no limit");
+ABSL_FLAG(double, identity_call_burst, 1000,
+          "calls one identity may make at once above --identity-call-rate");
+ABSL_FLAG(int, identity_max_streams, 4,
+          "Sync streams one identity may have open at once");
 ABSL_FLAG(std::string, health_listen, "",
           "HOST:PORT serving plaintext grpc.health.v1 only, for probes that "
           "cannot speak TLS (Kubernetes' grpc probe); empty: none");
@@ -203,6 +211,17 @@ int main(int argc, char** argv) {
   options.authorizer.policy_file = absl::GetFlag(FLAGS_policy);
   options.authorizer.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.audit_log = absl::GetFlag(FLAGS_audit_log);
+  options.authorizer.calls.per_second = absl::GetFlag(FLAGS_identity_call_rate);
+  options.authorizer.calls.burst = absl::GetFlag(FLAGS_identity_call_burst);
+  options.authorizer.max_streams = absl::GetFlag(FLAGS_identity_max_streams);
+  if (options.authorizer.calls.per_second < 0 ||
+      options.authorizer.calls.burst < 1 ||
+      options.authorizer.max_streams < 1) {
+    relaysync::LogError(
+        "--identity_call_rate must be >= 0, --identity_call_burst and "
+        "--identity_max_streams >= 1");
+    return 2;
+  }
   options.agent_login_limit.per_second = absl::GetFlag(FLAGS_agent_login_rate);
   options.agent_login_limit.burst = absl::GetFlag(FLAGS_agent_login_burst);
   if (options.agent_login_limit.per_second < 0 ||

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace relaysync {
 namespace {
 
@@ -27,7 +29,7 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
-                         Authorizer* authorizer, LoginRateLimiter* limiter,
+                         Authorizer* authorizer, RateLimiter* limiter,
                          int push_budget, NeverRelayGate* gate)
     : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
@@ -81,17 +83,33 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
     stream->End(std::move(allowed));
     return stream;
   }
+  const std::string& identity = stream->identity();
+  const int max_streams = deps_.authorizer->max_streams();
+  bool too_many = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     refuse = shutting_down_;
-    if (!refuse) {
+    too_many = !identity.empty() && !refuse &&
+               streams_by_identity_[identity] >= max_streams;
+    if (!refuse && !too_many) {
       streams_.insert(stream);
       open_streams_ = streams_.size();
+      if (!identity.empty()) ++streams_by_identity_[identity];
+    } else if (!identity.empty() && streams_by_identity_[identity] == 0) {
+      streams_by_identity_.erase(identity);
     }
   }
   if (refuse) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                              "coordinator shutting down"));
+  } else if (too_many) {
+    const std::string why = absl::StrCat("sync: ", identity, " has ",
+                                         max_streams, " streams open already");
+    Caller caller;
+    caller.identity = identity;
+    caller.peer = context->peer();
+    deps_.authorizer->Refused(caller, "sync", why);
+    stream->End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
   }
   return stream;
 }
@@ -118,7 +136,12 @@ std::vector<SyncStream*> SyncService::RefStreams() {
 
 void SyncService::Forget(SyncStream* stream) {
   std::lock_guard<std::mutex> l(mu_);
-  streams_.erase(stream);
+  if (streams_.erase(stream) == 1 && !stream->identity().empty()) {
+    auto it = streams_by_identity_.find(stream->identity());
+    if (it != streams_by_identity_.end() && --it->second <= 0) {
+      streams_by_identity_.erase(it);
+    }
+  }
   open_streams_ = streams_.size();
 }
 

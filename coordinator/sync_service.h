@@ -12,8 +12,10 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -39,8 +41,8 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // `authorizer`. Logins `gate` refuses are acknowledged and dropped.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock,
-              Authorizer* authorizer, LoginRateLimiter* limiter,
-              int push_budget, NeverRelayGate* gate);
+              Authorizer* authorizer, RateLimiter* limiter, int push_budget,
+              NeverRelayGate* gate);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 
@@ -82,9 +84,10 @@ class SyncService final : public v1::RelaySync::CallbackService {
   std::mutex mu_;
   std::condition_variable merge_cv_;
   std::condition_variable work_cv_;
-  std::deque<MergeJob> merges_;             // guarded by mu_
-  std::deque<std::function<void()>> work_;  // guarded by mu_
-  std::set<SyncStream*> streams_;           // guarded by mu_
+  std::deque<MergeJob> merges_;                     // guarded by mu_
+  std::deque<std::function<void()>> work_;          // guarded by mu_
+  std::set<SyncStream*> streams_;                   // guarded by mu_
+  std::map<std::string, int> streams_by_identity_;  // guarded by mu_
   std::condition_variable pace_cv_;
   std::vector<SyncStream*> paced_;  // guarded by mu_
   bool shutting_down_ = false;      // guarded by mu_

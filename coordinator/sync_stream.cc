@@ -153,7 +153,7 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
   if (!deps_.limiter->Admit(host_id_, batch.events_size(), absl::Now())) {
     // Not acknowledged: the agent keeps the batch and retries after a
     // backoff, so an honest storm is delayed, never lost.
-    const LoginRateLimit& limit = deps_.limiter->limit();
+    const RateLimit& limit = deps_.limiter->limit();
     const std::string why = absl::StrCat(
         "logins: host ", host_id_, " is over its limit of ", limit.per_second,
         " logins/s (burst ", limit.burst, "); retry later");

@@ -29,7 +29,7 @@
 #include "coordinator/agent_registry.h"
 #include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
-#include "coordinator/login_rate_limiter.h"
+#include "coordinator/rate_limiter.h"
 #include "relaysync/v1/relaysync.pb.h"
 
 namespace grpc {
@@ -49,7 +49,7 @@ struct SyncStreamDeps {
   Authorizer* authorizer = nullptr;  // checks the hello's host id
   // Logins for addresses it refuses are acknowledged and dropped.
   NeverRelayGate* gate = nullptr;
-  LoginRateLimiter* limiter = nullptr;  // per host id, across streams
+  RateLimiter* limiter = nullptr;  // per host id, across streams
   // Runs blocking work (store reads) on a worker thread.
   std::function<void(std::function<void()>)> post;
   // Group-commits a login batch; `done` runs on the committing thread with
@@ -90,6 +90,9 @@ class SyncStream final
   // deletes it.
   void Ref();
   void Unref();
+
+  // The identity the stream was opened with (empty with --insecure).
+  const std::string& identity() const { return caller_.identity; }
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;

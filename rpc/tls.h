@@ -35,15 +35,16 @@ struct TlsFiles {
   bool any_file() const { return !ca.empty() || !cert.empty() || !key.empty(); }
 };
 
-// Checks a combination before any work is done: either all three files
-// (each readable and holding PEM) or --insecure, never both, never neither.
-// `flags` names the options in messages, e.g. {"--tls-ca", "--tls-cert",
-// "--tls-key"}.
+// The option names a program uses, for messages.
 struct TlsFlagNames {
   const char* ca;
   const char* cert;
   const char* key;
 };
+
+// Checks a combination before any work is done: either all three files
+// (each readable and holding PEM) or --insecure, never both, never neither.
+// Messages name the options as `flags` spells them.
 absl::Status ValidateTlsFiles(const TlsFiles& files, const TlsFlagNames& flags);
 
 // Server credentials that require and verify a client certificate signed

@@ -12,6 +12,8 @@ fi
 packages=(
   # build
   build-essential cmake ninja-build pkg-config ccache git
+  # certificates for mutual TLS (scripts/make-certs.sh)
+  openssl
   # libraries
   libdb5.3-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto

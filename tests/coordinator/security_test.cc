@@ -48,7 +48,8 @@ class SecurityTest : public ::testing::Test {
               0);
   }
 
-  void Start(const std::string& policy = "") {
+  void Start(const std::string& policy = "", RateLimit calls = {100, 1000},
+             int max_streams = 4) {
     EmbeddedStoreOptions store_options;
     store_options.data_dir = dir_.File("data");
     auto store = EmbeddedStore::Open(store_options);
@@ -60,6 +61,8 @@ class SecurityTest : public ::testing::Test {
     options.tls.cert = dir_.File("tls/coordinator.pem");
     options.tls.key = dir_.File("tls/coordinator.key");
     options.authorizer.policy_file = policy;
+    options.authorizer.calls = calls;
+    options.authorizer.max_streams = max_streams;
     options.audit_log = dir_.File("audit.log");
     auto c = Coordinator::Start(std::move(*store), options, &clock_);
     ASSERT_TRUE(c.ok()) << c.status();
@@ -313,6 +316,52 @@ TEST_F(SecurityTest, PolicyFileMapsIdentitiesAndIsReReadWhenItChanges) {
   absl::SleepFor(absl::Milliseconds(1100));
   coordinator_->Reload();
   EXPECT_TRUE(Add(Client("admin-alice"), "192.0.2.16").ok());
+}
+
+TEST_F(SecurityTest, AnIdentityOverItsCallRateIsRefused) {
+  Start("", RateLimit{/*per_second=*/0.01, /*burst=*/3});
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Add(Client("admin-alice"), "192.0.2.20").ok()) << i;
+  }
+  grpc::Status s = Add(Client("admin-alice"), "192.0.2.21");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("spiffe://relaysync/admin/alice is over its limit"));
+  // Another identity has a budget of its own.
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::StatusRequest req;
+  v1::StatusResponse resp;
+  EXPECT_TRUE(Admin(Client("reader-monitor"))->Status(&ctx, req, &resp).ok());
+}
+
+TEST_F(SecurityTest, AnIdentityMayHoldOnlySoManyStreams) {
+  Start("", RateLimit{100, 1000}, /*max_streams=*/1);
+  auto stub = v1::RelaySync::NewStub(
+      MakeChannel(Target(), absl::Seconds(10), Client("agent-mx1")));
+  grpc::ClientContext first;
+  auto stream = stub->Sync(&first);
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id("mx1");
+  ASSERT_TRUE(stream->Write(hello));
+  v1::CoordinatorMessage in;
+  ASSERT_TRUE(stream->Read(&in));  // the snapshot: the stream is open
+  bool snapshot = false;
+  grpc::Status s = SyncAs(Client("agent-mx1"), "mx1", &snapshot);
+  EXPECT_FALSE(snapshot);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("has 1 streams open already"));
+  // Another agent is not affected, and the first may come back.
+  EXPECT_TRUE(SyncAs(Client("agent-mx2"), "mx2", &snapshot).ok() || snapshot);
+  EXPECT_TRUE(snapshot);
+  first.TryCancel();
+  stream->Finish();
+  EXPECT_TRUE(testing::WaitForCondition(
+      [&] {
+        SyncAs(Client("agent-mx1"), "mx1", &snapshot);
+        return snapshot;
+      },
+      absl::Seconds(10)));
 }
 
 TEST_F(SecurityTest, HealthPortServesHealthOnlyInPlaintext) {

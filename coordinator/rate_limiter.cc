@@ -1,11 +1,10 @@
-#include "coordinator/login_rate_limiter.h"
+#include "coordinator/rate_limiter.h"
 
 #include <algorithm>
 
 namespace relaysync {
 
-bool LoginRateLimiter::Admit(const std::string& host, size_t logins,
-                             absl::Time now) {
+bool RateLimiter::Admit(const std::string& key, size_t cost, absl::Time now) {
   if (limit_.per_second <= 0) return true;
   absl::MutexLock l(&mu_);
   auto refill = [&](Bucket* b) {
@@ -14,7 +13,7 @@ bool LoginRateLimiter::Admit(const std::string& host, size_t logins,
                                                limit_.per_second);
     b->at = now;
   };
-  auto it = buckets_.find(host);
+  auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= kMaxBuckets) {
       for (auto b = buckets_.begin(); b != buckets_.end();) {
@@ -22,14 +21,14 @@ bool LoginRateLimiter::Admit(const std::string& host, size_t logins,
         b = b->second.tokens >= limit_.burst ? buckets_.erase(b) : std::next(b);
       }
     }
-    it = buckets_.emplace(host, Bucket{limit_.burst, now}).first;
+    it = buckets_.emplace(key, Bucket{limit_.burst, now}).first;
   }
   Bucket& bucket = it->second;
   refill(&bucket);
-  if (bucket.tokens < std::min(static_cast<double>(logins), limit_.burst)) {
+  if (bucket.tokens < std::min(static_cast<double>(cost), limit_.burst)) {
     return false;
   }
-  bucket.tokens -= static_cast<double>(logins);
+  bucket.tokens -= static_cast<double>(cost);
   return true;
 }
 

@@ -1,5 +1,5 @@
 // The per-agent token bucket.
-#include "coordinator/login_rate_limiter.h"
+#include "coordinator/rate_limiter.h"
 
 #include "gtest/gtest.h"
 
@@ -8,15 +8,15 @@ namespace {
 
 const absl::Time kT0 = absl::FromUnixSeconds(1000);
 
-TEST(LoginRateLimiterTest, NoLimitAdmitsEverything) {
-  LoginRateLimiter limiter({});
+TEST(RateLimiterTest, NoLimitAdmitsEverything) {
+  RateLimiter limiter({});
   for (int i = 0; i < 100; ++i) {
     EXPECT_TRUE(limiter.Admit("mx1", 1000, kT0));
   }
 }
 
-TEST(LoginRateLimiterTest, BurstThenRate) {
-  LoginRateLimiter limiter({/*per_second=*/10, /*burst=*/100});
+TEST(RateLimiterTest, BurstThenRate) {
+  RateLimiter limiter({/*per_second=*/10, /*burst=*/100});
   EXPECT_TRUE(limiter.Admit("mx1", 60, kT0));
   EXPECT_FALSE(limiter.Admit("mx1", 60, kT0));  // 40 left
   EXPECT_TRUE(limiter.Admit("mx1", 40, kT0));
@@ -25,8 +25,8 @@ TEST(LoginRateLimiterTest, BurstThenRate) {
   EXPECT_TRUE(limiter.Admit("mx1", 2, kT0 + absl::Seconds(0.3)));
 }
 
-TEST(LoginRateLimiterTest, ABatchLargerThanTheBurstWaitsForAFullBucket) {
-  LoginRateLimiter limiter({10, 100});
+TEST(RateLimiterTest, ABatchLargerThanTheBurstWaitsForAFullBucket) {
+  RateLimiter limiter({10, 100});
   EXPECT_TRUE(limiter.Admit("mx1", 1, kT0));
   EXPECT_FALSE(limiter.Admit("mx1", 300, kT0));  // 99 tokens: not full
   const absl::Time full = kT0 + absl::Seconds(0.1);
@@ -36,15 +36,15 @@ TEST(LoginRateLimiterTest, ABatchLargerThanTheBurstWaitsForAFullBucket) {
   EXPECT_TRUE(limiter.Admit("mx1", 1, full + absl::Seconds(20.1)));
 }
 
-TEST(LoginRateLimiterTest, HostsHaveBucketsOfTheirOwn) {
-  LoginRateLimiter limiter({10, 10});
+TEST(RateLimiterTest, HostsHaveBucketsOfTheirOwn) {
+  RateLimiter limiter({10, 10});
   EXPECT_TRUE(limiter.Admit("mx1", 100, kT0));
   EXPECT_FALSE(limiter.Admit("mx1", 1, kT0));
   EXPECT_TRUE(limiter.Admit("mx2", 1, kT0));
 }
 
-TEST(LoginRateLimiterTest, TheBucketNeverHoldsMoreThanTheBurst) {
-  LoginRateLimiter limiter({10, 50});
+TEST(RateLimiterTest, TheBucketNeverHoldsMoreThanTheBurst) {
+  RateLimiter limiter({10, 50});
   EXPECT_TRUE(limiter.Admit("mx1", 1, kT0));
   // An hour idle refills to 50, not 36,000.
   const absl::Time later = kT0 + absl::Hours(1);

@@ -86,6 +86,7 @@ struct Coordinator::Impl {
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<UserAddressLimit> user_limit;
   AgentRegistry registry;
   std::unique_ptr<NeverRelayGate> gate;
   std::unique_ptr<SyncService> sync;
@@ -185,6 +186,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   if (!authz.ok()) return authz.status();
   impl->authorizer = std::move(*authz);
   impl->limiter = std::make_unique<RateLimiter>(options.agent_login_limit);
+  impl->user_limit =
+      std::make_unique<UserAddressLimit>(options.user_address_limit);
   impl->store = std::move(store);
   impl->hub = std::make_unique<ChangeHub>(options.hub_capacity,
                                           impl->store->Epoch(), *version);
@@ -193,8 +196,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   impl->sync = std::make_unique<SyncService>(
       impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
-      clock, impl->authorizer.get(), impl->limiter.get(), options.push_budget,
-      impl->gate.get());
+      clock, impl->authorizer.get(), impl->limiter.get(),
+      impl->user_limit.get(), options.push_budget, impl->gate.get());
   impl->admin = std::make_unique<AdminService>(
       impl->store.get(), impl->writer.get(), &impl->registry, clock,
       impl->authorizer.get(), impl->gate.get());

@@ -15,6 +15,7 @@
 #include "coordinator/authorizer.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/state_writer.h"
+#include "coordinator/user_address_limit.h"
 #include "rpc/tls.h"
 
 namespace relaysync {
@@ -29,6 +30,8 @@ struct CoordinatorOptions {
   AuthorizerOptions authorizer;  // .insecure follows tls.insecure
   std::string audit_log;         // file, or empty / "-" for stderr
   RateLimit agent_login_limit;   // per host id; default: none
+  // Distinct addresses one user may have granted per window.
+  UserAddressLimitOptions user_address_limit;
   StateWriterOptions writer;
   size_t hub_capacity = 65536;
   // How often the expiry pass runs; bounds the overstay of an entry.

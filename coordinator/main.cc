@@ -60,6 +60,12 @@ ABSL_FLAG(double, identity_call_burst, 1000,
           "calls one identity may make at once above --identity-call-rate");
 ABSL_FLAG(int, identity_max_streams, 4,
           "Sync streams one identity may have open at once");
+ABSL_FLAG(int, user_max_addresses, 20,
+          "distinct client addresses one user may have granted within "
+          "--user-address-window; logins from more are not granted (a stolen "
+          "password used from a botnet). 0 = no limit");
+ABSL_FLAG(absl::Duration, user_address_window, absl::Minutes(10),
+          "the window of --user-max-addresses");
 ABSL_FLAG(std::string, health_listen, "",
           "HOST:PORT serving plaintext grpc.health.v1 only, for probes that "
           "cannot speak TLS (Kubernetes' grpc probe); empty: none");
@@ -220,6 +226,15 @@ int main(int argc, char** argv) {
     relaysync::LogError(
         "--identity_call_rate must be >= 0, --identity_call_burst and "
         "--identity_max_streams >= 1");
+    return 2;
+  }
+  options.user_address_limit.max_addresses =
+      absl::GetFlag(FLAGS_user_max_addresses);
+  options.user_address_limit.window = absl::GetFlag(FLAGS_user_address_window);
+  if (options.user_address_limit.max_addresses < 0 ||
+      options.user_address_limit.window < absl::Seconds(1)) {
+    relaysync::LogError(
+        "--user_max_addresses must be >= 0 and --user_address_window >= 1s");
     return 2;
   }
   options.agent_login_limit.per_second = absl::GetFlag(FLAGS_agent_login_rate);

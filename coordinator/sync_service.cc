@@ -30,7 +30,8 @@ constexpr auto kTick = std::chrono::milliseconds(200);
 SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
                          Authorizer* authorizer, RateLimiter* limiter,
-                         int push_budget, NeverRelayGate* gate)
+                         UserAddressLimit* user_limit, int push_budget,
+                         NeverRelayGate* gate)
     : writer_(writer), push_budget_(push_budget) {
   deps_.store = store;
   deps_.gate = gate;
@@ -39,6 +40,7 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   deps_.clock = clock;
   deps_.authorizer = authorizer;
   deps_.limiter = limiter;
+  deps_.user_limit = user_limit;
   deps_.post = [this](std::function<void()> task) { Post(std::move(task)); };
   deps_.merge = [this](std::vector<Login> logins,
                        std::function<void(absl::StatusOr<uint64_t>)> done) {

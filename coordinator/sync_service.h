@@ -41,7 +41,8 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // `authorizer`. Logins `gate` refuses are acknowledged and dropped.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock,
-              Authorizer* authorizer, RateLimiter* limiter, int push_budget,
+              Authorizer* authorizer, RateLimiter* limiter,
+              UserAddressLimit* user_limit, int push_budget,
               NeverRelayGate* gate);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;

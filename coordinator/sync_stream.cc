@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/address.h"
 #include "common/logging.h"
+#include "common/rate_limited_log.h"
 #include "coordinator/limits.h"
 
 namespace relaysync {
@@ -150,6 +151,13 @@ void SyncStream::HandleHello() {
 }
 
 void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
+  if (static_cast<size_t>(batch.events_size()) > kMaxLoginsPerBatch) {
+    End(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("logins.events: ", batch.events_size(),
+                     " events in one batch, at most ", kMaxLoginsPerBatch)));
+    return;
+  }
   if (!deps_.limiter->Admit(host_id_, batch.events_size(), absl::Now())) {
     // Not acknowledged: the agent keeps the batch and retries after a
     // backoff, so an honest storm is delayed, never lost.
@@ -159,13 +167,6 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
         " logins/s (burst ", limit.burst, "); retry later");
     deps_.authorizer->Refused(caller_, "sync", why);
     End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
-    return;
-  }
-  if (static_cast<size_t>(batch.events_size()) > kMaxLoginsPerBatch) {
-    End(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("logins.events: ", batch.events_size(),
-                     " events in one batch, at most ", kMaxLoginsPerBatch)));
     return;
   }
   std::vector<Login> logins;
@@ -189,7 +190,13 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
     if (!deps_.gate->Admit(*address, absl::StrCat("agent ", host_id_)).ok()) {
       continue;  // acknowledged too: never granted, so never re-sent
     }
-    logins.push_back(Login{address->ToString(), e.login_time()});
+    std::string canonical = address->ToString();
+    if (!deps_.user_limit->Admit(e.user(), canonical,
+                                 deps_.clock->NowSeconds())) {
+      RefuseOverUserLimit(e.user(), canonical);
+      continue;  // acknowledged: the agent's map drops it on the ack
+    }
+    logins.push_back(Login{std::move(canonical), e.login_time()});
   }
   Ref();
   deps_.merge(std::move(logins),
@@ -198,6 +205,24 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
                 MergeDone(std::move(ids), merged);
                 Unref();
               });
+}
+
+void SyncStream::RefuseOverUserLimit(const std::string& user,
+                                     const std::string& address) {
+  const UserAddressLimitOptions& o = deps_.user_limit->options();
+  const std::string why = absl::StrCat(
+      "user \"", JsonEscape(user), "\" already has ", o.max_addresses,
+      " addresses granted in ", absl::FormatDuration(o.window), "; ", address,
+      " from host ", host_id_, " is not granted");
+  static RateLimitedLog* const warnings = new RateLimitedLog(absl::Seconds(10));
+  warnings->Log(LogLevel::kWarning, absl::StrCat("refused: ", why));
+  AuditRecord record;
+  record.identity = caller_.identity;
+  record.peer = caller_.peer;
+  record.action = "login";
+  record.addresses = {address};
+  record.result = absl::StrCat("refused: ", why);
+  deps_.authorizer->audit()->Write(record);
 }
 
 void SyncStream::MergeDone(std::vector<std::string> ids,

@@ -30,6 +30,7 @@
 #include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/rate_limiter.h"
+#include "coordinator/user_address_limit.h"
 #include "relaysync/v1/relaysync.pb.h"
 
 namespace grpc {
@@ -49,7 +50,8 @@ struct SyncStreamDeps {
   Authorizer* authorizer = nullptr;  // checks the hello's host id
   // Logins for addresses it refuses are acknowledged and dropped.
   NeverRelayGate* gate = nullptr;
-  RateLimiter* limiter = nullptr;  // per host id, across streams
+  RateLimiter* limiter = nullptr;          // per host id, across streams
+  UserAddressLimit* user_limit = nullptr;  // addresses per user
   // Runs blocking work (store reads) on a worker thread.
   std::function<void(std::function<void()>)> post;
   // Group-commits a login batch; `done` runs on the committing thread with
@@ -111,6 +113,8 @@ class SyncStream final
   void Pump(bool beat);
   void HandleHello();                        // worker thread
   void HandleLogins(const v1::LoginBatch&);  // reaction
+  // Logs (rate-limited) and audits a login over its user's address limit.
+  void RefuseOverUserLimit(const std::string& user, const std::string& address);
   void MergeDone(std::vector<std::string> ids,
                  const absl::StatusOr<uint64_t>& merged);
   void ContinueReading();

@@ -62,5 +62,34 @@ TEST(LimitsTest, FloodingAgentIsThrottledOthersAreNotAndNothingIsLost) {
                                   "logins/s (burst 20)"));
 }
 
+TEST(LimitsTest, AUserGetsOnlySoManyAddressesEvenOnItsOwnHost) {
+  // Later flags win: this cluster has the limit the harness turns off.
+  Cluster c(2, {"--user-max-addresses=2", "--user-address-window=10m"});
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Notify(0, "198.51.100.1", "mallory"), 0);
+  ASSERT_EQ(c.Notify(0, "198.51.100.2", "mallory"), 0);
+  ASSERT_TRUE(WaitForCondition(
+      [&] { return c.AllHave("198.51.100.1") && c.AllHave("198.51.100.2"); },
+      absl::Seconds(15)))
+      << c.Logs();
+  // A third address for the same user: refused, and removed again from the
+  // map of the host that saw the login once the coordinator answered.
+  ASSERT_EQ(c.Notify(0, "198.51.100.3", "mallory"), 0);
+  ASSERT_EQ(c.Notify(0, "198.51.100.4", "alice"), 0);
+  ASSERT_TRUE(WaitForCondition([&] { return c.AllHave("198.51.100.4"); },
+                               absl::Seconds(15)))
+      << c.Logs();
+  EXPECT_TRUE(WaitForCondition(
+      [&] { return c.AllHave("198.51.100.3", /*present=*/false); },
+      absl::Seconds(15)))
+      << c.Logs();
+  EXPECT_THAT(c.Logs(), HasSubstr("user \"mallory\" already has 2 "
+                                  "addresses granted in 10m"));
+  // A known address of hers still works.
+  ASSERT_EQ(c.Notify(1, "198.51.100.1", "mallory"), 0);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_TRUE(c.AllHave("198.51.100.1"));
+}
+
 }  // namespace
 }  // namespace relaysync

@@ -6,9 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/address.h"
 #include "common/logging.h"
 #include "coordinator/limits.h"
+#include "coordinator/sync_input.h"
+#include "rpc/grpc_status.h"
 
 namespace relaysync {
 
@@ -66,10 +67,8 @@ void SyncStream::OnReadDone(bool ok) {
                        "hello"));
       return;
     }
-    const std::string& host = in_.hello().host_id();
-    if (host.empty() || host.size() > kMaxTextField) {
-      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       "hello.host_id: must be 1-256 bytes"));
+    if (absl::Status s = CheckHello(in_.hello()); !s.ok()) {
+      End(ToGrpcStatus(s));
       return;
     }
     Schedule([this] { HandleHello(); });  // reads the store
@@ -142,33 +141,16 @@ void SyncStream::HandleHello() {
 }
 
 void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
-  if (static_cast<size_t>(batch.events_size()) > kMaxLoginsPerBatch) {
-    End(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("logins.events: ", batch.events_size(),
-                     " events in one batch, at most ", kMaxLoginsPerBatch)));
+  absl::StatusOr<CheckedLogins> checked = CheckLoginBatch(batch);
+  if (!checked.ok()) {
+    End(ToGrpcStatus(checked.status()));
     return;
   }
-  std::vector<Login> logins;
-  std::vector<std::string> ids;
-  logins.reserve(batch.events_size());
-  ids.reserve(batch.events_size());
-  for (int i = 0; i < batch.events_size(); ++i) {
-    const v1::LoginEvent& e = batch.events(i);
-    ids.push_back(e.event_id());
-    absl::StatusOr<Address> address = Address::Parse(e.address());
-    if (!address.ok() || e.login_time() <= 0 ||
-        e.event_id().size() > kMaxTextField ||
-        e.user().size() > kMaxTextField) {
-      // Acknowledged and dropped: re-sending it would never succeed.
-      LogWarning("agent ", host_id_, ": dropping event ", i, " (", e.event_id(),
-                 "): ",
-                 address.ok() ? "bad login_time or oversized field"
-                              : address.status().message());
-      continue;
-    }
-    logins.push_back(Login{address->ToString(), e.login_time()});
+  for (const std::string& why : checked->dropped) {
+    LogWarning("agent ", host_id_, ": dropping ", why);
   }
+  std::vector<Login> logins = std::move(checked->logins);
+  std::vector<std::string> ids = std::move(checked->event_ids);
   Ref();
   deps_.merge(std::move(logins),
               [this, ids = std::move(ids)](

@@ -20,6 +20,9 @@ packages=(
   db5.3-util sendmail-bin sendmail-cf m4
   redis-server redis-sentinel redis-tools dovecot-imapd dovecot-pop3d
   swaks curl iproute2 util-linux procps psmisc strace
+  # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer
+  # runtimes
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
 # Keep package post-install scripts from starting system daemons on

@@ -47,9 +47,11 @@ absl::StatusOr<CheckedLogins> CheckLoginBatch(const v1::LoginBatch& batch) {
     out.event_ids.push_back(e.event_id());
     absl::StatusOr<Address> address = CheckEvent(e);
     if (!address.ok()) {
-      out.dropped.push_back(absl::StrCat("event ", i, " (",
-                                         absl::CHexEscape(e.event_id()),
-                                         "): ", address.status().message()));
+      // The id is quoted by its start only: it may be megabytes long.
+      out.dropped.push_back(
+          absl::StrCat("event ", i, " (",
+                       absl::CHexEscape(e.event_id().substr(0, kMaxTextField)),
+                       "): ", address.status().message()));
       continue;
     }
     out.logins.push_back(Login{address->ToString(), e.login_time()});

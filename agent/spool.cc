@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/atomic_file.h"
 #include "agent/spool_record.h"
@@ -100,6 +101,7 @@ absl::Status Spool::Replay() {
   std::string payload;
   SpoolRecordReader::Result result;
   bool have_header = false;
+  uint64_t last_add_seq = 0;
   absl::Status status;
   while ((result = reader.Next(&type, &payload)) ==
          SpoolRecordReader::Result::kRecord) {
@@ -112,8 +114,15 @@ absl::Status Spool::Replay() {
            DecodeSpoolHeader(payload, &next_seq_);
       have_header = ok;
     } else if (type == SpoolRecordType::kAdd) {
-      ok = DecodeSpoolAdd(payload, &seq, &entry.event_id, &entry.login);
+      // Appends and compaction write adds in increasing sequence order,
+      // each id ending in "/<seq>" (the host id before it may have been
+      // renamed since). Anything else would let one id name two logins,
+      // or a new id repeat an old one.
+      ok = DecodeSpoolAdd(payload, &seq, &entry.event_id, &entry.login) &&
+           seq > last_add_seq &&
+           absl::EndsWith(entry.event_id, absl::StrCat("/", seq));
       if (ok) {
+        last_add_seq = seq;
         next_seq_ = std::max(next_seq_, seq + 1);
         index_[entry.event_id] = seq;
         pending_[seq] = std::move(entry);

@@ -110,8 +110,10 @@ absl::Status Spool::Replay() {
     std::vector<std::string> ids;
     bool ok = false;
     if (!have_header) {
+      // Numbers start at 1, and the last one, never issued, stays free so
+      // that seq + 1 cannot wrap.
       ok = type == SpoolRecordType::kHeader &&
-           DecodeSpoolHeader(payload, &next_seq_);
+           DecodeSpoolHeader(payload, &next_seq_) && next_seq_ > 0;
       have_header = ok;
     } else if (type == SpoolRecordType::kAdd) {
       // Appends and compaction write adds in increasing sequence order,
@@ -119,7 +121,7 @@ absl::Status Spool::Replay() {
       // renamed since). Anything else would let one id name two logins,
       // or a new id repeat an old one.
       ok = DecodeSpoolAdd(payload, &seq, &entry.event_id, &entry.login) &&
-           seq > last_add_seq &&
+           seq > last_add_seq && seq < UINT64_MAX &&
            absl::EndsWith(entry.event_id, absl::StrCat("/", seq));
       if (ok) {
         last_add_seq = seq;
@@ -188,6 +190,11 @@ absl::Status Spool::WriteRecords(const std::string& bytes, bool sync) {
 absl::StatusOr<std::vector<SpooledLogin>> Spool::Append(
     const std::vector<LocalLogin>& logins) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (logins.size() > UINT64_MAX - next_seq_) {
+    // Only a doctored spool file gets here (2^64 logins would take ages).
+    return absl::ResourceExhaustedError(
+        absl::StrCat("spool ", path_, ": sequence numbers exhausted"));
+  }
   std::vector<std::pair<uint64_t, SpooledLogin>> added;
   std::string bytes;
   uint64_t seq = next_seq_;

@@ -272,6 +272,24 @@ TEST_F(SpoolTest, AddsOutOfSequenceOrWithAnotherIdAreRefused) {
     absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(dir, "mx1");
     EXPECT_EQ(spool.status().code(), absl::StatusCode::kDataLoss);
   }
+  // A header whose sequence starts at 0 (found by the fuzz target: the
+  // spool then issued mx1/0 and refused its own file at the next open).
+  std::string zero;
+  AppendSpoolRecord(SpoolRecordType::kHeader, EncodeSpoolHeader(0), &zero);
+  WriteFile(file(), zero);
+  EXPECT_EQ(Spool::Open(dir, "mx1").status().code(),
+            absl::StatusCode::kDataLoss);
+  // One whose numbers are all used: nothing more can be appended.
+  std::string full;
+  AppendSpoolRecord(SpoolRecordType::kHeader, EncodeSpoolHeader(UINT64_MAX),
+                    &full);
+  WriteFile(file(), full);
+  {
+    std::unique_ptr<Spool> exhausted = Open();
+    ASSERT_NE(exhausted, nullptr);
+    EXPECT_EQ(exhausted->Append({Login(2)}).status().code(),
+              absl::StatusCode::kResourceExhausted);
+  }
   // Ids of an earlier host id (the host was renamed) are still fine.
   WriteFile(file(), header + add(3, "mx0/3") + add(7, "mx0/7"));
   std::unique_ptr<Spool> spool = Open();

@@ -42,8 +42,9 @@ run_one() {
     -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/$t-" "$work/$t" "fuzz/corpus/$t" \
     >"$log" 2>&1 || rc=$?
-  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|invariant failed' "$log"; then
-    rc=${rc/#0/1}
+  # A report that did not end the run (should not happen) still fails it.
+  if [[ $rc -eq 0 ]] && grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|invariant failed' "$log"; then
+    rc=1
   fi
   local execs cov
   execs=$(grep -oE 'number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')

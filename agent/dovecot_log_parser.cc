@@ -18,6 +18,16 @@ namespace {
 // as the last: such lines are not trusted.
 constexpr size_t kMaxLoginLineBytes = 800;
 
+// Dovecot writes control characters in logged values as '?' (str_sanitize)
+// and rsyslog escapes them ("#011"), so a line holding one (a NUL, a raw
+// newline inside a field, an escape sequence) was not written by either:
+// it is refused rather than trusted with a user name nobody could log in as.
+bool HasControlChars(absl::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
 // Consumes exactly `n` ASCII digits.
 bool ConsumeDigits(absl::string_view* s, size_t n, int* value) {
   if (s->size() < n) return false;
@@ -169,7 +179,9 @@ std::optional<LocalLogin> ParseDovecotLoginLine(absl::string_view line,
                                                 absl::TimeZone tz,
                                                 DovecotLineForm* form) {
   absl::ConsumeSuffix(&line, "\r");
-  if (line.size() > kMaxLoginLineBytes) return std::nullopt;
+  if (line.size() > kMaxLoginLineBytes || HasControlChars(line)) {
+    return std::nullopt;
+  }
   LocalLogin login;
   absl::string_view s = line;
   absl::Time when;

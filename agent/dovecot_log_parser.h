@@ -27,7 +27,9 @@ namespace relaysync {
 // the real user field is server-generated). User names over
 // kMaxLoginFieldBytes and lines over 800 bytes are refused: Dovecot logs at
 // most 80 bytes of user name, and a line long enough to have been cut by
-// syslog might have lost its real tail, leaving a fake one last.
+// syslog might have lost its real tail, leaving a fake one last. Lines with
+// a control character (NUL, tab, DEL, ...) are refused: neither Dovecot nor
+// rsyslog writes one raw.
 //
 // Time: RFC 3339 stamps are absolute. Classic syslog stamps have no year:
 // `now`'s year in `tz` is used, or the previous year if that would put the

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/atomic_file.h"
 #include "agent/private_dir.h"
@@ -100,6 +101,7 @@ absl::Status Spool::Replay() {
   std::string payload;
   SpoolRecordReader::Result result;
   bool have_header = false;
+  uint64_t last_add_seq = 0;
   absl::Status status;
   while ((result = reader.Next(&type, &payload)) ==
          SpoolRecordReader::Result::kRecord) {
@@ -108,12 +110,21 @@ absl::Status Spool::Replay() {
     std::vector<std::string> ids;
     bool ok = false;
     if (!have_header) {
+      // Numbers start at 1, and the last one, never issued, stays free so
+      // that seq + 1 cannot wrap.
       ok = type == SpoolRecordType::kHeader &&
-           DecodeSpoolHeader(payload, &next_seq_);
+           DecodeSpoolHeader(payload, &next_seq_) && next_seq_ > 0;
       have_header = ok;
     } else if (type == SpoolRecordType::kAdd) {
-      ok = DecodeSpoolAdd(payload, &seq, &entry.event_id, &entry.login);
+      // Appends and compaction write adds in increasing sequence order,
+      // each id ending in "/<seq>" (the host id before it may have been
+      // renamed since). Anything else would let one id name two logins,
+      // or a new id repeat an old one.
+      ok = DecodeSpoolAdd(payload, &seq, &entry.event_id, &entry.login) &&
+           seq > last_add_seq && seq < UINT64_MAX &&
+           absl::EndsWith(entry.event_id, absl::StrCat("/", seq));
       if (ok) {
+        last_add_seq = seq;
         next_seq_ = std::max(next_seq_, seq + 1);
         index_[entry.event_id] = seq;
         pending_[seq] = std::move(entry);
@@ -179,6 +190,11 @@ absl::Status Spool::WriteRecords(const std::string& bytes, bool sync) {
 absl::StatusOr<std::vector<SpooledLogin>> Spool::Append(
     const std::vector<LocalLogin>& logins) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (logins.size() > UINT64_MAX - next_seq_) {
+    // Only a doctored spool file gets here (2^64 logins would take ages).
+    return absl::ResourceExhaustedError(
+        absl::StrCat("spool ", path_, ": sequence numbers exhausted"));
+  }
   std::vector<std::pair<uint64_t, SpooledLogin>> added;
   std::string bytes;
   uint64_t seq = next_seq_;

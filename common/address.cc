@@ -17,9 +17,19 @@ namespace {
 
 constexpr absl::string_view kSendmailV6Tag = "ipv6:";
 
+// Texts longer than this are quoted by their start only: the text may come
+// from a peer (a 4 MiB login batch), and the message goes to the log.
+constexpr size_t kMaxQuotedBytes = 64;
+
 absl::Status Invalid(absl::string_view text, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid IP address \"", absl::CHexEscape(text), "\": ", why));
+  std::string quoted = absl::CHexEscape(text.substr(0, kMaxQuotedBytes));
+  if (text.size() > kMaxQuotedBytes) {
+    absl::StrAppend(&quoted, "...\" (", text.size(), " bytes)");
+  } else {
+    absl::StrAppend(&quoted, "\"");
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid IP address \"", quoted, ": ", why));
 }
 
 // Parses one decimal IPv4 part; false on anything but 0..255 without a

@@ -11,6 +11,8 @@
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
 #include "coordinator/limits.h"
+#include "coordinator/sync_input.h"
+#include "rpc/grpc_status.h"
 
 namespace relaysync {
 
@@ -69,13 +71,12 @@ void SyncStream::OnReadDone(bool ok) {
                        "hello"));
       return;
     }
-    const std::string& host = in_.hello().host_id();
-    if (host.empty() || host.size() > kMaxTextField) {
-      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       "hello.host_id: must be 1-256 bytes"));
+    if (absl::Status s = CheckHello(in_.hello()); !s.ok()) {
+      End(ToGrpcStatus(s));
       return;
     }
-    if (grpc::Status s = deps_.authorizer->CheckHostId(caller_, host);
+    if (grpc::Status s =
+            deps_.authorizer->CheckHostId(caller_, in_.hello().host_id());
         !s.ok()) {
       End(std::move(s));
       return;
@@ -151,12 +152,13 @@ void SyncStream::HandleHello() {
 }
 
 void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
-  if (static_cast<size_t>(batch.events_size()) > kMaxLoginsPerBatch) {
-    End(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("logins.events: ", batch.events_size(),
-                     " events in one batch, at most ", kMaxLoginsPerBatch)));
+  absl::StatusOr<CheckedLogins> checked = CheckLoginBatch(batch);
+  if (!checked.ok()) {
+    End(ToGrpcStatus(checked.status()));
     return;
+  }
+  for (const std::string& why : checked->dropped) {
+    LogWarning("agent ", host_id_, ": dropping ", why);
   }
   if (!deps_.limiter->Admit(host_id_, batch.events_size(), absl::Now())) {
     // Not acknowledged: the agent keeps the batch and retries after a
@@ -169,35 +171,25 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
     End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
     return;
   }
+  // Valid, but maybe not to be granted: acknowledged and dropped, so never
+  // re-sent; the agent's own map drops them on the acknowledgement.
   std::vector<Login> logins;
-  std::vector<std::string> ids;
-  logins.reserve(batch.events_size());
-  ids.reserve(batch.events_size());
-  for (int i = 0; i < batch.events_size(); ++i) {
-    const v1::LoginEvent& e = batch.events(i);
-    ids.push_back(e.event_id());
-    absl::StatusOr<Address> address = Address::Parse(e.address());
-    if (!address.ok() || e.login_time() <= 0 ||
-        e.event_id().size() > kMaxTextField ||
-        e.user().size() > kMaxTextField) {
-      // Acknowledged and dropped: re-sending it would never succeed.
-      LogWarning("agent ", host_id_, ": dropping event ", i, " (", e.event_id(),
-                 "): ",
-                 address.ok() ? "bad login_time or oversized field"
-                              : address.status().message());
+  logins.reserve(checked->logins.size());
+  const int64_t now = deps_.clock->NowSeconds();
+  const std::string who = absl::StrCat("agent ", host_id_);
+  for (size_t i = 0; i < checked->logins.size(); ++i) {
+    Login& login = checked->logins[i];
+    if (!deps_.gate->Admit(*Address::Parse(login.address), who).ok()) {
       continue;
     }
-    if (!deps_.gate->Admit(*address, absl::StrCat("agent ", host_id_)).ok()) {
-      continue;  // acknowledged too: never granted, so never re-sent
+    const std::string& user = batch.events(checked->positions[i]).user();
+    if (!deps_.user_limit->Admit(user, login.address, now)) {
+      RefuseOverUserLimit(user, login.address);
+      continue;
     }
-    std::string canonical = address->ToString();
-    if (!deps_.user_limit->Admit(e.user(), canonical,
-                                 deps_.clock->NowSeconds())) {
-      RefuseOverUserLimit(e.user(), canonical);
-      continue;  // acknowledged: the agent's map drops it on the ack
-    }
-    logins.push_back(Login{std::move(canonical), e.login_time()});
+    logins.push_back(std::move(login));
   }
+  std::vector<std::string> ids = std::move(checked->event_ids);
   Ref();
   deps_.merge(std::move(logins),
               [this, ids = std::move(ids)](

@@ -24,6 +24,9 @@ packages=(
   swaks curl iproute2 util-linux procps psmisc strace
   # tests/e2e/forged_syslog_test.sh: a private rsyslogd, logger, raw datagrams
   rsyslog bsdutils python3
+  # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer
+  # runtimes
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
 # Keep package post-install scripts from starting system daemons on

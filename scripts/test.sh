@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs packages,
 # builds with -Werror, runs every test, then rebuilds with AddressSanitizer +
-# UBSan and runs the unit tests again. Needs root (or sudo) for apt-get.
+# UBSan and runs the unit tests again, and last runs each libFuzzer target
+# on its seed corpus for a short time (RELAYSYNC_FUZZ_SECONDS, default 20).
+# Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,3 +31,6 @@ echo "== unit tests under ASan + UBSan =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure --timeout 600 -L unit)
+
+echo "== fuzz targets (clang + libFuzzer, ${RELAYSYNC_FUZZ_SECONDS:-20} s each) =="
+scripts/fuzz.sh "${RELAYSYNC_FUZZ_SECONDS:-20}"

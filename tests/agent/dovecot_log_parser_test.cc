@@ -2,7 +2,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 
@@ -291,6 +294,25 @@ TEST(DovecotLogParserTest, ToleratesCarriageReturn) {
       "rip=127.0.0.2, lip=127.0.0.1\r");
   ASSERT_TRUE(login.has_value());
   EXPECT_EQ(login->address, "127.0.0.2");
+}
+
+// Dovecot and rsyslog never write a raw control character, so a line with
+// one is not theirs. (Before this rule, such a line was parsed, and its
+// user name carried the NUL, newline or escape sequence onward.)
+TEST(DovecotLogParserTest, LinesWithControlCharactersAreRefused) {
+  const std::string tail =
+      ">, method=PLAIN, rip=192.0.2.10, lip=192.0.2.1, mpid=1";
+  const std::vector<std::string> users = {
+      std::string("a\0b", 3), "a\nb", "a\tb", "a\x1b[2Kb", "a\rb", "a\x7f"};
+  for (const std::string& user : users) {
+    std::string line = absl::StrCat(
+        "Nov 25 04:25:38 imap-login: Info: Login: user=<", user, tail);
+    EXPECT_FALSE(Parse(line).has_value()) << absl::CEscape(line);
+  }
+  EXPECT_TRUE(
+      Parse(absl::StrCat("Nov 25 04:25:38 imap-login: Info: Login: user=<a",
+                         tail, "\r"))
+          .has_value());
 }
 
 }  // namespace

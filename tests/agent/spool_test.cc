@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/agent_state.h"
+#include "agent/spool_record.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -244,6 +245,60 @@ TEST_F(SpoolTest, ForeignFileIsRefusedNotOverwritten) {
   EXPECT_EQ(spool.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(spool.status().message().find(file()), absl::string_view::npos);
   EXPECT_EQ(ReadFile(file()), "this is not a spool\n");
+}
+
+// A spool file whose records have good checksums but could not have been
+// written by a spool (found by fuzz/spool_record_fuzzer.cc: "mx1/5" at
+// seq 5, "mx0/5" at seq 5 again, then "mx1/6" at seq 2, so the next append
+// issued "mx1/6" a second time).
+TEST_F(SpoolTest, AddsOutOfSequenceOrWithAnotherIdAreRefused) {
+  const std::string header = [] {
+    std::string bytes;
+    AppendSpoolRecord(SpoolRecordType::kHeader, EncodeSpoolHeader(1), &bytes);
+    return bytes;
+  }();
+  auto add = [](uint64_t seq, const std::string& id) {
+    std::string bytes;
+    AppendSpoolRecord(SpoolRecordType::kAdd, EncodeSpoolAdd(seq, id, Login(1)),
+                      &bytes);
+    return bytes;
+  };
+  const std::string dir = dir_.File("spool");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  for (const std::string& body :
+       {add(5, "mx1/5") + add(5, "mx0/5"), add(5, "mx1/5") + add(2, "mx1/6"),
+        add(3, "mx1/4")}) {
+    WriteFile(file(), header + body);
+    absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(dir, "mx1");
+    EXPECT_EQ(spool.status().code(), absl::StatusCode::kDataLoss);
+  }
+  // A header whose sequence starts at 0 (found by the fuzz target: the
+  // spool then issued mx1/0 and refused its own file at the next open).
+  std::string zero;
+  AppendSpoolRecord(SpoolRecordType::kHeader, EncodeSpoolHeader(0), &zero);
+  WriteFile(file(), zero);
+  EXPECT_EQ(Spool::Open(dir, "mx1").status().code(),
+            absl::StatusCode::kDataLoss);
+  // One whose numbers are all used: nothing more can be appended.
+  std::string full;
+  AppendSpoolRecord(SpoolRecordType::kHeader, EncodeSpoolHeader(UINT64_MAX),
+                    &full);
+  WriteFile(file(), full);
+  {
+    std::unique_ptr<Spool> exhausted = Open();
+    ASSERT_NE(exhausted, nullptr);
+    EXPECT_EQ(exhausted->Append({Login(2)}).status().code(),
+              absl::StatusCode::kResourceExhausted);
+  }
+  // Ids of an earlier host id (the host was renamed) are still fine.
+  WriteFile(file(), header + add(3, "mx0/3") + add(7, "mx0/7"));
+  std::unique_ptr<Spool> spool = Open();
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(Ids(spool->Pending()),
+            (std::vector<std::string>{"mx0/3", "mx0/7"}));
+  absl::StatusOr<std::vector<SpooledLogin>> added = spool->Append({Login(2)});
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ((*added)[0].event_id, "mx1/8");
 }
 
 TEST_F(SpoolTest, AgentStateRoundTrips) {

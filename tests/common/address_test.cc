@@ -114,5 +114,15 @@ TEST(AddressTest, ParsesKeyStyles) {
   EXPECT_FALSE(ParseKeyStyle("Sendmail").ok());
 }
 
+TEST(AddressTest, ErrorQuotesOnlyTheStartOfALongText) {
+  const std::string text = "1.2.3." + std::string(100000, '4');
+  absl::StatusOr<Address> a = Address::Parse(text);
+  ASSERT_FALSE(a.ok());
+  EXPECT_LT(a.status().message().size(), 300u);
+  EXPECT_NE(a.status().message().find("\"1.2.3.444"), absl::string_view::npos);
+  EXPECT_NE(a.status().message().find("(100006 bytes)"),
+            absl::string_view::npos);
+}
+
 }  // namespace
 }  // namespace relaysync

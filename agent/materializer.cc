@@ -83,10 +83,18 @@ absl::Status Materializer::AddLocal(const std::vector<StateEntry>& logins) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> touched;
   for (const StateEntry& login : logins) {
+    touched.push_back(login.address);
+    // The client sends from the spool while this is being written, so the
+    // coordinator may already have answered: then the cluster state alone
+    // decides (a login it refused must not stay pending here for good).
+    if (auto early = early_acks_.find(login.address);
+        early != early_acks_.end()) {
+      if (--early->second <= 0) early_acks_.erase(early);
+      continue;
+    }
     Pending& p = local_[login.address];
     p.ticks = std::max(p.ticks, login.ticks);
     ++p.count;
-    touched.push_back(login.address);
   }
   return Write(touched);
 }
@@ -107,7 +115,13 @@ absl::Status Materializer::Acknowledged(
   std::vector<std::string> touched;
   for (const auto& [address, ticks] : logins) {
     auto it = local_.find(address);
-    if (it == local_.end()) continue;
+    if (it == local_.end()) {
+      // Acknowledged before AddLocal() ran (see there). Bounded: a stray
+      // ack (none is expected) must not grow this without end.
+      if (early_acks_.size() >= kMaxEarlyAcks) early_acks_.clear();
+      ++early_acks_[address];
+      continue;
+    }
     if (--it->second.count <= 0) {
       local_.erase(it);
       touched.push_back(address);

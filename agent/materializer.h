@@ -74,6 +74,10 @@ class Materializer {
     int count = 0;
   };
   std::unordered_map<std::string, Pending> local_;
+  // Acknowledgements that overtook their login's AddLocal(): address ->
+  // count. Each cancels one later AddLocal() of that address.
+  static constexpr size_t kMaxEarlyAcks = 100000;
+  std::unordered_map<std::string, int> early_acks_;
   // What the map holds, as far as this process wrote or read it.
   std::unordered_map<std::string, int64_t> written_;
   MaterializerStats stats_;

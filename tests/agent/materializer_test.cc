@@ -69,6 +69,22 @@ TEST_F(MaterializerTest, SnapshotReconcilesButKeepsPendingLocalLogins) {
   EXPECT_EQ(map_.entries.count("10.0.0.9"), 0u);
 }
 
+TEST_F(MaterializerTest, AnAckThatOvertakesItsLoginLeavesNothingPending) {
+  // The client sends from the spool while the map is being written: the
+  // coordinator's answer may come first. One it refused (never merged)
+  // must not stay in the map, one it merged must.
+  ASSERT_TRUE(m_.Acknowledged({{"10.0.0.3", 7}}).ok());
+  ASSERT_TRUE(m_.AddLocal("10.0.0.3", 7).ok());
+  EXPECT_EQ(map_.entries.count("10.0.0.3"), 0u);
+  ASSERT_TRUE(m_.ApplyDeltas({{1, "10.0.0.4", 8, false}}).ok());
+  ASSERT_TRUE(m_.Acknowledged({{"10.0.0.4", 8}}).ok());
+  ASSERT_TRUE(m_.AddLocal("10.0.0.4", 8).ok());
+  EXPECT_EQ(map_.entries.at("10.0.0.4"), "8");
+  // Each early ack cancels one login: a later one is pending again.
+  ASSERT_TRUE(m_.AddLocal("10.0.0.3", 9).ok());
+  EXPECT_EQ(map_.entries.at("10.0.0.3"), "9");
+}
+
 TEST_F(MaterializerTest, DeltasApplyInOneWriteAndSkipNoOps) {
   ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", 1}}).ok());
   const int before = map_.applies;

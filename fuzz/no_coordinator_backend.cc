@@ -10,10 +10,11 @@ namespace relaysync {
 
 std::unique_ptr<RelayBackend> NewCoordinatorBackend(
     std::vector<std::string> targets, absl::Duration timeout,
-    const Clock* clock) {
+    const Clock* clock, const TlsFiles& tls) {
   (void)targets;
   (void)timeout;
   (void)clock;
+  (void)tls;
   fuzz::Fail(__FILE__, __LINE__, "false",
              "the vsmtprelay fuzz target reached the coordinator backend");
 }

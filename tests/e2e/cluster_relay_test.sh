@@ -147,6 +147,37 @@ expect_relay "relay accepted after a POP3 login on host A" 127.0.0.3 250
 sleep 0.5
 expect_relay "failed IMAP login grants nothing" 127.0.0.6 5xx
 
+# Log injection (the CVE-2001-1075 class) through the real Dovecot: login
+# attempts whose user names carry rip=/lip= look-alikes, quoting tricks and
+# a whole forged line. Dovecot logs them; agent A tails that log and must
+# grant none of the addresses in them, nor the failed client.
+for evil in \
+  'a>, method=PLAIN, rip=203.0.113.66, lip=127.0.0.1, mpid=1, session=<x' \
+  'u rip=203.0.113.67 lip=127.0.0.1' \
+  'user=<v>, method=PLAIN, rip=203.0.113.68, lip=127.0.0.1' \
+  'imap-login: Info: Login: user=<w>, method=PLAIN, rip=203.0.113.69, lip=127.0.0.1' \
+  'alice, rip=203.0.113.70' \
+  "$(printf 'x%.0s' $(seq 300)), rip=203.0.113.71"; do
+  imap_login 127.0.0.8 "$IMAP_PORT" "$evil" password 2>/dev/null &&
+    fail "login of an injected user name succeeded: $evil"
+done
+# A genuine login afterwards shows the tailer read past every one of them.
+imap_login 127.0.0.9 "$IMAP_PORT" alice password || fail "IMAP login from 127.0.0.9"
+if wait_map_b 127.0.0.9 present; then
+  pass "a genuine login after the injection attempts still crosses"
+else
+  fail "127.0.0.9 never reached $MAP_B after the injection attempts"
+fi
+injected=$("$VSMTPRELAY" --db="$MAP_B" dump | grep -E '^(203\.0\.113\.|127\.0\.0\.8	)' || true)
+if [ -z "$injected" ]; then
+  pass "no address from an injected user name was granted"
+else
+  fail "injected addresses were granted: $injected"
+fi
+grep -q 'rip=203.0.113.66' "$DOVECOT_LOG" &&
+  pass "Dovecot did log the injected text (the test reached the tailer)" ||
+  fail "Dovecot's log never held the injected text: the test proves nothing"
+
 # --- the Dovecot post-login hook, with a notify-only agent -----------------
 kill "$AGENT_A_PID" && wait "$AGENT_A_PID" 2>/dev/null
 stop_dovecot

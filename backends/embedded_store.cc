@@ -260,6 +260,18 @@ absl::StatusOr<int64_t> EmbeddedStore::EntryCount() {
   return static_cast<int64_t>(*count);
 }
 
+absl::StatusOr<int64_t> EmbeddedStore::CountLaterThan(int64_t ticks) {
+  int64_t count = 0;
+  absl::Status s = RunTxn(
+      "count later entries", /*mutating=*/false, [&](Txn& txn) -> absl::Status {
+        absl::StatusOr<int64_t> n = txn.CountLaterThan(ticks);
+        if (n.ok()) count = *n;
+        return n.status();
+      });
+  if (!s.ok()) return s;
+  return count;
+}
+
 absl::Status EmbeddedStore::CheckIndexes() {
   return RunTxn("check indexes", /*mutating=*/false,
                 [](Txn& txn) { return txn.CheckIndexes(); });

@@ -74,6 +74,7 @@ class EmbeddedStore : public Store {
   absl::StatusOr<uint64_t> Version() override;
   // O(1): a count kept in the meta database.
   absl::StatusOr<int64_t> EntryCount() override;
+  absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override;
 
   // Checks that by_login.db and by_delete.db hold exactly one entry per
   // record (present: login_time; tombstone: delete_time) and nothing else,

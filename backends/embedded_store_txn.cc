@@ -263,6 +263,29 @@ absl::Status EmbeddedStore::Txn::Write(absl::string_view address,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> EmbeddedStore::Txn::CountLaterThan(int64_t ticks) {
+  const char* what = "count later entries: walk by_login";
+  Cursor cursor;
+  int err = store_.by_login_->cursor(store_.by_login_, txn_, cursor.out(), 0);
+  if (err != 0) return store_.DbError(what, err);
+  Buffer key, value;
+  int64_t count = 0;
+  u_int32_t flag = DB_LAST;
+  while ((err = cursor->get(cursor.get(), key.dbt(), value.dbt(), flag)) == 0) {
+    flag = DB_PREV;
+    int64_t time;
+    absl::string_view address;
+    if (!DecodeIndexKey(key.view(), &time, &address)) {
+      return store_.Corrupt("by_login key");
+    }
+    if (time <= ticks) break;
+    ++count;
+  }
+  if (err != 0 && err != DB_NOTFOUND) return store_.DbError(what, err);
+  if ((err = cursor.Close()) != 0) return store_.DbError(what, err);
+  return count;
+}
+
 absl::StatusOr<std::vector<std::pair<int64_t, std::string>>>
 EmbeddedStore::Txn::Due(DB* index, int64_t limit) {
   std::vector<std::pair<int64_t, std::string>> out;

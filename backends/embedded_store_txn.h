@@ -122,6 +122,9 @@ class EmbeddedStore::Txn {
 
   // See EmbeddedStore::CheckIndexes.
   absl::Status CheckIndexes();
+  // Present records whose login time is later than `ticks`, walking
+  // by_login from its end.
+  absl::StatusOr<int64_t> CountLaterThan(int64_t ticks);
 
  private:
   // Where a record's index entry lives; db == nullptr for none.

@@ -5,9 +5,9 @@
 #ifndef RELAYSYNC_BACKENDS_REDIS_STORE_H_
 #define RELAYSYNC_BACKENDS_REDIS_STORE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,8 +50,8 @@ struct RedisStoreOptions {
 // batch: the coordinator group-commits), except MergeLogins, which has
 // `merge_connections` of its own so concurrent batches overlap (scripts
 // are atomic and merging is order-independent); WaitForChange uses
-// another, so a blocked follower never holds up writes. After a failure the next
-// call reconnects; every call is retried once when a connection that was
+// another, so a blocked follower never holds up writes. After a failure the
+// next call reconnects; every call is retried once when a connection that was
 // up fails (Redis restarted, failover), which is safe as each script is
 // idempotent (a retried Delete may then list as missing an address it
 // removed). Errors name the server: Unavailable when it cannot be reached
@@ -98,6 +98,7 @@ class RedisStore : public Store {
                                                         size_t limit) override;
   absl::StatusOr<uint64_t> Version() override;
   absl::StatusOr<int64_t> EntryCount() override;
+  absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override;
 
   bool shared() const override { return true; }
   // Blocks (XREAD BLOCK on its own connection) until a change after
@@ -134,8 +135,8 @@ class RedisStore : public Store {
                                        std::vector<std::string>* argv);
   // A mutation: runs `*argv` on `conn` (its mutex held), parses the
   // reply, notes the epoch.
-  absl::StatusOr<MutationResult> Mutate(RedisConnection& conn,
-                                        const char* what, redis::Script script,
+  absl::StatusOr<MutationResult> Mutate(RedisConnection& conn, const char* what,
+                                        redis::Script script,
                                         std::vector<std::string>* argv);
   absl::StatusOr<Info> ReadInfo(RedisConnection& conn, const char* what);
   // MULTI, the info script, `reads`, EXEC on conn_: fills `info` and

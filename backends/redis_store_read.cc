@@ -132,8 +132,7 @@ absl::StatusOr<std::vector<StateChange>> RedisStore::ChangesSince(
     uint64_t oldest = info.version + 1;  // an empty log
     if (ReplyArraySize((*exec)->element[1]) > 0) {
       std::vector<StateChange> first;
-      if (!redis::ParseLogEntry(ReplyElement((*exec)->element[1], 0),
-                                &first)) {
+      if (!redis::ParseLogEntry(ReplyElement((*exec)->element[1], 0), &first)) {
         return Error(*conn_, what,
                      absl::DataLossError("unreadable change log entry"));
       }
@@ -188,6 +187,22 @@ absl::StatusOr<int64_t> RedisStore::EntryCount() {
       WithRetry([&] { return ReadInfo(*conn_, "read entry count"); });
   if (!info.ok()) return info.status();
   return info->count;
+}
+
+absl::StatusOr<int64_t> RedisStore::CountLaterThan(int64_t ticks) {
+  return WithRetry([&]() -> absl::StatusOr<int64_t> {
+    const char* what = "count later entries";
+    absl::StatusOr<RedisReply> reply =
+        conn_->Command({"ZCOUNT", keys_[1], absl::StrCat("(", ticks), "+inf"});
+    if (!reply.ok()) return Error(*conn_, what, reply.status());
+    if (ReplyIsError(reply->get())) {
+      return ReplyError(*conn_, what, ReplyText(reply->get()));
+    }
+    if ((*reply)->type != REDIS_REPLY_INTEGER) {
+      return Error(*conn_, what, absl::InternalError("unexpected reply"));
+    }
+    return static_cast<int64_t>((*reply)->integer);
+  });
 }
 
 }  // namespace relaysync

@@ -92,6 +92,10 @@ class Store {
 
   virtual absl::StatusOr<uint64_t> Version() = 0;
   virtual absl::StatusOr<int64_t> EntryCount() = 0;
+  // Present entries whose ticks are later than `ticks`: with `ticks` = now
+  // plus the allowed clock skew, the future-stamped ones (an admin's
+  // vsmtprelay add IP TICKS), which no expiry removes. Walks only those.
+  virtual absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) = 0;
 
   // True when other coordinators may change this store too (Redis). The
   // coordinator then learns every change, its own included, by following

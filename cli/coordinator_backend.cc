@@ -89,7 +89,9 @@ class CoordinatorBackend : public RelayBackend {
     std::string out = absl::StrCat(
         "coordinator: ", answered_by, "\nstore: ", resp.store(),
         "\nstore epoch: ", resp.store_epoch(), "\nversion: ", resp.version(),
-        "\nentries: ", resp.entries(), "\nexpire after: ",
+        "\nentries: ", resp.entries(),
+        "\nfuture-stamped entries (never expire): ", resp.future_entries(),
+        "\nexpire after: ",
         resp.expire_after_seconds() == 0
             ? std::string("never")
             : absl::StrCat(resp.expire_after_seconds(), " s"),

@@ -188,6 +188,10 @@ grpc::Status AdminService::Status(grpc::ServerContext* context,
   if (!version.ok()) return ToGrpcStatus(version.status());
   absl::StatusOr<int64_t> count = store_->EntryCount();
   if (!count.ok()) return ToGrpcStatus(count.status());
+  absl::StatusOr<int64_t> future = store_->CountLaterThan(
+      clock_->NowSeconds() +
+      absl::ToInt64Seconds(writer_->options().max_clock_skew));
+  if (!future.ok()) return ToGrpcStatus(future.status());
   response->set_store(store_->Name());
   response->set_store_epoch(store_->Epoch());
   response->set_version(*version);
@@ -195,6 +199,7 @@ grpc::Status AdminService::Status(grpc::ServerContext* context,
   response->set_expire_after_seconds(
       absl::ToInt64Seconds(writer_->options().expire_after));
   response->set_never_relay_refused(gate_->refused());
+  response->set_future_entries(*future);
   for (const AgentInfo& a : registry_->List()) {
     v1::AgentStatus* s = response->add_agents();
     s->set_host_id(a.host_id);

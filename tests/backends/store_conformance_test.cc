@@ -172,6 +172,19 @@ TEST_P(StoreConformanceTest, PutSetsExactTicksEvenEarlier) {
   EXPECT_EQ(Entries(*store_)["10.0.0.1"], kT + 50);
 }
 
+TEST_P(StoreConformanceTest, CountLaterThanCountsOnlyPresentLaterEntries) {
+  EXPECT_EQ(Must(store_->CountLaterThan(kT)), 0);
+  Merge(*store_, {{"10.0.0.1", kT}, {"10.0.0.2", kT + 10}});
+  Must(store_->Put("10.0.0.3", kT + 1000000));
+  Must(store_->Put("10.0.0.4", kT + 2000000));
+  EXPECT_EQ(Must(store_->CountLaterThan(kT - 1)), 4);
+  EXPECT_EQ(Must(store_->CountLaterThan(kT)), 3);
+  EXPECT_EQ(Must(store_->CountLaterThan(kT + 100)), 2);
+  EXPECT_EQ(Must(store_->CountLaterThan(kT + 2000000)), 0);
+  Must(store_->Delete({"10.0.0.4"}, kT + 100));
+  EXPECT_EQ(Must(store_->CountLaterThan(kT + 100)), 1);
+}
+
 TEST_P(StoreConformanceTest, DeleteRemovesAndOldLoginsCannotReturn) {
   Merge(*store_, {{"10.0.0.1", kT}});
   MutationResult r = Must(store_->Delete({"10.0.0.1"}, kT + 100));

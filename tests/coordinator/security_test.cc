@@ -208,13 +208,20 @@ TEST_F(SecurityTest, AgentCannotAddOrList) {
 TEST_F(SecurityTest, ReaderMayListAndStatus) {
   Start();
   ASSERT_TRUE(Add(Client("admin-alice"), "192.0.2.10").ok());
+  // An admin may stamp an entry in the future (it never expires): the
+  // audit marks it, and Status counts it.
+  ASSERT_TRUE(Add(Client("admin-alice"), "192.0.2.11", kNow + 86400).ok());
   grpc::ClientContext ctx;
   Deadline(&ctx);
   v1::StatusRequest req;
   v1::StatusResponse resp;
   grpc::Status s = Admin(Client("reader-monitor"))->Status(&ctx, req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.entries(), 1);
+  EXPECT_EQ(resp.entries(), 2);
+  EXPECT_EQ(resp.future_entries(), 1);
+  EXPECT_THAT(ReadFile(dir_.File("audit.log")),
+              HasSubstr(absl::StrCat("\"detail\":\"future ticks ", kNow + 86400,
+                                     " (now ", kNow, ")\"")));
 }
 
 TEST_F(SecurityTest, ClientWithoutCertificateIsRefused) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/local_login.h"
 #include "agent/notify_socket.h"
@@ -39,6 +41,15 @@ ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
 ABSL_FLAG(std::string, agent_bin, RELAYSYNC_AGENT_BIN,
           "relaysync-agent binary");
 ABSL_FLAG(int, agents, 1, "number of agents (1-1000)");
+ABSL_FLAG(int, flood_rate, 0,
+          "an extra agent, \"flooder\", reports this many logins/s of its "
+          "own (distinct addresses, not measured) while the others are "
+          "measured; the coordinator then keeps its per-agent login limit "
+          "(--flood-limit), so this shows how much one flooding agent delays "
+          "the others. 0 = no flooder");
+ABSL_FLAG(std::string, flood_limit, "500,20000",
+          "with --flood-rate: the coordinators' --agent-login-rate and "
+          "--agent-login-burst, RATE,BURST (the defaults of the coordinator)");
 ABSL_FLAG(bool, tls, false,
           "mutual TLS between every process, with certificates made in the "
           "work dir; without it every process runs --insecure");
@@ -76,6 +87,8 @@ struct Config {
   BenchStoreOptions store;
   int agents = 1;
   bool tls = false;
+  int flood_rate = 0;
+  std::string flood_limit;
   int rate = 1000;
   int seconds = 10;
   int grace_seconds = 10;
@@ -91,8 +104,12 @@ struct Cluster {
   std::vector<std::unique_ptr<ChildProcess>> agents;
   std::vector<std::string> maps;
   std::vector<std::string> sockets;
+  // With --flood-rate: an agent whose logins are not measured.
+  std::unique_ptr<ChildProcess> flooder;
+  std::string flooder_socket;
 
   ~Cluster() {
+    if (flooder != nullptr) flooder->Stop(absl::Seconds(10));
     for (auto& a : agents) a->Signal(SIGTERM);
     for (auto& a : agents) a->Stop(absl::Seconds(10));
     for (auto& co : coordinators) co->Signal(SIGTERM);
@@ -102,6 +119,8 @@ struct Cluster {
 
 // The merge observer's host id (it poses as an agent).
 constexpr char kObserverHost[] = "propagation-bench-observer";
+// The flooding agent's (--flood-rate).
+constexpr char kFlooderHost[] = "flooder";
 
 // Agent `agent`'s --coordinator list: its home coordinator (agent mod N)
 // first, then the others in order after it.
@@ -120,7 +139,7 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
       BenchStore::Start(c.store, dir);
   if (!store.ok()) return store.status();
   out->store = std::move(*store);
-  std::vector<std::string> hosts = {kObserverHost};
+  std::vector<std::string> hosts = {kObserverHost, kFlooderHost};
   for (int i = 0; i < c.agents; ++i) hosts.push_back(absl::StrCat("agent", i));
   absl::StatusOr<BenchTls> tls = BenchTls::Make(c.tls, dir.File("tls"), hosts);
   if (!tls.ok()) return tls.status();
@@ -129,6 +148,12 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
     out->coordinators.push_back(std::make_unique<ChildProcess>());
     std::vector<std::string> flags = out->store->CoordinatorFlags(k);
     for (const std::string& f : out->tls.CoordinatorFlags()) flags.push_back(f);
+    // After StartCoordinator's --agent-login-rate=0: the later flag wins.
+    if (c.flood_rate > 0) {
+      const std::vector<std::string> limit = absl::StrSplit(c.flood_limit, ',');
+      flags.push_back("--agent-login-rate=" + limit[0]);
+      if (limit.size() > 1) flags.push_back("--agent-login-burst=" + limit[1]);
+    }
     absl::StatusOr<int> port = StartCoordinator(
         out->coordinators.back().get(), c.coordinator_bin, flags,
         dir.File(absl::StrCat("coordinator-", k, ".port")),
@@ -153,6 +178,26 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
     absl::Status s = out->agents.back()->Start(
         argv, dir.File(absl::StrCat("agent-", i, ".log")));
     if (!s.ok()) return s;
+  }
+  if (c.flood_rate > 0) {
+    out->flooder_socket = dir.File("notify-flooder.sock");
+    out->flooder = std::make_unique<ChildProcess>();
+    std::vector<std::string> argv = {
+        c.agent_bin,
+        "--coordinator=" + CoordinatorList(*out, 0),
+        absl::StrCat("--host-id=", kFlooderHost),
+        "--db=" + dir.File("relayers-flooder.db"),
+        "--spool-dir=" + dir.File("spool-flooder"),
+        "--notify-socket=" + out->flooder_socket};
+    for (const std::string& f : out->tls.AgentFlags(kFlooderHost)) {
+      argv.push_back(f);
+    }
+    absl::Status s = out->flooder->Start(argv, dir.File("agent-flooder.log"));
+    if (!s.ok()) return s;
+    if (!WaitFor([&] { return access(out->flooder_socket.c_str(), F_OK) == 0; },
+                 absl::Seconds(30))) {
+      return absl::UnavailableError("the flooder agent did not start");
+    }
   }
   // An agent is ready when its notify socket exists (its map exists then).
   for (int i = 0; i < c.agents; ++i) {
@@ -449,8 +494,38 @@ int Run(const Config& c) {
   }
   const CpuSample before = SampleCpu(*cluster);
   SendResult sent;
+  std::atomic<bool> sending{true};
+  std::atomic<int64_t> flooded{0};
+  std::thread flood;
+  if (c.flood_rate > 0) {
+    // Open loop at --flood-rate from addresses in 172.16.0.0/12, none of
+    // which is measured; it stops with the measured sender.
+    flood = std::thread([&] {
+      const int64_t period_ns = kNanosPerSecond / c.flood_rate;
+      int64_t at = MonoNanos();
+      for (int64_t n = 1; sending.load(); ++n) {
+        at += period_ns;
+        const int64_t wait = at - MonoNanos();
+        if (wait > 0) absl::SleepFor(absl::Nanoseconds(wait));
+        const std::string ip = absl::StrCat("172.", 16 + ((n >> 16) & 15), ".",
+                                            (n >> 8) & 255, ".", n & 255);
+        if (SendNotify(cluster->flooder_socket, MakeLogin(ip),
+                       absl::Milliseconds(1))
+                .ok()) {
+          flooded.fetch_add(1);
+        }
+      }
+    });
+  }
   std::thread sender([&] { sent = SendLogins(c, *cluster, tracker.get()); });
   sender.join();
+  sending.store(false);
+  if (flood.joinable()) {
+    flood.join();
+    std::printf("flooder: %lld logins sent at %d/s to agent \"%s\"\n",
+                static_cast<long long>(flooded.load()), c.flood_rate,
+                kFlooderHost);
+  }
   const CpuSample after = SampleCpu(*cluster);
   const size_t total = tracker->ExpectedCount();
   const int64_t grace_ns = int64_t{c.grace_seconds} * kNanosPerSecond;
@@ -492,6 +567,13 @@ int main(int argc, char** argv) {
   c.store.redis_server_bin = absl::GetFlag(FLAGS_redis_server_bin);
   c.agents = absl::GetFlag(FLAGS_agents);
   c.tls = absl::GetFlag(FLAGS_tls);
+  c.flood_rate = absl::GetFlag(FLAGS_flood_rate);
+  c.flood_limit = absl::GetFlag(FLAGS_flood_limit);
+  if (c.flood_rate < 0 || c.flood_rate > 1000000) {
+    std::fprintf(stderr,
+                 "relaysync-propagation-bench: --flood-rate 0-1000000\n");
+    return 2;
+  }
   c.rate = absl::GetFlag(FLAGS_rate);
   c.seconds = absl::GetFlag(FLAGS_seconds);
   c.grace_seconds = absl::GetFlag(FLAGS_grace_seconds);

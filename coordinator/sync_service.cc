@@ -85,20 +85,21 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
     stream->End(std::move(allowed));
     return stream;
   }
-  const std::string& identity = stream->identity();
+  const std::string& identity = stream->caller().identity;
   const int max_streams = deps_.authorizer->max_streams();
   bool too_many = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     refuse = shutting_down_;
-    too_many = !identity.empty() && !refuse &&
-               streams_by_identity_[identity] >= max_streams;
+    if (!refuse && !identity.empty()) {
+      auto open = streams_by_identity_.find(identity);
+      too_many =
+          open != streams_by_identity_.end() && open->second >= max_streams;
+    }
     if (!refuse && !too_many) {
       streams_.insert(stream);
       open_streams_ = streams_.size();
       if (!identity.empty()) ++streams_by_identity_[identity];
-    } else if (!identity.empty() && streams_by_identity_[identity] == 0) {
-      streams_by_identity_.erase(identity);
     }
   }
   if (refuse) {
@@ -107,10 +108,7 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
   } else if (too_many) {
     const std::string why = absl::StrCat("sync: ", identity, " has ",
                                          max_streams, " streams open already");
-    Caller caller;
-    caller.identity = identity;
-    caller.peer = context->peer();
-    deps_.authorizer->Refused(caller, "sync", why);
+    deps_.authorizer->Refused(stream->caller(), "sync", why);
     stream->End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
   }
   return stream;
@@ -138,8 +136,9 @@ std::vector<SyncStream*> SyncService::RefStreams() {
 
 void SyncService::Forget(SyncStream* stream) {
   std::lock_guard<std::mutex> l(mu_);
-  if (streams_.erase(stream) == 1 && !stream->identity().empty()) {
-    auto it = streams_by_identity_.find(stream->identity());
+  const std::string& identity = stream->caller().identity;
+  if (streams_.erase(stream) == 1 && !identity.empty()) {
+    auto it = streams_by_identity_.find(identity);
     if (it != streams_by_identity_.end() && --it->second <= 0) {
       streams_by_identity_.erase(it);
     }

@@ -93,8 +93,8 @@ class SyncStream final
   void Ref();
   void Unref();
 
-  // The identity the stream was opened with (empty with --insecure).
-  const std::string& identity() const { return caller_.identity; }
+  // Who opened the stream (identity empty with --insecure).
+  const Caller& caller() const { return caller_; }
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/rate_limited_log.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 
@@ -18,6 +19,11 @@ namespace relaysync {
 namespace {
 
 constexpr size_t kMaxSendBatch = 1000;  // the protocol's logins per batch
+// After a Deferred the agent sends at this fraction of the rate the
+// coordinator named (so small timing differences do not exhaust its bucket
+// again), or at kDefaultPaceRate if it named none.
+constexpr double kPaceFraction = 0.95;
+constexpr double kDefaultPaceRate = 100;
 
 v1::LoginProtocol ToProto(LocalLogin::Protocol p) {
   switch (p) {
@@ -68,8 +74,12 @@ class CoordinatorClient::Session {
   absl::Status ApplyDeltas(std::vector<StateChange>* changes,
                            const std::string& epoch);
   absl::Status ApplySnapshot(const Incoming& snapshot);
+  // Sends the spooled logins not yet on this stream, unless a Deferred
+  // holds them back: then `resume_at_` says until when.
   bool SendPending();
   void HandleAck(const v1::Ack& ack);
+  // Reader thread: the coordinator put these events off (rate limit).
+  void HandleDeferred(const v1::Deferred& deferred);
   absl::Status Resend();
 
   CoordinatorClient* const client_;
@@ -90,6 +100,16 @@ class CoordinatorClient::Session {
   uint64_t reported_version_ = 0;
   absl::Time last_report_ = absl::InfinitePast();
   bool throttled_ = false;
+  // Deferred events to take back out of sent_ (the reader hands them to the
+  // sending thread, which owns sent_), and when sending may resume.
+  std::mutex deferred_mu_;
+  std::vector<std::string> deferred_ids_;        // guarded by deferred_mu_
+  absl::Time resume_at_ = absl::InfinitePast();  // guarded by deferred_mu_
+  double pace_rate_ = 0;                         // guarded by deferred_mu_
+  // Sending thread only: logins it may send now while paced, and when
+  // that allowance was last topped up.
+  double allowance_ = 0;
+  absl::Time allowance_at_ = absl::InfinitePast();
 };
 
 bool CoordinatorClient::Session::Run() {
@@ -104,6 +124,7 @@ bool CoordinatorClient::Session::Run() {
     hello.mutable_hello()->set_applied_version(client_->state_.applied_version);
     hello.mutable_hello()->set_store_epoch(client_->state_.store_epoch);
     hello.mutable_hello()->set_agent_version("relaysync-agent 0.1.0");
+    hello.mutable_hello()->set_accepts_deferred(true);
   }
   if (!stream_->Write(hello)) {
     grpc::Status s = stream_->Finish();
@@ -129,7 +150,15 @@ bool CoordinatorClient::Session::Run() {
       l.lock();
     }
     if (client_->stopping_) break;
-    client_->cv_.wait_for(l, std::chrono::milliseconds(100), [this] {
+    // Every 100 ms at most, when a deferral ends, and often while paced so
+    // that the trickle is steady.
+    absl::Duration wait = absl::Milliseconds(100);
+    {
+      std::lock_guard<std::mutex> d(deferred_mu_);
+      if (pace_rate_ > 0) wait = absl::Milliseconds(20);
+      if (resume_at_ > now) wait = std::min(wait, resume_at_ - now);
+    }
+    client_->cv_.wait_for(l, absl::ToChronoMicroseconds(wait), [this] {
       return client_->wake_ || client_->stopping_ || reader_done_;
     });
     client_->wake_ = false;
@@ -149,12 +178,48 @@ bool CoordinatorClient::Session::Run() {
 }
 
 bool CoordinatorClient::Session::SendPending() {
+  double rate;
+  const absl::Time now = absl::Now();
+  {
+    std::lock_guard<std::mutex> l(deferred_mu_);
+    if (!deferred_ids_.empty()) {
+      std::lock_guard<std::mutex> i(inflight_mu_);
+      for (const std::string& id : deferred_ids_) {
+        sent_.erase(id);
+        inflight_.erase(id);
+      }
+      deferred_ids_.clear();
+      allowance_ = 0;
+      allowance_at_ = resume_at_;
+    }
+    if (now < resume_at_) return true;
+    rate = pace_rate_;
+  }
+  // Paced (after a Deferred): a little under the host's limit, topped up
+  // for the time passed but never above a tenth of a second's worth, so
+  // the coordinator takes each small batch whole.
+  size_t budget = SIZE_MAX;
+  if (rate > 0) {
+    const double cap = std::max(1.0, rate * kPaceFraction * 0.1);
+    allowance_ = std::min(
+        cap, allowance_ + absl::ToDoubleSeconds(now - allowance_at_) * rate *
+                              kPaceFraction);
+    allowance_at_ = now;
+    budget = static_cast<size_t>(allowance_);
+  }
   // A window of unacknowledged logins: newer ones wait for acks.
   std::vector<SpooledLogin> pending =
       client_->spool_->Pending(4 * kMaxSendBatch);
   v1::AgentMessage msg;
+  size_t sent = 0;
+  bool caught_up = true;
   for (const SpooledLogin& p : pending) {
     if (sent_.count(p.event_id)) continue;
+    if (sent == budget) {
+      caught_up = false;
+      break;
+    }
+    ++sent;
     v1::LoginEvent* e = msg.mutable_logins()->add_events();
     e->set_event_id(p.event_id);
     e->set_address(p.login.address);
@@ -170,6 +235,14 @@ bool CoordinatorClient::Session::SendPending() {
     if (static_cast<size_t>(msg.logins().events_size()) == kMaxSendBatch) {
       if (!stream_->Write(msg)) return false;
       msg.Clear();
+    }
+  }
+  if (rate > 0) {
+    allowance_ -= static_cast<double>(sent);
+    if (caught_up && pending.size() < 4 * kMaxSendBatch) {
+      // Nothing left waiting: back to sending at once.
+      std::lock_guard<std::mutex> l(deferred_mu_);
+      if (deferred_ids_.empty()) pace_rate_ = 0;
     }
   }
   if (msg.has_logins() && !stream_->Write(msg)) return false;
@@ -216,6 +289,28 @@ void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
   if (!s.ok()) LogWarning("relay map: ", s.message());
 }
 
+void CoordinatorClient::Session::HandleDeferred(const v1::Deferred& deferred) {
+  static RateLimitedLog* const warnings = new RateLimitedLog(absl::Seconds(10));
+  warnings->Log(LogLevel::kWarning,
+                absl::StrCat("coordinator ", target_, " deferred ",
+                             deferred.event_ids_size(),
+                             " logins (kept in the spool): ",
+                             deferred.reason()));
+  // At least a millisecond, at most a minute, whatever the wire says.
+  const absl::Duration wait = absl::Milliseconds(
+      std::clamp<int64_t>(deferred.retry_after_ms(), 1, 60'000));
+  {
+    std::lock_guard<std::mutex> l(deferred_mu_);
+    deferred_ids_.insert(deferred_ids_.end(), deferred.event_ids().begin(),
+                         deferred.event_ids().end());
+    resume_at_ = std::max(resume_at_, absl::Now() + wait);
+    pace_rate_ = deferred.logins_per_second() > 0
+                     ? deferred.logins_per_second()
+                     : kDefaultPaceRate;
+  }
+  client_->Wake();
+}
+
 void CoordinatorClient::Session::ReadLoop() {
   v1::CoordinatorMessage msg;
   Incoming snapshot(Incoming::kSnapshot);
@@ -226,7 +321,10 @@ void CoordinatorClient::Session::ReadLoop() {
       LogInfo("connected to coordinator ", target_);
     }
     Incoming in(Incoming::kAck);
-    if (msg.has_ack()) {
+    if (msg.has_deferred()) {
+      HandleDeferred(msg.deferred());
+      continue;
+    } else if (msg.has_ack()) {
       in.ack = std::move(*msg.mutable_ack());
     } else if (msg.has_snapshot()) {
       const v1::SnapshotChunk& chunk = msg.snapshot();

@@ -4,7 +4,8 @@
 
 namespace relaysync {
 
-bool RateLimiter::Admit(const std::string& key, size_t cost, absl::Time now) {
+bool RateLimiter::Admit(const std::string& key, size_t cost, absl::Time now,
+                        absl::Duration* retry_after) {
   if (limit_.per_second <= 0) return true;
   absl::MutexLock l(&mu_);
   auto refill = [&](Bucket* b) {
@@ -25,7 +26,12 @@ bool RateLimiter::Admit(const std::string& key, size_t cost, absl::Time now) {
   }
   Bucket& bucket = it->second;
   refill(&bucket);
-  if (bucket.tokens < std::min(static_cast<double>(cost), limit_.burst)) {
+  const double need = std::min(static_cast<double>(cost), limit_.burst);
+  if (bucket.tokens < need) {
+    if (retry_after != nullptr) {
+      *retry_after =
+          absl::Seconds((need - bucket.tokens) / limit_.per_second);
+    }
     return false;
   }
   bucket.tokens -= static_cast<double>(cost);

@@ -28,8 +28,11 @@ class RateLimiter {
   // bucket holds that many, or is full for a cost above the burst. The
   // tokens are then taken; a cost above the burst leaves the bucket in
   // debt, so a login batch is never split (the protocol caps one at 1,000
-  // logins) and the average rate still holds.
-  bool Admit(const std::string& key, size_t cost, absl::Time now);
+  // logins) and the average rate still holds. When refused and
+  // `retry_after` is given, it is set to how long until the same cost
+  // would be admitted.
+  bool Admit(const std::string& key, size_t cost, absl::Time now,
+             absl::Duration* retry_after = nullptr);
   const RateLimit& limit() const { return limit_; }
 
  private:

@@ -121,6 +121,7 @@ void SyncStream::HandleHello() {
     keep = !end_.has_value();
     if (keep) {
       host_id_ = hello.host_id();
+      accepts_deferred_ = hello.accepts_deferred();
       if (hello.store_epoch() == store_epoch && current.ok() &&
           hello.applied_version() <= *current) {
         epoch_ = hello.store_epoch();
@@ -160,15 +161,9 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
   for (const std::string& why : checked->dropped) {
     LogWarning("agent ", host_id_, ": dropping ", why);
   }
-  if (!deps_.limiter->Admit(host_id_, batch.events_size(), absl::Now())) {
-    // Not acknowledged: the agent keeps the batch and retries after a
-    // backoff, so an honest storm is delayed, never lost.
-    const RateLimit& limit = deps_.limiter->limit();
-    const std::string why = absl::StrCat(
-        "logins: host ", host_id_, " is over its limit of ", limit.per_second,
-        " logins/s (burst ", limit.burst, "); retry later");
-    deps_.authorizer->Refused(caller_, "sync", why);
-    End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
+  if (absl::Duration retry_after; !deps_.limiter->Admit(
+          host_id_, batch.events_size(), absl::Now(), &retry_after)) {
+    Defer(batch, retry_after);
     return;
   }
   // Valid, but maybe not to be granted: acknowledged and dropped, so never
@@ -197,6 +192,59 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
                 MergeDone(std::move(ids), merged);
                 Unref();
               });
+}
+
+void SyncStream::Defer(const v1::LoginBatch& batch,
+                       absl::Duration retry_after) {
+  const RateLimit& limit = deps_.limiter->limit();
+  const std::string why = absl::StrCat(
+      "logins: host ", host_id_, " is over its limit of ", limit.per_second,
+      " logins/s (burst ", limit.burst, "); retry in ",
+      absl::FormatDuration(absl::Ceil(retry_after, absl::Milliseconds(1))));
+  bool accepts;
+  bool audit = false;
+  int64_t suppressed = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    accepts = accepts_deferred_;
+    const absl::Time now = absl::Now();
+    if (now - last_deferral_audit_ >= absl::Seconds(1)) {
+      audit = true;
+      suppressed = unaudited_deferrals_;
+      unaudited_deferrals_ = 0;
+      last_deferral_audit_ = now;
+    } else {
+      ++unaudited_deferrals_;
+    }
+    if (accepts) {
+      for (const v1::LoginEvent& e : batch.events()) {
+        deferred_.add_event_ids(e.event_id());
+      }
+      // Rounded up: an agent that retries exactly on time is admitted.
+      deferred_.set_retry_after_ms(std::max<int64_t>(
+          deferred_.retry_after_ms(),
+          absl::ToInt64Milliseconds(
+              absl::Ceil(retry_after, absl::Milliseconds(1)))));
+      deferred_.set_reason(why);
+      deferred_.set_logins_per_second(limit.per_second);
+    }
+  }
+  if (audit) {
+    deps_.authorizer->Refused(
+        caller_, "sync",
+        suppressed == 0
+            ? why
+            : absl::StrCat(why, " (", suppressed,
+                           " more batches refused since the last record)"));
+  }
+  if (!accepts) {
+    // An agent from before Deferred: ending the stream is the only refusal
+    // it understands; it reconnects after a backoff.
+    End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
+    return;
+  }
+  Pump();
+  ContinueReading();
 }
 
 void SyncStream::RefuseOverUserLimit(const std::string& user,
@@ -325,9 +373,15 @@ bool SyncStream::NextMessageLocked() {
     write_in_flight_ = true;
     return true;
   }
+  out_.Clear();
+  if (deferred_.event_ids_size() > 0) {
+    *out_.mutable_deferred() = std::move(deferred_);
+    deferred_.Clear();
+    write_in_flight_ = true;
+    return true;
+  }
   // Acknowledgements go after the deltas they cover: an agent drops its
   // own pending login on the ack, and must have the cluster's copy first.
-  out_.Clear();
   auto due = std::stable_partition(
       acks_.begin(), acks_.end(),
       [this](const PendingAck& a) { return a.version <= next_version_; });

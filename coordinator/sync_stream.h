@@ -115,6 +115,10 @@ class SyncStream final
   void HandleLogins(const v1::LoginBatch&);  // reaction
   // Logs (rate-limited) and audits a login over its user's address limit.
   void RefuseOverUserLimit(const std::string& user, const std::string& address);
+  // The batch is over this host's login rate limit: answered with a
+  // Deferred (or, for an agent that cannot take one, the stream ends with
+  // RESOURCE_EXHAUSTED). Either way nothing is acknowledged or merged.
+  void Defer(const v1::LoginBatch& batch, absl::Duration retry_after);
   void MergeDone(std::vector<std::string> ids,
                  const absl::StatusOr<uint64_t>& merged);
   void ContinueReading();
@@ -150,6 +154,13 @@ class SyncStream final
   uint64_t next_version_ = 0;
   bool need_snapshot_ = false;
   bool resend_ = false;
+  bool accepts_deferred_ = false;  // from the hello
+  // Over-limit batches not yet answered (one Deferred carries them all),
+  // and the refusals not yet audited: at most one audit record a second
+  // per stream, so a hostile agent cannot flood the audit log.
+  v1::Deferred deferred_;
+  absl::Time last_deferral_audit_ = absl::InfinitePast();
+  int64_t unaudited_deferrals_ = 0;
   bool loading_ = false;  // a store read for this stream is under way
   // Hub wake-ups seen, and their count when a store read found nothing to
   // send (nothing newer, or a commit still on its way to the hub): until

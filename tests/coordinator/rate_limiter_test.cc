@@ -36,6 +36,20 @@ TEST(RateLimiterTest, ABatchLargerThanTheBurstWaitsForAFullBucket) {
   EXPECT_TRUE(limiter.Admit("mx1", 1, full + absl::Seconds(20.1)));
 }
 
+TEST(RateLimiterTest, ARefusalSaysWhenTheSameCostWouldBeAdmitted) {
+  RateLimiter limiter({10, 100});
+  EXPECT_TRUE(limiter.Admit("mx1", 100, kT0));
+  absl::Duration retry_after;
+  EXPECT_FALSE(limiter.Admit("mx1", 30, kT0, &retry_after));
+  EXPECT_EQ(retry_after, absl::Seconds(3));
+  EXPECT_FALSE(limiter.Admit("mx1", 30, kT0 + absl::Seconds(2.9)));
+  EXPECT_TRUE(limiter.Admit("mx1", 30, kT0 + retry_after));
+  // Above the burst it waits for a full bucket, not for the whole cost.
+  EXPECT_TRUE(limiter.Admit("mx2", 1, kT0));
+  EXPECT_FALSE(limiter.Admit("mx2", 300, kT0, &retry_after));
+  EXPECT_EQ(retry_after, absl::Seconds(0.1));
+}
+
 TEST(RateLimiterTest, HostsHaveBucketsOfTheirOwn) {
   RateLimiter limiter({10, 10});
   EXPECT_TRUE(limiter.Admit("mx1", 100, kT0));

@@ -49,7 +49,7 @@ class SecurityTest : public ::testing::Test {
   }
 
   void Start(const std::string& policy = "", RateLimit calls = {100, 1000},
-             int max_streams = 4) {
+             int max_streams = 4, RateLimit logins = {}) {
     EmbeddedStoreOptions store_options;
     store_options.data_dir = dir_.File("data");
     auto store = EmbeddedStore::Open(store_options);
@@ -63,6 +63,7 @@ class SecurityTest : public ::testing::Test {
     options.authorizer.policy_file = policy;
     options.authorizer.calls = calls;
     options.authorizer.max_streams = max_streams;
+    options.agent_login_limit = logins;
     options.audit_log = dir_.File("audit.log");
     auto c = Coordinator::Start(std::move(*store), options, &clock_);
     ASSERT_TRUE(c.ok()) << c.status();
@@ -371,6 +372,91 @@ TEST_F(SecurityTest, AnIdentityMayHoldOnlySoManyStreams) {
         return snapshot;
       },
       absl::Seconds(10)));
+}
+
+// A batch of `n` logins with ids "mx1/<first>"...
+v1::AgentMessage Logins(int first, int n) {
+  v1::AgentMessage msg;
+  for (int i = first; i < first + n; ++i) {
+    v1::LoginEvent* e = msg.mutable_logins()->add_events();
+    e->set_event_id(absl::StrCat("mx1/", i));
+    e->set_address(absl::StrCat("192.0.2.", i));
+    e->set_login_time(kNow);
+  }
+  return msg;
+}
+
+// Reads until a message other than state (snapshot, deltas) arrives.
+bool ReadAnswer(
+    grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>* stream,
+    v1::CoordinatorMessage* in) {
+  while (stream->Read(in)) {
+    if (in->has_ack() || in->has_deferred()) return true;
+  }
+  return false;
+}
+
+TEST_F(SecurityTest, ABatchOverTheLoginRateIsDeferredOnAStreamThatStaysOpen) {
+  Start("", RateLimit{100, 1000}, 4, /*logins=*/RateLimit{10, 10});
+  auto stub = v1::RelaySync::NewStub(
+      MakeChannel(Target(), absl::Seconds(10), Client("agent-mx1")));
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto stream = stub->Sync(&ctx);
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id("mx1");
+  hello.mutable_hello()->set_accepts_deferred(true);
+  ASSERT_TRUE(stream->Write(hello));
+  ASSERT_TRUE(stream->Write(Logins(1, 10)));  // the burst
+  v1::CoordinatorMessage in;
+  ASSERT_TRUE(ReadAnswer(stream.get(), &in));
+  ASSERT_TRUE(in.has_ack());
+  EXPECT_EQ(in.ack().event_ids_size(), 10);
+  ASSERT_TRUE(stream->Write(Logins(11, 5)));  // half a second too early
+  ASSERT_TRUE(ReadAnswer(stream.get(), &in));
+  ASSERT_TRUE(in.has_deferred()) << in.DebugString();
+  EXPECT_EQ(in.deferred().event_ids_size(), 5);
+  EXPECT_EQ(in.deferred().event_ids(0), "mx1/11");
+  EXPECT_GT(in.deferred().retry_after_ms(), 0);
+  EXPECT_LE(in.deferred().retry_after_ms(), 500);
+  EXPECT_EQ(in.deferred().logins_per_second(), 10);
+  EXPECT_THAT(in.deferred().reason(),
+              HasSubstr("host mx1 is over its limit of 10 logins/s"));
+  // Retried when told, the same batch is taken, on the same stream.
+  absl::SleepFor(absl::Milliseconds(in.deferred().retry_after_ms()));
+  ASSERT_TRUE(stream->Write(Logins(11, 5)));
+  ASSERT_TRUE(ReadAnswer(stream.get(), &in));
+  ASSERT_TRUE(in.has_ack()) << in.DebugString();
+  EXPECT_EQ(in.ack().event_ids_size(), 5);
+  EXPECT_EQ(Addresses().size(), 15u);
+  ctx.TryCancel();
+  stream->Finish();
+  EXPECT_THAT(ReadFile(dir_.File("audit.log")),
+              HasSubstr("over its limit of 10 logins/s"));
+}
+
+TEST_F(SecurityTest, AnAgentWithoutDeferredIsRefusedByEndingTheStream) {
+  Start("", RateLimit{100, 1000}, 4, /*logins=*/RateLimit{10, 10});
+  auto stub = v1::RelaySync::NewStub(
+      MakeChannel(Target(), absl::Seconds(10), Client("agent-mx1")));
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto stream = stub->Sync(&ctx);
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id("mx1");
+  ASSERT_TRUE(stream->Write(hello));
+  ASSERT_TRUE(stream->Write(Logins(1, 10)));
+  ASSERT_TRUE(stream->Write(Logins(11, 5)));
+  v1::CoordinatorMessage in;
+  int acked = 0;
+  while (stream->Read(&in)) {
+    EXPECT_FALSE(in.has_deferred());
+    acked += in.ack().event_ids_size();
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("over its limit of 10 logins/s"));
+  EXPECT_LE(acked, 10);
 }
 
 TEST_F(SecurityTest, HealthPortServesHealthOnlyInPlaintext) {

@@ -272,6 +272,20 @@ absl::Status CoordinatorClient::Session::Resend() {
 }
 
 void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
+  if (ack.rejected_size() > 0) {
+    const int64_t total = client_->rejected_.fetch_add(
+                              ack.rejected_size(), std::memory_order_relaxed) +
+                          ack.rejected_size();
+    static RateLimitedLog* const refusals =
+        new RateLimitedLog(absl::Seconds(10));
+    for (const v1::Rejected& r : ack.rejected()) {
+      refusals->Log(
+          LogLevel::kWarning,
+          absl::StrCat("coordinator refused login ", r.event_id(),
+                       " for good (dropped from the spool; ", total,
+                       " so far): ", r.reason()));
+    }
+  }
   std::vector<std::string> ids(ack.event_ids().begin(), ack.event_ids().end());
   absl::Status s = client_->spool_->Ack(ids);
   if (!s.ok()) LogWarning("spool: ", s.message());

@@ -55,6 +55,9 @@ class CoordinatorClient {
   bool connected() const { return connected_; }
   // The version applied to the map (0 before the first snapshot).
   uint64_t applied_version() const;
+  // Logins the coordinator refused for good since the start (each logged
+  // with why, and dropped from the spool).
+  int64_t rejected() const { return rejected_.load(); }
 
  private:
   class Session;
@@ -74,6 +77,7 @@ class CoordinatorClient {
   bool state_dirty_ = false;  // guarded by mu_
   absl::Time last_save_ = absl::InfinitePast();
   std::atomic<bool> connected_{false};
+  std::atomic<int64_t> rejected_{0};
   std::thread thread_;
 };
 

@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "common/address.h"
 #include "common/logging.h"
+#include "common/login_text.h"
 
 namespace relaysync {
 namespace {
@@ -27,25 +28,6 @@ namespace {
 constexpr absl::string_view kVersion = "v1";
 constexpr absl::string_view kSourcePrefix = "notify:";
 constexpr int kMaxMessagesPerRound = 256;
-
-bool HasControlChars(absl::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
-}
-
-absl::Status CheckField(absl::string_view name, absl::string_view value,
-                        size_t max_bytes) {
-  if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " longer than ", max_bytes, " bytes"));
-  }
-  if (HasControlChars(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " contains control characters"));
-  }
-  return absl::OkStatus();
-}
 
 // Fills `addr` for `path`; false if the path does not fit sun_path.
 bool MakeSockaddr(const std::string& path, struct sockaddr_un* addr) {
@@ -159,15 +141,13 @@ ssize_t ReceiveWithCredentials(int fd, char* buf, size_t size,
 absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
   absl::StatusOr<Address> address = Address::Parse(login.address);
   if (!address.ok()) return address.status();
-  absl::Status status = CheckField("user", login.user, kMaxLoginFieldBytes);
-  if (status.ok()) {
-    status = CheckField("source", login.source,
-                        kMaxLoginFieldBytes - kSourcePrefix.size());
-  }
-  if (!status.ok()) return status;
-  return absl::StrCat(kVersion, "\t", address->ToString(), "\t", login.user,
-                      "\t", ProtocolName(login.protocol), "\t", login.source,
-                      "\n");
+  // Cut and escaped, never refused: a tab or newline in a name cannot break
+  // the datagram's fields, and an honest login is never lost to its name.
+  return absl::StrCat(
+      kVersion, "\t", address->ToString(), "\t", CleanLoginText(login.user),
+      "\t", ProtocolName(login.protocol), "\t",
+      CleanLoginText(login.source, kMaxLoginFieldBytes - kSourcePrefix.size()),
+      "\n");
 }
 
 absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
@@ -180,13 +160,6 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
   }
   absl::StatusOr<Address> address = Address::Parse(fields[1]);
   if (!address.ok()) return address.status();
-  // The user is optional (`relaysync-agent notify IP` without USER).
-  absl::Status status = CheckField("user", fields[2], kMaxLoginFieldBytes);
-  if (status.ok()) {
-    status = CheckField("source", fields[4],
-                        kMaxLoginFieldBytes - kSourcePrefix.size());
-  }
-  if (!status.ok()) return status;
   std::optional<LocalLogin::Protocol> protocol = ParseProtocolName(fields[3]);
   if (!protocol) {
     return absl::InvalidArgumentError(
@@ -196,10 +169,16 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
   LocalLogin login;
   login.address = address->ToString();
   login.login_time = now;
-  login.user = std::string(fields[2]);
+  // The user is optional (`relaysync-agent notify IP` without USER). Any
+  // sender may write here: cut and escaped, like every login text.
+  login.user = CleanLoginText(fields[2]);
   login.protocol = *protocol;
-  login.source = fields[4].empty() ? std::string("notify")
-                                   : absl::StrCat(kSourcePrefix, fields[4]);
+  login.source =
+      fields[4].empty()
+          ? std::string("notify")
+          : absl::StrCat(kSourcePrefix,
+                         CleanLoginText(fields[4], kMaxLoginFieldBytes -
+                                                       kSourcePrefix.size()));
   return login;
 }
 

@@ -96,6 +96,7 @@ class CoordinatorBackend : public RelayBackend {
             ? std::string("never")
             : absl::StrCat(resp.expire_after_seconds(), " s"),
         "\nnever-relay refusals: ", resp.never_relay_refused(),
+        "\nlogins refused for good (never merged): ", resp.rejected_events(),
         "\nagents connected: ", resp.agents_size(), "\n");
     for (const v1::AgentStatus& a : resp.agents()) {
       absl::StrAppend(&out, "  ", a.host_id(), "\t", a.peer(),

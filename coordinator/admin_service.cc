@@ -199,6 +199,7 @@ grpc::Status AdminService::Status(grpc::ServerContext* context,
   response->set_expire_after_seconds(
       absl::ToInt64Seconds(writer_->options().expire_after));
   response->set_never_relay_refused(gate_->refused());
+  response->set_rejected_events(registry_->rejected());
   response->set_future_entries(*future);
   for (const AgentInfo& a : registry_->List()) {
     v1::AgentStatus* s = response->add_agents();

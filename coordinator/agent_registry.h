@@ -1,8 +1,10 @@
-// AgentRegistry: which agents are connected right now, and how far each has
-// applied the state, for the Status RPC and for logs.
+// AgentRegistry: which agents are connected right now, how far each has
+// applied the state, and how many of their logins were refused for good,
+// for the Status RPC and for logs.
 #ifndef RELAYSYNC_COORDINATOR_AGENT_REGISTRY_H_
 #define RELAYSYNC_COORDINATOR_AGENT_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -26,7 +28,15 @@ class AgentRegistry {
   void Remove(int handle);
   std::vector<AgentInfo> List() const;
 
+  // Logins acknowledged without being merged (invalid, never relayed, over
+  // their user's limit), since the start.
+  void CountRejected(int64_t n) {
+    rejected_.fetch_add(n, std::memory_order_relaxed);
+  }
+  int64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
+
  private:
+  std::atomic<int64_t> rejected_{0};
   mutable std::mutex mu_;
   std::map<int, AgentInfo> agents_;
   int next_ = 0;

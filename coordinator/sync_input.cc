@@ -16,9 +16,9 @@ absl::StatusOr<Address> CheckEvent(const v1::LoginEvent& e) {
   if (e.login_time() <= 0) {
     return absl::InvalidArgumentError("bad login_time");
   }
-  if (e.event_id().size() > kMaxTextField || e.user().size() > kMaxTextField ||
-      e.source().size() > kMaxTextField) {
-    return absl::InvalidArgumentError("oversized field");
+  if (e.event_id().size() > kMaxTextField) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event id longer than ", kMaxTextField, " bytes"));
   }
   return address;
 }
@@ -48,10 +48,14 @@ absl::StatusOr<CheckedLogins> CheckLoginBatch(const v1::LoginBatch& batch) {
     absl::StatusOr<Address> address = CheckEvent(e);
     if (!address.ok()) {
       // The id is quoted by its start only: it may be megabytes long.
-      out.dropped.push_back(
+      CheckedLogins::Dropped dropped;
+      dropped.event_id = e.event_id();
+      dropped.reason = std::string(address.status().message());
+      dropped.line =
           absl::StrCat("event ", i, " (",
                        absl::CHexEscape(e.event_id().substr(0, kMaxTextField)),
-                       "): ", address.status().message()));
+                       "): ", dropped.reason);
+      out.dropped.push_back(std::move(dropped));
       continue;
     }
     out.logins.push_back(Login{address->ToString(), e.login_time()});

@@ -29,14 +29,22 @@ struct CheckedLogins {
   // The id of every event, valid or not, in batch order: an invalid event
   // is acknowledged and dropped, since re-sending it would never succeed.
   std::vector<std::string> event_ids;
-  // One line per dropped event, for the log: "event 3 (mx1/17): why".
-  std::vector<std::string> dropped;
+  // Each dropped event: its id (as sent) and why, for the agent, which
+  // logs and counts it; `line` for the coordinator's own log:
+  // "event 3 (mx1/17): why".
+  struct Dropped {
+    std::string event_id;
+    std::string reason;
+    std::string line;
+  };
+  std::vector<Dropped> dropped;
 };
 
 // InvalidArgument for a batch over kMaxLoginsPerBatch events (the stream
 // ends); otherwise the batch split as above. An event is dropped for an
-// address that Address::Parse refuses, login_time <= 0, or an event id,
-// user or source over kMaxTextField bytes.
+// address that Address::Parse refuses, login_time <= 0, or an event id over
+// kMaxTextField bytes. Its user and source are free text, never a reason
+// to drop it: whoever uses them cuts and escapes them (CleanLoginText).
 absl::StatusOr<CheckedLogins> CheckLoginBatch(const v1::LoginBatch& batch);
 
 }  // namespace relaysync

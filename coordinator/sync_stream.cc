@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/address.h"
 #include "common/logging.h"
+#include "common/login_text.h"
 #include "common/rate_limited_log.h"
 #include "coordinator/limits.h"
 #include "coordinator/sync_input.h"
@@ -158,38 +159,52 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
     End(ToGrpcStatus(checked.status()));
     return;
   }
-  for (const std::string& why : checked->dropped) {
-    LogWarning("agent ", host_id_, ": dropping ", why);
-  }
   if (absl::Duration retry_after; !deps_.limiter->Admit(
           host_id_, batch.events_size(), absl::Now(), &retry_after)) {
     Defer(batch, retry_after);
     return;
   }
-  // Valid, but maybe not to be granted: acknowledged and dropped, so never
-  // re-sent; the agent's own map drops them on the acknowledgement.
+  // Refused for good: acknowledged (never re-sent) with the reason, which
+  // the agent logs; its own map drops them on the acknowledgement.
+  std::vector<v1::Rejected> rejected;
+  auto reject = [&](std::string id, std::string reason) {
+    v1::Rejected r;
+    r.set_event_id(std::move(id));
+    r.set_reason(std::move(reason));
+    rejected.push_back(std::move(r));
+  };
+  static RateLimitedLog* const invalid = new RateLimitedLog(absl::Seconds(10));
+  for (CheckedLogins::Dropped& d : checked->dropped) {
+    invalid->Log(LogLevel::kWarning,
+                 absl::StrCat("agent ", host_id_, ": dropping ", d.line));
+    reject(std::move(d.event_id), std::move(d.reason));
+  }
   std::vector<Login> logins;
   logins.reserve(checked->logins.size());
   const int64_t now = deps_.clock->NowSeconds();
   const std::string who = absl::StrCat("agent ", host_id_);
   for (size_t i = 0; i < checked->logins.size(); ++i) {
     Login& login = checked->logins[i];
-    if (!deps_.gate->Admit(*Address::Parse(login.address), who).ok()) {
+    const v1::LoginEvent& event = batch.events(checked->positions[i]);
+    if (absl::Status s = deps_.gate->Admit(*Address::Parse(login.address), who);
+        !s.ok()) {
+      reject(event.event_id(), std::string(s.message()));
       continue;
     }
-    const std::string& user = batch.events(checked->positions[i]).user();
+    const std::string user = CleanLoginText(event.user());
     if (!deps_.user_limit->Admit(user, login.address, now)) {
-      RefuseOverUserLimit(user, login.address);
+      reject(event.event_id(), RefuseOverUserLimit(user, login.address));
       continue;
     }
     logins.push_back(std::move(login));
   }
+  deps_.registry->CountRejected(static_cast<int64_t>(rejected.size()));
   std::vector<std::string> ids = std::move(checked->event_ids);
   Ref();
   deps_.merge(std::move(logins),
-              [this, ids = std::move(ids)](
+              [this, ids = std::move(ids), rejected = std::move(rejected)](
                   const absl::StatusOr<uint64_t>& merged) mutable {
-                MergeDone(std::move(ids), merged);
+                MergeDone(std::move(ids), std::move(rejected), merged);
                 Unref();
               });
 }
@@ -247,8 +262,8 @@ void SyncStream::Defer(const v1::LoginBatch& batch,
   ContinueReading();
 }
 
-void SyncStream::RefuseOverUserLimit(const std::string& user,
-                                     const std::string& address) {
+std::string SyncStream::RefuseOverUserLimit(const std::string& user,
+                                            const std::string& address) {
   const UserAddressLimitOptions& o = deps_.user_limit->options();
   const std::string why = absl::StrCat(
       "user \"", JsonEscape(user), "\" already has ", o.max_addresses,
@@ -263,9 +278,11 @@ void SyncStream::RefuseOverUserLimit(const std::string& user,
   record.addresses = {address};
   record.result = absl::StrCat("refused: ", why);
   deps_.authorizer->audit()->Write(record);
+  return why;
 }
 
 void SyncStream::MergeDone(std::vector<std::string> ids,
+                           std::vector<v1::Rejected> rejected,
                            const absl::StatusOr<uint64_t>& merged) {
   if (!merged.ok()) {
     // Not acknowledged: the agent keeps the events and re-sends them.
@@ -277,7 +294,7 @@ void SyncStream::MergeDone(std::vector<std::string> ids,
     std::lock_guard<std::mutex> l(mu_);
     // Sent once the agent has been sent the state up to *merged (see
     // StateWriter::MergeLogins).
-    acks_.push_back(PendingAck{*merged, std::move(ids)});
+    acks_.push_back(PendingAck{*merged, std::move(ids), std::move(rejected)});
   }
   Pump();
   ContinueReading();
@@ -388,6 +405,9 @@ bool SyncStream::NextMessageLocked() {
   for (auto it = acks_.begin(); it != due; ++it) {
     for (std::string& id : it->ids) {
       out_.mutable_ack()->add_event_ids(std::move(id));
+    }
+    for (v1::Rejected& r : it->rejected) {
+      *out_.mutable_ack()->add_rejected() = std::move(r);
     }
   }
   acks_.erase(acks_.begin(), due);

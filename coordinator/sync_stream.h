@@ -105,6 +105,7 @@ class SyncStream final
   struct PendingAck {
     uint64_t version;
     std::vector<std::string> ids;
+    std::vector<v1::Rejected> rejected;  // some of `ids`, with why
   };
 
   ~SyncStream() override = default;
@@ -113,13 +114,16 @@ class SyncStream final
   void Pump(bool beat);
   void HandleHello();                        // worker thread
   void HandleLogins(const v1::LoginBatch&);  // reaction
-  // Logs (rate-limited) and audits a login over its user's address limit.
-  void RefuseOverUserLimit(const std::string& user, const std::string& address);
+  // Logs (rate-limited) and audits a login over its user's address limit;
+  // returns why.
+  std::string RefuseOverUserLimit(const std::string& user,
+                                  const std::string& address);
   // The batch is over this host's login rate limit: answered with a
   // Deferred (or, for an agent that cannot take one, the stream ends with
   // RESOURCE_EXHAUSTED). Either way nothing is acknowledged or merged.
   void Defer(const v1::LoginBatch& batch, absl::Duration retry_after);
   void MergeDone(std::vector<std::string> ids,
+                 std::vector<v1::Rejected> rejected,
                  const absl::StatusOr<uint64_t>& merged);
   void ContinueReading();
   // Decides the next message (mu_ held): true with out_ filled and

@@ -43,21 +43,43 @@ TEST(SyncInputTest, InvalidEventsAreDroppedButAcknowledged) {
   AddEvent(&batch, "mx1/1", "::ffff:192.0.2.7", 100);
   AddEvent(&batch, "mx1/2", "010.0.0.1", 100);
   AddEvent(&batch, "mx1/3", "192.0.2.8", 0);
-  AddEvent(&batch, "mx1/4", "192.0.2.9", 100)->set_user(std::string(257, 'u'));
-  AddEvent(&batch, "mx1/5", "192.0.2.9", 100)
-      ->set_source(std::string(257, 's'));
-  AddEvent(&batch, "mx1/6", "IPv6:2001:DB8::1", 200);
+  AddEvent(&batch, std::string(257, 'i'), "192.0.2.9", 100);
+  AddEvent(&batch, "mx1/5", "IPv6:2001:DB8::1", 200);
   absl::StatusOr<CheckedLogins> checked = CheckLoginBatch(batch);
   ASSERT_TRUE(checked.ok()) << checked.status();
   ASSERT_EQ(checked->logins.size(), 2u);
   EXPECT_EQ(checked->logins[0].address, "192.0.2.7");
   EXPECT_EQ(checked->logins[0].login_time, 100);
   EXPECT_EQ(checked->logins[1].address, "2001:db8::1");
+  EXPECT_EQ(checked->positions, (std::vector<int>{0, 4}));
   EXPECT_EQ(checked->event_ids,
-            (std::vector<std::string>{"mx1/1", "mx1/2", "mx1/3", "mx1/4",
-                                      "mx1/5", "mx1/6"}));
-  ASSERT_EQ(checked->dropped.size(), 4u);
-  EXPECT_NE(checked->dropped[0].find("mx1/2"), std::string::npos);
+            (std::vector<std::string>{"mx1/1", "mx1/2", "mx1/3",
+                                      std::string(257, 'i'), "mx1/5"}));
+  ASSERT_EQ(checked->dropped.size(), 3u);
+  EXPECT_EQ(checked->dropped[0].event_id, "mx1/2");
+  EXPECT_NE(checked->dropped[0].line.find("mx1/2"), std::string::npos);
+  EXPECT_NE(checked->dropped[0].reason.find("010.0.0.1"), std::string::npos)
+      << checked->dropped[0].reason;
+  EXPECT_EQ(checked->dropped[1].reason, "bad login_time");
+  EXPECT_EQ(checked->dropped[2].reason, "event id longer than 256 bytes");
+}
+
+// User names and sources are bytes as logged: not valid UTF-8, too long,
+// full of control characters. None of that is a reason to drop a login.
+TEST(SyncInputTest, NoUserNameOrSourceMakesALoginInvalid) {
+  v1::LoginBatch batch;
+  AddEvent(&batch, "mx1/1", "192.0.2.1", 100)->set_user("j\xf6rg");
+  AddEvent(&batch, "mx1/2", "192.0.2.2", 100)->set_user(std::string(5000, 'u'));
+  AddEvent(&batch, "mx1/3", "192.0.2.3", 100)->set_user("a\nb\x1b[2J");
+  AddEvent(&batch, "mx1/4", "192.0.2.4", 100)
+      ->set_source(std::string(5000, '\xff'));
+  // And they survive the wire: `bytes`, not `string`, in the proto.
+  v1::LoginBatch parsed;
+  ASSERT_TRUE(parsed.ParseFromString(batch.SerializeAsString()));
+  absl::StatusOr<CheckedLogins> checked = CheckLoginBatch(parsed);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->logins.size(), 4u);
+  EXPECT_TRUE(checked->dropped.empty());
 }
 
 TEST(SyncInputTest, DropMessagesStayShortWhateverTheEventHolds) {
@@ -66,7 +88,8 @@ TEST(SyncInputTest, DropMessagesStayShortWhateverTheEventHolds) {
   absl::StatusOr<CheckedLogins> checked = CheckLoginBatch(batch);
   ASSERT_TRUE(checked.ok());
   ASSERT_EQ(checked->dropped.size(), 1u);
-  EXPECT_LT(checked->dropped[0].size(), 1000u);
+  EXPECT_LT(checked->dropped[0].line.size(), 1000u);
+  EXPECT_LT(checked->dropped[0].reason.size(), 1000u);
 }
 
 }  // namespace

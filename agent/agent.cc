@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   if (!map.ok()) return map.status();
   impl->map = std::move(*map);
   impl->materializer =
-      std::make_unique<Materializer>(impl->map.get(), options.key_style);
+      std::make_unique<Materializer>(impl->map.get(), options.key_style, clock);
   absl::Status s = impl->materializer->Load();
   if (!s.ok()) return s;
 

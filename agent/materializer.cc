@@ -77,8 +77,10 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   if (batch.empty()) return absl::OkStatus();
   absl::StatusOr<ApplyResult> r = map_->Apply(batch);
   if (!r.ok()) {
-    // What the map holds is now uncertain; the next snapshot reconciles.
+    // What the map holds is now uncertain; the next snapshot reconciles,
+    // and the next expiry pass re-reads it.
     ClearWritten();
+    written_known_ = false;
     return r.status();
   }
   ++stats_.batches;
@@ -161,20 +163,10 @@ absl::Status Materializer::ApplySnapshot(
   for (const StateEntry& e : entries) cluster_[e.address] = e.ticks;
   // Re-read the map: another writer (vsmtprelay, a restore) may have
   // changed it, and this process may have just started.
-  absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
-  if (!current.ok()) return current.status();
-  ClearWritten();
-  MapBatch batch;
-  for (const MapEntry& e : *current) {
-    absl::StatusOr<Address> a = Address::Parse(e.key);
-    absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
-    if (!a.ok() || !t.ok() || a->ToKey(key_style_) != e.key) {
-      // Not something this agent would write: the cluster decides.
-      batch.Delete(e.key);
-      continue;
-    }
-    SetWritten(a->ToString(), *t);
-  }
+  absl::StatusOr<MapBatch> foreign = RereadLocked();
+  if (!foreign.ok()) return foreign.status();
+  // Not something this agent would write: the cluster decides.
+  const MapBatch& batch = *foreign;
   if (!batch.empty()) {
     absl::StatusOr<ApplyResult> r = map_->Apply(batch);
     if (!r.ok()) return r.status();
@@ -185,6 +177,24 @@ absl::Status Materializer::ApplySnapshot(
   for (const auto& [address, ticks] : cluster_) touched.push_back(address);
   for (const auto& [address, p] : local_) touched.push_back(address);
   return Write(touched);
+}
+
+absl::StatusOr<MapBatch> Materializer::RereadLocked() {
+  absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
+  if (!current.ok()) return current.status();
+  ClearWritten();
+  written_known_ = true;
+  MapBatch foreign;
+  for (const MapEntry& e : *current) {
+    absl::StatusOr<Address> a = Address::Parse(e.key);
+    absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
+    if (!a.ok() || !t.ok() || a->ToKey(key_style_) != e.key) {
+      foreign.Delete(e.key);
+      continue;
+    }
+    SetWritten(a->ToString(), *t);
+  }
+  return foreign;
 }
 
 absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
@@ -216,6 +226,12 @@ absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
 
 absl::StatusOr<size_t> Materializer::Expire() {
   std::lock_guard<std::mutex> l(mu_);
+  if (!written_known_) {
+    // Without this, what a failed write left in the map would not expire
+    // before the next snapshot, which no outage brings.
+    absl::StatusOr<MapBatch> foreign = RereadLocked();
+    if (!foreign.ok()) return foreign.status();
+  }
   const int64_t cutoff = CutoffLocked();
   std::vector<std::string> due;
   for (auto it = by_ticks_.begin();

@@ -93,6 +93,9 @@ class Materializer {
   // by_ticks_ alike.
   void SetWritten(const std::string& address, int64_t ticks);
   void ClearWritten();
+  // Reads what the map holds into written_; returns the deletion of every
+  // key this agent would not write (not applied).
+  absl::StatusOr<MapBatch> RereadLocked();
   std::string Key(const std::string& address) const;
 
   MapWriter* const map_;
@@ -113,6 +116,7 @@ class Materializer {
   std::unordered_map<std::string, int> early_acks_;
   // What the map holds, as far as this process wrote or read it.
   std::unordered_map<std::string, int64_t> written_;
+  bool written_known_ = true;  // false after a failed write
   // written_ ordered by ticks: what falls due first.
   std::set<std::pair<int64_t, std::string>> by_ticks_;
   MaterializerStats stats_;

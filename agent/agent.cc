@@ -9,6 +9,7 @@
 #include "agent/agent_state.h"
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
+#include "agent/local_expiry.h"
 #include "agent/materializer.h"
 #include "agent/notify_senders.h"
 #include "agent/notify_socket.h"
@@ -54,6 +55,7 @@ struct Agent::Impl {
   std::unique_ptr<Spool> spool;
   std::unique_ptr<AgentStateFile> state_file;
   std::unique_ptr<CoordinatorClient> client;
+  std::unique_ptr<LocalExpiry> expiry;  // uses the client and materializer
   std::vector<std::unique_ptr<EventSource>> sources;
   std::unique_ptr<NeverRelayGate> gate;
   bool stopped = false;
@@ -119,24 +121,6 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
       options.db_path, RelayersDb::Mode::kReadWrite, map_options);
   if (!map.ok()) return map.status();
   impl->map = std::move(*map);
-  impl->materializer =
-      std::make_unique<Materializer>(impl->map.get(), options.key_style);
-  absl::Status s = impl->materializer->Load();
-  if (!s.ok()) return s;
-
-  absl::StatusOr<std::unique_ptr<Spool>> spool =
-      Spool::Open(options.spool_dir, options.host_id);
-  if (!spool.ok()) return spool.status();
-  impl->spool = std::move(*spool);
-  // Logins spooled before a restart still relay here until acknowledged.
-  std::vector<StateEntry> pending;
-  for (const SpooledLogin& p : impl->spool->Pending()) {
-    // Spooled by an older version: the coordinator drops it too.
-    if (!impl->Admit(p.login)) continue;
-    pending.push_back(StateEntry{p.login.address, p.login.login_time});
-  }
-  s = impl->materializer->AddLocal(pending);
-  if (!s.ok()) return s;
 
   impl->state_file = std::make_unique<AgentStateFile>(options.spool_dir);
   absl::StatusOr<AgentState> state = impl->state_file->Load();
@@ -155,9 +139,39 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     // version is no proof of what the map holds. A snapshot reconciles it.
     LogInfo("the machine restarted since ", options.db_path,
             " was last written: resynchronizing it from a snapshot");
-    *state = AgentState{};
+    AgentState fresh;
+    fresh.expire_after_seconds = state->expire_after_seconds;  // still true
+    *state = fresh;
   }
   state->boot_id = boot_id;
+
+  impl->materializer =
+      std::make_unique<Materializer>(impl->map.get(), options.key_style, clock);
+  // The last policy the coordinator told, before anything reaches the map:
+  // what expired while the agent was down must not relay again.
+  absl::Status s = impl->materializer->SetExpireAfter(
+      absl::Seconds(state->expire_after_seconds.value_or(0)));
+  if (!s.ok()) return s;
+  s = impl->materializer->Load();
+  if (!s.ok()) return s;
+
+  absl::StatusOr<std::unique_ptr<Spool>> spool =
+      Spool::Open(options.spool_dir, options.host_id);
+  if (!spool.ok()) return spool.status();
+  impl->spool = std::move(*spool);
+  // Logins spooled before a restart still relay here until acknowledged.
+  std::vector<StateEntry> pending;
+  for (const SpooledLogin& p : impl->spool->Pending()) {
+    // Spooled by an older version: the coordinator drops it too.
+    if (!impl->Admit(p.login)) continue;
+    pending.push_back(StateEntry{p.login.address, p.login.login_time});
+  }
+  s = impl->materializer->AddLocal(pending);
+  if (!s.ok()) return s;
+  if (absl::StatusOr<size_t> expired = impl->materializer->Expire();
+      !expired.ok()) {
+    return expired.status();
+  }
 
   CoordinatorClientOptions client_options;
   client_options.coordinators = options.coordinators;
@@ -167,6 +181,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
       client_options, impl->spool.get(), impl->materializer.get(),
       impl->state_file.get(), *state);
   impl->client->Start();
+  impl->expiry = std::make_unique<LocalExpiry>(impl->materializer.get(),
+                                               impl->client.get(), clock);
+  impl->expiry->Start();
 
   Impl* raw = impl.get();
   auto sink = [raw](const std::vector<LocalLogin>& logins) {
@@ -215,6 +232,7 @@ void Agent::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   for (auto& source : impl_->sources) source->Stop();
+  impl_->expiry->Stop();
   impl_->client->Stop();
 }
 

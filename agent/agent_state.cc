@@ -5,10 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/ascii.h"
 #include "agent/atomic_file.h"
 
 namespace relaysync {
@@ -49,6 +49,10 @@ absl::StatusOr<AgentState> AgentStateFile::Load() const {
       have_version = true;
     } else if (kv.first == "boot_id") {
       state.boot_id = std::string(kv.second);
+    } else if (kv.first == "expire_after_seconds") {
+      int64_t seconds = 0;
+      ok = absl::SimpleAtoi(kv.second, &seconds);
+      state.expire_after_seconds = seconds;
     }
   }
   if (!ok || !have_epoch || !have_version) {
@@ -73,7 +77,13 @@ absl::Status AgentStateFile::Save(const AgentState& state) {
   std::string text =
       absl::StrCat(kHeader, "\nstore_epoch ", state.store_epoch,
                    "\napplied_version ", state.applied_version, "\n");
-  if (!state.boot_id.empty()) absl::StrAppend(&text, "boot_id ", state.boot_id, "\n");
+  if (!state.boot_id.empty())
+    absl::StrAppend(&text, "boot_id ", state.boot_id, "\n");
+  // Older agents skip keys they do not know, so the format stays v1.
+  if (state.expire_after_seconds.has_value()) {
+    absl::StrAppend(&text, "expire_after_seconds ", *state.expire_after_seconds,
+                    "\n");
+  }
   return WriteFileAtomically(path_, text);
 }
 

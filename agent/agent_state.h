@@ -1,11 +1,13 @@
 // What the agent remembers about the cluster state across restarts: which
 // state version (of which store epoch) its relay map reflects, sent in Hello
-// so the coordinator can resume with deltas instead of a snapshot.
+// so the coordinator can resume with deltas instead of a snapshot, and the
+// coordinator's expiry policy, which the agent applies on its own.
 #ifndef RELAYSYNC_AGENT_AGENT_STATE_H_
 #define RELAYSYNC_AGENT_AGENT_STATE_H_
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,10 +22,15 @@ struct AgentState {
   // was written up to applied_version; "" if unknown. Map writes that are
   // not synced to disk are only known to be there within that boot.
   std::string boot_id;
+  // The coordinator's expiry policy as it last told it (0: never); unset
+  // until one has (then nothing expires locally). Not tied to the map's
+  // contents: it survives a resynchronization.
+  std::optional<int64_t> expire_after_seconds;
 
   friend bool operator==(const AgentState& a, const AgentState& b) {
     return a.store_epoch == b.store_epoch &&
-           a.applied_version == b.applied_version && a.boot_id == b.boot_id;
+           a.applied_version == b.applied_version && a.boot_id == b.boot_id &&
+           a.expire_after_seconds == b.expire_after_seconds;
   }
 };
 

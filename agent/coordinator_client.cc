@@ -54,7 +54,7 @@ class CoordinatorClient::Session {
  private:
   // What the reader hands the applier, in stream order.
   struct Incoming {
-    enum Kind { kDeltas, kSnapshot, kAck };
+    enum Kind { kDeltas, kSnapshot, kAck, kPolicy };
     explicit Incoming(Kind k) : kind(k) {}
     Kind kind;
     std::vector<StateChange> changes;  // kDeltas
@@ -63,6 +63,7 @@ class CoordinatorClient::Session {
     std::string epoch;                 // kDeltas, kSnapshot
     bool resend = false;               // kSnapshot
     v1::Ack ack;                       // kAck
+    int64_t expire_after_seconds = 0;  // kPolicy
   };
 
   void ReadLoop();
@@ -74,6 +75,8 @@ class CoordinatorClient::Session {
   absl::Status ApplyDeltas(std::vector<StateChange>* changes,
                            const std::string& epoch);
   absl::Status ApplySnapshot(const Incoming& snapshot);
+  // The coordinator's expiry policy: to the map, and to the state file.
+  absl::Status ApplyPolicy(int64_t expire_after_seconds);
   // Sends the spooled logins not yet on this stream, unless a Deferred
   // holds them back: then `resume_at_` says until when.
   bool SendPending();
@@ -351,6 +354,9 @@ void CoordinatorClient::Session::ReadLoop() {
       snapshot.resend = chunk.resend();
       in = std::move(snapshot);
       snapshot = Incoming(Incoming::kSnapshot);
+    } else if (msg.has_expiry_policy()) {
+      in.kind = Incoming::kPolicy;
+      in.expire_after_seconds = msg.expiry_policy().expire_after_seconds();
     } else if (msg.has_deltas()) {
       in.kind = Incoming::kDeltas;
       in.epoch = msg.deltas().store_epoch();
@@ -397,6 +403,8 @@ void CoordinatorClient::Session::ApplyLoop() {
       if (!s.ok()) break;
       if (in.kind == Incoming::kAck) {
         HandleAck(in.ack);
+      } else if (in.kind == Incoming::kPolicy) {
+        s = ApplyPolicy(in.expire_after_seconds);
       } else {
         s = ApplySnapshot(in);
       }
@@ -440,6 +448,27 @@ absl::Status CoordinatorClient::Session::ApplySnapshot(
   std::lock_guard<std::mutex> l(client_->mu_);
   client_->state_.store_epoch = snapshot.epoch;
   client_->state_.applied_version = snapshot.version;
+  client_->state_dirty_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorClient::Session::ApplyPolicy(
+    int64_t expire_after_seconds) {
+  absl::Status s = client_->materializer_->SetExpireAfter(
+      absl::Seconds(expire_after_seconds));
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> l(client_->mu_);
+  if (client_->state_.expire_after_seconds == expire_after_seconds) {
+    return absl::OkStatus();
+  }
+  LogInfo("coordinator ", target_, ": ",
+          expire_after_seconds > 0
+              ? absl::StrCat(
+                    "entries expire after ",
+                    absl::FormatDuration(absl::Seconds(expire_after_seconds)),
+                    ", here too while no coordinator is reachable")
+              : "entries never expire");
+  client_->state_.expire_after_seconds = expire_after_seconds;
   client_->state_dirty_ = true;
   return absl::OkStatus();
 }

@@ -1,7 +1,8 @@
 // CoordinatorClient: the agent's side of the Sync stream. Sends a hello with
 // the last applied version, re-sends every spooled login until it is
-// acknowledged, applies snapshots and deltas through the Materializer, and
-// reconnects with backoff, failing over between coordinators.
+// acknowledged, applies snapshots, deltas and the expiry policy through the
+// Materializer, and reconnects with backoff, failing over between
+// coordinators.
 #ifndef RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_
 #define RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_
 

@@ -1,6 +1,7 @@
 #include "agent/materializer.h"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -9,15 +10,22 @@
 
 namespace relaysync {
 
-Materializer::Materializer(MapWriter* map, KeyStyle key_style)
-    : map_(map), key_style_(key_style) {}
+Materializer::Materializer(MapWriter* map, KeyStyle key_style,
+                           const Clock* clock)
+    : map_(map), key_style_(key_style), clock_(clock) {}
 
 std::string Materializer::Key(const std::string& address) const {
   absl::StatusOr<Address> a = Address::Parse(address);
   return a.ok() ? a->ToKey(key_style_) : address;
 }
 
-int64_t Materializer::Desired(const std::string& address) const {
+int64_t Materializer::CutoffLocked() const {
+  if (expire_after_seconds_ <= 0) return std::numeric_limits<int64_t>::min();
+  return clock_->NowSeconds() - expire_after_seconds_;
+}
+
+int64_t Materializer::Desired(const std::string& address,
+                              int64_t cutoff) const {
   int64_t ticks = 0;
   if (auto it = cluster_.find(address); it != cluster_.end()) {
     ticks = it->second;
@@ -25,16 +33,37 @@ int64_t Materializer::Desired(const std::string& address) const {
   if (auto it = local_.find(address); it != local_.end()) {
     ticks = std::max(ticks, it->second.ticks);
   }
-  return ticks;
+  return ticks > cutoff ? ticks : 0;
+}
+
+void Materializer::SetWritten(const std::string& address, int64_t ticks) {
+  auto it = written_.find(address);
+  if (it != written_.end()) {
+    by_ticks_.erase({it->second, address});
+    if (ticks == 0) {
+      written_.erase(it);
+    } else {
+      it->second = ticks;
+    }
+  } else if (ticks != 0) {
+    written_.emplace(address, ticks);
+  }
+  if (ticks != 0) by_ticks_.emplace(ticks, address);
+}
+
+void Materializer::ClearWritten() {
+  written_.clear();
+  by_ticks_.clear();
 }
 
 absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   MapBatch batch;
   std::vector<std::pair<std::string, int64_t>> updates;
   std::unordered_set<std::string> seen;
+  const int64_t cutoff = CutoffLocked();
   for (const std::string& address : touched) {
     if (!seen.insert(address).second) continue;
-    const int64_t want = Desired(address);
+    const int64_t want = Desired(address, cutoff);
     auto it = written_.find(address);
     const int64_t have = it == written_.end() ? 0 : it->second;
     if (want == have) continue;
@@ -48,19 +77,16 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   if (batch.empty()) return absl::OkStatus();
   absl::StatusOr<ApplyResult> r = map_->Apply(batch);
   if (!r.ok()) {
-    // What the map holds is now uncertain; the next snapshot reconciles.
-    written_.clear();
+    // What the map holds is now uncertain; the next snapshot reconciles,
+    // and the next expiry pass re-reads it.
+    ClearWritten();
+    written_known_ = false;
     return r.status();
   }
   ++stats_.batches;
   for (const auto& [address, ticks] : updates) {
-    if (ticks == 0) {
-      written_.erase(address);
-      ++stats_.deletes;
-    } else {
-      written_[address] = ticks;
-      ++stats_.puts;
-    }
+    SetWritten(address, ticks);
+    ++(ticks == 0 ? stats_.deletes : stats_.puts);
   }
   return absl::OkStatus();
 }
@@ -73,7 +99,7 @@ absl::Status Materializer::Load() {
     absl::StatusOr<Address> a = Address::Parse(e.key);
     absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
     if (!a.ok() || !t.ok()) continue;  // the first snapshot removes it
-    written_[a->ToString()] = *t;
+    SetWritten(a->ToString(), *t);
     cluster_[a->ToString()] = *t;
   }
   return absl::OkStatus();
@@ -137,20 +163,10 @@ absl::Status Materializer::ApplySnapshot(
   for (const StateEntry& e : entries) cluster_[e.address] = e.ticks;
   // Re-read the map: another writer (vsmtprelay, a restore) may have
   // changed it, and this process may have just started.
-  absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
-  if (!current.ok()) return current.status();
-  written_.clear();
-  MapBatch batch;
-  for (const MapEntry& e : *current) {
-    absl::StatusOr<Address> a = Address::Parse(e.key);
-    absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
-    if (!a.ok() || !t.ok() || a->ToKey(key_style_) != e.key) {
-      // Not something this agent would write: the cluster decides.
-      batch.Delete(e.key);
-      continue;
-    }
-    written_[a->ToString()] = *t;
-  }
+  absl::StatusOr<MapBatch> foreign = RereadLocked();
+  if (!foreign.ok()) return foreign.status();
+  // Not something this agent would write: the cluster decides.
+  const MapBatch& batch = *foreign;
   if (!batch.empty()) {
     absl::StatusOr<ApplyResult> r = map_->Apply(batch);
     if (!r.ok()) return r.status();
@@ -161,6 +177,24 @@ absl::Status Materializer::ApplySnapshot(
   for (const auto& [address, ticks] : cluster_) touched.push_back(address);
   for (const auto& [address, p] : local_) touched.push_back(address);
   return Write(touched);
+}
+
+absl::StatusOr<MapBatch> Materializer::RereadLocked() {
+  absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
+  if (!current.ok()) return current.status();
+  ClearWritten();
+  written_known_ = true;
+  MapBatch foreign;
+  for (const MapEntry& e : *current) {
+    absl::StatusOr<Address> a = Address::Parse(e.key);
+    absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
+    if (!a.ok() || !t.ok() || a->ToKey(key_style_) != e.key) {
+      foreign.Delete(e.key);
+      continue;
+    }
+    SetWritten(a->ToString(), *t);
+  }
+  return foreign;
 }
 
 absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
@@ -175,6 +209,54 @@ absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
     touched.push_back(c.address);
   }
   return Write(touched);
+}
+
+absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
+  std::lock_guard<std::mutex> l(mu_);
+  const int64_t seconds =
+      std::max<int64_t>(0, absl::ToInt64Seconds(expire_after));
+  if (seconds == expire_after_seconds_) return absl::OkStatus();
+  expire_after_seconds_ = seconds;
+  std::vector<std::string> touched;
+  for (const auto& [address, ticks] : written_) touched.push_back(address);
+  for (const auto& [address, ticks] : cluster_) touched.push_back(address);
+  for (const auto& [address, p] : local_) touched.push_back(address);
+  return Write(touched);
+}
+
+absl::StatusOr<size_t> Materializer::Expire() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!written_known_) {
+    // Without this, what a failed write left in the map would not expire
+    // before the next snapshot, which no outage brings.
+    absl::StatusOr<MapBatch> foreign = RereadLocked();
+    if (!foreign.ok()) return foreign.status();
+  }
+  const int64_t cutoff = CutoffLocked();
+  std::vector<std::string> due;
+  for (auto it = by_ticks_.begin();
+       it != by_ticks_.end() && it->first <= cutoff; ++it) {
+    due.push_back(it->second);
+  }
+  if (due.empty()) return 0;
+  const uint64_t deletes = stats_.deletes;
+  absl::Status s = Write(due);
+  if (!s.ok()) return s;
+  const size_t removed = stats_.deletes - deletes;
+  stats_.expired += removed;
+  return removed;
+}
+
+absl::Time Materializer::NextExpiry() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (expire_after_seconds_ <= 0 || by_ticks_.empty()) {
+    return absl::InfiniteFuture();
+  }
+  const int64_t first = by_ticks_.begin()->first;
+  if (first > std::numeric_limits<int64_t>::max() - expire_after_seconds_) {
+    return absl::InfiniteFuture();  // stamped at the end of time
+  }
+  return absl::FromUnixSeconds(first + expire_after_seconds_);
 }
 
 MaterializerStats Materializer::stats() const {

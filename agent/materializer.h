@@ -1,19 +1,27 @@
 // Materializer: keeps the local relay map equal to the cluster state plus
 // this host's own logins that the coordinator has not acknowledged yet
-// (local first: a login here relays here at once, coordinator or not).
+// (local first: a login here relays here at once, coordinator or not),
+// less what the expiry policy says is too old (by this host's clock, so it
+// holds while no coordinator is reachable).
 #ifndef RELAYSYNC_AGENT_MATERIALIZER_H_
 #define RELAYSYNC_AGENT_MATERIALIZER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "backends/relayers_db.h"
 #include "backends/store.h"
 #include "common/address.h"
+#include "common/clock.h"
 
 namespace relaysync {
 
@@ -21,13 +29,30 @@ struct MaterializerStats {
   uint64_t batches = 0;  // map writes (each one flock + sync)
   uint64_t puts = 0;
   uint64_t deletes = 0;
+  uint64_t expired = 0;  // deletes by Expire()
 };
 
 class Materializer {
  public:
-  // `map` is not owned. Keys are written in `key_style`. Thread-safe: every
-  // call is serialized, and each one is at most one map write.
-  Materializer(MapWriter* map, KeyStyle key_style);
+  // `map` and `clock` are not owned. Keys are written in `key_style`.
+  // Thread-safe: every call is serialized, and each one is at most one map
+  // write.
+  Materializer(MapWriter* map, KeyStyle key_style, const Clock* clock);
+
+  // The expiry policy: an entry whose ticks are <= now - expire_after is
+  // kept out of the map, whether the cluster still has it or it is a local
+  // login not yet acknowledged (zero, the default, for "never" and for a
+  // policy not known yet). Re-evaluates every entry: a longer policy brings
+  // back what the cluster still has.
+  absl::Status SetExpireAfter(absl::Duration expire_after);
+  // Removes from the map what is due by the clock now; returns how many
+  // entries it removed. The cluster state keeps them until its deltas or a
+  // snapshot say otherwise, so a coordinator that still has one (clock
+  // skew) can only bring it back with a policy change or a later login.
+  absl::StatusOr<size_t> Expire();
+  // When the earliest entry in the map falls due: InfiniteFuture when
+  // nothing expires.
+  absl::Time NextExpiry() const;
 
   // Starts from what the map holds now (written by an earlier run, at the
   // version the agent state file records). Call once, before anything else.
@@ -58,15 +83,26 @@ class Materializer {
   MaterializerStats stats() const;
 
  private:
+  // Ticks at or before this are expired now (INT64_MIN: nothing is).
+  int64_t CutoffLocked() const;
   // The timestamp the map should hold for `address`, or 0 for none.
-  int64_t Desired(const std::string& address) const;
+  int64_t Desired(const std::string& address, int64_t cutoff) const;
   // Writes Desired() for every address in `touched`, skipping no-ops.
   absl::Status Write(const std::vector<std::string>& touched);
+  // Records what the map holds for `address` (0: nothing), in written_ and
+  // by_ticks_ alike.
+  void SetWritten(const std::string& address, int64_t ticks);
+  void ClearWritten();
+  // Reads what the map holds into written_; returns the deletion of every
+  // key this agent would not write (not applied).
+  absl::StatusOr<MapBatch> RereadLocked();
   std::string Key(const std::string& address) const;
 
   MapWriter* const map_;
   const KeyStyle key_style_;
+  const Clock* const clock_;
   mutable std::mutex mu_;
+  int64_t expire_after_seconds_ = 0;  // 0: never
   std::unordered_map<std::string, int64_t> cluster_;
   // Unacknowledged local logins: address -> (latest ticks, count pending).
   struct Pending {
@@ -80,6 +116,9 @@ class Materializer {
   std::unordered_map<std::string, int> early_acks_;
   // What the map holds, as far as this process wrote or read it.
   std::unordered_map<std::string, int64_t> written_;
+  bool written_known_ = true;  // false after a failed write
+  // written_ ordered by ticks: what falls due first.
+  std::set<std::pair<int64_t, std::string>> by_ticks_;
   MaterializerStats stats_;
 };
 

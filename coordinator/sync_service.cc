@@ -38,6 +38,7 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   deps_.hub = hub;
   deps_.registry = registry;
   deps_.clock = clock;
+  deps_.expire_after = writer->options().expire_after;
   deps_.authorizer = authorizer;
   deps_.limiter = limiter;
   deps_.user_limit = user_limit;

@@ -138,6 +138,12 @@ void SyncStream::HandleHello() {
                     deps_.clock->NowSeconds()});
       subscription_ = subscription;
       hello_done_ = true;
+      // First of all: the agent expires entries by it on its own while no
+      // coordinator is reachable.
+      CoordinatorMessage policy;
+      policy.mutable_expiry_policy()->set_expire_after_seconds(
+          std::max<int64_t>(0, absl::ToInt64Seconds(deps_.expire_after)));
+      outbox_.push_front(std::move(policy));
     }
     snapshot = need_snapshot_;
     from = next_version_;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "backends/store.h"
 #include "common/clock.h"
 #include "common/never_relay_gate.h"
@@ -47,6 +48,8 @@ struct SyncStreamDeps {
   ChangeHub* hub = nullptr;
   AgentRegistry* registry = nullptr;
   const Clock* clock = nullptr;
+  // The expiry policy, told to every agent first (zero or less: never).
+  absl::Duration expire_after;
   Authorizer* authorizer = nullptr;  // checks the hello's host id
   // Logins for addresses it refuses are acknowledged and dropped.
   NeverRelayGate* gate = nullptr;
@@ -171,7 +174,8 @@ class SyncStream final
   // the next wake-up there is nothing to ask the store.
   uint64_t hub_wakes_ = 0;
   std::optional<uint64_t> idle_at_wakes_;
-  std::deque<v1::CoordinatorMessage> outbox_;  // snapshot chunks, deltas
+  // The expiry policy, snapshot chunks, deltas.
+  std::deque<v1::CoordinatorMessage> outbox_;
   std::vector<PendingAck> acks_;  // sent once next_version_ covers them
   bool write_in_flight_ = false;
   // When the last push (deltas or acks) started; whether the stream waits

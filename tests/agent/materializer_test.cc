@@ -40,10 +40,27 @@ class FakeMap : public MapWriter {
   bool fail = false;
 };
 
+constexpr int64_t kNow = 2000000000;
+
 class MaterializerTest : public ::testing::Test {
  protected:
   FakeMap map_;
-  Materializer m_{&map_, KeyStyle::kSendmail};
+  FakeClock clock_{absl::FromUnixSeconds(kNow)};
+  Materializer m_{&map_, KeyStyle::kSendmail, &clock_};
+};
+
+// Expiry by the agent's own clock, with a 60 s policy.
+class MaterializerExpiryTest : public MaterializerTest {
+ protected:
+  void SetUp() override { ASSERT_TRUE(m_.SetExpireAfter(kPolicy).ok()); }
+
+  // Runs an expiry pass; returns how many entries it removed (-1: failed).
+  int ExpireNow() {
+    absl::StatusOr<size_t> n = m_.Expire();
+    return n.ok() ? static_cast<int>(*n) : -1;
+  }
+
+  static constexpr absl::Duration kPolicy = absl::Seconds(60);
 };
 
 TEST_F(MaterializerTest, LocalLoginIsWrittenAtOnceInSendmailKeyForm) {
@@ -118,6 +135,115 @@ TEST_F(MaterializerTest, FailedWriteIsReportedAndRepairedBySnapshot) {
   map_.fail = false;
   ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", 5}}).ok());
   EXPECT_EQ(map_.entries, (Map{{"10.0.0.1", "5"}}));
+}
+
+TEST_F(MaterializerTest, NothingExpiresWithoutAPolicy) {
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", 5}}).ok());
+  ASSERT_TRUE(m_.AddLocal("10.0.0.2", 6).ok());
+  EXPECT_EQ(m_.NextExpiry(), absl::InfiniteFuture());
+  EXPECT_EQ(*m_.Expire(), 0u);
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.1", "5"}, {"10.0.0.2", "6"}}));
+}
+
+TEST_F(MaterializerExpiryTest, ClusterEntriesLeaveTheMapWhenTheyFallDue) {
+  ASSERT_TRUE(
+      m_.ApplySnapshot({{"10.0.0.1", kNow - 10}, {"10.0.0.2", kNow}}).ok());
+  EXPECT_EQ(m_.NextExpiry(), absl::FromUnixSeconds(kNow + 50));
+  clock_.Advance(absl::Seconds(49));
+  EXPECT_EQ(ExpireNow(), 0) << "not before its time";
+  clock_.Advance(absl::Seconds(1));  // ticks == now - expire_after: due
+  EXPECT_EQ(ExpireNow(), 1);
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.2", std::to_string(kNow)}}));
+  EXPECT_EQ(m_.NextExpiry(), absl::FromUnixSeconds(kNow + 60));
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(ExpireNow(), 1);
+  EXPECT_TRUE(map_.entries.empty());
+  EXPECT_EQ(m_.NextExpiry(), absl::InfiniteFuture());
+  EXPECT_EQ(m_.stats().expired, 2u);
+}
+
+TEST_F(MaterializerExpiryTest, FutureStampedEntriesDoNotExpireEarly) {
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", kNow + 3600}}).ok());
+  clock_.Advance(absl::Seconds(3659));
+  EXPECT_EQ(ExpireNow(), 0);
+  EXPECT_EQ(map_.entries.count("10.0.0.1"), 1u);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(ExpireNow(), 1);
+}
+
+TEST_F(MaterializerExpiryTest, UnacknowledgedLocalLoginsExpireToo) {
+  ASSERT_TRUE(m_.AddLocal("10.0.0.1", kNow).ok());
+  clock_.Advance(kPolicy);
+  EXPECT_EQ(ExpireNow(), 1);
+  EXPECT_TRUE(map_.entries.empty());
+  // Replayed from the spool (a restart) or re-sent: not back in the map.
+  ASSERT_TRUE(m_.AddLocal("10.0.0.1", kNow).ok());
+  EXPECT_TRUE(map_.entries.empty());
+  // The coordinator acknowledges both (it dropped them: too old); a later
+  // login of the address is pending, and relays, as any other.
+  ASSERT_TRUE(m_.Acknowledged({{"10.0.0.1", kNow}, {"10.0.0.1", kNow}}).ok());
+  ASSERT_TRUE(m_.AddLocal("10.0.0.1", kNow + 60).ok());
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.1", std::to_string(kNow + 60)}}));
+}
+
+TEST_F(MaterializerExpiryTest, EntriesThatArriveDueAreNotWritten) {
+  // The coordinator's own expiry pass has not run yet, or its clock is
+  // behind this host's.
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", kNow - 60}}).ok());
+  ASSERT_TRUE(m_.ApplyDeltas({{1, "10.0.0.2", kNow - 61, false}}).ok());
+  EXPECT_TRUE(map_.entries.empty());
+}
+
+TEST_F(MaterializerExpiryTest, LaterDeltasStillApplyAfterALocalExpiry) {
+  // Disconnected: the entry expires here, the applied version stays.
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", kNow}}).ok());
+  clock_.Advance(kPolicy);
+  EXPECT_EQ(ExpireNow(), 1);
+  // Reconnected: the coordinator's removal of it changes nothing...
+  const int applies = map_.applies;
+  ASSERT_TRUE(m_.ApplyDeltas({{2, "10.0.0.1", 0, true}}).ok());
+  EXPECT_EQ(map_.applies, applies);
+  // ...and a newer login of it, from any host, brings it back.
+  ASSERT_TRUE(m_.ApplyDeltas({{3, "10.0.0.1", kNow + 30, false}}).ok());
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.1", std::to_string(kNow + 30)}}));
+}
+
+TEST_F(MaterializerExpiryTest, APolicyChangeReevaluatesEveryEntry) {
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", kNow - 100}}).ok());
+  ASSERT_TRUE(m_.AddLocal("10.0.0.2", kNow - 100).ok());
+  EXPECT_TRUE(map_.entries.empty());
+  // Longer, or never: what the cluster still has (and what is still
+  // pending) comes back.
+  ASSERT_TRUE(m_.SetExpireAfter(absl::Minutes(5)).ok());
+  EXPECT_EQ(map_.entries.size(), 2u);
+  ASSERT_TRUE(m_.SetExpireAfter(absl::ZeroDuration()).ok());
+  EXPECT_EQ(map_.entries.size(), 2u);
+  EXPECT_EQ(m_.NextExpiry(), absl::InfiniteFuture());
+  ASSERT_TRUE(m_.SetExpireAfter(absl::Seconds(30)).ok());
+  EXPECT_TRUE(map_.entries.empty());
+}
+
+TEST_F(MaterializerExpiryTest, WhatTheMapHeldAtStartIsExpiredToo) {
+  map_.entries = {{"10.0.0.1", std::to_string(kNow - 100)},
+                  {"10.0.0.2", std::to_string(kNow - 10)}};
+  ASSERT_TRUE(m_.Load().ok());
+  EXPECT_EQ(ExpireNow(), 1);
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.2", std::to_string(kNow - 10)}}));
+}
+
+TEST_F(MaterializerExpiryTest, AFailedWriteDoesNotStopExpiry) {
+  ASSERT_TRUE(m_.AddLocal("10.0.0.1", kNow).ok());
+  clock_.Advance(kPolicy);
+  map_.fail = true;  // e.g. locked by another writer for too long
+  EXPECT_EQ(ExpireNow(), -1);
+  EXPECT_FALSE(m_.AddLocal("10.0.0.2", kNow + 60).ok());
+  map_.fail = false;
+  // What the map holds was uncertain after the failure: the next pass
+  // reads it again, and no snapshot is needed (none comes in an outage).
+  EXPECT_EQ(ExpireNow(), 1);
+  EXPECT_TRUE(map_.entries.empty());
+  ASSERT_TRUE(m_.ApplySnapshot({}).ok());
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.2", std::to_string(kNow + 60)}}));
 }
 
 }  // namespace

@@ -306,23 +306,41 @@ TEST_F(SpoolTest, AgentStateRoundTrips) {
   absl::StatusOr<AgentState> empty = state_file.Load();
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, AgentState());
-  AgentState state{"epoch-7f3a", 12345, ""};
+  AgentState state{"epoch-7f3a", 12345, "", std::nullopt};
   ASSERT_TRUE(state_file.Save(state).ok());
   EXPECT_EQ(*AgentStateFile(dir_.path()).Load(), state);
-  EXPECT_FALSE(state_file.Save({"bad\nepoch", 1, ""}).ok());
+  EXPECT_FALSE(state_file.Save({"bad\nepoch", 1, "", std::nullopt}).ok());
   // The boot id is kept too; a file written before it existed has none.
-  AgentState booted{"epoch-7f3a", 7, CurrentBootId()};
+  AgentState booted{"epoch-7f3a", 7, CurrentBootId(), std::nullopt};
   ASSERT_FALSE(booted.boot_id.empty());  // Linux tells
   EXPECT_EQ(booted.boot_id, CurrentBootId());
   ASSERT_TRUE(state_file.Save(booted).ok());
   EXPECT_EQ(*AgentStateFile(dir_.path()).Load(), booted);
   WriteFile(state_file.path(),
             "relaysync-agent-state v1\nstore_epoch e\napplied_version 3\n");
-  EXPECT_EQ(*state_file.Load(), (AgentState{"e", 3, ""}));
+  EXPECT_EQ(*state_file.Load(), (AgentState{"e", 3, "", std::nullopt}));
   WriteFile(state_file.path(), "garbage");
   absl::Status status = state_file.Load().status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(status.message().find(state_file.path()), absl::string_view::npos);
+}
+
+TEST_F(SpoolTest, AgentStateKeepsTheExpiryPolicyAndOldFilesHaveNone) {
+  AgentStateFile state_file(dir_.path());
+  AgentState state{"e", 3, "boot", 1800};
+  ASSERT_TRUE(state_file.Save(state).ok());
+  EXPECT_EQ(*state_file.Load(), state);
+  state.expire_after_seconds = 0;  // told "never": not the same as unknown
+  ASSERT_TRUE(state_file.Save(state).ok());
+  EXPECT_EQ(state_file.Load()->expire_after_seconds, 0);
+  // Written before the policy was kept: unknown, nothing expires locally.
+  WriteFile(state_file.path(),
+            "relaysync-agent-state v1\nstore_epoch e\napplied_version 3\n");
+  EXPECT_FALSE(state_file.Load()->expire_after_seconds.has_value());
+  WriteFile(state_file.path(),
+            "relaysync-agent-state v1\nstore_epoch e\napplied_version 3\n"
+            "expire_after_seconds soon\n");
+  EXPECT_EQ(state_file.Load().status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(SpoolTest, OpenMakesTheSpoolDirectoryPrivate) {

@@ -57,17 +57,23 @@ class CoordinatorTest : public ::testing::Test {
     sync_ = v1::RelaySync::NewStub(channel_);
   }
 
-  // Opens a Sync stream and sends the hello.
+  // Opens a Sync stream, sends the hello and reads the expiry policy that
+  // answers it (into `policy` if given).
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
   OpenSync(grpc::ClientContext* ctx, const std::string& host,
-           uint64_t version = 0, const std::string& epoch = "") {
+           uint64_t version = 0, const std::string& epoch = "",
+           v1::ExpiryPolicy* policy = nullptr) {
     auto stream = sync_->Sync(ctx);
     v1::AgentMessage hello;
     hello.mutable_hello()->set_host_id(host);
     hello.mutable_hello()->set_applied_version(version);
     hello.mutable_hello()->set_store_epoch(epoch);
     EXPECT_TRUE(stream->Write(hello));
+    v1::CoordinatorMessage first;
+    EXPECT_TRUE(stream->Read(&first));
+    EXPECT_TRUE(first.has_expiry_policy()) << "the policy comes first";
+    if (policy != nullptr) *policy = first.expiry_policy();
     return stream;
   }
 
@@ -399,6 +405,28 @@ TEST_F(CoordinatorTest, ExpiresWithinOneSecondOfTheWindow) {
   clock_.Advance(absl::Seconds(1));
   EXPECT_TRUE(testing::WaitForCondition([&] { return Dump().empty(); },
                                         absl::Seconds(1)));
+}
+
+TEST_F(CoordinatorTest, EveryStreamIsToldTheExpiryPolicyFirst) {
+  v1::ExpiryPolicy policy;
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "h", 0, "", &policy);
+  EXPECT_EQ(policy.expire_after_seconds(), 0) << "SetUp: never expires";
+  ctx.TryCancel();
+  stream->Finish();
+
+  Start(absl::Minutes(30));
+  grpc::ClientContext ctx2;
+  auto again = OpenSync(&ctx2, "h", 0, "", &policy);
+  EXPECT_EQ(policy.expire_after_seconds(), 1800);
+  v1::CoordinatorMessage reply;
+  ASSERT_TRUE(again->Read(&reply));
+  ASSERT_TRUE(reply.has_snapshot());
+  // An agent that is up to date gets nothing else, and still the policy.
+  grpc::ClientContext ctx3;
+  auto resumed = OpenSync(&ctx3, "h", reply.snapshot().version(),
+                          reply.snapshot().store_epoch(), &policy);
+  EXPECT_EQ(policy.expire_after_seconds(), 1800);
 }
 
 TEST_F(CoordinatorTest, StatusListsConnectedAgents) {

@@ -122,7 +122,8 @@ class SecurityTest : public ::testing::Test {
   }
 
   // Opens a Sync stream as `tls`, says hello as `host` and returns the
-  // stream's final status (after a snapshot, when the hello is accepted).
+  // stream's final status (after the expiry policy and a snapshot, when the
+  // hello is accepted).
   grpc::Status SyncAs(const TlsFiles& tls, const std::string& host,
                       bool* got_snapshot) {
     auto stub =
@@ -134,7 +135,8 @@ class SecurityTest : public ::testing::Test {
     hello.mutable_hello()->set_host_id(host);
     stream->Write(hello);
     v1::CoordinatorMessage in;
-    *got_snapshot = stream->Read(&in) && in.has_snapshot();
+    *got_snapshot = stream->Read(&in) && in.has_expiry_policy() &&
+                    stream->Read(&in) && in.has_snapshot();
     if (*got_snapshot) ctx.TryCancel();
     return stream->Finish();
   }
@@ -355,7 +357,7 @@ TEST_F(SecurityTest, AnIdentityMayHoldOnlySoManyStreams) {
   hello.mutable_hello()->set_host_id("mx1");
   ASSERT_TRUE(stream->Write(hello));
   v1::CoordinatorMessage in;
-  ASSERT_TRUE(stream->Read(&in));  // the snapshot: the stream is open
+  ASSERT_TRUE(stream->Read(&in));  // the expiry policy: the stream is open
   bool snapshot = false;
   grpc::Status s = SyncAs(Client("agent-mx1"), "mx1", &snapshot);
   EXPECT_FALSE(snapshot);

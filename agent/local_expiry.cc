@@ -1,0 +1,63 @@
+#include "agent/local_expiry.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace relaysync {
+
+LocalExpiry::LocalExpiry(Materializer* materializer,
+                         const CoordinatorClient* client, const Clock* clock)
+    : materializer_(materializer), client_(client), clock_(clock) {}
+
+LocalExpiry::~LocalExpiry() { Stop(); }
+
+void LocalExpiry::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void LocalExpiry::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Duration LocalExpiry::RunOnce(bool connected) {
+  absl::StatusOr<size_t> removed = materializer_->Expire();
+  if (!removed.ok()) {
+    // The map stays as it was; the next pass tries again.
+    failures_.Log(LogLevel::kWarning, absl::StrCat("relay map: expiry: ",
+                                                   removed.status().message()));
+    return kMaxWait;
+  }
+  if (!connected) {
+    expired_in_outage_ += *removed;
+  } else if (expired_in_outage_ > 0) {
+    LogOutage();
+  }
+  const absl::Duration wait = materializer_->NextExpiry() - clock_->Now();
+  return std::clamp(wait, absl::Milliseconds(1), kMaxWait);
+}
+
+void LocalExpiry::Loop() {
+  absl::MutexLock l(&mu_);
+  while (!stopping_) {
+    mu_.Unlock();
+    const absl::Duration wait = RunOnce(client_->connected());
+    mu_.Lock();
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
+  }
+  if (expired_in_outage_ > 0) LogOutage();
+}
+
+void LocalExpiry::LogOutage() {
+  LogInfo("expired ", expired_in_outage_,
+          expired_in_outage_ == 1 ? " entry" : " entries",
+          " locally while no coordinator was reachable");
+  expired_in_outage_ = 0;
+}
+
+}  // namespace relaysync

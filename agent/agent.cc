@@ -11,6 +11,7 @@
 #include "agent/dovecot_log_source.h"
 #include "agent/local_expiry.h"
 #include "agent/materializer.h"
+#include "agent/notify_drop_dir.h"
 #include "agent/notify_senders.h"
 #include "agent/notify_socket.h"
 #include "agent/private_dir.h"
@@ -71,14 +72,15 @@ struct Agent::Impl {
   }
 
   // Called by every source, from its own thread.
-  void OnLogins(const std::vector<LocalLogin>& all) {
+  // OK once the logins are in the spool (or were refused by the gate).
+  absl::Status OnLogins(const std::vector<LocalLogin>& all) {
     // Never-relay addresses reach neither the spool nor the map.
     std::vector<LocalLogin> logins;
     logins.reserve(all.size());
     for (const LocalLogin& login : all) {
       if (Admit(login)) logins.push_back(login);
     }
-    if (logins.empty()) return;
+    if (logins.empty()) return absl::OkStatus();
     // Durable first: once the source moves on, the logins must survive.
     absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append(logins);
     if (!spooled.ok()) {
@@ -96,6 +98,11 @@ struct Agent::Impl {
     }
     absl::Status s = materializer->AddLocal(entries);
     if (!s.ok()) LogError("relay map: ", s.message());
+    if (!spooled.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("spool: ", spooled.status().message()));
+    }
+    return absl::OkStatus();
   }
 };
 
@@ -187,7 +194,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
 
   Impl* raw = impl.get();
   auto sink = [raw](const std::vector<LocalLogin>& logins) {
-    if (!logins.empty()) raw->OnLogins(logins);
+    return logins.empty() ? absl::OkStatus() : raw->OnLogins(logins);
   };
   if (!options.notify_socket.empty()) {
     absl::StatusOr<NotifySource::Options> o = NotifyOptions(options);
@@ -195,6 +202,17 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     o->clock = clock;
     LogInfo("notify socket ", o->socket_path, ": logins accepted from ",
             o->senders.ToString());
+    NotifyDropDir::Options drop;
+    drop.dir = options.notify_drop_dir.empty()
+                   ? DefaultNotifyDropDir(options.notify_socket)
+                   : options.notify_drop_dir;
+    drop.socket_mode = o->mode;
+    drop.group = o->group;
+    drop.senders = o->senders;
+    drop.clock = clock;
+    // The drop directory first: logins left there while the agent was down
+    // go before new ones.
+    impl->sources.push_back(std::make_unique<NotifyDropDir>(drop));
     impl->sources.push_back(std::make_unique<NotifySource>(*o));
   }
   for (size_t i = 0; i < options.watch_logs.size(); ++i) {

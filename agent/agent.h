@@ -15,8 +15,8 @@
 #include "backends/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
-#include "rpc/tls.h"
 #include "common/never_relay.h"
+#include "rpc/tls.h"
 
 namespace relaysync {
 
@@ -27,6 +27,10 @@ struct AgentOptions {
   std::string db_path;
   std::string spool_dir;
   std::string notify_socket;  // empty: none
+  // Where `relaysync-agent notify` leaves logins the agent could not
+  // confirm; drained at start and twice a second. Empty: the socket's path
+  // plus ".d" (agent/notify_drop_dir.h).
+  std::string notify_drop_dir;
   mode_t notify_socket_mode = 0660;
   // The notify socket's group (chown); empty: the agent's. Its members,
   // by primary group, may report logins.

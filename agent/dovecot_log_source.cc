@@ -39,8 +39,9 @@ absl::Status DovecotLogSource::Start(Sink sink) {
       return;
     }
     login->source = name_;
-    // One at a time: the tailer may save its offset after any line.
-    sink({std::move(*login)});
+    // One at a time: the tailer may save its offset after any line. A spool
+    // failure is the agent's to log; the line is applied locally anyway.
+    sink({std::move(*login)}).IgnoreError();
   });
 }
 

@@ -20,8 +20,10 @@ class EventSource {
   // spool fsync and one map write serve a burst. A source does not
   // consider an event consumed (e.g. does not advance its saved log
   // offset) until the sink has returned, so a sink that makes the logins
-  // durable (Spool::Append) gives at-least-once delivery.
-  using Sink = std::function<void(const std::vector<LocalLogin>&)>;
+  // durable (Spool::Append) gives at-least-once delivery. The sink returns
+  // OK once the logins are safe (or deliberately not taken); the notify
+  // socket passes that on to senders that wait for it.
+  using Sink = std::function<absl::Status(const std::vector<LocalLogin>&)>;
 
   virtual ~EventSource();
 

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/local_login.h"
+#include "agent/notify_drop_dir.h"
 #include "agent/notify_socket.h"
 #include "common/address.h"
 #include "common/flag_names.h"
@@ -51,6 +52,12 @@ ABSL_FLAG(std::string, spool_dir, "/var/spool/relaysync",
 ABSL_FLAG(std::string, notify_socket, "",
           "listen for logins on this unix datagram socket (e.g. "
           "/run/relaysync/notify.sock)");
+ABSL_FLAG(std::string, notify_drop_dir, "",
+          "where `relaysync-agent notify` leaves logins the agent could not "
+          "confirm (not running, killed, slow); drained at start and twice a "
+          "second. Default: the notify socket's path plus \".d\". Put it on "
+          "persistent storage (e.g. /var/spool/relaysync/notify) to keep "
+          "them across a reboot, and give notify the same --drop-dir");
 ABSL_FLAG(std::string, notify_socket_mode, "0660",
           "octal permissions of the notify socket");
 ABSL_FLAG(std::vector<std::string>, watch_log, {},
@@ -98,7 +105,11 @@ ABSL_FLAG(std::string, socket, "/run/relaysync/notify.sock",
 ABSL_FLAG(std::string, protocol, "unknown", "notify: imap, pop3 or unknown");
 ABSL_FLAG(std::string, source, "", "notify: free-form origin, e.g. dovecot");
 ABSL_FLAG(absl::Duration, notify_timeout, absl::Milliseconds(200),
-          "notify: give up after this long");
+          "notify: give up after this long (3/4 waiting for the agent's "
+          "answer, the rest writing to the drop directory)");
+ABSL_FLAG(std::string, drop_dir, "",
+          "notify: where to leave the login if the agent cannot confirm it; "
+          "default: --socket plus \".d\" (the agent's --notify-drop-dir)");
 
 namespace {
 
@@ -127,8 +138,13 @@ int Notify(const std::vector<std::string>& args) {
   login.user = args.size() == 3 ? args[2] : "";
   login.protocol = *protocol;
   login.source = absl::GetFlag(FLAGS_source);
-  absl::Status s = relaysync::SendNotify(absl::GetFlag(FLAGS_socket), login,
-                                         absl::GetFlag(FLAGS_notify_timeout));
+  // Exit 0 only once the login is safe: in the agent's spool, or in the
+  // drop directory it drains.
+  const std::string socket = absl::GetFlag(FLAGS_socket);
+  std::string drop_dir = absl::GetFlag(FLAGS_drop_dir);
+  if (drop_dir.empty()) drop_dir = relaysync::DefaultNotifyDropDir(socket);
+  absl::Status s = relaysync::NotifyDurably(
+      socket, drop_dir, login, absl::GetFlag(FLAGS_notify_timeout));
   if (!s.ok()) {
     std::cerr << "relaysync-agent notify: " << s.message() << "\n";
     return 1;
@@ -178,6 +194,7 @@ int RunAgent() {
   options.db_path = absl::GetFlag(FLAGS_db);
   options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   options.notify_socket = absl::GetFlag(FLAGS_notify_socket);
+  options.notify_drop_dir = absl::GetFlag(FLAGS_notify_drop_dir);
   unsigned mode = 0;
   const std::string mode_text = absl::GetFlag(FLAGS_notify_socket_mode);
   char* end = nullptr;

@@ -28,6 +28,11 @@ namespace {
 constexpr absl::string_view kVersion = "v1";
 constexpr absl::string_view kSourcePrefix = "notify:";
 constexpr int kMaxMessagesPerRound = 256;
+// The agent's answers to a confirming sender: "ok\n" once the login is in
+// the spool (fdatasync'ed), "error\tWHY\n" if it was refused or could not
+// be stored.
+constexpr absl::string_view kAnswerOk = "ok\n";
+constexpr absl::string_view kAnswerError = "error";
 
 // Fills `addr` for `path`; false if the path does not fit sun_path.
 bool MakeSockaddr(const std::string& path, struct sockaddr_un* addr) {
@@ -98,11 +103,30 @@ absl::Status RemoveStaleSocket(const std::string& path) {
   return absl::OkStatus();
 }
 
+// Where a confirming sender (SendNotifyConfirmed) waits for the answer:
+// its autobound abstract address. len 0: the sender did not bind.
+struct ReplyAddress {
+  struct sockaddr_un addr;
+  socklen_t len = 0;
+};
+
+// Answers a confirming sender; best effort (it may have given up).
+void Reply(int fd, const ReplyAddress& to, absl::string_view answer) {
+  if (to.len == 0) return;
+  sendto(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+         reinterpret_cast<const struct sockaddr*>(&to.addr), to.len);
+}
+
+std::string ErrorAnswer(absl::string_view why) {
+  return absl::StrCat(kAnswerError, "\t", CleanLoginText(why, 200), "\n");
+}
+
 // Receives one datagram into `buf` (returning its real length, which may
 // exceed `size`) with its sender's credentials, nullopt if none came with
 // it. Descriptors a sender passes along (SCM_RIGHTS) are closed at once.
 ssize_t ReceiveWithCredentials(int fd, char* buf, size_t size,
-                               std::optional<struct ucred>* sender) {
+                               std::optional<struct ucred>* sender,
+                               ReplyAddress* from) {
   alignas(struct cmsghdr) char
       control[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
   struct iovec iov = {buf, size};
@@ -112,10 +136,14 @@ ssize_t ReceiveWithCredentials(int fd, char* buf, size_t size,
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
+  msg.msg_name = &from->addr;
+  msg.msg_namelen = sizeof(from->addr);
   sender->reset();
   // MSG_TRUNC: the return value is the datagram's real length.
   ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
   if (n < 0) return n;
+  // An unbound sender has no address to answer: it does not wait for one.
+  from->len = msg.msg_namelen > sizeof(sa_family_t) ? msg.msg_namelen : 0;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
        c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
@@ -182,16 +210,59 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
   return login;
 }
 
-absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
-                        absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::StatusOr<std::string> message = FormatNotifyMessage(login);
-  if (!message.ok()) return message.status();
+namespace {
+
+// Sends `message` on the connected socket `fd`, waiting up to `deadline`
+// for room in a full receive queue.
+absl::Status SendDatagram(int fd, const std::string& message,
+                          const std::string& socket_path, absl::Time deadline,
+                          absl::Duration timeout) {
+  for (;;) {
+    ssize_t n = send(fd, message.data(), message.size(), MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(message.size())) return absl::OkStatus();
+    if (n >= 0) {
+      return absl::InternalError(
+          absl::StrCat("notify socket ", socket_path, ": short send"));
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      return ConnectError(socket_path, errno);
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("notify socket ", socket_path,
+                       ": agent did not take the message within ",
+                       absl::FormatDuration(timeout), " (queue full)"));
+    }
+    // Short slices: some kernels do not signal POLLOUT for a peer's queue.
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    poll(&pfd, 1,
+         static_cast<int>(
+             std::min<int64_t>(10, absl::ToInt64Milliseconds(left) + 1)));
+  }
+}
+
+// A non-blocking datagram socket connected to the agent's; with `answerable`
+// first bound to an abstract address of the kernel's choosing (autobind),
+// so the agent can answer.
+absl::StatusOr<int> ConnectToAgent(const std::string& socket_path,
+                                   bool answerable) {
   struct sockaddr_un addr;
   if (!MakeSockaddr(socket_path, &addr)) return PathTooLong(socket_path);
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  }
+  if (answerable) {
+    struct sockaddr_un self;
+    memset(&self, 0, sizeof(self));
+    self.sun_family = AF_UNIX;
+    if (bind(fd, reinterpret_cast<struct sockaddr*>(&self),
+             sizeof(sa_family_t)) != 0) {
+      int err = errno;
+      close(fd);
+      return absl::InternalError(absl::StrCat("bind: ", strerror(err)));
+    }
   }
   // Connected, so that a full receive queue shows up as EAGAIN + POLLOUT on
   // this socket instead of a silent drop.
@@ -201,35 +272,62 @@ absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
     close(fd);
     return ConnectError(socket_path, err);
   }
-  absl::Status status;
-  for (;;) {
-    ssize_t n = send(fd, message->data(), message->size(), MSG_NOSIGNAL);
-    if (n == static_cast<ssize_t>(message->size())) break;
-    if (n >= 0) {
-      status = absl::InternalError(
-          absl::StrCat("notify socket ", socket_path, ": short send"));
+  return fd;
+}
+
+}  // namespace
+
+absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
+                        absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<std::string> message = FormatNotifyMessage(login);
+  if (!message.ok()) return message.status();
+  absl::StatusOr<int> fd = ConnectToAgent(socket_path, /*answerable=*/false);
+  if (!fd.ok()) return fd.status();
+  absl::Status status =
+      SendDatagram(*fd, *message, socket_path, deadline, timeout);
+  close(*fd);
+  return status;
+}
+
+absl::Status SendNotifyConfirmed(const std::string& socket_path,
+                                 const LocalLogin& login,
+                                 absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<std::string> message = FormatNotifyMessage(login);
+  if (!message.ok()) return message.status();
+  absl::StatusOr<int> fd = ConnectToAgent(socket_path, /*answerable=*/true);
+  if (!fd.ok()) return fd.status();
+  absl::Status status =
+      SendDatagram(*fd, *message, socket_path, deadline, timeout);
+  while (status.ok()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      status = absl::DeadlineExceededError(absl::StrCat(
+          "notify socket ", socket_path, ": agent did not confirm within ",
+          absl::FormatDuration(timeout)));
       break;
     }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    struct pollfd pfd = {*fd, POLLIN, 0};
+    poll(&pfd, 1,
+         static_cast<int>(
+             std::max<int64_t>(1, absl::ToInt64Milliseconds(left) + 1)));
+    char buf[512];
+    ssize_t n = recv(*fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
       status = ConnectError(socket_path, errno);
       break;
     }
-    absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      status = absl::DeadlineExceededError(
-          absl::StrCat("notify socket ", socket_path,
-                       ": agent did not take the message "
-                       "within ",
-                       absl::FormatDuration(timeout), " (queue full)"));
-      break;
-    }
-    // Short slices: some kernels do not signal POLLOUT for a peer's queue.
-    struct pollfd pfd = {fd, POLLOUT, 0};
-    poll(&pfd, 1,
-         static_cast<int>(
-             std::min<int64_t>(10, absl::ToInt64Milliseconds(left) + 1)));
+    absl::string_view answer(buf, static_cast<size_t>(n));
+    if (answer == kAnswerOk) break;
+    absl::ConsumePrefix(&answer, kAnswerError);
+    absl::ConsumePrefix(&answer, "\t");
+    absl::ConsumeSuffix(&answer, "\n");
+    status = absl::AbortedError(
+        absl::StrCat("notify socket ", socket_path, ": agent: ", answer));
   }
-  close(fd);
+  close(*fd);
   return status;
 }
 
@@ -332,9 +430,11 @@ void NotifySource::ReceiveAvailable() {
   // Everything waiting goes to the sink together: a burst of logins (a
   // login storm after an outage) costs one spool fsync and one map write.
   std::vector<LocalLogin> logins;
+  std::vector<ReplyAddress> waiting;  // confirming senders of `logins`
   for (int i = 0; i < kMaxMessagesPerRound && !stop_.load(); ++i) {
     std::optional<struct ucred> sender;
-    ssize_t n = ReceiveWithCredentials(fd_, buf, sizeof(buf), &sender);
+    ReplyAddress from;
+    ssize_t n = ReceiveWithCredentials(fd_, buf, sizeof(buf), &sender, &from);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -346,18 +446,22 @@ void NotifySource::ReceiveAvailable() {
     }
     if (!sender.has_value()) {
       Refuse("a sender without credentials");
+      Reply(fd_, from, ErrorAnswer("refused: no credentials"));
       continue;
     }
     if (!options_.senders.Allows(sender->uid, sender->gid)) {
       Refuse(absl::StrCat("pid ", sender->pid, " uid ", sender->uid, " gid ",
                           sender->gid));
+      Reply(fd_, from,
+            ErrorAnswer(absl::StrCat("refused: uid ", sender->uid,
+                                     " is not an allowed sender")));
       continue;
     }
     if (static_cast<size_t>(n) > kMaxNotifyMessageBytes) {
-      Drop(absl::string_view(buf, kMaxNotifyMessageBytes),
-           absl::InvalidArgumentError(absl::StrCat("message of ", n,
-                                                   " bytes is longer than ",
-                                                   kMaxNotifyMessageBytes)));
+      const absl::Status why = absl::InvalidArgumentError(absl::StrCat(
+          "message of ", n, " bytes is longer than ", kMaxNotifyMessageBytes));
+      Drop(absl::string_view(buf, kMaxNotifyMessageBytes), why);
+      Reply(fd_, from, ErrorAnswer(why.message()));
       continue;
     }
     absl::string_view message(buf, static_cast<size_t>(n));
@@ -365,11 +469,18 @@ void NotifySource::ReceiveAvailable() {
         ParseNotifyMessage(message, options_.clock->NowSeconds());
     if (!login.ok()) {
       Drop(message, login.status());
+      Reply(fd_, from, ErrorAnswer(login.status().message()));
       continue;
     }
     logins.push_back(std::move(*login));
+    waiting.push_back(from);
   }
-  if (!logins.empty()) sink_(logins);
+  if (logins.empty()) return;
+  // "ok" only once the sink says the logins are safe (in the spool).
+  const absl::Status stored = sink_(logins);
+  const std::string answer =
+      stored.ok() ? std::string(kAnswerOk) : ErrorAnswer(stored.message());
+  for (const ReplyAddress& to : waiting) Reply(fd_, to, answer);
 }
 
 void NotifySource::Drop(absl::string_view message, const absl::Status& why) {

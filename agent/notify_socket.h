@@ -45,10 +45,25 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
 // than `timeout` (the only wait is for room in a full receive queue). A
 // missing socket (NotFound) or one nobody listens on (Unavailable) fails at
 // once; errors name the path.
+// Fire and forget: OK means the datagram is in the agent's receive queue,
+// not that the login is safe (a killed agent loses its queue).
 absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
                         absl::Duration timeout);
 
+// Sends `login` and waits, all within `timeout`, for the agent's answer:
+// OK once the login is in the agent's spool (fdatasync'ed). Aborted with
+// the agent's reason if it refused the login or could not store it;
+// DeadlineExceeded if no answer came (the agent may or may not have it);
+// NotFound / Unavailable as SendNotify. The sender binds an abstract
+// address (autobind) for the answer, so the agent must share its network
+// namespace.
+absl::Status SendNotifyConfirmed(const std::string& socket_path,
+                                 const LocalLogin& login,
+                                 absl::Duration timeout);
+
 // Listens on the notify socket. Thread-safety: Start/Stop from any thread.
+// A sender that bound an address (SendNotifyConfirmed) is answered "ok" once
+// the sink has stored its login, or "error" with why.
 //
 // Who may report logins is decided twice: the socket's group and mode say
 // who may send at all, and the credentials the kernel attaches to each

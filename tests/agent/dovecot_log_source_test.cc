@@ -51,6 +51,7 @@ TEST(DovecotLogSourceTest, ReportsOnlySuccessfulLoginsWithTheLogAsSource) {
                     std::lock_guard<std::mutex> lock(mu);
                     logins.insert(logins.end(), batch.begin(), batch.end());
                     cv.notify_all();
+                    return absl::OkStatus();
                   })
                   .ok());
   Append(log,
@@ -80,6 +81,7 @@ class Collector {
       std::lock_guard<std::mutex> lock(mu_);
       logins_.insert(logins_.end(), batch.begin(), batch.end());
       cv_.notify_all();
+      return absl::OkStatus();
     };
   }
   // The addresses once there are at least `n` (or what arrived in 5 s).

@@ -143,6 +143,7 @@ TEST(LogInjectionTest, LogTailerNeverGrantsAnInjectedAddress) {
                     std::lock_guard<std::mutex> lock(mu);
                     logins.insert(logins.end(), batch.begin(), batch.end());
                     cv.notify_all();
+                    return absl::OkStatus();
                   })
                   .ok());
   std::string text;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -23,6 +24,7 @@ namespace relaysync {
 namespace {
 
 using ::relaysync::testing::ScratchDir;
+using ::testing::HasSubstr;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'795'000'000);
 
@@ -33,7 +35,13 @@ class Received {
       std::lock_guard<std::mutex> lock(mu_);
       logins_.insert(logins_.end(), logins.begin(), logins.end());
       cv_.notify_all();
+      return status_;
     };
+  }
+  // What the sink answers from now on.
+  void SetStatus(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = std::move(s);
   }
   std::vector<LocalLogin> WaitFor(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -46,6 +54,7 @@ class Received {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<LocalLogin> logins_;
+  absl::Status status_;
 };
 
 LocalLogin Login(const std::string& address, const std::string& user) {
@@ -164,6 +173,65 @@ TEST_F(NotifySocketTest, OddNamesAreCutAndEscapedNotRefused) {
   EXPECT_EQ(source.dropped(), 0u);
 }
 
+// A confirming sender hears "ok" only once the sink has stored the login,
+// and the sink's error otherwise.
+TEST_F(NotifySocketTest, AConfirmingSenderHearsWhatTheSinkSaid) {
+  Received received;
+  NotifySource source(Opts());
+  ASSERT_TRUE(source.Start(received.Sink()).ok());
+  const std::string path = dir_.File("notify.sock");
+  EXPECT_TRUE(
+      SendNotifyConfirmed(path, Login("192.0.2.1", "a"), absl::Seconds(5))
+          .ok());
+  EXPECT_EQ(received.WaitFor(1).size(), 1u);
+  received.SetStatus(absl::UnavailableError("spool: disk full"));
+  absl::Status s =
+      SendNotifyConfirmed(path, Login("192.0.2.2", "b"), absl::Seconds(5));
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
+  EXPECT_THAT(s.message(), HasSubstr("spool: disk full"));
+}
+
+TEST_F(NotifySocketTest, NoAnswerInTimeIsADeadlineNotASuccess) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  NotifySource source(Opts());
+  ASSERT_TRUE(source
+                  .Start([&](const std::vector<LocalLogin>&) {
+                    std::unique_lock<std::mutex> lock(mu);
+                    cv.wait(lock, [&] { return release; });
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s =
+      SendNotifyConfirmed(dir_.File("notify.sock"), Login("192.0.2.1", "a"),
+                          absl::Milliseconds(150));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+}
+
+TEST_F(NotifySocketTest, AConfirmingSenderThatIsNotAllowedHearsSoAtOnce) {
+  NotifySource::Options options = Opts();
+  options.senders = NotifySenders();
+  NotifySource source(options);
+  ASSERT_TRUE(source
+                  .Start([](const std::vector<LocalLogin>&) {
+                    ADD_FAILURE() << "a login got through";
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  absl::Status s = SendNotifyConfirmed(
+      dir_.File("notify.sock"), Login("192.0.2.1", "a"), absl::Seconds(5));
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
+  EXPECT_THAT(s.message(), HasSubstr("not an allowed sender"));
+}
+
 TEST_F(NotifySocketTest, MissingSocketFailsQuicklyNamingThePath) {
   const std::string path = dir_.File("nobody-here.sock");
   auto start = std::chrono::steady_clock::now();
@@ -177,7 +245,11 @@ TEST_F(NotifySocketTest, MissingSocketFailsQuicklyNamingThePath) {
 TEST_F(NotifySocketTest, SocketWithoutListenerIsRefusedQuickly) {
   {
     NotifySource source(Opts());
-    ASSERT_TRUE(source.Start([](const std::vector<LocalLogin>&) {}).ok());
+    ASSERT_TRUE(source
+                    .Start([](const std::vector<LocalLogin>&) {
+                      return absl::OkStatus();
+                    })
+                    .ok());
     // Leave a stale socket behind, as a crashed agent would.
     ASSERT_EQ(
         link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
@@ -194,7 +266,11 @@ TEST_F(NotifySocketTest, StaleSocketFileIsReplaced) {
   options.socket_path = dir_.File("stale.sock");
   {
     NotifySource first(Opts());
-    ASSERT_TRUE(first.Start([](const std::vector<LocalLogin>&) {}).ok());
+    ASSERT_TRUE(first
+                    .Start([](const std::vector<LocalLogin>&) {
+                      return absl::OkStatus();
+                    })
+                    .ok());
     ASSERT_EQ(
         link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
         0);
@@ -210,16 +286,22 @@ TEST_F(NotifySocketTest, StaleSocketFileIsReplaced) {
 
 TEST_F(NotifySocketTest, LiveSocketOfAnotherAgentIsNotStolen) {
   NotifySource first(Opts());
-  ASSERT_TRUE(first.Start([](const std::vector<LocalLogin>&) {}).ok());
+  ASSERT_TRUE(first
+                  .Start([](const std::vector<LocalLogin>&) {
+                    return absl::OkStatus();
+                  })
+                  .ok());
   NotifySource second(Opts());
-  absl::Status status = second.Start([](const std::vector<LocalLogin>&) {});
+  absl::Status status = second.Start(
+      [](const std::vector<LocalLogin>&) { return absl::OkStatus(); });
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
 }
 
 TEST_F(NotifySocketTest, RegularFileAtThePathIsRefused) {
   ::relaysync::testing::WriteFile(dir_.File("notify.sock"), "precious\n");
   NotifySource source(Opts());
-  absl::Status status = source.Start([](const std::vector<LocalLogin>&) {});
+  absl::Status status = source.Start(
+      [](const std::vector<LocalLogin>&) { return absl::OkStatus(); });
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_NE(status.message().find(dir_.File("notify.sock")),
             absl::string_view::npos);
@@ -231,7 +313,11 @@ TEST_F(NotifySocketTest, ConfiguredModeIsApplied) {
   NotifySource::Options options = Opts();
   options.mode = 0600;
   NotifySource source(options);
-  ASSERT_TRUE(source.Start([](const std::vector<LocalLogin>&) {}).ok());
+  ASSERT_TRUE(source
+                  .Start([](const std::vector<LocalLogin>&) {
+                    return absl::OkStatus();
+                  })
+                  .ok());
   struct stat st;
   ASSERT_EQ(lstat(options.socket_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -250,6 +336,7 @@ TEST_F(NotifySocketTest, WaitingDatagramsReachTheSinkTogether) {
                     cv.notify_all();
                     // The first call holds the source while more arrive.
                     cv.wait(lock, [&] { return release; });
+                    return absl::OkStatus();
                   })
                   .ok());
   const std::string socket = dir_.File("notify.sock");
@@ -286,6 +373,7 @@ TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
                   .Start([&](const std::vector<LocalLogin>&) {
                     std::unique_lock<std::mutex> lock(mu);
                     cv.wait(lock, [&] { return release; });
+                    return absl::OkStatus();
                   })
                   .ok());
   absl::Status status;
@@ -429,7 +517,11 @@ TEST_F(NotifySenderTest, TheSocketGetsTheConfiguredGroup) {
   options.group = nobody_gid_;
   options.mode = 0660;
   NotifySource source(options);
-  ASSERT_TRUE(source.Start([](const std::vector<LocalLogin>&) {}).ok());
+  ASSERT_TRUE(source
+                  .Start([](const std::vector<LocalLogin>&) {
+                    return absl::OkStatus();
+                  })
+                  .ok());
   struct stat st;
   ASSERT_EQ(lstat(options.socket_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_gid, nobody_gid_);
@@ -443,6 +535,7 @@ TEST_F(NotifySocketTest, EvenOwnDatagramsAreRefusedWhenNoSenderIsAllowed) {
   ASSERT_TRUE(source
                   .Start([](const std::vector<LocalLogin>&) {
                     ADD_FAILURE() << "a login got through";
+                    return absl::OkStatus();
                   })
                   .ok());
   SendRaw(dir_.File("notify.sock"), "v1\t192.0.2.69\talice\timap\thook\n");

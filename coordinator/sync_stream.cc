@@ -18,6 +18,9 @@ namespace relaysync {
 
 using v1::CoordinatorMessage;
 
+// A checked host id and user name fit a store's attribution.
+static_assert(kMaxTextField <= kMaxAttributionField);
+
 SyncStream::SyncStream(const SyncStreamDeps& deps,
                        grpc::CallbackServerContext* context, Caller caller)
     : deps_(deps), context_(context), caller_(std::move(caller)) {
@@ -187,6 +190,8 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
       RefuseOverUserLimit(user, login.address);
       continue;
     }
+    // Both within kMaxAttributionField: CheckHello, CheckLoginBatch.
+    login.who = Attribution{host_id_, user};
     logins.push_back(std::move(login));
   }
   std::vector<std::string> ids = std::move(checked->event_ids);

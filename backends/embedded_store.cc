@@ -41,6 +41,15 @@ absl::Status CheckAddress(absl::string_view address) {
   return absl::OkStatus();
 }
 
+// A record's value has room for kMaxAttributionField bytes per field.
+absl::Status CheckAttribution(absl::string_view address,
+                              const Attribution& who) {
+  if (who.fits()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("embedded store: ", address, ": attribution over ",
+                   kMaxAttributionField, " bytes"));
+}
+
 }  // namespace
 
 std::string EmbeddedStore::Name() const {
@@ -98,14 +107,16 @@ absl::StatusOr<MutationResult> EmbeddedStore::MergeLogins(
     const std::vector<Login>& logins, int64_t not_after) {
   for (const Login& login : logins) {
     absl::Status s = CheckAddress(login.address);
+    if (s.ok()) s = CheckAttribution(login.address, login.who);
     if (!s.ok()) return s;
   }
   return Mutate("merge logins", [&](Txn& txn) -> absl::Status {
     for (const Login& login : logins) {
       if (login.login_time <= not_after) continue;
-      const int64_t t = login.login_time;
-      absl::StatusOr<bool> changed = txn.Apply(
-          login.address, [t](RelayRecord& r) { return r.MergeLogin(t); });
+      absl::StatusOr<bool> changed =
+          txn.Apply(login.address, [&login](RelayRecord& r) {
+            return r.MergeLogin(login.login_time, login.who);
+          });
       if (!changed.ok()) return changed.status();
     }
     return absl::OkStatus();
@@ -113,15 +124,19 @@ absl::StatusOr<MutationResult> EmbeddedStore::MergeLogins(
 }
 
 absl::StatusOr<MutationResult> EmbeddedStore::Put(const std::string& address,
-                                                  int64_t ticks) {
+                                                  int64_t ticks,
+                                                  const Attribution& who) {
   absl::Status s = CheckAddress(address);
+  if (s.ok()) s = CheckAttribution(address, who);
   if (!s.ok()) return s;
   if (ticks == INT64_MIN) {
     return absl::InvalidArgumentError(
         absl::StrCat("embedded store: put ", address, ": ticks out of range"));
   }
   return Mutate("put", [&](Txn& txn) -> absl::Status {
-    return txn.Apply(address, [ticks](RelayRecord& r) { return r.Put(ticks); })
+    return txn
+        .Apply(address,
+               [ticks, &who](RelayRecord& r) { return r.Put(ticks, who); })
         .status();
   });
 }
@@ -152,38 +167,61 @@ absl::StatusOr<MutationResult> EmbeddedStore::Expire(int64_t cutoff,
   });
 }
 
+absl::Status EmbeddedStore::ForEachPresent(
+    Txn& txn, absl::string_view what,
+    const std::function<void(absl::string_view, RelayRecord&)>& fn) {
+  Cursor cursor;
+  int err = records_->cursor(records_, txn.raw(), cursor.out(), 0);
+  if (err != 0) return DbError(absl::StrCat(what, ": open cursor"), err);
+  Buffer key, value;
+  while ((err = cursor->get(cursor.get(), key.dbt(), value.dbt(), DB_NEXT)) ==
+         0) {
+    RelayRecord rec;
+    if (!DecodeRecord(value.view(), &rec)) {
+      return Corrupt(absl::StrCat("record of ", key.view()));
+    }
+    if (rec.present()) fn(key.view(), rec);
+  }
+  if (err != DB_NOTFOUND) {
+    return DbError(absl::StrCat(what, ": read records"), err);
+  }
+  if ((err = cursor.Close()) != 0) {
+    return DbError(absl::StrCat(what, ": close"), err);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Snapshot> EmbeddedStore::ReadSnapshot() {
+  const char* what = "read snapshot";
   Snapshot snapshot;
-  absl::Status s =
-      RunTxn("read snapshot", false, [&](Txn& txn) -> absl::Status {
-        snapshot.entries.clear();
-        absl::StatusOr<uint64_t> version = txn.GetMetaU64(kMetaVersion);
-        if (!version.ok()) return version.status();
-        snapshot.version = *version;
-        Cursor cursor;
-        int err = records_->cursor(records_, txn.raw(), cursor.out(), 0);
-        if (err != 0) return DbError("read snapshot: open cursor", err);
-        Buffer key, value;
-        while ((err = cursor->get(cursor.get(), key.dbt(), value.dbt(),
-                                  DB_NEXT)) == 0) {
-          RelayRecord rec;
-          if (!DecodeRecord(value.view(), &rec)) {
-            return Corrupt(absl::StrCat("record of ", key.view()));
-          }
-          if (rec.present()) {
-            snapshot.entries.push_back(
-                {std::string(key.view()), rec.login_time});
-          }
-        }
-        if (err != DB_NOTFOUND)
-          return DbError("read snapshot: read records", err);
-        if ((err = cursor.Close()) != 0)
-          return DbError("read snapshot: close", err);
-        return absl::OkStatus();
-      });
+  absl::Status s = RunTxn(what, false, [&](Txn& txn) -> absl::Status {
+    snapshot.entries.clear();
+    absl::StatusOr<uint64_t> version = txn.GetMetaU64(kMetaVersion);
+    if (!version.ok()) return version.status();
+    snapshot.version = *version;
+    return ForEachPresent(
+        txn, what, [&](absl::string_view address, RelayRecord& rec) {
+          snapshot.entries.push_back({std::string(address), rec.login_time});
+        });
+  });
   if (!s.ok()) return s;
   snapshot.epoch = epoch_;
   return snapshot;
+}
+
+absl::StatusOr<std::vector<AttributedEntry>> EmbeddedStore::ReadAttributed() {
+  const char* what = "read attributed entries";
+  std::vector<AttributedEntry> entries;
+  absl::Status s = RunTxn(what, false, [&](Txn& txn) -> absl::Status {
+    entries.clear();
+    return ForEachPresent(
+        txn, what, [&](absl::string_view address, RelayRecord& rec) {
+          entries.push_back(
+              {std::string(address), rec.login_time, std::move(rec.who)});
+        });
+  });
+  if (!s.ok()) return s;
+  return entries;
 }
 
 absl::StatusOr<std::vector<StateChange>> EmbeddedStore::ChangesSince(

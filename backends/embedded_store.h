@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "backends/relay_record.h"
 #include "backends/store.h"
 
 // Berkeley DB handles, kept out of this header.
@@ -57,8 +58,8 @@ class EmbeddedStore : public Store {
                                              int64_t not_after) override;
   // InvalidArgumentError for ticks == INT64_MIN (no earlier delete time
   // could be represented).
-  absl::StatusOr<MutationResult> Put(const std::string& address,
-                                     int64_t ticks) override;
+  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks,
+                                     const Attribution& who) override;
   // An address that is not present is reported in `missing`, and its delete
   // time is still recorded, so an older login in flight cannot bring it in.
   absl::StatusOr<MutationResult> Delete(
@@ -69,6 +70,7 @@ class EmbeddedStore : public Store {
                                         int64_t forget_before) override;
 
   absl::StatusOr<Snapshot> ReadSnapshot() override;
+  absl::StatusOr<std::vector<AttributedEntry>> ReadAttributed() override;
   absl::StatusOr<std::vector<StateChange>> ChangesSince(uint64_t since,
                                                         size_t limit) override;
   absl::StatusOr<uint64_t> Version() override;
@@ -106,6 +108,11 @@ class EmbeddedStore : public Store {
   // appends them to the change log, trims it and updates the counters.
   absl::StatusOr<MutationResult> Mutate(absl::string_view what,
                                         const TxnBody& body);
+  // Calls `fn` with each present record, walking records.db in `txn`.
+  // `what` names the read in errors.
+  absl::Status ForEachPresent(
+      Txn& txn, absl::string_view what,
+      const std::function<void(absl::string_view, RelayRecord&)>& fn);
   // One counter from the meta database, in its own transaction.
   absl::StatusOr<uint64_t> ReadMetaU64(const char* key);
   void MaybeCheckpoint();

@@ -18,7 +18,11 @@ std::string EncodeU64(uint64_t v);
 // Reads the first 8 bytes; the caller checks the size.
 uint64_t DecodeU64(absl::string_view s);
 
-// records.db value: login_time, delete_time; 16 bytes.
+// records.db value: login_time, delete_time (16 bytes); then, when the
+// record has an attribution, its host and user, each a 2-byte big-endian
+// length and that many bytes (at most kMaxAttributionField). A 16-byte
+// value (format 2, or no attribution) decodes with an empty one. False for
+// any other shape.
 std::string EncodeRecord(const RelayRecord& r);
 bool DecodeRecord(absl::string_view s, RelayRecord* r);
 

@@ -26,6 +26,7 @@ using embedded::Cursor;
 using embedded::EncodeU64;
 using embedded::In;
 using embedded::kFormat;
+using embedded::kFormatWithoutAttribution;
 using embedded::kMetaCount;
 using embedded::kMetaEpoch;
 using embedded::kMetaFormat;
@@ -170,11 +171,13 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
   if (!s.ok()) return s;
   // Checked before the other files are opened, so that a store of another
   // format gets no new files. Format 1 had no indexes.
-  if (!fresh && format != kFormat) {
+  const bool upgrade = !fresh && format == kFormatWithoutAttribution;
+  if (!fresh && !upgrade && format != kFormat) {
     return absl::FailedPreconditionError(absl::StrCat(
         "embedded store: ", options_.data_dir, ": on-disk format \"", format,
-        "\" is not supported (this version reads format ", kFormat,
-        " only and does not convert); start from an empty data dir"));
+        "\" is not supported (this version reads formats ",
+        kFormatWithoutAttribution, " and ", kFormat,
+        " only); start from an empty data dir"));
   }
   // In an existing store a missing file is DataLoss, not a new empty one.
   s = OpenDatabase("records.db", fresh, &records_);
@@ -183,11 +186,13 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
   if (s.ok()) s = OpenDatabase("changelog.db", fresh, &changelog_);
   if (!s.ok()) return s;
   if (!fresh) {
-    return RunTxn("open", false, [this](Txn& txn) -> absl::Status {
+    return RunTxn("open", upgrade, [this, upgrade](Txn& txn) -> absl::Status {
       absl::StatusOr<std::string> epoch = txn.GetMeta(kMetaEpoch);
       if (!epoch.ok()) return epoch.status();
       epoch_ = *epoch;
-      return txn.Begin();  // validates the counters
+      absl::Status s = txn.Begin();  // validates the counters
+      if (s.ok() && upgrade) s = txn.PutMeta(kMetaFormat, kFormat);
+      return s;
     });
   }
   return RunTxn("create", true, [this](Txn& txn) -> absl::Status {

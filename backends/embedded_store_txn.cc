@@ -25,7 +25,8 @@ namespace {
 constexpr size_t kDueBatch = 1024;
 
 bool SameRecord(const RelayRecord& a, const RelayRecord& b) {
-  return a.login_time == b.login_time && a.delete_time == b.delete_time;
+  return a.login_time == b.login_time && a.delete_time == b.delete_time &&
+         a.who == b.who;
 }
 
 std::string Describe(const RelayRecord& r) {

@@ -24,8 +24,12 @@
 namespace relaysync {
 namespace embedded {
 
-// meta.db keys. kFormat 2 added by_login.db and by_delete.db.
-inline constexpr char kFormat[] = "2";
+// meta.db keys. kFormat 2 added by_login.db and by_delete.db; 3 lets a
+// records.db value carry an attribution. A format 2 store is format 3
+// without any, and is marked 3 when opened, so that an older relaysync
+// refuses it rather than meet a value it cannot read.
+inline constexpr char kFormat[] = "3";
+inline constexpr char kFormatWithoutAttribution[] = "2";
 inline constexpr char kMetaFormat[] = "format";
 inline constexpr char kMetaEpoch[] = "epoch";
 inline constexpr char kMetaVersion[] = "version";

@@ -90,6 +90,37 @@ bool ParseRecord(absl::string_view value, int64_t* login_time,
          absl::SimpleAtoi(value.substr(colon + 1), delete_time);
 }
 
+std::string PackAttribution(const Attribution& who) {
+  return absl::StrCat(who.host.size(), ":", who.host, who.user);
+}
+
+bool ParseAttribution(absl::string_view value, int64_t* login_time,
+                      Attribution* who) {
+  const size_t colon = value.find(':');
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(value.substr(0, colon), login_time)) {
+    return false;
+  }
+  absl::string_view packed = value.substr(colon + 1);
+  const size_t end = packed.find(':');
+  size_t host_size = 0;
+  // Digits only: SimpleAtoi would also take a sign or spaces.
+  if (end == absl::string_view::npos || end == 0 || end > 3 ||
+      packed.substr(0, end).find_first_not_of("0123456789") !=
+          absl::string_view::npos ||
+      !absl::SimpleAtoi(packed.substr(0, end), &host_size)) {
+    return false;
+  }
+  packed.remove_prefix(end + 1);
+  if (host_size > kMaxAttributionField || host_size > packed.size() ||
+      packed.size() - host_size > kMaxAttributionField) {
+    return false;
+  }
+  who->host = std::string(packed.substr(0, host_size));
+  who->user = std::string(packed.substr(host_size));
+  return true;
+}
+
 bool ParseLogEntry(const redisReply* entry, std::vector<StateChange>* out) {
   const std::string id = ReplyText(ReplyElement(entry, 0));
   const size_t dash = id.find('-');

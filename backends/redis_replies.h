@@ -1,6 +1,6 @@
-// Decoding RedisStore's replies (script results, records, change-log
-// entries) into Store types. Shapes: backends/redis_scripts.h and
-// docs/redis.md.
+// Decoding RedisStore's replies (script results, records, attributions,
+// change-log entries) into Store types, and packing an attribution for the
+// scripts. Shapes: backends/redis_scripts.h and docs/redis.md.
 #ifndef RELAYSYNC_BACKENDS_REDIS_REPLIES_H_
 #define RELAYSYNC_BACKENDS_REDIS_REPLIES_H_
 
@@ -35,6 +35,14 @@ absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
 // A record's value, "login_time:delete_time".
 bool ParseRecord(absl::string_view value, int64_t* login_time,
                  int64_t* delete_time);
+
+// An attribution as the scripts take it: "<host length>:<host><user>".
+std::string PackAttribution(const Attribution& who);
+
+// A who_key value, "<login_time>:" and a packed attribution. False if it
+// has another shape or a field over kMaxAttributionField bytes.
+bool ParseAttribution(absl::string_view value, int64_t* login_time,
+                      Attribution* who);
 
 // A change-log entry, the changes of one mutation: ["<last version>-1",
 // ["v", first version, "a", "addr addr ...", "t", "ticks ticks ...",

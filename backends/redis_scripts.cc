@@ -17,8 +17,8 @@ namespace {
 // changes, so their versions could be reused: a new epoch starts, versions
 // go on.
 constexpr char kPrelude[] = R"lua(
-local rec_key, login_key, delete_key, log_key, meta_key =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local rec_key, login_key, delete_key, log_key, meta_key, who_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local master = ARGV[3]
 local function fmt(n) return string.format('%d', n) end
 local epoch = redis.call('HGET', meta_key, 'epoch')
@@ -38,8 +38,12 @@ return {epoch, redis.call('HGET', meta_key, 'version'),
         redis.call('HGET', meta_key, 'count')}
 )lua";
 
-// Record access and the change log, shared by the mutations. save() is the
-// one place a record is written (as EmbeddedStore's Txn::Write; kMergeBody
+// Record access and the change log, shared by the mutations. A record's
+// attribution lives apart, in who_key, as "<login_time>:" and the packed
+// attribution of the login or add that set that login time: snapshots
+// never read it, and one whose time is not the record's (left by a
+// relaysync that kept none) counts as unknown. save() is the one place a
+// record is written (as EmbeddedStore's Txn::Write; kMergeBody
 // applies the same rules but batches the writes, see there): it moves
 // the record's index entry (by_login while present, by_delete as a
 // tombstone), keeps the present count and gives each visible change the
@@ -150,7 +154,7 @@ end
 
 -- 1. The distinct addresses (first-seen order) and their stored records.
 local addrs, slot = {}, {}
-for i = 4, #ARGV, 2 do
+for i = 4, #ARGV, 3 do
   local addr = ARGV[i]
   if not slot[addr] then
     addrs[#addrs + 1] = addr
@@ -171,9 +175,10 @@ for k = 1, #addrs do
 end
 
 -- 2. The fold: save(addr, exists, l, d, t, d)'s count and change rules
--- (present = login > delete).
-local touched, dirty = {}, {}
-for i = 4, #ARGV, 2 do
+-- (present = login > delete). The attribution follows the login time: the
+-- first of equal times keeps it.
+local touched, dirty, cur_who = {}, {}, {}
+for i = 4, #ARGV, 3 do
   local addr, t = ARGV[i], ARGV[i + 1]
   local k = slot[addr]
   local t_n, l_n, d_n_k = tonumber(t), cur_n[k], d_n[k]
@@ -187,15 +192,18 @@ for i = 4, #ARGV, 2 do
       touched[#touched + 1] = k
     end
     exists[k], cur_l[k], cur_n[k] = true, t, t_n
+    cur_who[k] = ARGV[i + 2]
   end
 end
 
 -- 3. Write back each touched record's final state once.
-local recs, logins, undeleted, deleted = {}, {}, {}, {}
+local recs, whos, logins, undeleted, deleted = {}, {}, {}, {}, {}
 for _, k in ipairs(touched) do
   local addr, l, d = addrs[k], cur_l[k], old_d[k]
   recs[#recs + 1] = addr
   recs[#recs + 1] = l .. ':' .. d
+  whos[#whos + 1] = addr
+  whos[#whos + 1] = l .. ':' .. cur_who[k]
   if cur_n[k] > d_n[k] then
     logins[#logins + 1] = l
     logins[#logins + 1] = addr
@@ -210,20 +218,25 @@ for _, k in ipairs(touched) do
     deleted[#deleted + 1] = addr
   end
 end
-if #recs > 0 then call_list('HSET', rec_key, recs) end
+if #recs > 0 then
+  call_list('HSET', rec_key, recs)
+  call_list('HSET', who_key, whos)
+end
 if #logins > 0 then call_list('ZADD', login_key, logins) end
 if #undeleted > 0 then call_list('ZREM', delete_key, undeleted) end
 if #deleted > 0 then call_list('ZADD', delete_key, deleted) end
 return finish({})
 )lua";
 
-// RelayRecord::Put: login = ticks, delete = min(delete, ticks - 1).
+// RelayRecord::Put: login = ticks, delete = min(delete, ticks - 1), and
+// the admin's attribution.
 constexpr char kPutBody[] = R"lua(
-local addr, ticks, below = ARGV[4], ARGV[5], ARGV[6]
+local addr, ticks, below, who = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local existed, l, d = load(addr)
 local new_d = d
 if tonumber(below) < tonumber(d) then new_d = below end
 save(addr, existed, l, d, ticks, new_d)
+redis.call('HSET', who_key, addr, ticks .. ':' .. who)
 return finish({})
 )lua";
 
@@ -261,6 +274,7 @@ for _, addr in ipairs(due) do
     else
       if tonumber(l) <= forget then
         redis.call('HDEL', rec_key, addr)
+        redis.call('HDEL', who_key, addr)
       else
         redis.call('HSET', rec_key, addr, l .. ':' .. l)
         redis.call('ZADD', delete_key, l, addr)
@@ -281,6 +295,7 @@ for _, addr in ipairs(old) do
   if existed and not present(l, d) then
     if tonumber(d) <= forget then
       redis.call('HDEL', rec_key, addr)
+      redis.call('HDEL', who_key, addr)
     else
       reindex[#reindex + 1] = {d, addr}
     end

@@ -14,21 +14,30 @@ namespace relaysync::redis {
 // ticks, Delete's now) must lie within +-kMaxTime to compare exactly.
 constexpr int64_t kMaxTime = (int64_t{1} << 53) - 1;
 
-// Every script takes the same five keys, in this order, and ARGV[1] = a
+// Every script takes the same six keys, in this order, and ARGV[1] = a
 // fresh random epoch (used when the meta hash is missing, i.e. the
 // namespace is new or Redis lost it, or the master changed), ARGV[2] = the
 // change log limit, ARGV[3] = the master's address as Sentinel named it
 // ("" without Sentinel). Their own arguments follow.
-enum KeyIndex { kRecKey, kByLoginKey, kByDeleteKey, kLogKey, kMetaKey, kKeys };
+enum KeyIndex {
+  kRecKey,
+  kByLoginKey,
+  kByDeleteKey,
+  kLogKey,
+  kMetaKey,
+  kWhoKey,
+  kKeys
+};
 constexpr int kCommonArgs = 3;
 
 enum class Script {
   // -> {epoch, version, count}
   kInfo,
-  // ARGV[4..]: address, login_time pairs (already past the cut-off).
+  // ARGV[4..]: address, login_time, attribution triples (already past
+  // the cut-off; attribution as PackAttribution).
   // -> {epoch, first_version, {address, ticks, removed, ...}, {}}
   kMerge,
-  // ARGV[4..6]: address, ticks, ticks - 1. -> as kMerge
+  // ARGV[4..7]: address, ticks, ticks - 1, attribution. -> as kMerge
   kPut,
   // ARGV[4]: now; ARGV[5..]: addresses. -> as kMerge, 4th: missing
   kDelete,

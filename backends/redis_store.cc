@@ -41,6 +41,15 @@ absl::Status CheckAddress(const std::string& address) {
   return absl::OkStatus();
 }
 
+// As the embedded store, so that both keep the same attributions.
+absl::Status CheckAttribution(const std::string& address,
+                              const Attribution& who) {
+  if (who.fits()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("redis store: ", address, ": attribution over ",
+                   kMaxAttributionField, " bytes"));
+}
+
 // `what` names the operation (and address) in the error.
 absl::Status CheckTime(absl::string_view what, int64_t t) {
   if (t >= -redis::kMaxTime && t <= redis::kMaxTime) return absl::OkStatus();
@@ -97,7 +106,8 @@ absl::Status CheckOptions(const RedisStoreOptions& o) {
 RedisStore::RedisStore(const RedisStoreOptions& options)
     : options_(options), name_(MakeName(options)) {
   const std::string p = absl::StrCat("{", options.prefix, "}:");
-  keys_ = {p + "rec", p + "by_login", p + "by_delete", p + "log", p + "meta"};
+  keys_ = {p + "rec", p + "by_login", p + "by_delete",
+           p + "log", p + "meta",     p + "who"};
   RedisConnectionOptions c;
   c.address = options.address;
   c.sentinels = options.sentinels;
@@ -288,6 +298,7 @@ absl::StatusOr<MutationResult> RedisStore::MergeLogins(
     const std::vector<Login>& logins, int64_t not_after) {
   for (const Login& login : logins) {
     absl::Status s = CheckAddress(login.address);
+    if (s.ok()) s = CheckAttribution(login.address, login.who);
     if (!s.ok()) return s;
   }
   absl::StatusOr<std::vector<std::string>> argv = ScriptCommand(Script::kMerge);
@@ -301,6 +312,7 @@ absl::StatusOr<MutationResult> RedisStore::MergeLogins(
     if (!s.ok()) return s;
     argv->push_back(login.address);
     argv->push_back(absl::StrCat(login.login_time));
+    argv->push_back(redis::PackAttribution(login.who));
   }
   if (argv->size() == fixed) return MutationResult{};
   // A free connection if there is one, else the next in turn.
@@ -321,8 +333,10 @@ absl::StatusOr<MutationResult> RedisStore::MergeLogins(
 }
 
 absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
-                                               int64_t ticks) {
+                                               int64_t ticks,
+                                               const Attribution& who) {
   absl::Status s = CheckAddress(address);
+  if (s.ok()) s = CheckAttribution(address, who);
   if (s.ok()) s = CheckTime(absl::StrCat("put ", address), ticks);
   if (!s.ok()) return s;
   absl::StatusOr<std::vector<std::string>> argv = ScriptCommand(Script::kPut);
@@ -330,6 +344,7 @@ absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
   argv->push_back(address);
   argv->push_back(absl::StrCat(ticks));
   argv->push_back(absl::StrCat(ticks - 1));
+  argv->push_back(redis::PackAttribution(who));
   return WithRetry([&] { return Mutate(*conn_, "put", Script::kPut, &*argv); });
 }
 

@@ -84,8 +84,8 @@ class RedisStore : public Store {
 
   absl::StatusOr<MutationResult> MergeLogins(const std::vector<Login>& logins,
                                              int64_t not_after) override;
-  absl::StatusOr<MutationResult> Put(const std::string& address,
-                                     int64_t ticks) override;
+  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks,
+                                     const Attribution& who) override;
   absl::StatusOr<MutationResult> Delete(
       const std::vector<std::string>& addresses, int64_t now) override;
   // O(removed + log n) inside Redis, via the two time indexes.
@@ -94,6 +94,8 @@ class RedisStore : public Store {
 
   // One MULTI/EXEC: the version and every record, consistent.
   absl::StatusOr<Snapshot> ReadSnapshot() override;
+  // The same, plus the whole attribution hash: about twice the work.
+  absl::StatusOr<std::vector<AttributedEntry>> ReadAttributed() override;
   absl::StatusOr<std::vector<StateChange>> ChangesSince(uint64_t since,
                                                         size_t limit) override;
   absl::StatusOr<uint64_t> Version() override;

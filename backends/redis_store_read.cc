@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "backends/redis_store.h"
 
@@ -98,6 +99,57 @@ absl::StatusOr<Snapshot> RedisStore::ReadSnapshot() {
       }
     }
     return snapshot;
+  });
+}
+
+absl::StatusOr<std::vector<AttributedEntry>> RedisStore::ReadAttributed() {
+  const char* what = "read attributed entries";
+  return WithRetry([&]() -> absl::StatusOr<std::vector<AttributedEntry>> {
+    Info info;
+    absl::StatusOr<RedisReply> exec =
+        Transaction(what,
+                    {{"HGETALL", keys_[redis::kRecKey]},
+                     {"HGETALL", keys_[redis::kWhoKey]}},
+                    &info);
+    if (!exec.ok()) return exec.status();
+    const redisReply* records = (*exec)->element[1];
+    const redisReply* whos = (*exec)->element[2];
+    absl::flat_hash_map<absl::string_view, absl::string_view> who_of;
+    who_of.reserve(ReplyArraySize(whos) / 2);
+    for (size_t i = 0; i + 1 < ReplyArraySize(whos); i += 2) {
+      const redisReply* key = whos->element[i];
+      const redisReply* value = whos->element[i + 1];
+      who_of[absl::string_view(key->str, key->len)] =
+          absl::string_view(value->str, value->len);
+    }
+    std::vector<AttributedEntry> entries;
+    entries.reserve(static_cast<size_t>(std::max<int64_t>(0, info.count)));
+    for (size_t i = 0; i + 1 < ReplyArraySize(records); i += 2) {
+      const redisReply* key = records->element[i];
+      const redisReply* value = records->element[i + 1];
+      const absl::string_view address(key->str, key->len);
+      int64_t login_time, delete_time;
+      if (!redis::ParseRecord(absl::string_view(value->str, value->len),
+                              &login_time, &delete_time)) {
+        return Error(*conn_, what,
+                     absl::DataLossError(absl::StrCat("record of ", address,
+                                                      ": bad value \"",
+                                                      ReplyText(value), "\"")));
+      }
+      if (login_time <= delete_time) continue;
+      AttributedEntry entry{std::string(address), login_time, {}};
+      // Known only if it was written with this login time.
+      auto it = who_of.find(address);
+      int64_t who_time;
+      Attribution who;
+      if (it != who_of.end() &&
+          redis::ParseAttribution(it->second, &who_time, &who) &&
+          who_time == login_time) {
+        entry.who = std::move(who);
+      }
+      entries.push_back(std::move(entry));
+    }
+    return entries;
   });
 }
 

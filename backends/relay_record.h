@@ -6,30 +6,40 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "backends/store.h"
+
 namespace relaysync {
 
 // login_time: the latest login (or admin add); delete_time: the time after
 // which a login must fall to count again. Present iff login_time >
-// delete_time. A fresh record is {0, 0}: absent.
+// delete_time. A fresh record is {0, 0}: absent. `who` goes with
+// login_time: whoever set it last. It is never visible to agents, so
+// changing only `who` is no visible change.
 struct RelayRecord {
   int64_t login_time = 0;
   int64_t delete_time = 0;
+  Attribution who;
 
   bool present() const { return login_time > delete_time; }
 
-  // A login: the larger time wins. Returns true if the visible state changed.
-  bool MergeLogin(int64_t t) {
+  // A login: the larger time wins, with its attribution; on a tie the
+  // record keeps its own (a re-sent login then writes nothing). Returns
+  // true if the visible state changed.
+  bool MergeLogin(int64_t t, const Attribution& by = {}) {
     if (t <= login_time) return false;
     const bool was = present();
     login_time = t;
+    who = by;
     return present() || was;
   }
 
   // Admin add: exactly `ticks`, and deletes before it no longer matter.
-  bool Put(int64_t ticks) {
+  // The admin's attribution replaces any other, even at the same ticks.
+  bool Put(int64_t ticks, const Attribution& by = {}) {
     const bool changed = !present() || login_time != ticks;
     login_time = ticks;
     delete_time = std::min(delete_time, ticks - 1);
+    who = by;
     return changed;
   }
 

@@ -6,8 +6,10 @@
 #ifndef RELAYSYNC_BACKENDS_STORE_H_
 #define RELAYSYNC_BACKENDS_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,10 +18,45 @@
 
 namespace relaysync {
 
+inline constexpr size_t kMaxAttributionField = 256;
+// The host of an admin add, where an agent's host id would be.
+inline constexpr char kAdminHost[] = "(admin)";
+
+// Who granted an entry: for a login, the host id of the agent that
+// reported it and the user name it logged (bytes as logged, maybe not
+// UTF-8); for an admin add, host kAdminHost and the admin's identity. Each
+// field is at most kMaxAttributionField bytes (the protocol's limit on host
+// ids and user names). Both empty: unknown (an entry written before
+// attribution was kept).
+struct Attribution {
+  std::string host;
+  std::string user;
+
+  bool empty() const { return host.empty() && user.empty(); }
+  bool fits() const {
+    return host.size() <= kMaxAttributionField &&
+           user.size() <= kMaxAttributionField;
+  }
+  bool operator==(const Attribution& o) const {
+    return host == o.host && user == o.user;
+  }
+  bool operator!=(const Attribution& o) const { return !(*this == o); }
+};
+
 // A login to merge. `address` is canonical text (Address::ToString()).
+// A constructor, not an aggregate, so that {address, time} still reads
+// without naming every field.
 struct Login {
+  Login() = default;
+  Login(std::string address, int64_t login_time, Attribution who = {})
+      : address(std::move(address)),
+        login_time(login_time),
+        who(std::move(who)) {}
+
   std::string address;
   int64_t login_time = 0;
+  // Kept with the record while this login sets its timestamp.
+  Attribution who;
 };
 
 // One visible change of the relay map. Versions are dense and increasing
@@ -34,6 +71,14 @@ struct StateChange {
 struct StateEntry {
   std::string address;
   int64_t ticks = 0;
+};
+
+// A present entry and who set its timestamp, for admin reads (Admin.List);
+// snapshots for agents leave it out.
+struct AttributedEntry {
+  std::string address;
+  int64_t ticks = 0;
+  Attribution who;  // empty when unknown
 };
 
 struct Snapshot {
@@ -60,14 +105,19 @@ class Store {
   virtual std::string Epoch() const = 0;
 
   // Merges logins (later login_time wins). Logins at or before `not_after`
-  // (the expiry cut-off; INT64_MIN for none) are dropped. Durable when OK.
+  // (the expiry cut-off; INT64_MIN for none) are dropped. A record keeps
+  // the attribution of the login that set its login_time: a later login
+  // replaces it, an equal or earlier one does not (the first of a tie
+  // stays). InvalidArgument for an attribution field over
+  // kMaxAttributionField bytes. Durable when OK.
   virtual absl::StatusOr<MutationResult> MergeLogins(
       const std::vector<Login>& logins, int64_t not_after) = 0;
 
   // Admin add: the entry's timestamp becomes exactly `ticks`, earlier or
-  // later than what it was.
+  // later than what it was, and its attribution `who` (host kAdminHost).
   virtual absl::StatusOr<MutationResult> Put(const std::string& address,
-                                             int64_t ticks) = 0;
+                                             int64_t ticks,
+                                             const Attribution& who) = 0;
 
   // Admin delete at time `now`: removes each present address; logins at or
   // before max(now, its timestamp) can no longer bring it back.
@@ -83,6 +133,10 @@ class Store {
 
   // The present entries and the version they reflect, read consistently.
   virtual absl::StatusOr<Snapshot> ReadSnapshot() = 0;
+  // The present entries with their attribution, read consistently, in any
+  // order. For admins (vsmtprelay --attribution); costs more than
+  // ReadSnapshot, which agents get.
+  virtual absl::StatusOr<std::vector<AttributedEntry>> ReadAttributed() = 0;
 
   // Up to `limit` changes with version > `since`, in order. OutOfRangeError
   // when `since` is older than the retained change log or newer than the

@@ -59,16 +59,19 @@ class CoordinatorBackend : public RelayBackend {
     return resp.removed();
   }
 
-  absl::StatusOr<std::vector<MapEntry>> List() override {
-    std::vector<MapEntry> out;
+  absl::StatusOr<std::vector<ListedEntry>> List(bool attribution) override {
+    std::vector<ListedEntry> out;
     absl::Status s = Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
       out.clear();
       v1::ListRequest req;
+      req.set_attribution(attribution);
       auto reader = stub->List(ctx, req);
       v1::ListResponse chunk;
       while (reader->Read(&chunk)) {
         for (const v1::Entry& e : chunk.entries()) {
-          out.push_back(MapEntry{e.address(), absl::StrCat(e.ticks())});
+          out.push_back(
+              ListedEntry{MapEntry{e.address(), absl::StrCat(e.ticks())},
+                          Attribution{e.host_id(), e.user()}});
         }
       }
       return reader->Finish();

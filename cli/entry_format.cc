@@ -9,15 +9,15 @@
 
 namespace relaysync {
 
-void SortEntries(std::vector<MapEntry>* entries) {
+void SortEntries(std::vector<ListedEntry>* entries) {
   struct Keyed {
     std::optional<Address> address;
-    MapEntry entry;
+    ListedEntry entry;
   };
   std::vector<Keyed> keyed;
   keyed.reserve(entries->size());
-  for (MapEntry& e : *entries) {
-    absl::StatusOr<Address> a = Address::Parse(e.key);
+  for (ListedEntry& e : *entries) {
+    absl::StatusOr<Address> a = Address::Parse(e.entry.key);
     keyed.push_back(Keyed{a.ok() ? std::optional<Address>(*a) : std::nullopt,
                           std::move(e)});
   }
@@ -28,20 +28,44 @@ void SortEntries(std::vector<MapEntry>* entries) {
     if (x.address.has_value() && !(*x.address == *y.address)) {
       return *x.address < *y.address;
     }
-    return x.entry.key < y.entry.key;
+    return x.entry.entry.key < y.entry.entry.key;
   });
   entries->clear();
   for (Keyed& k : keyed) entries->push_back(std::move(k.entry));
 }
 
-void WriteEntry(const MapEntry& entry, std::ostream& out) {
+void WriteEntry(const MapEntry& entry, const Attribution* who,
+                std::ostream& out) {
   absl::StatusOr<int64_t> ticks = ParseTicks(entry.value, "value");
   if (ticks.ok()) {
     out << "# timestamp (UTC): " << FormatCtimeUtc(*ticks) << "\n";
   } else {
     out << "# timestamp (UTC): unreadable value\n";
   }
+  if (who != nullptr) {
+    if (who->empty()) {
+      out << "# attribution: unknown\n";
+    } else {
+      out << "# attribution: host=" << EscapeAttributionField(who->host)
+          << " user=" << EscapeAttributionField(who->user) << "\n";
+    }
+  }
   out << entry.key << "\t" << entry.value << "\n";
+}
+
+std::string EscapeAttributionField(absl::string_view field) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(field.size());
+  for (char c : field) {
+    const unsigned char b = static_cast<unsigned char>(c);
+    if (b > ' ' && b < 0x7f && b != '\\') {
+      out.push_back(c);
+    } else {
+      out.append({'\\', 'x', kHex[b >> 4], kHex[b & 0xf]});
+    }
+  }
+  return out;
 }
 
 }  // namespace relaysync

@@ -34,8 +34,19 @@ class LocalBackend : public RelayBackend {
     return static_cast<int64_t>(removed->size());
   }
 
-  absl::StatusOr<std::vector<MapEntry>> List() override {
-    return db_->ReadAll();
+  absl::StatusOr<std::vector<ListedEntry>> List(bool attribution) override {
+    if (attribution) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(db_->path(),
+                       ": a local map keeps no attribution; ask the "
+                       "coordinator (--coordinator)"));
+    }
+    absl::StatusOr<std::vector<MapEntry>> all = db_->ReadAll();
+    if (!all.ok()) return all.status();
+    std::vector<ListedEntry> out;
+    out.reserve(all->size());
+    for (MapEntry& e : *all) out.push_back({std::move(e), {}});
+    return out;
   }
 
   absl::StatusOr<std::string> Describe() override {

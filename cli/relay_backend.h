@@ -10,9 +10,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backends/relayers_db.h"
+#include "backends/store.h"
 #include "common/address.h"
 
 namespace relaysync {
+
+// An entry as List gives it: key and value text as stored and, when asked
+// for, who granted it (empty when unknown).
+struct ListedEntry {
+  MapEntry entry;
+  Attribution who;
+};
 
 class RelayBackend {
  public:
@@ -27,7 +35,9 @@ class RelayBackend {
   // Removes every entry whose timestamp is <= `cutoff`; returns how many.
   virtual absl::StatusOr<int64_t> Expire(int64_t cutoff) = 0;
   // Every entry, raw (key text and value text as stored), in any order.
-  virtual absl::StatusOr<std::vector<MapEntry>> List() = 0;
+  // With `attribution`, each with who granted it: only the coordinator
+  // keeps that; a local map answers FailedPrecondition.
+  virtual absl::StatusOr<std::vector<ListedEntry>> List(bool attribution) = 0;
   // A human-readable description of the map and, for the cluster, of the
   // coordinator's store and connected agents (relaysync's `status`).
   virtual absl::StatusOr<std::string> Describe() = 0;

@@ -1,6 +1,7 @@
 #include "coordinator/admin_service.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -75,7 +76,13 @@ grpc::Status AdminService::Add(grpc::ServerContext* context,
   }
   const int64_t now = clock_->NowSeconds();
   const int64_t ticks = request->ticks() == 0 ? now : request->ticks();
-  absl::StatusOr<MutationResult> r = writer_->Put(address, ticks);
+  // A certificate's URI may be longer than a store keeps: its start is
+  // enough to tell admins apart, and the audit log has it whole.
+  const Attribution who{kAdminHost,
+                        caller.insecure
+                            ? "(insecure)"
+                            : caller.identity.substr(0, kMaxAttributionField)};
+  absl::StatusOr<MutationResult> r = writer_->Put(address, ticks, who);
   s = r.ok() ? grpc::Status::OK : ToGrpcStatus(r.status());
   // A future entry outlives every expiry: worth its own mark in the trail.
   Audit(authorizer_, caller, "add", {address}, s,
@@ -157,15 +164,32 @@ grpc::Status AdminService::List(grpc::ServerContext* context,
   if (request->filter() && request->older_than_seconds() < 0) {
     return Invalid("older_than_seconds: must not be negative");
   }
-  absl::StatusOr<Snapshot> snap = store_->ReadSnapshot();
-  if (!snap.ok()) return ToGrpcStatus(snap.status());
+  // Agents' snapshots never carry attribution; only this read pays for it.
+  std::vector<AttributedEntry> entries;
+  if (request->attribution()) {
+    absl::StatusOr<std::vector<AttributedEntry>> read =
+        store_->ReadAttributed();
+    if (!read.ok()) return ToGrpcStatus(read.status());
+    entries = std::move(*read);
+  } else {
+    absl::StatusOr<Snapshot> snap = store_->ReadSnapshot();
+    if (!snap.ok()) return ToGrpcStatus(snap.status());
+    entries.reserve(snap->entries.size());
+    for (StateEntry& e : snap->entries) {
+      entries.push_back({std::move(e.address), e.ticks, {}});
+    }
+  }
   const int64_t cutoff = clock_->NowSeconds() - request->older_than_seconds();
   v1::ListResponse chunk;
-  for (const StateEntry& e : snap->entries) {
+  for (const AttributedEntry& e : entries) {
     if (request->filter() && e.ticks > cutoff) continue;
     v1::Entry* out = chunk.add_entries();
     out->set_address(e.address);
     out->set_ticks(e.ticks);
+    if (request->attribution()) {
+      out->set_user(e.who.user);
+      out->set_host_id(e.who.host);
+    }
     if (static_cast<size_t>(chunk.entries_size()) >= kSnapshotChunkEntries) {
       if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
       chunk.Clear();

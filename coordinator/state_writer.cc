@@ -52,8 +52,9 @@ uint64_t StateWriter::CoveringVersion(const MutationResult& result) {
 }
 
 absl::StatusOr<MutationResult> StateWriter::Put(const std::string& address,
-                                                int64_t ticks) {
-  return Commit([&] { return store_->Put(address, ticks); });
+                                                int64_t ticks,
+                                                const Attribution& who) {
+  return Commit([&] { return store_->Put(address, ticks, who); });
 }
 
 absl::StatusOr<MutationResult> StateWriter::Delete(

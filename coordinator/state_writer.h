@@ -43,8 +43,9 @@ class StateWriter {
   // its local entry before the cluster's arrives.
   absl::StatusOr<uint64_t> MergeLogins(std::vector<Login> logins);
 
-  // Admin operations.
-  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks);
+  // Admin operations. `who` is the adding admin (Store::Put).
+  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks,
+                                     const Attribution& who);
   absl::StatusOr<MutationResult> Delete(
       const std::vector<std::string>& addresses);
   absl::StatusOr<MutationResult> Expire(int64_t cutoff);

@@ -6,10 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/address.h"
 #include "common/logging.h"
-#include "common/login_text.h"
 #include "common/rate_limited_log.h"
 #include "coordinator/limits.h"
 #include "coordinator/sync_input.h"
@@ -18,6 +18,9 @@
 namespace relaysync {
 
 using v1::CoordinatorMessage;
+
+// A checked host id and user name fit a store's attribution.
+static_assert(kMaxTextField <= kMaxAttributionField);
 
 SyncStream::SyncStream(const SyncStreamDeps& deps,
                        grpc::CallbackServerContext* context, Caller caller)
@@ -197,11 +200,16 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
       reject(event.event_id(), std::string(s.message()));
       continue;
     }
-    const std::string user = CleanLoginText(event.user());
+    // Bytes as the agent sent them, cut to the limit: escaped where shown
+    // (logs, audit, vsmtprelay --attribution), kept exact in the store.
+    const std::string user(
+        absl::string_view(event.user()).substr(0, kMaxTextField));
     if (!deps_.user_limit->Admit(user, login.address, now)) {
       reject(event.event_id(), RefuseOverUserLimit(user, login.address));
       continue;
     }
+    // Both within kMaxAttributionField: CheckHello, the cut above.
+    login.who = Attribution{host_id_, user};
     logins.push_back(std::move(login));
   }
   deps_.registry->CountRejected(static_cast<int64_t>(rejected.size()));

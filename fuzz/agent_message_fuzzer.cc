@@ -8,7 +8,10 @@
 // is either merged (canonical address, positive time, in order) or dropped,
 // and every id is acknowledged; the merge succeeds, versions only grow, and
 // every change it publishes is a present entry for an address of the batch
-// whose ticks are the batch's latest (clock-clamped) time for it.
+// whose ticks are the batch's latest (clock-clamped) time for it. Logins
+// carry the event's user as SyncStream attributes them; now and then the
+// attributions are read back: each changed address has the user of the
+// first login at its new time.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -34,6 +37,9 @@ namespace {
 
 // Expire everything now and then, so the store stays small and fast.
 constexpr int kMergesPerExpiry = 2000;
+// Read the attributions back after every this many merges (a full scan).
+constexpr int kMergesPerAttributionCheck = 64;
+constexpr char kHost[] = "fuzz-host";
 
 struct Coordinator {
   FakeClock clock{absl::FromUnixSeconds(1795000000)};
@@ -107,6 +113,14 @@ void Merge(std::vector<Login> logins) {
     int64_t& best = latest[l.address];
     best = std::max(best, t);
   }
+  // The attribution each address gets if this merge sets its time: that
+  // of the first login at the latest time.
+  std::map<std::string, Attribution> who;
+  for (const Login& l : logins) {
+    int64_t t = l.login_time > now + 60 ? now : l.login_time;
+    auto it = latest.find(l.address);
+    if (it != latest.end() && it->second == t) who.emplace(l.address, l.who);
+  }
   absl::StatusOr<uint64_t> before = c.store->Version();
   FUZZ_CHECK(before.ok(), before.status().ToString());
   absl::StatusOr<uint64_t> merged = c.writer->MergeLogins(std::move(logins));
@@ -130,6 +144,15 @@ void Merge(std::vector<Login> logins) {
     FUZZ_CHECK(ticks == latest[address], "an earlier login won");
   }
   FUZZ_CHECK(last == *merged || changes.empty(), "covering version");
+  if (c.merges % kMergesPerAttributionCheck != 0) return;
+  absl::StatusOr<std::vector<AttributedEntry>> read = c.store->ReadAttributed();
+  FUZZ_CHECK(read.ok(), read.status().ToString());
+  for (const AttributedEntry& e : *read) {
+    FUZZ_CHECK(e.who.host == kHost, e.address);
+    if (final_ticks.count(e.address) != 0) {
+      FUZZ_CHECK(e.who == who[e.address], "attribution of " + e.address);
+    }
+  }
 }
 
 }  // namespace
@@ -157,6 +180,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                checked.status().ToString());
     if (!checked.ok()) return 0;
     CheckSplit(batch, *checked);
+    for (size_t i = 0; i < checked->logins.size(); ++i) {
+      checked->logins[i].who =
+          Attribution{kHost, batch.events(checked->positions[i]).user()};
+    }
     if (!checked->logins.empty()) Merge(std::move(checked->logins));
   }
   return 0;

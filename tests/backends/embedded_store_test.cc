@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -30,6 +31,7 @@
 namespace relaysync {
 namespace {
 
+using ::relaysync::testing::kByAdmin;
 using ::relaysync::testing::ScratchDir;
 using ::relaysync::testing::StoreConformanceTest;
 using ::relaysync::testing::StoreFactory;
@@ -112,7 +114,7 @@ TEST(EmbeddedStoreTest, SurvivesReopen) {
     std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
     ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}, {Addr(2), kT}}, kNone).ok());
-    ASSERT_TRUE(store->Put(Addr(3), kT + 5).ok());
+    ASSERT_TRUE(store->Put(Addr(3), kT + 5, kByAdmin).ok());
     ASSERT_TRUE(store->Delete({Addr(1)}, kT + 1).ok());
     epoch = store->Epoch();
     version = *store->Version();
@@ -324,7 +326,7 @@ TEST(EmbeddedStoreTest, IndexesAgreeWithRecordsAfterRandomOperations) {
       ASSERT_TRUE(store->MergeLogins({{address, t}}, kNone).ok());
       model[address].MergeLogin(t);
     } else if (kind < 6) {
-      ASSERT_TRUE(store->Put(address, t).ok());
+      ASSERT_TRUE(store->Put(address, t, kByAdmin).ok());
       model[address].Put(t);
     } else if (kind < 8) {
       ASSERT_TRUE(store->Delete({address}, t).ok());
@@ -441,6 +443,51 @@ TEST(EmbeddedStoreTest, RefusesAStoreOfAnotherFormat) {
   EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
   EXPECT_THAT(store.status().message(), HasSubstr(dir));
   EXPECT_THAT(store.status().message(), HasSubstr("format \"1\""));
+}
+
+TEST(EmbeddedStoreTest, OpensAFormat2StoreAndMarksItFormat3) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}}, kNone).ok());
+  }
+  // As relaysync before attribution left it: format 2, 16-byte values.
+  EditDatabase(dir, "meta.db", [](DB* db) { PutKey(db, "format", "2"); });
+  EditDatabase(dir, "records.db", [](DB* db) {
+    PutKey(db, Addr(1), embedded::EncodeU64(kT) + embedded::EncodeU64(0));
+  });
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    absl::StatusOr<std::vector<AttributedEntry>> read = store->ReadAttributed();
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->size(), 1u);
+    EXPECT_EQ((*read)[0].ticks, kT);
+    EXPECT_TRUE((*read)[0].who.empty());
+    ASSERT_TRUE(
+        store->MergeLogins({{Addr(1), kT + 1, {"mx1", "alice"}}}, kNone).ok());
+    read = store->ReadAttributed();
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ((*read)[0].who, (Attribution{"mx1", "alice"}));
+    EXPECT_TRUE(store->CheckIndexes().ok());
+  }
+  // An older relaysync now refuses the store by its format instead of
+  // failing on the first attributed value.
+  std::string format;
+  EditDatabase(dir, "meta.db", [&](DB* db) {
+    DBT k, v;
+    std::memset(&k, 0, sizeof(k));
+    std::memset(&v, 0, sizeof(v));
+    k.data = const_cast<char*>("format");
+    k.size = 6;
+    v.flags = DB_DBT_MALLOC;
+    ASSERT_EQ(db->get(db, nullptr, &k, &v, 0), 0);
+    format.assign(static_cast<char*>(v.data), v.size);
+    std::free(v.data);
+  });
+  EXPECT_EQ(format, "3");
 }
 
 }  // namespace

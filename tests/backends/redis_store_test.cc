@@ -29,6 +29,7 @@
 namespace relaysync {
 namespace {
 
+using ::relaysync::testing::kByAdmin;
 using ::relaysync::testing::RedisSentinel;
 using ::relaysync::testing::RedisServer;
 using ::relaysync::testing::RedisServerOptions;
@@ -208,6 +209,34 @@ TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
             absl::StrCat(store->Epoch(), "\n3\n1"));
 }
 
+TEST(RedisStoreTest, AttributionIsKeptApartWithItsLoginTime) {
+  RedisServer& server = SharedServer();
+  const std::string p = FreshPrefix();
+  std::unique_ptr<RedisStore> store = OpenOrFail(server, p);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->MergeLogins({{"10.0.0.1", kT, {"mx1", "alice"}},
+                                 {"10.0.0.2", kT, {"mx2", "bob"}}},
+                                kNone)
+                  .ok());
+  const std::string k = absl::StrCat("{", p, "}:");
+  EXPECT_EQ(server.Command({"TYPE", k + "who"}), "hash");
+  EXPECT_EQ(server.Command({"HGET", k + "who", "10.0.0.1"}),
+            absl::StrCat(kT, ":3:mx1alice"));
+  EXPECT_EQ(server.Command({"HGET", k + "rec", "10.0.0.1"}),
+            absl::StrCat(kT, ":0"));
+  // Written for another login time (by a relaysync that kept none), or
+  // damaged: unknown, not misattributed.
+  server.Command({"HSET", k + "who", "10.0.0.1", "1234:3:mx9eve"});
+  server.Command({"HSET", k + "who", "10.0.0.2", "junk"});
+  absl::StatusOr<std::vector<AttributedEntry>> read = store->ReadAttributed();
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 2u);
+  for (const AttributedEntry& e : *read) {
+    EXPECT_TRUE(e.who.empty()) << e.address << ": " << e.who.user;
+  }
+}
+
 TEST(RedisStoreTest, ReadsChangeLogEntriesOfOneChangeWithoutFirstVersion) {
   // Earlier builds wrote one entry per change, without "v".
   RedisServer& server = SharedServer();
@@ -240,8 +269,9 @@ TEST(RedisStoreTest, TimesAreExactUpToTwoToThe53) {
   ASSERT_NE(store, nullptr);
   constexpr int64_t kMax = (int64_t{1} << 53) - 1;
   ASSERT_TRUE(store->MergeLogins({{"10.0.0.1", kMax}}, kNone).ok());
-  ASSERT_TRUE(store->Put("10.0.0.2", -kMax).ok());  // delete time -2^53
-  ASSERT_TRUE(store->Put("10.0.0.3", -kMax + 1).ok());
+  ASSERT_TRUE(
+      store->Put("10.0.0.2", -kMax, kByAdmin).ok());  // delete time -2^53
+  ASSERT_TRUE(store->Put("10.0.0.3", -kMax + 1, kByAdmin).ok());
   EXPECT_EQ(
       Entries(*store),
       (std::map<std::string, int64_t>{
@@ -259,8 +289,8 @@ TEST(RedisStoreTest, TimesAreExactUpToTwoToThe53) {
   EXPECT_EQ(*store->EntryCount(), 0);
   EXPECT_EQ(server.Command({"HLEN", absl::StrCat("{", p, "}:rec")}), "0");
 
-  EXPECT_TRUE(
-      absl::IsInvalidArgument(store->Put("10.0.0.4", kMax + 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      store->Put("10.0.0.4", kMax + 1, kByAdmin).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
       store->MergeLogins({{"10.0.0.4", INT64_MAX}}, kNone).status()));
   EXPECT_TRUE(

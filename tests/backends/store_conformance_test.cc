@@ -161,10 +161,11 @@ TEST_P(StoreConformanceTest, LoginsAtOrBeforeCutoffAreDropped) {
 
 TEST_P(StoreConformanceTest, PutSetsExactTicksEvenEarlier) {
   Merge(*store_, {{"10.0.0.1", kT + 100}});
-  MutationResult r = Must(store_->Put("10.0.0.1", kT));
+  MutationResult r = Must(store_->Put("10.0.0.1", kT, kByAdmin));
   EXPECT_THAT(What(r.changes), ElementsAre(absl::StrCat("10.0.0.1 ", kT)));
-  EXPECT_THAT(Must(store_->Put("10.0.0.1", kT)).changes, IsEmpty());
-  EXPECT_EQ(Must(store_->Put("10.0.0.2", kT + 5000)).changes.size(), 1u);
+  EXPECT_THAT(Must(store_->Put("10.0.0.1", kT, kByAdmin)).changes, IsEmpty());
+  EXPECT_EQ(Must(store_->Put("10.0.0.2", kT + 5000, kByAdmin)).changes.size(),
+            1u);
   EXPECT_THAT(Entries(*store_),
               ElementsAre(Pair("10.0.0.1", kT), Pair("10.0.0.2", kT + 5000)));
   // After an admin add, a later login still wins.
@@ -175,8 +176,8 @@ TEST_P(StoreConformanceTest, PutSetsExactTicksEvenEarlier) {
 TEST_P(StoreConformanceTest, CountLaterThanCountsOnlyPresentLaterEntries) {
   EXPECT_EQ(Must(store_->CountLaterThan(kT)), 0);
   Merge(*store_, {{"10.0.0.1", kT}, {"10.0.0.2", kT + 10}});
-  Must(store_->Put("10.0.0.3", kT + 1000000));
-  Must(store_->Put("10.0.0.4", kT + 2000000));
+  Must(store_->Put("10.0.0.3", kT + 1000000, kByAdmin));
+  Must(store_->Put("10.0.0.4", kT + 2000000, kByAdmin));
   EXPECT_EQ(Must(store_->CountLaterThan(kT - 1)), 4);
   EXPECT_EQ(Must(store_->CountLaterThan(kT)), 3);
   EXPECT_EQ(Must(store_->CountLaterThan(kT + 100)), 2);
@@ -270,7 +271,7 @@ TEST_P(StoreConformanceTest, VersionsAreDenseAndIncreasing) {
   };
   add(Merge(*store_, {{Addr(1), kT}, {Addr(2), kT}, {Addr(3), kT}}));
   add(Merge(*store_, {{Addr(1), kT}}));
-  add(Must(store_->Put(Addr(4), kT + 7)));
+  add(Must(store_->Put(Addr(4), kT + 7, kByAdmin)));
   add(Must(store_->Delete({Addr(1), Addr(2), Addr(9)}, kT + 1)));
   add(Merge(*store_, {{Addr(3), kT + 2}, {Addr(3), kT + 3}}));
   add(Must(store_->Expire(kT + 2, kNone)));
@@ -286,7 +287,7 @@ TEST_P(StoreConformanceTest, ChangesSinceReturnsOrderedDeltas) {
   std::vector<StateChange> all;
   for (MutationResult r :
        {Merge(*store_, {{Addr(1), kT}, {Addr(2), kT + 1}}),
-        Must(store_->Put(Addr(1), kT - 5)),
+        Must(store_->Put(Addr(1), kT - 5, kByAdmin)),
         Must(store_->Delete({Addr(2)}, kT + 10)),
         Merge(*store_, {{Addr(3), kT + 20}, {Addr(2), kT + 30}})}) {
     all.insert(all.end(), r.changes.begin(), r.changes.end());
@@ -388,7 +389,7 @@ void RandomMutations(Store& store, std::map<std::string, RelayRecord>* model) {
     } else if (kind < 7) {
       const std::string address = Addr(pick(20));
       const int64_t ticks = kT + pick(200);
-      r = Must(store.Put(address, ticks));
+      r = Must(store.Put(address, ticks, kByAdmin));
       expected = (*model)[address].Put(ticks) ? 1 : 0;
     } else if (kind < 9) {
       std::vector<std::string> addresses;
@@ -494,7 +495,7 @@ TEST_P(StoreConformanceTest, ExpireOnlyTouchesWhatIsDue) {
   for (auto [address, ticks] :
        {std::pair(Addr(3), kT + 20), std::pair(Addr(8), kT + 14),
         std::pair(Addr(4), kT + 5), std::pair(Addr(2), kT + 170)}) {
-    Must(store_->Put(address, ticks));
+    Must(store_->Put(address, ticks, kByAdmin));
     model[address].Put(ticks);
   }
   for (const Login& l : {Login{Addr(9), kT + 190}, Login{Addr(1), kT + 1}}) {
@@ -553,7 +554,7 @@ TEST_P(StoreConformanceTest, NoChangeNoVersion) {
               IsEmpty());
   EXPECT_THAT(Merge(*store_, {{"10.0.0.3", kT}}, kT).changes, IsEmpty());
   EXPECT_THAT(Merge(*store_, {{"10.0.0.2", kT}}).changes, IsEmpty());
-  EXPECT_THAT(Must(store_->Put("10.0.0.1", kT)).changes, IsEmpty());
+  EXPECT_THAT(Must(store_->Put("10.0.0.1", kT, kByAdmin)).changes, IsEmpty());
   EXPECT_THAT(Must(store_->Delete({"10.0.0.4"}, kT)).changes, IsEmpty());
   EXPECT_THAT(Must(store_->Expire(kT - 1, kNone)).changes, IsEmpty());
   EXPECT_EQ(Must(store_->Version()), v);
@@ -569,7 +570,7 @@ TEST_P(StoreConformanceTest, EntryCount) {
   EXPECT_EQ(Must(store_->EntryCount()), 2);
   Must(store_->Expire(kT + 2, kNone));
   EXPECT_EQ(Must(store_->EntryCount()), 1);
-  Must(store_->Put(Addr(2), kT));
+  Must(store_->Put(Addr(2), kT, kByAdmin));
   EXPECT_EQ(Must(store_->EntryCount()), 2);
   EXPECT_EQ(Entries(*store_).size(), 2u);
 }
@@ -578,7 +579,7 @@ TEST_P(StoreConformanceTest, EmptyAddressIsInvalid) {
   const uint64_t v0 = Must(store_->Version());
   EXPECT_TRUE(absl::IsInvalidArgument(
       store_->MergeLogins({{"10.0.0.1", kT}, {"", kT}}, kNone).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(store_->Put("", kT).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(store_->Put("", kT, kByAdmin).status()));
   EXPECT_TRUE(
       absl::IsInvalidArgument(store_->Delete({"10.0.0.1", ""}, kT).status()));
   // Nothing of the rejected batch was applied.

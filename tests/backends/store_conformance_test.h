@@ -35,6 +35,9 @@ struct StoreFactory {
 // Distinct IPv4 addresses for indices up to 2^24, for every store test.
 std::string Addr(int i);
 
+// The attribution of the admin adds in store tests.
+inline const Attribution kByAdmin{kAdminHost, "spiffe://example.org/admin/t"};
+
 // For INSTANTIATE_TEST_SUITE_P's name generator.
 std::string StoreFactoryName(
     const ::testing::TestParamInfo<StoreFactory>& info);

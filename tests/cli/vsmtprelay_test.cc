@@ -77,6 +77,22 @@ TEST_F(VsmtprelayTest, HelpDocumentsOptionsAndSucceeds) {
   EXPECT_THAT(r.out, HasSubstr("Exit status"));
 }
 
+TEST_F(VsmtprelayTest, AttributionOnALocalMapIsAUsageErrorSayingWhy) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "1500000000"}).code, kExitOk);
+  const std::string before = Fingerprint();
+  for (const char* cmd : {"dump", "list"}) {
+    CliResult r = Run({"--attribution", cmd});
+    EXPECT_EQ(r.code, kExitUsage) << cmd;
+    EXPECT_EQ(r.out, "") << cmd;
+    EXPECT_THAT(r.err, HasSubstr("a local map keeps no attribution")) << cmd;
+  }
+  CliResult r = Run({"--attribution", "add", "10.0.0.2"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--attribution applies to list and dump only"));
+  EXPECT_EQ(Fingerprint(), before);
+  EXPECT_THAT(Run({"--help"}).out, HasSubstr("--attribution"));
+}
+
 TEST_F(VsmtprelayTest, UnknownOptionIsAUsageError) {
   CliResult r = Run({"--bogus", "dump"});
   EXPECT_EQ(r.code, kExitUsage);

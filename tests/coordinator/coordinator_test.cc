@@ -193,6 +193,55 @@ TEST_F(CoordinatorTest, SyncRejectsOversizedBatch) {
   EXPECT_THAT(s.error_message(), HasSubstr("logins.events"));
 }
 
+TEST_F(CoordinatorTest, ListCarriesAttributionOnlyWhenAsked) {
+  {
+    grpc::ClientContext ctx;
+    v1::AddRequest req;
+    req.set_address("10.0.0.9");
+    v1::AddResponse resp;
+    ASSERT_TRUE(admin_->Add(&ctx, req, &resp).ok());
+  }
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "mx1");
+  v1::AgentMessage msg;
+  AddEvent(&msg, "mx1/1", "10.0.0.1", kNow - 5)->set_user("bob\n\x1b[2J");
+  ASSERT_TRUE(stream->Write(msg));
+  v1::CoordinatorMessage reply;
+  bool acked = false;
+  while (!acked && stream->Read(&reply)) acked = reply.has_ack();
+  ASSERT_TRUE(acked);
+  // Agents' snapshots carry none.
+  grpc::ClientContext ctx2;
+  auto other = OpenSync(&ctx2, "mx2");
+  ASSERT_TRUE(other->Read(&reply));
+  ASSERT_TRUE(reply.has_snapshot());
+  EXPECT_EQ(reply.snapshot().entries_size(), 2);
+  for (const v1::Entry& e : reply.snapshot().entries()) {
+    EXPECT_EQ(e.user(), "");
+    EXPECT_EQ(e.host_id(), "");
+  }
+
+  for (bool attribution : {false, true}) {
+    grpc::ClientContext list_ctx;
+    v1::ListRequest req;
+    req.set_attribution(attribution);
+    auto reader = admin_->List(&list_ctx, req);
+    v1::ListResponse chunk;
+    std::map<std::string, std::string> who;
+    while (reader->Read(&chunk)) {
+      for (const v1::Entry& e : chunk.entries()) {
+        who[e.address()] = e.host_id() + "/" + e.user();
+      }
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(who, attribution ? (std::map<std::string, std::string>{
+                                     {"10.0.0.1", "mx1/bob\n\x1b[2J"},
+                                     {"10.0.0.9", "(admin)/(insecure)"}})
+                               : (std::map<std::string, std::string>{
+                                     {"10.0.0.1", "/"}, {"10.0.0.9", "/"}}));
+  }
+}
+
 TEST_F(CoordinatorTest, SnapshotThenAckThenDeltas) {
   grpc::ClientContext ctx;
   auto stream = OpenSync(&ctx, "h");

@@ -10,6 +10,7 @@
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
 #include "agent/local_expiry.h"
+#include "agent/map_trouble.h"
 #include "agent/materializer.h"
 #include "agent/notify_drop_dir.h"
 #include "agent/notify_senders.h"
@@ -18,6 +19,7 @@
 #include "agent/spool.h"
 #include "common/logging.h"
 #include "common/never_relay_gate.h"
+#include "common/rate_limited_log.h"
 
 namespace relaysync {
 namespace {
@@ -84,9 +86,15 @@ struct Agent::Impl {
     // Durable first: once the source moves on, the logins must survive.
     absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append(logins);
     if (!spooled.ok()) {
-      LogError("spool: ", spooled.status().message(), " (", logins.size(),
-               " login(s), first of ", logins.front().address,
-               ", applied locally only)");
+      // Disk full or the spool directory damaged: every login would log.
+      spool_trouble.Log(
+          LogLevel::kError,
+          absl::StrCat("spool: ", spooled.status().message(), " (",
+                       logins.size(), " login(s), first of ",
+                       logins.front().address,
+                       ", relayed here only and never sent to the cluster):"
+                       " free space on the spool's file system or fix its "
+                       "permissions"));
     }
     // The client sends from the spool, so it can go while the map is
     // being written.
@@ -97,13 +105,22 @@ struct Agent::Impl {
       entries.push_back(StateEntry{login.address, login.login_time});
     }
     absl::Status s = materializer->AddLocal(entries);
-    if (!s.ok()) LogError("relay map: ", s.message());
+    if (!s.ok()) {
+      // Each login would log again: one line a minute. The logins are
+      // spooled, and the next write of any kind rebuilds the map.
+      map_trouble.Log(
+          LogLevel::kError,
+          MapTroubleMessage("a login on this host", s, LocalExpiry::kMaxRetry));
+    }
     if (!spooled.ok()) {
       return absl::UnavailableError(
           absl::StrCat("spool: ", spooled.status().message()));
     }
     return absl::OkStatus();
   }
+
+  RateLimitedLog map_trouble{absl::Minutes(1)};
+  RateLimitedLog spool_trouble{absl::Minutes(1)};
 };
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <deque>
-#include <random>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/map_trouble.h"
+#include "common/backoff.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
@@ -47,6 +48,9 @@ class CoordinatorClient::Session {
   // Runs until the stream fails or the client stops. Returns true if the
   // coordinator answered at all (resets the backoff).
   bool Run();
+  // Logs (rate-limited) that the coordinator cannot be reached, and what
+  // happens meanwhile.
+  void Unreachable(absl::string_view why);
   // The coordinator ended the stream with RESOURCE_EXHAUSTED (this host's
   // login rate limit): its logins stay spooled for a later attempt.
   bool throttled() const { return throttled_; }
@@ -67,23 +71,35 @@ class CoordinatorClient::Session {
   };
 
   void ReadLoop();
-  // Applies what the reader queued. Runs of delta messages that arrived
-  // while the previous map write was in progress become one write (one
-  // flock + fsync), so an agent under load catches up instead of falling
-  // behind by one fsync per message.
+  // Applies what the reader queued, in order. While the map cannot be
+  // written it stops applying (the stream stays up) until WaitForMap()
+  // says it can again.
   void ApplyLoop();
+  // Applies `batch` from the front, removing what is done; stops at the
+  // first map failure. Runs of delta messages that arrived while the
+  // previous map write was in progress become one write (one flock +
+  // fsync), so an agent under load catches up instead of falling behind by
+  // one fsync per message.
+  absl::Status ApplyBatch(std::deque<Incoming>* batch, bool* wake);
+  // Retries the map on a backoff until it can be written again (true) or
+  // the stream ends (false).
+  bool WaitForMap(absl::Status failure);
   absl::Status ApplyDeltas(std::vector<StateChange>* changes,
                            const std::string& epoch);
-  absl::Status ApplySnapshot(const Incoming& snapshot);
+  // Clears `resend` once the entries are spooled, so a retry after a map
+  // failure does not spool them twice.
+  absl::Status ApplySnapshot(Incoming* snapshot);
   // The coordinator's expiry policy: to the map, and to the state file.
   absl::Status ApplyPolicy(int64_t expire_after_seconds);
   // Sends the spooled logins not yet on this stream, unless a Deferred
   // holds them back: then `resume_at_` says until when.
   bool SendPending();
-  void HandleAck(const v1::Ack& ack);
+  // The map write's status (the ack itself is taken either way).
+  absl::Status HandleAck(const v1::Ack& ack);
   // Reader thread: the coordinator put these events off (rate limit).
   void HandleDeferred(const v1::Deferred& deferred);
-  absl::Status Resend();
+  // Spools what the map holds; returns it, for the map's pending logins.
+  absl::StatusOr<std::vector<StateEntry>> Resend();
 
   CoordinatorClient* const client_;
   const std::string target_;
@@ -131,7 +147,7 @@ bool CoordinatorClient::Session::Run() {
   }
   if (!stream_->Write(hello)) {
     grpc::Status s = stream_->Finish();
-    LogWarning("coordinator ", target_, ": ", s.error_message());
+    Unreachable(s.error_message());
     return false;
   }
   std::thread reader([this] { ReadLoop(); });
@@ -175,9 +191,19 @@ bool CoordinatorClient::Session::Run() {
   client_->connected_ = false;
   throttled_ = s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
   if (!s.ok() && !client_->stopping_) {
-    LogWarning("coordinator ", target_, ": stream ended: ", s.error_message());
+    Unreachable(absl::StrCat("stream ended: ", s.error_message()));
   }
   return heard_back_;
+}
+
+void CoordinatorClient::Session::Unreachable(absl::string_view why) {
+  // One for all sessions: during an outage every attempt fails alike.
+  static RateLimitedLog* const log = new RateLimitedLog(absl::Seconds(30));
+  log->Log(LogLevel::kWarning,
+           absl::StrCat("coordinator ", target_, ": ", why,
+                        "; logins stay spooled and relay here, and the agent "
+                        "reconnects with backoff, at least every ",
+                        absl::FormatDuration(client_->options_.max_backoff)));
 }
 
 bool CoordinatorClient::Session::SendPending() {
@@ -252,7 +278,7 @@ bool CoordinatorClient::Session::SendPending() {
   return true;
 }
 
-absl::Status CoordinatorClient::Session::Resend() {
+absl::StatusOr<std::vector<StateEntry>> CoordinatorClient::Session::Resend() {
   // The store lost state this agent applied: put everything the map holds
   // back into the spool as logins. They stay in the map as pending local
   // logins, so the coming snapshot does not remove them meanwhile.
@@ -271,10 +297,10 @@ absl::Status CoordinatorClient::Session::Resend() {
   absl::StatusOr<std::vector<SpooledLogin>> spooled =
       client_->spool_->Append(logins);
   if (!spooled.ok()) return spooled.status();
-  return client_->materializer_->AddLocal(held);
+  return held;
 }
 
-void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
+absl::Status CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
   if (ack.rejected_size() > 0) {
     const int64_t total = client_->rejected_.fetch_add(
                               ack.rejected_size(), std::memory_order_relaxed) +
@@ -302,8 +328,7 @@ void CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
       inflight_.erase(it);
     }
   }
-  s = client_->materializer_->Acknowledged(logins);
-  if (!s.ok()) LogWarning("relay map: ", s.message());
+  return client_->materializer_->Acknowledged(logins);
 }
 
 void CoordinatorClient::Session::HandleDeferred(const v1::Deferred& deferred) {
@@ -377,50 +402,96 @@ void CoordinatorClient::Session::ReadLoop() {
 }
 
 void CoordinatorClient::Session::ApplyLoop() {
+  std::deque<Incoming> batch;  // taken from the queue, not yet applied
   for (;;) {
-    std::deque<Incoming> batch;
     {
       std::unique_lock<std::mutex> l(queue_mu_);
-      queue_cv_.wait(l, [this] { return !queue_.empty() || reading_done_; });
-      if (queue_.empty()) break;
-      batch.swap(queue_);
+      queue_cv_.wait(l, [&] {
+        return !batch.empty() || !queue_.empty() || reading_done_;
+      });
+      if (batch.empty() && queue_.empty()) break;
+      for (Incoming& in : queue_) batch.push_back(std::move(in));
+      queue_.clear();
     }
-    absl::Status s;
-    std::vector<StateChange> deltas;
-    std::string epoch;
-    // Deltas alone need nothing from the sending thread: it reports the
-    // applied version on its own tick. Acks free the send window.
     bool wake = false;
-    for (Incoming& in : batch) {
-      if (!s.ok()) break;
-      if (in.kind == Incoming::kDeltas) {
-        deltas.insert(deltas.end(), in.changes.begin(), in.changes.end());
-        epoch = in.epoch;
-        continue;
-      }
-      wake = true;
-      s = ApplyDeltas(&deltas, epoch);  // what came before, first
-      if (!s.ok()) break;
-      if (in.kind == Incoming::kAck) {
-        HandleAck(in.ack);
-      } else if (in.kind == Incoming::kPolicy) {
-        s = ApplyPolicy(in.expire_after_seconds);
-      } else {
-        s = ApplySnapshot(in);
-      }
-    }
-    if (s.ok()) s = ApplyDeltas(&deltas, epoch);
-    if (!s.ok()) {
-      // The map could not be written (locked too long, disk full...).
-      // Reconnecting re-sends from the last applied version.
-      LogError("relay map: ", s.message());
-      context_.TryCancel();
-      break;
-    }
+    absl::Status s = ApplyBatch(&batch, &wake);
     if (wake) client_->Wake();
+    // A local failure: the map is unwritable, corrupt or on a full disk.
+    // Ending the stream would only fetch the same changes again (the
+    // coordinator answers at once, so the backoff never grew: 12
+    // reconnects a second). Instead the stream stays up, logins are still
+    // sent, and applying resumes at the change that failed.
+    if (!s.ok() && !WaitForMap(s)) break;
   }
   reader_done_ = true;
   client_->Wake();
+}
+
+absl::Status CoordinatorClient::Session::ApplyBatch(std::deque<Incoming>* batch,
+                                                    bool* wake) {
+  while (!batch->empty()) {
+    Incoming& in = batch->front();
+    if (in.kind == Incoming::kDeltas) {
+      // The run of deltas at the front, as one write. On failure they stay
+      // queued: applying them again sets the same absolute values.
+      std::vector<StateChange> deltas;
+      std::string epoch;
+      size_t n = 0;
+      for (; n < batch->size() && (*batch)[n].kind == Incoming::kDeltas; ++n) {
+        const Incoming& d = (*batch)[n];
+        deltas.insert(deltas.end(), d.changes.begin(), d.changes.end());
+        epoch = d.epoch;
+      }
+      absl::Status s = ApplyDeltas(&deltas, epoch);
+      if (!s.ok()) return s;
+      batch->erase(batch->begin(), batch->begin() + n);
+      continue;
+    }
+    *wake = true;  // acks free the send window
+    absl::Status s;
+    if (in.kind == Incoming::kAck) {
+      // Taken even if the map write fails (the spool and the materializer
+      // have it); the map is rebuilt before anything else is applied.
+      s = HandleAck(in.ack);
+      batch->pop_front();
+      if (!s.ok()) return s;
+      continue;
+    }
+    s = in.kind == Incoming::kPolicy ? ApplyPolicy(in.expire_after_seconds)
+                                     : ApplySnapshot(&in);
+    if (!s.ok()) return s;
+    batch->pop_front();
+  }
+  return absl::OkStatus();
+}
+
+bool CoordinatorClient::Session::WaitForMap(absl::Status failure) {
+  // One for all sessions: the cause outlives a reconnect.
+  static RateLimitedLog* const trouble = new RateLimitedLog(absl::Minutes(1));
+  Backoff backoff(client_->options_.map_retry_min,
+                  client_->options_.map_retry_max);
+  for (;;) {
+    trouble->Log(LogLevel::kError,
+                 MapTroubleMessage("applying the coordinator's changes",
+                                   failure, backoff.max()));
+    const absl::Duration wait = backoff.Next();
+    {
+      // The stream ending (or Stop(), which ends it) cuts the wait short.
+      std::unique_lock<std::mutex> l(queue_mu_);
+      if (queue_cv_.wait_for(l, absl::ToChronoMicroseconds(wait),
+                             [this] { return reading_done_; })) {
+        return false;
+      }
+    }
+    failure = client_->materializer_->Repair();
+    if (failure.ok()) {
+      LogInfo("relay map: writable again after ", backoff.failures(),
+              " attempt(s): rebuilt it whole; applying the coordinator's "
+              "changes from version ",
+              client_->applied_version());
+      return true;
+    }
+  }
 }
 
 absl::Status CoordinatorClient::Session::ApplyDeltas(
@@ -437,17 +508,21 @@ absl::Status CoordinatorClient::Session::ApplyDeltas(
   return s;
 }
 
-absl::Status CoordinatorClient::Session::ApplySnapshot(
-    const Incoming& snapshot) {
-  absl::Status s;
-  if (snapshot.resend) s = Resend();
-  if (s.ok()) s = client_->materializer_->ApplySnapshot(snapshot.entries);
+absl::Status CoordinatorClient::Session::ApplySnapshot(Incoming* snapshot) {
+  if (snapshot->resend) {
+    absl::StatusOr<std::vector<StateEntry>> held = Resend();
+    if (!held.ok()) return held.status();
+    snapshot->resend = false;
+    absl::Status s = client_->materializer_->AddLocal(*held);
+    if (!s.ok()) return s;
+  }
+  absl::Status s = client_->materializer_->ApplySnapshot(snapshot->entries);
   if (!s.ok()) return s;
-  LogInfo("applied snapshot of ", snapshot.entries.size(),
-          " entries at version ", snapshot.version);
+  LogInfo("applied snapshot of ", snapshot->entries.size(),
+          " entries at version ", snapshot->version);
   std::lock_guard<std::mutex> l(client_->mu_);
-  client_->state_.store_epoch = snapshot.epoch;
-  client_->state_.applied_version = snapshot.version;
+  client_->state_.store_epoch = snapshot->epoch;
+  client_->state_.applied_version = snapshot->version;
   client_->state_dirty_ = true;
   return absl::OkStatus();
 }
@@ -526,8 +601,10 @@ void CoordinatorClient::SaveState(bool force) {
 }
 
 void CoordinatorClient::Run() {
-  std::mt19937 rng(std::random_device{}());
-  absl::Duration backoff = options_.min_backoff;
+  // Jittered exponential backoff so agents do not reconnect in lockstep.
+  // It grows only while coordinators fail: a map this agent cannot write
+  // no longer ends the stream (see ApplyLoop).
+  Backoff backoff(options_.min_backoff, options_.max_backoff);
   for (size_t attempt = 0;; ++attempt) {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -536,17 +613,13 @@ void CoordinatorClient::Run() {
     const std::string& target =
         options_.coordinators[attempt % options_.coordinators.size()];
     Session session(this, target);
-    if (session.Run()) backoff = options_.min_backoff;
     // Over the login rate limit: retrying at once would only be refused
-    // again; back off from about a second, longer each time.
+    // again; wait a second at least, and longer each time.
+    if (session.Run() && !session.throttled()) backoff.Reset();
+    absl::Duration wait = backoff.Next();
     if (session.throttled()) {
-      backoff = std::min(std::max(backoff * 2, absl::Seconds(1)),
-                         options_.max_backoff);
+      wait = std::max(wait, std::min(absl::Seconds(1), options_.max_backoff));
     }
-    // Jittered exponential backoff so agents do not reconnect in lockstep.
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    absl::Duration wait = backoff * jitter(rng);
-    backoff = std::min(backoff * 2, options_.max_backoff);
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, absl::ToChronoMilliseconds(wait),
                  [this] { return stopping_; });

@@ -28,6 +28,10 @@ struct CoordinatorClientOptions {
   std::string host_id;
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // A map that cannot be written is retried on its own backoff while the
+  // stream stays up (see ApplyLoop in coordinator_client.cc).
+  absl::Duration map_retry_min = absl::Seconds(1);
+  absl::Duration map_retry_max = absl::Seconds(30);
   // The applied version is saved at most this often (re-applying after a
   // crash is harmless: deltas set absolute values).
   absl::Duration save_interval = absl::Milliseconds(200);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "agent/map_trouble.h"
 #include "common/logging.h"
 
 namespace relaysync {
@@ -28,11 +29,12 @@ void LocalExpiry::Stop() {
 absl::Duration LocalExpiry::RunOnce(bool connected) {
   absl::StatusOr<size_t> removed = materializer_->Expire();
   if (!removed.ok()) {
-    // The map stays as it was; the next pass tries again.
-    failures_.Log(LogLevel::kWarning, absl::StrCat("relay map: expiry: ",
-                                                   removed.status().message()));
-    return kMaxWait;
+    // The map stays as it was; a later pass tries again (and rebuilds it).
+    failures_.Log(LogLevel::kWarning,
+                  MapTroubleMessage("expiry", removed.status(), kMaxRetry));
+    return retry_.Next();
   }
+  retry_.Reset();
   if (!connected) {
     expired_in_outage_ += *removed;
   } else if (expired_in_outage_ > 0) {

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "agent/coordinator_client.h"
 #include "agent/materializer.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/rate_limited_log.h"
 
@@ -36,10 +37,16 @@ class LocalExpiry {
   // Ends the thread. Idempotent.
   void Stop();
 
+  // After a failed pass the next waits longer, from kMinRetry to kMaxRetry
+  // with jitter (a map that is not a Berkeley DB stays so until an operator
+  // acts): no tight loop of reads of a broken file.
+  static constexpr absl::Duration kMinRetry = absl::Seconds(1);
+  static constexpr absl::Duration kMaxRetry = absl::Seconds(30);
+
   // One pass: removes what is due and returns how long to wait for the
-  // next (1 ms to kMaxWait). `connected`: a coordinator is reachable now.
-  // Once it is again after an outage, logs how many entries the outage
-  // expired here. Runs on the thread; public for tests.
+  // next (1 ms to kMaxWait, or the retry backoff after a failure). `connected`:
+  // a coordinator is reachable now. Once it is again after an outage, logs how
+  // many entries the outage expired here. Runs on the thread; public for tests.
   absl::Duration RunOnce(bool connected);
 
  private:
@@ -51,6 +58,7 @@ class LocalExpiry {
   const CoordinatorClient* const client_;
   const Clock* const clock_;
   RateLimitedLog failures_{absl::Minutes(1)};
+  Backoff retry_{kMinRetry, kMaxRetry};  // RunOnce() only (one thread)
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

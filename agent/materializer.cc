@@ -57,6 +57,10 @@ void Materializer::ClearWritten() {
 }
 
 absl::Status Materializer::Write(const std::vector<std::string>& touched) {
+  // After a failed write only a whole rewrite makes the map right again: a
+  // map that was replaced or recreated meanwhile lacks what `touched` does
+  // not name.
+  if (!written_known_) return RebuildLocked();
   MapBatch batch;
   std::vector<std::pair<std::string, int64_t>> updates;
   std::unordered_set<std::string> seen;
@@ -77,8 +81,8 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   if (batch.empty()) return absl::OkStatus();
   absl::StatusOr<ApplyResult> r = map_->Apply(batch);
   if (!r.ok()) {
-    // What the map holds is now uncertain; the next snapshot reconciles,
-    // and the next expiry pass re-reads it.
+    // What the map holds is now uncertain: the next write of any kind
+    // (a change, an expiry pass, Repair()) rebuilds it.
     ClearWritten();
     written_known_ = false;
     return r.status();
@@ -163,13 +167,28 @@ absl::Status Materializer::ApplySnapshot(
   for (const StateEntry& e : entries) cluster_[e.address] = e.ticks;
   // Re-read the map: another writer (vsmtprelay, a restore) may have
   // changed it, and this process may have just started.
+  return RebuildLocked();
+}
+
+absl::Status Materializer::Repair() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (written_known_) return absl::OkStatus();
+  return RebuildLocked();
+}
+
+absl::Status Materializer::RebuildLocked() {
+  written_known_ = false;
   absl::StatusOr<MapBatch> foreign = RereadLocked();
   if (!foreign.ok()) return foreign.status();
   // Not something this agent would write: the cluster decides.
   const MapBatch& batch = *foreign;
   if (!batch.empty()) {
     absl::StatusOr<ApplyResult> r = map_->Apply(batch);
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      ClearWritten();
+      written_known_ = false;
+      return r.status();
+    }
     ++stats_.batches;
   }
   std::vector<std::string> touched;
@@ -228,9 +247,14 @@ absl::StatusOr<size_t> Materializer::Expire() {
   std::lock_guard<std::mutex> l(mu_);
   if (!written_known_) {
     // Without this, what a failed write left in the map would not expire
-    // before the next snapshot, which no outage brings.
-    absl::StatusOr<MapBatch> foreign = RereadLocked();
-    if (!foreign.ok()) return foreign.status();
+    // (nor what it missed come back) before the next snapshot, which no
+    // outage brings. The rebuild leaves out what is due.
+    const uint64_t deletes = stats_.deletes;
+    absl::Status s = RebuildLocked();
+    if (!s.ok()) return s;
+    const size_t removed = stats_.deletes - deletes;
+    stats_.expired += removed;
+    return removed;
   }
   const int64_t cutoff = CutoffLocked();
   std::vector<std::string> due;

@@ -80,6 +80,13 @@ class Materializer {
   // Applies ordered deltas to the cluster state and the map.
   absl::Status ApplyDeltas(const std::vector<StateChange>& deltas);
 
+  // Every call above changes what this object holds first and writes the
+  // map second: a failed write loses nothing here. After one, the next
+  // write of any kind rebuilds the whole map (re-read, then rewritten from
+  // what this object holds); this does only that, and is OK at once when
+  // no write failed since the last rebuild. For retry loops.
+  absl::Status Repair();
+
   MaterializerStats stats() const;
 
  private:
@@ -96,6 +103,9 @@ class Materializer {
   // Reads what the map holds into written_; returns the deletion of every
   // key this agent would not write (not applied).
   absl::StatusOr<MapBatch> RereadLocked();
+  // Re-reads the map, removes what this agent would not write, and writes
+  // Desired() for every address it holds or the map held.
+  absl::Status RebuildLocked();
   std::string Key(const std::string& address) const;
 
   MapWriter* const map_;
@@ -116,7 +126,7 @@ class Materializer {
   std::unordered_map<std::string, int> early_acks_;
   // What the map holds, as far as this process wrote or read it.
   std::unordered_map<std::string, int64_t> written_;
-  bool written_known_ = true;  // false after a failed write
+  bool written_known_ = true;  // false after a failed write: rebuild
   // written_ ordered by ticks: what falls due first.
   std::set<std::pair<int64_t, std::string>> by_ticks_;
   MaterializerStats stats_;

@@ -16,8 +16,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/logging.h"
 #include "common/never_relay_gate.h"
+#include "common/rate_limited_log.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
@@ -111,21 +113,29 @@ struct Coordinator::Impl {
   // For a shared store: feeds the hub from the store's change log, so this
   // coordinator's agents see every coordinator's changes in one order.
   void FollowLoop() {
-    absl::Time last_warning = absl::InfinitePast();
+    // Redis down or failing over: retry on a jittered backoff (every
+    // coordinator of the cluster saw it fail at once), log now and then.
+    Backoff backoff(absl::Milliseconds(200), absl::Seconds(5));
+    RateLimitedLog warnings(absl::Seconds(30));
     while (!Stopping()) {
       absl::StatusOr<uint64_t> version =
           store->WaitForChange(hub->latest(), absl::Milliseconds(500));
       absl::StatusOr<std::vector<StateChange>> changes =
           version.ok() ? FollowStep(*version) : version.status();
-      if (!changes.ok()) {
-        if (absl::Now() - last_warning > absl::Seconds(10)) {
-          LogWarning("following the store: ", changes.status().message());
-          last_warning = absl::Now();
-        }
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait_for(l, std::chrono::milliseconds(200),
-                    [this] { return stopping; });
+      if (changes.ok()) {
+        backoff.Reset();
+        continue;
       }
+      warnings.Log(
+          LogLevel::kWarning,
+          absl::StrCat("following the store: ", changes.status().message(),
+                       ": check that the store (Redis) is up and reachable; "
+                       "agents of this coordinator miss other coordinators' "
+                       "changes until it is, retrying at least every ",
+                       absl::FormatDuration(backoff.max())));
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait_for(l, absl::ToChronoMicroseconds(backoff.Next()),
+                  [this] { return stopping; });
     }
   }
 
@@ -151,13 +161,29 @@ struct Coordinator::Impl {
   }
 
   void ExpiryLoop() {
+    // A failing store is retried no sooner than the interval, and later
+    // each time (up to a minute), with one line a minute at most.
+    Backoff backoff(options.expire_interval,
+                    std::max(options.expire_interval, absl::Minutes(1)));
+    RateLimitedLog warnings(absl::Minutes(1));
     std::unique_lock<std::mutex> l(mu);
     while (!stopping) {
       l.unlock();
       absl::Status s = writer->ExpireNow();
-      if (!s.ok()) LogWarning("expiry: ", s.message());
+      absl::Duration wait = options.expire_interval;
+      if (s.ok()) {
+        backoff.Reset();
+      } else {
+        wait = std::max(wait, backoff.Next());
+        warnings.Log(LogLevel::kWarning,
+                     absl::StrCat("expiry: ", s.message(),
+                                  ": check the store; old entries stay "
+                                  "(agents still expire them) until it "
+                                  "works, retrying at least every ",
+                                  absl::FormatDuration(backoff.max())));
+      }
       l.lock();
-      cv.wait_for(l, absl::ToChronoMilliseconds(options.expire_interval),
+      cv.wait_for(l, absl::ToChronoMicroseconds(wait),
                   [this] { return stopping; });
     }
   }

@@ -14,9 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/backoff.h"
 #include "common/flag_names.h"
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/rate_limited_log.h"
 #include "common/signals.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/store_config.h"
@@ -267,7 +269,9 @@ int main(int argc, char** argv) {
   // A shared store may be down when we start: keep trying, as agents do,
   // rather than leaving it to a supervisor's restart loop.
   std::unique_ptr<relaysync::Coordinator> coordinator;
-  for (int attempt = 0;; ++attempt) {
+  relaysync::Backoff backoff(absl::Seconds(1), absl::Seconds(30));
+  relaysync::RateLimitedLog retrying(absl::Minutes(1));
+  for (;;) {
     absl::StatusOr<std::unique_ptr<relaysync::Store>> store =
         relaysync::OpenStore(store_config);
     absl::Status failure = store.status();
@@ -285,11 +289,14 @@ int main(int argc, char** argv) {
       relaysync::LogError(failure.message());
       return 1;
     }
-    if (attempt % 10 == 0) {
-      relaysync::LogWarning(failure.message(), " (retrying)");
-    }
+    retrying.Log(relaysync::LogLevel::kWarning,
+                 absl::StrCat(failure.message(),
+                              ": check that Redis is up and reachable "
+                              "(--redis); retrying with backoff, at least "
+                              "every ",
+                              absl::FormatDuration(backoff.max())));
     std::unique_lock<std::mutex> l(mu);
-    if (cv.wait_for(l, std::chrono::seconds(1),
+    if (cv.wait_for(l, absl::ToChronoMicroseconds(backoff.Next()),
                     [&] { return stop_requested; })) {
       return 0;
     }

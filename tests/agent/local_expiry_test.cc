@@ -2,6 +2,10 @@
 // it removes entries and how long it sleeps between passes.
 #include "agent/local_expiry.h"
 
+#include <stdio.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -55,6 +59,32 @@ TEST_F(LocalExpiryTest, WakesWhenTheNextEntryFallsDueAndRemovesIt) {
   // Reconnected: the pass that logs the outage's count removes nothing.
   EXPECT_EQ(expiry_->RunOnce(true), LocalExpiry::kMaxWait);
   EXPECT_EQ(materializer_->stats().expired, 1u);
+}
+
+TEST_F(LocalExpiryTest, AMapThatIsNotABerkeleyDbIsRetriedOnABackoff) {
+  ASSERT_TRUE(materializer_->SetExpireAfter(absl::Seconds(60)).ok());
+  ASSERT_TRUE(materializer_->AddLocal("192.0.2.1", kNow - 30).ok());
+  ASSERT_TRUE(materializer_->AddLocal("192.0.2.2", kNow).ok());
+  // Replaced by something else; a write fails and leaves the map unknown.
+  const std::string path = dir_.File("relayers.db");
+  testing::WriteFile(path + ".new", std::string(8192, 'x'));
+  ASSERT_EQ(rename((path + ".new").c_str(), path.c_str()), 0);
+  ASSERT_FALSE(materializer_->AddLocal("192.0.2.3", kNow).ok());
+  absl::Duration longest;
+  for (int i = 0; i < 8; ++i) {
+    const absl::Duration wait = expiry_->RunOnce(false);
+    EXPECT_GE(wait, LocalExpiry::kMinRetry / 2) << i;
+    EXPECT_LE(wait, LocalExpiry::kMaxRetry) << i;
+    longest = std::max(longest, wait);
+  }
+  EXPECT_GE(longest, LocalExpiry::kMaxRetry / 2) << "it backs off";
+  // Moved away: the next pass rebuilds the map, less what is due.
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  clock_.Advance(absl::Seconds(40));
+  EXPECT_LE(expiry_->RunOnce(false), LocalExpiry::kMaxWait);
+  EXPECT_FALSE(Present("192.0.2.1"));
+  EXPECT_TRUE(Present("192.0.2.2"));
+  EXPECT_TRUE(Present("192.0.2.3"));
 }
 
 }  // namespace

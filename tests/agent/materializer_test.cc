@@ -239,11 +239,46 @@ TEST_F(MaterializerExpiryTest, AFailedWriteDoesNotStopExpiry) {
   EXPECT_FALSE(m_.AddLocal("10.0.0.2", kNow + 60).ok());
   map_.fail = false;
   // What the map holds was uncertain after the failure: the next pass
-  // reads it again, and no snapshot is needed (none comes in an outage).
+  // rebuilds it, and no snapshot is needed (none comes in an outage).
   EXPECT_EQ(ExpireNow(), 1);
-  EXPECT_TRUE(map_.entries.empty());
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.2", std::to_string(kNow + 60)}}));
   ASSERT_TRUE(m_.ApplySnapshot({}).ok());
   EXPECT_EQ(map_.entries, (Map{{"10.0.0.2", std::to_string(kNow + 60)}}));
+}
+
+TEST_F(MaterializerTest, RepairRebuildsAMapThatWasReplacedAfterAFailedWrite) {
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", kNow}, {"10.0.0.2", kNow}}).ok());
+  EXPECT_TRUE(m_.Repair().ok()) << "nothing failed: nothing to do";
+  map_.fail = true;  // e.g. replaced by a file that is not a map
+  EXPECT_FALSE(
+      m_.ApplyDeltas({{7, "10.0.0.3", kNow, false}, {8, "10.0.0.1", 0, true}})
+          .ok());
+  EXPECT_FALSE(m_.Repair().ok());
+  // The operator moved the bad file away: the agent starts a new, empty
+  // map, and the repair writes all it holds, the failed deltas included.
+  map_.fail = false;
+  map_.entries.clear();
+  map_.entries["foreign"] = "1";
+  ASSERT_TRUE(m_.Repair().ok());
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.2", std::to_string(kNow)},
+                               {"10.0.0.3", std::to_string(kNow)}}));
+  const int applies = map_.applies;
+  EXPECT_TRUE(m_.Repair().ok());
+  EXPECT_TRUE(m_.ApplyDeltas({{7, "10.0.0.3", kNow, false}}).ok());
+  EXPECT_EQ(map_.applies, applies)
+      << "re-applying the failed deltas is a no-op";
+}
+
+TEST_F(MaterializerTest, AnyWriteAfterAFailedOneRebuildsTheMap) {
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", kNow}}).ok());
+  map_.fail = true;
+  EXPECT_FALSE(m_.ApplyDeltas({{2, "10.0.0.2", kNow, false}}).ok());
+  map_.fail = false;
+  map_.entries.clear();
+  ASSERT_TRUE(m_.AddLocal("10.0.0.3", kNow).ok());
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.1", std::to_string(kNow)},
+                               {"10.0.0.2", std::to_string(kNow)},
+                               {"10.0.0.3", std::to_string(kNow)}}));
 }
 
 }  // namespace

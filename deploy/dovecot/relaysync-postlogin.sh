@@ -67,6 +67,11 @@ relaysync_notify() {
     return
   fi
   local -a args=(notify "--socket=$socket")
+  # Where notify leaves the login if the agent cannot confirm it; default
+  # the socket's path plus ".d" (the agent's --notify-drop-dir).
+  if [ -n "${RELAYSYNC_NOTIFY_DROP_DIR-}" ]; then
+    args+=("--drop-dir=$RELAYSYNC_NOTIFY_DROP_DIR")
+  fi
   if [ -n "$relaysync_protocol" ]; then
     args+=("--protocol=$relaysync_protocol")
   fi

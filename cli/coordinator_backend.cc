@@ -24,14 +24,27 @@ class CoordinatorBackend : public RelayBackend {
         clock_(clock),
         tls_(tls) {}
 
-  absl::Status Add(const Address& address, int64_t ticks) override {
+  absl::Status Add(const Address& address,
+                   std::optional<int64_t> ticks) override {
     v1::AddRequest req;
     req.set_address(address.ToString());
-    req.set_ticks(ticks);
+    if (ticks) req.set_ticks(*ticks);  // absent: the coordinator's now
     v1::AddResponse resp;
-    return Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
-      return stub->Add(ctx, req, &resp);
-    });
+    std::string answered_by;
+    absl::Status s = Call(
+        [&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+          return stub->Add(ctx, req, &resp);
+        },
+        &answered_by);
+    if (s.ok() && ticks && resp.entry().ticks() != *ticks) {
+      // A coordinator older than AddRequest's optional ticks reads 0 as now.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "coordinator ", answered_by, " stored ", req.address(),
+          " with ticks ", resp.entry().ticks(), ", not ", *ticks,
+          ": it predates exact ticks (0 is the epoch); upgrade it, or "
+          "delete the entry"));
+    }
+    return s;
   }
 
   absl::StatusOr<std::vector<std::string>> Delete(

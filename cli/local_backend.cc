@@ -9,12 +9,14 @@ namespace {
 
 class LocalBackend : public RelayBackend {
  public:
-  LocalBackend(std::unique_ptr<RelayersDb> db, KeyStyle key_style)
-      : db_(std::move(db)), key_style_(key_style) {}
+  LocalBackend(std::unique_ptr<RelayersDb> db, KeyStyle key_style,
+               const Clock* clock)
+      : db_(std::move(db)), key_style_(key_style), clock_(clock) {}
 
-  absl::Status Add(const Address& address, int64_t ticks) override {
+  absl::Status Add(const Address& address,
+                   std::optional<int64_t> ticks) override {
     MapBatch batch;
-    batch.Put(address.ToKey(key_style_), ticks);
+    batch.Put(address.ToKey(key_style_), ticks.value_or(clock_->NowSeconds()));
     return db_->Apply(batch).status();
   }
 
@@ -47,20 +49,21 @@ class LocalBackend : public RelayBackend {
  private:
   std::unique_ptr<RelayersDb> db_;
   const KeyStyle key_style_;
+  const Clock* const clock_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelayBackend>> OpenLocalBackend(
     const std::string& path, bool writable, KeyStyle key_style,
-    const MapOptions& options) {
+    const MapOptions& options, const Clock* clock) {
   absl::StatusOr<std::unique_ptr<RelayersDb>> db = RelayersDb::Open(
       path,
       writable ? RelayersDb::Mode::kReadWrite : RelayersDb::Mode::kReadOnly,
       options);
   if (!db.ok()) return db.status();
   return std::unique_ptr<RelayBackend>(
-      new LocalBackend(std::move(*db), key_style));
+      new LocalBackend(std::move(*db), key_style, clock));
 }
 
 }  // namespace relaysync

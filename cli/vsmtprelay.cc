@@ -234,7 +234,7 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
 
   // Validate every argument before touching the map.
   std::vector<Address> addresses;
-  int64_t ticks = now;
+  std::optional<int64_t> ticks;  // add without ticks: now
   int64_t cutoff = now;
   bool writes;
   if (cmd == "add") {
@@ -310,7 +310,8 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
                                     ctx.clock, *tls);
   } else {
     path = opts.db ? *opts.db : DefaultDbPath(ctx);
-    backend = OpenLocalBackend(path, writes, opts.key_style, opts.map);
+    backend =
+        OpenLocalBackend(path, writes, opts.key_style, opts.map, ctx.clock);
   }
   if (!backend.ok()) return Fail(backend.status(), err);
 

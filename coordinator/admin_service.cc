@@ -74,7 +74,8 @@ grpc::Status AdminService::Add(grpc::ServerContext* context,
     return s;
   }
   const int64_t now = clock_->NowSeconds();
-  const int64_t ticks = request->ticks() == 0 ? now : request->ticks();
+  // Absent means now; 0 is the epoch (vsmtprelay 1.1.0's add ip 0).
+  const int64_t ticks = request->has_ticks() ? request->ticks() : now;
   absl::StatusOr<MutationResult> r = writer_->Put(address, ticks);
   s = r.ok() ? grpc::Status::OK : ToGrpcStatus(r.status());
   // A future entry outlives every expiry: worth its own mark in the trail.

@@ -100,6 +100,15 @@ TEST_F(VsmtprelayTest, AddWithTicksReplacesAndMayBeInTheFuture) {
             Entry("10.0.0.1", 1500000000) + Entry("10.0.0.2", 2100000000));
 }
 
+TEST_F(VsmtprelayTest, AddWithTicksZeroStoresTheEpoch) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "0"}).code, kExitOk);
+  // Byte for byte what vsmtprelay 1.1.0 prints.
+  const char kEpoch[] =
+      "# timestamp (UTC): Thu Jan  1 00:00:00 1970\n10.0.0.1\t0\n";
+  EXPECT_EQ(Run({"dump"}).out, kEpoch);
+  EXPECT_EQ(Run({"list", "1440"}).out, kEpoch);
+}
+
 TEST_F(VsmtprelayTest, OutputIsInAddressOrder) {
   for (const char* ip :
        {"fd00::1", "10.0.0.10", "10.0.0.9", "::1", "9.1.1.1"}) {

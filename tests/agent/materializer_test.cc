@@ -74,9 +74,9 @@ TEST_F(MaterializerTest, LocalLoginIsWrittenAtOnceInSendmailKeyForm) {
 TEST_F(MaterializerTest, AnEntryStampedAtTheEpochIsWrittenAndRemoved) {
   // vsmtprelay --coordinator=... add ip 0: present, at 1970.
   ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", 5}}).ok());
-  ASSERT_TRUE(m_.ApplyDeltas({{1, "10.0.0.1", 0, false},
-                              {2, "fd00::5", 0, false}})
-                  .ok());
+  ASSERT_TRUE(
+      m_.ApplyDeltas({{1, "10.0.0.1", 0, false}, {2, "fd00::5", 0, false}})
+          .ok());
   EXPECT_EQ(map_.entries,
             (Map{{"10.0.0.1", "0"}, {"ipv6:fd00:0:0:0:0:0:0:5", "0"}}));
   EXPECT_EQ(m_.Held().size(), 2u);

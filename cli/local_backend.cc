@@ -1,6 +1,9 @@
 #include "cli/local_backend.h"
 
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -13,20 +16,45 @@ class LocalBackend : public RelayBackend {
                const Clock* clock)
       : db_(std::move(db)), key_style_(key_style), clock_(clock) {}
 
+  // Writes the key in `key_style_` and removes the address's other
+  // spellings, so that the address has one entry, as the agent keeps it.
   absl::Status Add(const Address& address,
                    std::optional<int64_t> ticks) override {
+    std::vector<std::string> keys = address.KeySpellings(key_style_);
     MapBatch batch;
-    batch.Put(address.ToKey(key_style_), ticks.value_or(clock_->NowSeconds()));
+    for (size_t i = 1; i < keys.size(); ++i) batch.Delete(keys[i]);
+    batch.Put(keys[0], ticks.value_or(clock_->NowSeconds()));
     return db_->Apply(batch).status();
   }
 
+  // Removes every spelling of each address (a map may hold keys of either
+  // style, even both); an address is missing when none was there.
   absl::StatusOr<std::vector<std::string>> Delete(
       const std::vector<Address>& addresses) override {
     MapBatch batch;
-    for (const Address& a : addresses) batch.Delete(a.ToKey(key_style_));
+    std::set<std::string> keys;
+    for (const Address& a : addresses) {
+      for (std::string& k : a.KeySpellings(key_style_)) {
+        if (keys.insert(k).second) batch.Delete(std::move(k));
+      }
+    }
     absl::StatusOr<ApplyResult> result = db_->Apply(batch);
     if (!result.ok()) return result.status();
-    return std::move(result->missing);
+    const std::set<std::string> absent(result->missing.begin(),
+                                       result->missing.end());
+    std::vector<std::string> missing;
+    std::set<std::string> removed;
+    for (const Address& a : addresses) {
+      bool found = false;
+      for (const std::string& k : a.KeySpellings(key_style_)) {
+        found = found || absent.count(k) == 0;
+      }
+      // A repeated address was removed by its first mention.
+      if (!found || !removed.insert(a.ToString()).second) {
+        missing.push_back(a.ToString());
+      }
+    }
+    return missing;
   }
 
   absl::StatusOr<int64_t> Expire(int64_t cutoff) override {

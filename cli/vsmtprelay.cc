@@ -55,8 +55,10 @@ const char kHelp[] =
     "                      when connecting by another name or an IP\n"
     "  --insecure          talk plaintext to a coordinator started with\n"
     "                      --insecure ($VSMTPRELAY_INSECURE=1)\n"
-    "  --key-style=STYLE   how IPv6 keys are written: canonical (fd00:db8::5,\n"
-    "                      default) or sendmail (ipv6:fd00:db8:0:0:0:0:0:5)\n"
+    "  --key-style=STYLE   how add writes IPv6 keys: sendmail\n"
+    "                      (ipv6:fd00:db8:0:0:0:0:0:5, default: what sendmail\n"
+    "                      looks up) or canonical (fd00:db8::5); add replaces\n"
+    "                      and delete removes the address in any spelling\n"
     "  --nul-keys          keys end with a NUL byte (Postfix, Exim)\n"
     "  --btree             the map is a Berkeley DB btree, not a hash\n"
     "  --help              this text\n"
@@ -66,8 +68,11 @@ const char kHelp[] =
     "--coordinator the cluster (store, version, connected agents).\n"
     "\n"
     "IP addresses are IPv4 dotted quads (10.11.12.13) or IPv6. ticks are\n"
-    "seconds since the epoch; n is a count of minutes. list and dump print a\n"
-    "form that makemap(8) rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
+    "seconds since the epoch, exactly (0 is 1 January 1970), on a file as\n"
+    "through the coordinator; n is a count of minutes. delete takes any\n"
+    "number of addresses (the coordinator gets them 1,000 per request).\n"
+    "list and dump show keys as stored, in a form that makemap(8)\n"
+    "rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
     "\n"
     "Exit status: 0 success, 1 failure (unreadable map, address not present),\n"
     "2 usage error (bad command, address, n or ticks, or an address that is\n"
@@ -79,7 +84,8 @@ struct Options {
   std::optional<std::string> coordinator;
   ClientTlsOptions tls;
   int64_t timeout_seconds = 10;
-  KeyStyle key_style = KeyStyle::kCanonical;
+  // New keys are what sendmail looks up, as the agent writes them.
+  KeyStyle key_style = KeyStyle::kSendmail;
   MapOptions map;
   std::vector<std::string> words;  // command and its arguments
 };

@@ -112,7 +112,7 @@ TEST_F(VsmtprelayTest, AddWithTicksZeroStoresTheEpoch) {
 TEST_F(VsmtprelayTest, OutputIsInAddressOrder) {
   for (const char* ip :
        {"fd00::1", "10.0.0.10", "10.0.0.9", "::1", "9.1.1.1"}) {
-    ASSERT_EQ(Run({"add", ip, "1000"}).code, kExitOk);
+    ASSERT_EQ(Run({"--key-style=canonical", "add", ip, "1000"}).code, kExitOk);
   }
   EXPECT_EQ(Run({"dump"}).out, Entry("9.1.1.1", 1000) +
                                    Entry("10.0.0.9", 1000) +
@@ -121,9 +121,16 @@ TEST_F(VsmtprelayTest, OutputIsInAddressOrder) {
 }
 
 TEST_F(VsmtprelayTest, AddCanonicalizesAddresses) {
-  ASSERT_EQ(Run({"add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code, kExitOk);
+  ASSERT_EQ(
+      Run({"--key-style=canonical", "add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code,
+      kExitOk);
   ASSERT_EQ(Run({"add", "::ffff:192.0.2.1", "8"}).code, kExitOk);
   EXPECT_EQ(Run({"dump"}).out, Entry("192.0.2.1", 8) + Entry("fd00:db8::5", 7));
+}
+
+TEST_F(VsmtprelayTest, AddWritesSendmailKeysByDefault) {
+  ASSERT_EQ(Run({"add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code, kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, Entry("ipv6:fd00:db8:0:0:0:0:0:5", 7));
 }
 
 TEST_F(VsmtprelayTest, SendmailKeyStyleWritesFullIpv6) {

@@ -75,6 +75,8 @@ TEST_F(VsmtprelayTest, HelpDocumentsOptionsAndSucceeds) {
   EXPECT_THAT(r.out, HasSubstr(kOriginalUsage));
   EXPECT_THAT(r.out, HasSubstr("--db=PATH"));
   EXPECT_THAT(r.out, HasSubstr("Exit status"));
+  EXPECT_THAT(r.out, HasSubstr("(0 is 1 January 1970)"));
+  EXPECT_THAT(r.out, HasSubstr("(ipv6:fd00:db8:0:0:0:0:0:5, default"));
 }
 
 TEST_F(VsmtprelayTest, UnknownOptionIsAUsageError) {

@@ -9,6 +9,13 @@
 #include "common/ticks.h"
 
 namespace relaysync {
+namespace {
+
+// Ticks are never negative (ParseTicks and Admin.Add refuse them), so 0 is
+// an entry stamped at the epoch (vsmtprelay add ip 0) and this is none.
+constexpr int64_t kNoEntry = -1;
+
+}  // namespace
 
 Materializer::Materializer(MapWriter* map, KeyStyle key_style,
                            const Clock* clock)
@@ -26,29 +33,29 @@ int64_t Materializer::CutoffLocked() const {
 
 int64_t Materializer::Desired(const std::string& address,
                               int64_t cutoff) const {
-  int64_t ticks = 0;
+  int64_t ticks = kNoEntry;
   if (auto it = cluster_.find(address); it != cluster_.end()) {
     ticks = it->second;
   }
   if (auto it = local_.find(address); it != local_.end()) {
     ticks = std::max(ticks, it->second.ticks);
   }
-  return ticks > cutoff ? ticks : 0;
+  return ticks > cutoff ? ticks : kNoEntry;
 }
 
 void Materializer::SetWritten(const std::string& address, int64_t ticks) {
   auto it = written_.find(address);
   if (it != written_.end()) {
     by_ticks_.erase({it->second, address});
-    if (ticks == 0) {
+    if (ticks == kNoEntry) {
       written_.erase(it);
     } else {
       it->second = ticks;
     }
-  } else if (ticks != 0) {
+  } else if (ticks != kNoEntry) {
     written_.emplace(address, ticks);
   }
-  if (ticks != 0) by_ticks_.emplace(ticks, address);
+  if (ticks != kNoEntry) by_ticks_.emplace(ticks, address);
 }
 
 void Materializer::ClearWritten() {
@@ -69,9 +76,9 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
     if (!seen.insert(address).second) continue;
     const int64_t want = Desired(address, cutoff);
     auto it = written_.find(address);
-    const int64_t have = it == written_.end() ? 0 : it->second;
+    const int64_t have = it == written_.end() ? kNoEntry : it->second;
     if (want == have) continue;
-    if (want == 0) {
+    if (want == kNoEntry) {
       batch.Delete(Key(address));
     } else {
       batch.Put(Key(address), want);
@@ -90,7 +97,7 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   ++stats_.batches;
   for (const auto& [address, ticks] : updates) {
     SetWritten(address, ticks);
-    ++(ticks == 0 ? stats_.deletes : stats_.puts);
+    ++(ticks == kNoEntry ? stats_.deletes : stats_.puts);
   }
   return absl::OkStatus();
 }

@@ -92,11 +92,12 @@ class Materializer {
  private:
   // Ticks at or before this are expired now (INT64_MIN: nothing is).
   int64_t CutoffLocked() const;
-  // The timestamp the map should hold for `address`, or 0 for none.
+  // The timestamp the map should hold for `address`, or -1 for none (0 is
+  // an entry stamped at the epoch).
   int64_t Desired(const std::string& address, int64_t cutoff) const;
   // Writes Desired() for every address in `touched`, skipping no-ops.
   absl::Status Write(const std::vector<std::string>& touched);
-  // Records what the map holds for `address` (0: nothing), in written_ and
+  // Records what the map holds for `address` (-1: nothing), in written_ and
   // by_ticks_ alike.
   void SetWritten(const std::string& address, int64_t ticks);
   void ClearWritten();

@@ -2,12 +2,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/ticks.h"
+#include "coordinator/limits.h"  // header only: the protocol's limits
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 #include "rpc/grpc_status.h"
@@ -24,27 +26,58 @@ class CoordinatorBackend : public RelayBackend {
         clock_(clock),
         tls_(tls) {}
 
-  absl::Status Add(const Address& address, int64_t ticks) override {
+  absl::Status Add(const Address& address,
+                   std::optional<int64_t> ticks) override {
     v1::AddRequest req;
     req.set_address(address.ToString());
-    req.set_ticks(ticks);
+    if (ticks) req.set_ticks(*ticks);  // absent: the coordinator's now
     v1::AddResponse resp;
-    return Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
-      return stub->Add(ctx, req, &resp);
-    });
+    std::string answered_by;
+    absl::Status s = Call(
+        [&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+          return stub->Add(ctx, req, &resp);
+        },
+        &answered_by);
+    if (s.ok() && ticks && resp.entry().ticks() != *ticks) {
+      // A coordinator older than AddRequest's optional ticks reads 0 as now.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "coordinator ", answered_by, " stored ", req.address(),
+          " with ticks ", resp.entry().ticks(), ", not ", *ticks,
+          ": it predates exact ticks (0 is the epoch); upgrade it, or "
+          "delete the entry"));
+    }
+    return s;
   }
 
+  // Split into requests of the protocol's limit, in order: each is atomic
+  // on the coordinator, the whole is not (a failure names what is done).
   absl::StatusOr<std::vector<std::string>> Delete(
       const std::vector<Address>& addresses) override {
-    v1::DeleteRequest req;
-    for (const Address& a : addresses) req.add_addresses(a.ToString());
-    v1::DeleteResponse resp;
-    absl::Status s = Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
-      return stub->Delete(ctx, req, &resp);
-    });
-    if (!s.ok()) return s;
-    return std::vector<std::string>(resp.missing().begin(),
-                                    resp.missing().end());
+    std::vector<std::string> missing;
+    for (size_t start = 0; start < addresses.size();
+         start += kMaxAddressesPerRequest) {
+      const size_t end =
+          std::min(addresses.size(), start + kMaxAddressesPerRequest);
+      v1::DeleteRequest req;
+      for (size_t i = start; i < end; ++i) {
+        req.add_addresses(addresses[i].ToString());
+      }
+      v1::DeleteResponse resp;
+      absl::Status s =
+          Call([&](v1::Admin::Stub* stub, grpc::ClientContext* ctx) {
+            return stub->Delete(ctx, req, &resp);
+          });
+      if (!s.ok() && start > 0) {
+        return absl::Status(
+            s.code(), absl::StrCat(s.message(), " (the first ", start, " of ",
+                                   addresses.size(),
+                                   " addresses were deleted, the rest not)"));
+      }
+      if (!s.ok()) return s;
+      missing.insert(missing.end(), resp.missing().begin(),
+                     resp.missing().end());
+    }
+    return missing;
   }
 
   absl::StatusOr<int64_t> Expire(int64_t cutoff) override {

@@ -1,6 +1,9 @@
 #include "cli/local_backend.h"
 
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -9,22 +12,49 @@ namespace {
 
 class LocalBackend : public RelayBackend {
  public:
-  LocalBackend(std::unique_ptr<RelayersDb> db, KeyStyle key_style)
-      : db_(std::move(db)), key_style_(key_style) {}
+  LocalBackend(std::unique_ptr<RelayersDb> db, KeyStyle key_style,
+               const Clock* clock)
+      : db_(std::move(db)), key_style_(key_style), clock_(clock) {}
 
-  absl::Status Add(const Address& address, int64_t ticks) override {
+  // Writes the key in `key_style_` and removes the address's other
+  // spellings, so that the address has one entry, as the agent keeps it.
+  absl::Status Add(const Address& address,
+                   std::optional<int64_t> ticks) override {
+    std::vector<std::string> keys = address.KeySpellings(key_style_);
     MapBatch batch;
-    batch.Put(address.ToKey(key_style_), ticks);
+    for (size_t i = 1; i < keys.size(); ++i) batch.Delete(keys[i]);
+    batch.Put(keys[0], ticks.value_or(clock_->NowSeconds()));
     return db_->Apply(batch).status();
   }
 
+  // Removes every spelling of each address (a map may hold keys of either
+  // style, even both); an address is missing when none was there.
   absl::StatusOr<std::vector<std::string>> Delete(
       const std::vector<Address>& addresses) override {
     MapBatch batch;
-    for (const Address& a : addresses) batch.Delete(a.ToKey(key_style_));
+    std::set<std::string> keys;
+    for (const Address& a : addresses) {
+      for (std::string& k : a.KeySpellings(key_style_)) {
+        if (keys.insert(k).second) batch.Delete(std::move(k));
+      }
+    }
     absl::StatusOr<ApplyResult> result = db_->Apply(batch);
     if (!result.ok()) return result.status();
-    return std::move(result->missing);
+    const std::set<std::string> absent(result->missing.begin(),
+                                       result->missing.end());
+    std::vector<std::string> missing;
+    std::set<std::string> removed;
+    for (const Address& a : addresses) {
+      bool found = false;
+      for (const std::string& k : a.KeySpellings(key_style_)) {
+        found = found || absent.count(k) == 0;
+      }
+      // A repeated address was removed by its first mention.
+      if (!found || !removed.insert(a.ToString()).second) {
+        missing.push_back(a.ToString());
+      }
+    }
+    return missing;
   }
 
   absl::StatusOr<int64_t> Expire(int64_t cutoff) override {
@@ -58,20 +88,21 @@ class LocalBackend : public RelayBackend {
  private:
   std::unique_ptr<RelayersDb> db_;
   const KeyStyle key_style_;
+  const Clock* const clock_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelayBackend>> OpenLocalBackend(
     const std::string& path, bool writable, KeyStyle key_style,
-    const MapOptions& options) {
+    const MapOptions& options, const Clock* clock) {
   absl::StatusOr<std::unique_ptr<RelayersDb>> db = RelayersDb::Open(
       path,
       writable ? RelayersDb::Mode::kReadWrite : RelayersDb::Mode::kReadOnly,
       options);
   if (!db.ok()) return db.status();
   return std::unique_ptr<RelayBackend>(
-      new LocalBackend(std::move(*db), key_style));
+      new LocalBackend(std::move(*db), key_style, clock));
 }
 
 }  // namespace relaysync

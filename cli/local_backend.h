@@ -8,14 +8,16 @@
 #include "backends/relayers_db.h"
 #include "cli/relay_backend.h"
 #include "common/address.h"
+#include "common/clock.h"
 
 namespace relaysync {
 
 // Opens `path` for writing when `writable` (creating it if missing), else
-// read-only, so list/dump work on a map the user may only read.
+// read-only, so list/dump work on a map the user may only read. `clock`
+// (not owned) stamps an add without ticks.
 absl::StatusOr<std::unique_ptr<RelayBackend>> OpenLocalBackend(
     const std::string& path, bool writable, KeyStyle key_style,
-    const MapOptions& options);
+    const MapOptions& options, const Clock* clock);
 
 }  // namespace relaysync
 

@@ -4,6 +4,7 @@
 #define RELAYSYNC_CLI_RELAY_BACKEND_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,11 @@ class RelayBackend {
  public:
   virtual ~RelayBackend() = default;
 
-  // Inserts or replaces `address` with `ticks`.
-  virtual absl::Status Add(const Address& address, int64_t ticks) = 0;
+  // Inserts or replaces `address` with `ticks`, exactly (0 is the epoch);
+  // without ticks, with now by the clock of whoever keeps the map (this
+  // host for a file, the coordinator for the cluster).
+  virtual absl::Status Add(const Address& address,
+                           std::optional<int64_t> ticks) = 0;
   // Removes every address; returns the canonical text of those that were not
   // present (the others are removed regardless).
   virtual absl::StatusOr<std::vector<std::string>> Delete(

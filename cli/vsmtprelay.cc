@@ -55,8 +55,10 @@ const char kHelp[] =
     "                      when connecting by another name or an IP\n"
     "  --insecure          talk plaintext to a coordinator started with\n"
     "                      --insecure ($VSMTPRELAY_INSECURE=1)\n"
-    "  --key-style=STYLE   how IPv6 keys are written: canonical (fd00:db8::5,\n"
-    "                      default) or sendmail (ipv6:fd00:db8:0:0:0:0:0:5)\n"
+    "  --key-style=STYLE   how add writes IPv6 keys: sendmail\n"
+    "                      (ipv6:fd00:db8:0:0:0:0:0:5, default: what sendmail\n"
+    "                      looks up) or canonical (fd00:db8::5); add replaces\n"
+    "                      and delete removes the address in any spelling\n"
     "  --nul-keys          keys end with a NUL byte (Postfix, Exim)\n"
     "  --btree             the map is a Berkeley DB btree, not a hash\n"
     "  --attribution       list and dump with --coordinator: before each\n"
@@ -71,8 +73,11 @@ const char kHelp[] =
     "--coordinator the cluster (store, version, connected agents).\n"
     "\n"
     "IP addresses are IPv4 dotted quads (10.11.12.13) or IPv6. ticks are\n"
-    "seconds since the epoch; n is a count of minutes. list and dump print a\n"
-    "form that makemap(8) rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
+    "seconds since the epoch, exactly (0 is 1 January 1970), on a file as\n"
+    "through the coordinator; n is a count of minutes. delete takes any\n"
+    "number of addresses (the coordinator gets them 1,000 per request).\n"
+    "list and dump show keys as stored, in a form that makemap(8)\n"
+    "rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
     "\n"
     "Exit status: 0 success, 1 failure (unreadable map, address not present),\n"
     "2 usage error (bad command, address, n or ticks, or an address that is\n"
@@ -84,7 +89,8 @@ struct Options {
   std::optional<std::string> coordinator;
   ClientTlsOptions tls;
   int64_t timeout_seconds = 10;
-  KeyStyle key_style = KeyStyle::kCanonical;
+  // New keys are what sendmail looks up, as the agent writes them.
+  KeyStyle key_style = KeyStyle::kSendmail;
   MapOptions map;
   bool attribution = false;
   std::vector<std::string> words;  // command and its arguments
@@ -242,7 +248,7 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
 
   // Validate every argument before touching the map.
   std::vector<Address> addresses;
-  int64_t ticks = now;
+  std::optional<int64_t> ticks;  // add without ticks: now
   int64_t cutoff = now;
   bool writes;
   if (cmd == "add") {
@@ -329,7 +335,8 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
                                     ctx.clock, *tls);
   } else {
     path = opts.db ? *opts.db : DefaultDbPath(ctx);
-    backend = OpenLocalBackend(path, writes, opts.key_style, opts.map);
+    backend =
+        OpenLocalBackend(path, writes, opts.key_style, opts.map, ctx.clock);
   }
   if (!backend.ok()) return Fail(backend.status(), err);
 

@@ -217,6 +217,17 @@ std::string Address::ToKey(KeyStyle style) const {
   return absl::StrCat(kSendmailV6Tag, absl::StrJoin(words, ":"));
 }
 
+std::vector<std::string> Address::KeySpellings(KeyStyle first) const {
+  if (family_ == Family::kV4) return {ToString()};
+  const KeyStyle other =
+      first == KeyStyle::kSendmail ? KeyStyle::kCanonical : KeyStyle::kSendmail;
+  std::vector<std::string> keys = {ToKey(first), ToKey(other),
+                                   absl::StrCat(kSendmailV6Tag, ToString())};
+  // "ipv6:" + compressed equals the full form when nothing is compressed.
+  if (keys[2] == ToKey(KeyStyle::kSendmail)) keys.pop_back();
+  return keys;
+}
+
 bool operator<(const Address& a, const Address& b) {
   return std::tie(a.family_, a.bytes_) < std::tie(b.family_, b.bytes_);
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -47,6 +48,11 @@ class Address {
   std::string ToString() const;
   // The relayers.db key for `style`.
   std::string ToKey(KeyStyle style) const;
+  // Every key under which a map may hold this address, ToKey(`first`)
+  // first: both styles, and for IPv6 also the tag with the compressed form
+  // ("ipv6:fd00:db8::5"), which older writers used. One key for IPv4.
+  // Lower case only: sendmail and makemap fold keys to lower case.
+  std::vector<std::string> KeySpellings(KeyStyle first) const;
 
   // IPv4 before IPv6, then numeric order: the order of list/dump output.
   friend bool operator<(const Address& a, const Address& b);

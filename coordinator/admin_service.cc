@@ -75,7 +75,8 @@ grpc::Status AdminService::Add(grpc::ServerContext* context,
     return s;
   }
   const int64_t now = clock_->NowSeconds();
-  const int64_t ticks = request->ticks() == 0 ? now : request->ticks();
+  // Absent means now; 0 is the epoch (vsmtprelay 1.1.0's add ip 0).
+  const int64_t ticks = request->has_ticks() ? request->ticks() : now;
   // A certificate's URI may be longer than a store keeps: its start is
   // enough to tell admins apart, and the audit log has it whole.
   const Attribution who{kAdminHost,

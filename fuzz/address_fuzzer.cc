@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -56,6 +57,14 @@ void CheckAccepted(absl::string_view text, const Address& a) {
     FUZZ_CHECK(key == canonical, key);
   }
   FUZZ_CHECK(!(a < *again) && !(*again < a), canonical);
+  // vsmtprelay delete removes these: each must be this address, and no other.
+  const std::vector<std::string> spellings =
+      a.KeySpellings(KeyStyle::kSendmail);
+  FUZZ_CHECK(!spellings.empty() && spellings[0] == key, key);
+  for (const std::string& k : spellings) {
+    absl::StatusOr<Address> parsed = Address::Parse(k);
+    FUZZ_CHECK(parsed.ok() && *parsed == a, k);
+  }
 }
 
 }  // namespace

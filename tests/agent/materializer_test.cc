@@ -71,6 +71,22 @@ TEST_F(MaterializerTest, LocalLoginIsWrittenAtOnceInSendmailKeyForm) {
   EXPECT_EQ(map_.applies, 2);
 }
 
+TEST_F(MaterializerTest, AnEntryStampedAtTheEpochIsWrittenAndRemoved) {
+  // vsmtprelay --coordinator=... add ip 0: present, at 1970.
+  ASSERT_TRUE(m_.ApplySnapshot({{"10.0.0.1", 5}}).ok());
+  ASSERT_TRUE(
+      m_.ApplyDeltas({{1, "10.0.0.1", 0, false}, {2, "fd00::5", 0, false}})
+          .ok());
+  EXPECT_EQ(map_.entries,
+            (Map{{"10.0.0.1", "0"}, {"ipv6:fd00:0:0:0:0:0:0:5", "0"}}));
+  EXPECT_EQ(m_.Held().size(), 2u);
+  ASSERT_TRUE(m_.ApplyDeltas({{3, "10.0.0.1", 0, true}}).ok());
+  EXPECT_EQ(map_.entries, (Map{{"ipv6:fd00:0:0:0:0:0:0:5", "0"}}));
+  // A policy expires it at once.
+  ASSERT_TRUE(m_.SetExpireAfter(absl::Minutes(30)).ok());
+  EXPECT_TRUE(map_.entries.empty());
+}
+
 TEST_F(MaterializerTest, SnapshotReconcilesButKeepsPendingLocalLogins) {
   map_.entries = {{"10.0.0.1", "5"},   // stale timestamp
                   {"10.0.0.2", "5"},   // cluster no longer has it

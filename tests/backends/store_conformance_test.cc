@@ -173,6 +173,22 @@ TEST_P(StoreConformanceTest, PutSetsExactTicksEvenEarlier) {
   EXPECT_EQ(Entries(*store_)["10.0.0.1"], kT + 50);
 }
 
+TEST_P(StoreConformanceTest, PutAtTheEpochIsPresentUntilExpiredOrDeleted) {
+  // vsmtprelay add ip 0: a record {0, 0} is absent, so Put must lower the
+  // delete time below 0.
+  EXPECT_THAT(What(Must(store_->Put("10.0.0.1", 0, kByAdmin)).changes),
+              ElementsAre("10.0.0.1 0"));
+  Must(store_->Put("10.0.0.2", 0, kByAdmin));
+  EXPECT_THAT(Entries(*store_),
+              ElementsAre(Pair("10.0.0.1", 0), Pair("10.0.0.2", 0)));
+  EXPECT_EQ(Must(store_->CountLaterThan(-1)), 2);
+  EXPECT_THAT(What(Must(store_->Expire(0, kNone)).changes),
+              UnorderedElementsAre("10.0.0.1 removed", "10.0.0.2 removed"));
+  Must(store_->Put("10.0.0.1", 0, kByAdmin));
+  EXPECT_THAT(Must(store_->Delete({"10.0.0.1"}, kT)).missing, IsEmpty());
+  EXPECT_THAT(Entries(*store_), IsEmpty());
+}
+
 TEST_P(StoreConformanceTest, CountLaterThanCountsOnlyPresentLaterEntries) {
   EXPECT_EQ(Must(store_->CountLaterThan(kT)), 0);
   Merge(*store_, {{"10.0.0.1", kT}, {"10.0.0.2", kT + 10}});

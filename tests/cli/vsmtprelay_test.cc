@@ -75,6 +75,8 @@ TEST_F(VsmtprelayTest, HelpDocumentsOptionsAndSucceeds) {
   EXPECT_THAT(r.out, HasSubstr(kOriginalUsage));
   EXPECT_THAT(r.out, HasSubstr("--db=PATH"));
   EXPECT_THAT(r.out, HasSubstr("Exit status"));
+  EXPECT_THAT(r.out, HasSubstr("(0 is 1 January 1970)"));
+  EXPECT_THAT(r.out, HasSubstr("(ipv6:fd00:db8:0:0:0:0:0:5, default"));
 }
 
 TEST_F(VsmtprelayTest, AttributionOnALocalMapIsAUsageErrorSayingWhy) {
@@ -116,10 +118,19 @@ TEST_F(VsmtprelayTest, AddWithTicksReplacesAndMayBeInTheFuture) {
             Entry("10.0.0.1", 1500000000) + Entry("10.0.0.2", 2100000000));
 }
 
+TEST_F(VsmtprelayTest, AddWithTicksZeroStoresTheEpoch) {
+  ASSERT_EQ(Run({"add", "10.0.0.1", "0"}).code, kExitOk);
+  // Byte for byte what vsmtprelay 1.1.0 prints.
+  const char kEpoch[] =
+      "# timestamp (UTC): Thu Jan  1 00:00:00 1970\n10.0.0.1\t0\n";
+  EXPECT_EQ(Run({"dump"}).out, kEpoch);
+  EXPECT_EQ(Run({"list", "1440"}).out, kEpoch);
+}
+
 TEST_F(VsmtprelayTest, OutputIsInAddressOrder) {
   for (const char* ip :
        {"fd00::1", "10.0.0.10", "10.0.0.9", "::1", "9.1.1.1"}) {
-    ASSERT_EQ(Run({"add", ip, "1000"}).code, kExitOk);
+    ASSERT_EQ(Run({"--key-style=canonical", "add", ip, "1000"}).code, kExitOk);
   }
   EXPECT_EQ(Run({"dump"}).out, Entry("9.1.1.1", 1000) +
                                    Entry("10.0.0.9", 1000) +
@@ -128,9 +139,16 @@ TEST_F(VsmtprelayTest, OutputIsInAddressOrder) {
 }
 
 TEST_F(VsmtprelayTest, AddCanonicalizesAddresses) {
-  ASSERT_EQ(Run({"add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code, kExitOk);
+  ASSERT_EQ(
+      Run({"--key-style=canonical", "add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code,
+      kExitOk);
   ASSERT_EQ(Run({"add", "::ffff:192.0.2.1", "8"}).code, kExitOk);
   EXPECT_EQ(Run({"dump"}).out, Entry("192.0.2.1", 8) + Entry("fd00:db8::5", 7));
+}
+
+TEST_F(VsmtprelayTest, AddWritesSendmailKeysByDefault) {
+  ASSERT_EQ(Run({"add", "FD00:0DB8:0:0:0:0:0:5", "7"}).code, kExitOk);
+  EXPECT_EQ(Run({"dump"}).out, Entry("ipv6:fd00:db8:0:0:0:0:0:5", 7));
 }
 
 TEST_F(VsmtprelayTest, SendmailKeyStyleWritesFullIpv6) {

@@ -88,6 +88,28 @@ TEST(AddressTest, SendmailKeyIsLowerCaseFullIpv6) {
   EXPECT_EQ(SendmailKey("::ffff:10.1.2.3"), "10.1.2.3");
 }
 
+TEST(AddressTest, KeySpellingsListEveryKeyOfAnAddressChosenStyleFirst) {
+  const Address v6 = *Address::Parse("fd00:db8::5");
+  EXPECT_EQ(v6.KeySpellings(KeyStyle::kSendmail),
+            (std::vector<std::string>{"ipv6:fd00:db8:0:0:0:0:0:5",
+                                      "fd00:db8::5", "ipv6:fd00:db8::5"}));
+  EXPECT_EQ(
+      v6.KeySpellings(KeyStyle::kCanonical),
+      (std::vector<std::string>{"fd00:db8::5", "ipv6:fd00:db8:0:0:0:0:0:5",
+                                "ipv6:fd00:db8::5"}));
+  // Nothing to compress: the tagged forms are one.
+  EXPECT_EQ(
+      Address::Parse("1:2:3:4:5:6:7:8")->KeySpellings(KeyStyle::kSendmail),
+      (std::vector<std::string>{"ipv6:1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"}));
+  EXPECT_EQ(
+      Address::Parse("::ffff:10.1.2.3")->KeySpellings(KeyStyle::kSendmail),
+      (std::vector<std::string>{"10.1.2.3"}));
+  // Each spelling parses back to the address.
+  for (const std::string& key : v6.KeySpellings(KeyStyle::kSendmail)) {
+    EXPECT_EQ(*Address::Parse(key), v6) << key;
+  }
+}
+
 TEST(AddressTest, AcceptsSendmailTaggedInput) {
   EXPECT_EQ(Canonical("IPv6:fd00:db8:0:0:0:0:0:5"), "fd00:db8::5");
   EXPECT_EQ(Canonical("ipv6:fd00:db8:0:0:0:0:0:5"), "fd00:db8::5");

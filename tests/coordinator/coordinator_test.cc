@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -129,6 +130,23 @@ TEST_F(CoordinatorTest, HealthServiceReportsServing) {
     ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
     EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
+}
+
+TEST_F(CoordinatorTest, AddStoresTicksExactlyAndAbsentTicksAsNow) {
+  for (const auto& [address, ticks] :
+       std::vector<std::pair<std::string, std::optional<int64_t>>>{
+           {"10.0.0.1", 0}, {"10.0.0.2", std::nullopt}, {"10.0.0.3", 5}}) {
+    grpc::ClientContext ctx;
+    v1::AddRequest req;
+    req.set_address(address);
+    if (ticks) req.set_ticks(*ticks);
+    v1::AddResponse resp;
+    ASSERT_TRUE(admin_->Add(&ctx, req, &resp).ok()) << address;
+    EXPECT_EQ(resp.entry().ticks(), ticks.value_or(kNow)) << address;
+  }
+  // 0 is the epoch, not "now"; and the entry is present at 0.
+  EXPECT_EQ(Dump(), (std::map<std::string, int64_t>{
+                        {"10.0.0.1", 0}, {"10.0.0.2", kNow}, {"10.0.0.3", 5}}));
 }
 
 TEST_F(CoordinatorTest, AdminRejectsBadInputNamingTheField) {

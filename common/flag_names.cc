@@ -1,5 +1,11 @@
 #include "common/flag_names.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
 #include "absl/flags/parse.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -43,13 +49,44 @@ std::vector<char*> DashesToUnderscores(int argc, char** argv,
   return out;
 }
 
+// Set while absl::ParseCommandLine runs: it exits by itself, with status 1,
+// on a bad flag and after --help. Our programs document 2 for bad
+// arguments (as sendmail's tools and vsmtprelay 1.1.0 do) and 0 for help.
+int g_exit_while_parsing = -1;
+
+// Runs from exit(): the usage text must reach a pipe before _exit.
+void ExitAsDocumented() {
+  if (g_exit_while_parsing < 0) return;
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  _exit(g_exit_while_parsing);
+}
+
+bool AsksForHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (absl::StartsWith(arg, "--help") || absl::StartsWith(arg, "-help") ||
+        arg == "--version" || arg == "-version") {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> ParseFlags(int argc, char** argv) {
   std::vector<std::string> storage;
   std::vector<char*> args = DashesToUnderscores(argc, argv, &storage);
+  static const bool registered = std::atexit(ExitAsDocumented) == 0;
+  (void)registered;
+  std::fflush(stdout);
+  g_exit_while_parsing = AsksForHelp(argc, argv) ? 0 : 2;
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  g_exit_while_parsing = -1;
   return std::vector<std::string>(positional.begin(), positional.end());
 }
 

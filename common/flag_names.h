@@ -11,8 +11,9 @@ namespace relaysync {
 
 // Parses the flags in argv (rewriting the name part of each
 // "--long-flag[=value]" so dashes work; arguments after "--" are left
-// alone) with absl::ParseCommandLine, which exits on a bad flag or --help.
-// Returns the positional arguments, argv[0] first.
+// alone) with absl::ParseCommandLine. A bad flag exits with status 2 (the
+// usage error every relaysync program documents), --help with 0. Returns
+// the positional arguments, argv[0] first.
 std::vector<std::string> ParseFlags(int argc, char** argv);
 
 // Makes --help list the flags defined in files whose path ends with

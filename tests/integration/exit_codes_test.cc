@@ -1,0 +1,53 @@
+// Exit statuses of the programs' command lines, as documented: 2 for bad
+// arguments (a bad flag included: Abseil's own parser would exit 1), 0 for
+// --help with the usage on standard output.
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/process.h"
+
+namespace relaysync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RunCommand;
+
+TEST(ExitCodesTest, NotifyExitsTwoForBadArguments) {
+  std::string out;
+  EXPECT_EQ(
+      RunCommand({RELAYSYNC_AGENT_BIN, "notify", "--bogus", "192.0.2.1"}, &out),
+      2)
+      << out;
+  EXPECT_THAT(out, HasSubstr("bogus"));
+  EXPECT_EQ(RunCommand({RELAYSYNC_AGENT_BIN, "notify", "--notify-timeout=soon",
+                        "192.0.2.1"},
+                       &out),
+            2)
+      << out;
+  EXPECT_EQ(RunCommand({RELAYSYNC_AGENT_BIN, "notify", "999.1.1.1"}, &out), 2)
+      << out;
+  EXPECT_EQ(RunCommand({RELAYSYNC_AGENT_BIN, "notify"}, &out), 2) << out;
+  EXPECT_EQ(RunCommand(
+                {RELAYSYNC_AGENT_BIN, "notify", "--protocol=smtp", "192.0.2.1"},
+                &out),
+            2)
+      << out;
+}
+
+TEST(ExitCodesTest, EveryProgramExitsTwoForAnUnknownFlag) {
+  std::string out;
+  EXPECT_EQ(RunCommand({RELAYSYNC_AGENT_BIN, "--bogus"}, &out), 2) << out;
+  EXPECT_EQ(RunCommand({RELAYSYNC_COORDINATOR_BIN, "--bogus"}, &out), 2) << out;
+}
+
+TEST(ExitCodesTest, HelpExitsZeroWithTheUsage) {
+  std::string out;
+  EXPECT_EQ(RunCommand({RELAYSYNC_AGENT_BIN, "notify", "--help"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("relaysync-agent notify --socket=PATH"));
+  EXPECT_EQ(RunCommand({RELAYSYNC_COORDINATOR_BIN, "--help"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("--expire-after"));
+}
+
+}  // namespace
+}  // namespace relaysync

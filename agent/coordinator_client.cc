@@ -230,9 +230,9 @@ bool CoordinatorClient::Session::SendPending() {
   size_t budget = SIZE_MAX;
   if (rate > 0) {
     const double cap = std::max(1.0, rate * kPaceFraction * 0.1);
-    allowance_ = std::min(
-        cap, allowance_ + absl::ToDoubleSeconds(now - allowance_at_) * rate *
-                              kPaceFraction);
+    allowance_ =
+        std::min(cap, allowance_ + absl::ToDoubleSeconds(now - allowance_at_) *
+                                       rate * kPaceFraction);
     allowance_at_ = now;
     budget = static_cast<size_t>(allowance_);
   }
@@ -308,11 +308,10 @@ absl::Status CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
     static RateLimitedLog* const refusals =
         new RateLimitedLog(absl::Seconds(10));
     for (const v1::Rejected& r : ack.rejected()) {
-      refusals->Log(
-          LogLevel::kWarning,
-          absl::StrCat("coordinator refused login ", r.event_id(),
-                       " for good (dropped from the spool; ", total,
-                       " so far): ", r.reason()));
+      refusals->Log(LogLevel::kWarning,
+                    absl::StrCat("coordinator refused login ", r.event_id(),
+                                 " for good (dropped from the spool; ", total,
+                                 " so far): ", r.reason()));
     }
   }
   std::vector<std::string> ids(ack.event_ids().begin(), ack.event_ids().end());
@@ -333,11 +332,11 @@ absl::Status CoordinatorClient::Session::HandleAck(const v1::Ack& ack) {
 
 void CoordinatorClient::Session::HandleDeferred(const v1::Deferred& deferred) {
   static RateLimitedLog* const warnings = new RateLimitedLog(absl::Seconds(10));
-  warnings->Log(LogLevel::kWarning,
-                absl::StrCat("coordinator ", target_, " deferred ",
-                             deferred.event_ids_size(),
-                             " logins (kept in the spool): ",
-                             deferred.reason()));
+  warnings->Log(
+      LogLevel::kWarning,
+      absl::StrCat("coordinator ", target_, " deferred ",
+                   deferred.event_ids_size(),
+                   " logins (kept in the spool): ", deferred.reason()));
   // At least a millisecond, at most a minute, whatever the wire says.
   const absl::Duration wait = absl::Milliseconds(
       std::clamp<int64_t>(deferred.retry_after_ms(), 1, 60'000));
@@ -346,9 +345,8 @@ void CoordinatorClient::Session::HandleDeferred(const v1::Deferred& deferred) {
     deferred_ids_.insert(deferred_ids_.end(), deferred.event_ids().begin(),
                          deferred.event_ids().end());
     resume_at_ = std::max(resume_at_, absl::Now() + wait);
-    pace_rate_ = deferred.logins_per_second() > 0
-                     ? deferred.logins_per_second()
-                     : kDefaultPaceRate;
+    pace_rate_ = deferred.logins_per_second() > 0 ? deferred.logins_per_second()
+                                                  : kDefaultPaceRate;
   }
   client_->Wake();
 }

@@ -29,8 +29,7 @@ bool RateLimiter::Admit(const std::string& key, size_t cost, absl::Time now,
   const double need = std::min(static_cast<double>(cost), limit_.burst);
   if (bucket.tokens < need) {
     if (retry_after != nullptr) {
-      *retry_after =
-          absl::Seconds((need - bucket.tokens) / limit_.per_second);
+      *retry_after = absl::Seconds((need - bucket.tokens) / limit_.per_second);
     }
     return false;
   }

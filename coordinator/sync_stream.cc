@@ -250,10 +250,10 @@ void SyncStream::Defer(const v1::LoginBatch& batch,
         deferred_.add_event_ids(e.event_id());
       }
       // Rounded up: an agent that retries exactly on time is admitted.
-      deferred_.set_retry_after_ms(std::max<int64_t>(
-          deferred_.retry_after_ms(),
-          absl::ToInt64Milliseconds(
-              absl::Ceil(retry_after, absl::Milliseconds(1)))));
+      deferred_.set_retry_after_ms(
+          std::max<int64_t>(deferred_.retry_after_ms(),
+                            absl::ToInt64Milliseconds(absl::Ceil(
+                                retry_after, absl::Milliseconds(1)))));
       deferred_.set_reason(why);
       deferred_.set_logins_per_second(limit.per_second);
     }

@@ -31,8 +31,8 @@ TEST(LoginTextTest, LongTextIsCutNotRefused) {
 }
 
 TEST(LoginTextTest, ACutSplitsNeitherAnEscapeNorACharacter) {
-  EXPECT_EQ(CleanLoginText("ab\ncd", 4), "ab");       // "\x0a" does not fit
-  EXPECT_EQ(CleanLoginText("ab\xc3\xb6", 3), "ab");   // nor half an "ö"
+  EXPECT_EQ(CleanLoginText("ab\ncd", 4), "ab");      // "\x0a" does not fit
+  EXPECT_EQ(CleanLoginText("ab\xc3\xb6", 3), "ab");  // nor half an "ö"
   EXPECT_EQ(CleanLoginText("ab\xc3\xb6", 4), "ab\xc3\xb6");
 }
 

@@ -40,7 +40,8 @@ TEST(PoisonTest, OddUserNamesThroughTheNotifySocketHoldNothingUp) {
   // Latin-1, over-long, control characters and an escape sequence; the
   // first through the agent's own notify command, the rest as datagrams.
   ASSERT_EQ(c.Notify(0, "192.0.2.11", "j\xf6rg"), 0);
-  ASSERT_TRUE(SendNotify(c.Socket(0), Login("192.0.2.12", std::string(5000, 'u')),
+  ASSERT_TRUE(SendNotify(c.Socket(0),
+                         Login("192.0.2.12", std::string(5000, 'u')),
                          absl::Seconds(5))
                   .ok());
   ASSERT_TRUE(SendNotify(c.Socket(0), Login("192.0.2.13", "a\tb\nc\x1b[2J\x7f"),
@@ -91,13 +92,12 @@ TEST(PoisonTest, OddUserNamesThroughTheLogTailerHoldNothingUp) {
       << c.Logs();
   {
     std::ofstream out(log, std::ios::app);
-    out << line("j\xf6rg", "192.0.2.21")            // Latin-1
+    out << line("j\xf6rg", "192.0.2.21")              // Latin-1
         << line(std::string(250, 'u'), "192.0.2.22")  // long (Dovecot: 80)
         << line("a?b?c", "192.0.2.23")  // Dovecot writes controls as '?'
         // A raw control character: not written by Dovecot, so forged and
         // refused (docs/security.md), but it must not hold anything up.
-        << line("a\x1b[2Jb", "192.0.2.24")
-        << line("\xff\xfe", "192.0.2.25")
+        << line("a\x1b[2Jb", "192.0.2.24") << line("\xff\xfe", "192.0.2.25")
         << line("after", "192.0.2.26");
   }
   for (const char* ip :

@@ -281,16 +281,15 @@ int main(int argc, char** argv) {
   }
   options.sync_limits.max_streams =
       static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_max_streams)));
-  options.sync_limits.max_unsent = static_cast<size_t>(
-      std::max(0, absl::GetFlag(FLAGS_stream_max_unsent)));
+  options.sync_limits.max_unsent =
+      static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_stream_max_unsent)));
   options.sync_limits.stall_timeout = absl::GetFlag(FLAGS_stall_timeout);
   options.sync_limits.max_snapshots = absl::GetFlag(FLAGS_max_snapshots);
   options.max_streams_per_connection =
       absl::GetFlag(FLAGS_max_streams_per_connection);
   options.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   const int memory_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
-  options.grpc_memory_bytes = static_cast<size_t>(std::max(0, memory_mb))
-                              << 20;
+  options.grpc_memory_bytes = static_cast<size_t>(std::max(0, memory_mb)) << 20;
   if (absl::GetFlag(FLAGS_max_streams) < 1 ||
       absl::GetFlag(FLAGS_stream_max_unsent) < 1 ||
       options.sync_limits.max_snapshots < 1 ||

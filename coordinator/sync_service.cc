@@ -121,13 +121,12 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
     // rate-limited.
     static RateLimitedLog* const refusals =
         new RateLimitedLog(absl::Seconds(10));
-    const std::string why =
-        absl::StrCat("sync: ", limits_.max_streams,
-                     " streams open already (--max-streams)");
-    refusals->Log(LogLevel::kWarning,
-                  absl::StrCat("refused a stream from ", context->peer(), " (",
-                               identity.empty() ? "no identity" : identity,
-                               "): ", why));
+    const std::string why = absl::StrCat(
+        "sync: ", limits_.max_streams, " streams open already (--max-streams)");
+    refusals->Log(
+        LogLevel::kWarning,
+        absl::StrCat("refused a stream from ", context->peer(), " (",
+                     identity.empty() ? "no identity" : identity, "): ", why));
     stream->End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
   } else if (too_many) {
     const std::string why = absl::StrCat("sync: ", identity, " has ",

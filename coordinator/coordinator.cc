@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/resource_quota.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +33,9 @@ namespace {
 // Changes the follower reads from a shared store per round trip: under
 // load it publishes whole commits at a time instead of slices of them.
 constexpr size_t kFollowBatch = 10000;
+// gRPC's default is 120 s: a client could hold that many half-open
+// connections for two minutes each.
+constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
 
 // Keeps gRPC's globally registered reflection plugin off a server: the
 // plaintext health port must serve grpc.health.v1 and nothing else.
@@ -223,7 +227,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   impl->sync = std::make_unique<SyncService>(
       impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
       clock, impl->authorizer.get(), impl->limiter.get(),
-      impl->user_limit.get(), options.push_budget, impl->gate.get());
+      impl->user_limit.get(), options.push_budget, impl->gate.get(),
+      options.sync_limits);
   impl->admin = std::make_unique<AdminService>(
       impl->store.get(), impl->writer.get(), &impl->registry, clock,
       impl->authorizer.get(), impl->gate.get());
@@ -240,6 +245,27 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Bounds per connection. gRPC 1.51 has no cap on connections (that came
+  // later as GRPC_ARG_MAX_ALLOWED_INCOMING_CONNECTIONS): what a connection
+  // holds is bounded instead. One that opens no call is closed after
+  // max_connection_idle (one that never finishes its handshake after
+  // kHandshakeTimeout), each has at most max_streams_per_connection calls,
+  // every Sync stream counts against SyncLimits::max_streams, and the
+  // quota makes gRPC shrink its buffers and close idle connections when
+  // its memory runs short.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.max_streams_per_connection);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_idle)));
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(kHandshakeTimeout)));
+  grpc::ResourceQuota quota("relaysync-coordinator");
+  if (options.grpc_memory_bytes > 0) {
+    quota.Resize(options.grpc_memory_bytes);
+    builder.SetResourceQuota(quota);
+  }
   builder.RegisterService(impl->sync.get());
   builder.RegisterService(impl->admin.get());
   impl->server = builder.BuildAndStart();

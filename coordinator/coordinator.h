@@ -15,6 +15,7 @@
 #include "coordinator/authorizer.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/state_writer.h"
+#include "coordinator/sync_limits.h"
 #include "coordinator/user_address_limit.h"
 #include "rpc/tls.h"
 
@@ -42,6 +43,15 @@ struct CoordinatorOptions {
   // Addresses never granted, whoever reports them: logins over Sync are
   // acknowledged and dropped, Admin.Add is refused (--never-relay).
   NeverRelay never_relay = NeverRelay::Defaults();
+  // Bounds on what clients can make the coordinator hold (docs/security.md,
+  // "Limits"); the same with and without TLS.
+  SyncLimits sync_limits;
+  int max_streams_per_connection = 16;  // HTTP/2 MAX_CONCURRENT_STREAMS
+  // A connection without a call for this long is closed (GOAWAY).
+  absl::Duration max_connection_idle = absl::Minutes(1);
+  // Memory gRPC may take for connections and calls (its ResourceQuota);
+  // 0: unlimited.
+  size_t grpc_memory_bytes = size_t{256} << 20;
 };
 
 class Coordinator {

@@ -1,6 +1,7 @@
 // relaysync-coordinator: merges login events from every agent into one
 // store, expires old entries and pushes every change to every agent.
 // See docs/operations.md and --help.
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -114,6 +115,28 @@ ABSL_FLAG(std::string, never_relay, "",
           "own server networks, 127.0.0.0/8,::1), on top of the built-in "
           "unspecified, broadcast and multicast ranges; logins for them are "
           "acknowledged and dropped, Admin.Add refused");
+ABSL_FLAG(int, max_streams, 1000,
+          "Sync streams open at once, all agents together (also with "
+          "--insecure); more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_streams_per_connection, 16,
+          "calls one connection may have open at once (HTTP/2 "
+          "MAX_CONCURRENT_STREAMS); a client's further calls wait");
+ABSL_FLAG(int, stream_max_unsent, 10000,
+          "login event ids one stream may have waiting for their "
+          "acknowledgement; beyond it the coordinator stops reading that "
+          "stream until the agent takes its answers (backpressure)");
+ABSL_FLAG(absl::Duration, stall_timeout, absl::Seconds(60),
+          "a stream whose agent has not taken a message for this long is "
+          "ended (it is not reading)");
+ABSL_FLAG(int, max_snapshots, 4,
+          "agent streams holding a full snapshot in memory at once; others "
+          "needing one wait their turn");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(1),
+          "a connection with no call open for this long is closed");
+ABSL_FLAG(int, grpc_memory_limit_mb, 256,
+          "MiB gRPC may use for connections and calls (its resource quota): "
+          "nearing it, gRPC shrinks buffers and closes idle connections. 0 = "
+          "no limit");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
 
 namespace {
@@ -254,6 +277,29 @@ int main(int argc, char** argv) {
   options.push_budget = absl::GetFlag(FLAGS_push_budget);
   if (options.push_budget < 0) {
     relaysync::LogError("--push_budget: must be 0 (off) or more");
+    return 2;
+  }
+  options.sync_limits.max_streams =
+      static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_max_streams)));
+  options.sync_limits.max_unsent =
+      static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_stream_max_unsent)));
+  options.sync_limits.stall_timeout = absl::GetFlag(FLAGS_stall_timeout);
+  options.sync_limits.max_snapshots = absl::GetFlag(FLAGS_max_snapshots);
+  options.max_streams_per_connection =
+      absl::GetFlag(FLAGS_max_streams_per_connection);
+  options.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  const int memory_mb = absl::GetFlag(FLAGS_grpc_memory_limit_mb);
+  options.grpc_memory_bytes = static_cast<size_t>(std::max(0, memory_mb)) << 20;
+  if (absl::GetFlag(FLAGS_max_streams) < 1 ||
+      absl::GetFlag(FLAGS_stream_max_unsent) < 1 ||
+      options.sync_limits.max_snapshots < 1 ||
+      options.max_streams_per_connection < 1 || memory_mb < 0 ||
+      options.sync_limits.stall_timeout < absl::Seconds(1) ||
+      options.max_connection_idle < absl::Seconds(1)) {
+    relaysync::LogError(
+        "--max-streams, --stream-max-unsent, --max-snapshots and "
+        "--max-streams-per-connection must be >= 1, --grpc-memory-limit-mb "
+        ">= 0, --stall-timeout and --max-connection-idle >= 1s");
     return 2;
   }
   absl::StatusOr<relaysync::NeverRelay> never_relay =

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/rate_limited_log.h"
 
 namespace relaysync {
 namespace {
@@ -31,8 +33,11 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
                          Authorizer* authorizer, RateLimiter* limiter,
                          UserAddressLimit* user_limit, int push_budget,
-                         NeverRelayGate* gate)
-    : writer_(writer), push_budget_(push_budget) {
+                         NeverRelayGate* gate, const SyncLimits& limits)
+    : writer_(writer),
+      push_budget_(push_budget),
+      limits_(limits),
+      snapshots_(limits.max_snapshots) {
   deps_.store = store;
   deps_.gate = gate;
   deps_.hub = hub;
@@ -50,6 +55,9 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   deps_.forget = [this](SyncStream* stream) { Forget(stream); };
   deps_.push_interval = [this] { return PushInterval(); };
   deps_.pace = [this](SyncStream* stream) { Pace(stream); };
+  deps_.max_unsent = limits.max_unsent;
+  deps_.stall_timeout = limits.stall_timeout;
+  deps_.snapshots = &snapshots_;
   // A shared store (Redis) takes concurrent merges: while one batch's
   // script runs, the next is sent and the last one's reply parsed.
   const int mergers = store->shared() ? kSharedStoreMergers : 1;
@@ -89,15 +97,17 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
   const std::string& identity = stream->caller().identity;
   const int max_streams = deps_.authorizer->max_streams();
   bool too_many = false;
+  bool full = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     refuse = shutting_down_;
-    if (!refuse && !identity.empty()) {
+    full = !refuse && streams_.size() >= limits_.max_streams;
+    if (!refuse && !full && !identity.empty()) {
       auto open = streams_by_identity_.find(identity);
       too_many =
           open != streams_by_identity_.end() && open->second >= max_streams;
     }
-    if (!refuse && !too_many) {
+    if (!refuse && !full && !too_many) {
       streams_.insert(stream);
       open_streams_ = streams_.size();
       if (!identity.empty()) ++streams_by_identity_[identity];
@@ -106,6 +116,18 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
   if (refuse) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                              "coordinator shutting down"));
+  } else if (full) {
+    // Not audited: a flood would flood the audit log; the log line is
+    // rate-limited.
+    static RateLimitedLog* const refusals =
+        new RateLimitedLog(absl::Seconds(10));
+    const std::string why = absl::StrCat(
+        "sync: ", limits_.max_streams, " streams open already (--max-streams)");
+    refusals->Log(
+        LogLevel::kWarning,
+        absl::StrCat("refused a stream from ", context->peer(), " (",
+                     identity.empty() ? "no identity" : identity, "): ", why));
+    stream->End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
   } else if (too_many) {
     const std::string why = absl::StrCat("sync: ", identity, " has ",
                                          max_streams, " streams open already");
@@ -234,8 +256,9 @@ void SyncService::MergeLoop(bool ticks) {
     if (std::chrono::steady_clock::now() >= next_tick) {
       next_tick = std::chrono::steady_clock::now() + kTick;
       if (!ticks) continue;
+      const auto now = std::chrono::steady_clock::now();
       for (SyncStream* stream : RefStreams()) {
-        stream->Pump();
+        if (!stream->CheckStalled(now)) stream->Pump();
         stream->Unref();
       }
     }

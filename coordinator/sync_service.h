@@ -24,7 +24,9 @@
 #include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
+#include "coordinator/snapshot_slots.h"
 #include "coordinator/state_writer.h"
+#include "coordinator/sync_limits.h"
 #include "coordinator/sync_stream.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 
@@ -43,7 +45,7 @@ class SyncService final : public v1::RelaySync::CallbackService {
               AgentRegistry* registry, const Clock* clock,
               Authorizer* authorizer, RateLimiter* limiter,
               UserAddressLimit* user_limit, int push_budget,
-              NeverRelayGate* gate);
+              NeverRelayGate* gate, const SyncLimits& limits);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 
@@ -79,12 +81,16 @@ class SyncService final : public v1::RelaySync::CallbackService {
 
   StateWriter* const writer_;
   const int push_budget_;
+  const SyncLimits limits_;
+  SnapshotSlots snapshots_;
   SyncStreamDeps deps_;
   std::atomic<size_t> open_streams_{0};
 
   std::mutex mu_;
   std::condition_variable merge_cv_;
   std::condition_variable work_cv_;
+  // At most one job per stream: a stream reads its next batch only once
+  // its last one is merged (so at most limits_.max_streams jobs).
   std::deque<MergeJob> merges_;                     // guarded by mu_
   std::deque<std::function<void()>> work_;          // guarded by mu_
   std::set<SyncStream*> streams_;                   // guarded by mu_

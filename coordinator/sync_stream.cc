@@ -314,10 +314,22 @@ void SyncStream::MergeDone(std::vector<std::string> ids,
   ContinueReading();
 }
 
+size_t SyncStream::UnsentLocked() const {
+  size_t n = static_cast<size_t>(deferred_.event_ids_size());
+  for (const PendingAck& a : acks_) n += a.ids.size();
+  return n;
+}
+
 void SyncStream::ContinueReading() {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (end_.has_value()) return;
+    if (UnsentLocked() > deps_.max_unsent) {
+      // Backpressure: what the agent sends next waits in its socket (and
+      // spool) until it has taken our answers; OnWriteDone resumes.
+      read_paused_ = true;
+      return;
+    }
     read_starting_ = true;  // Finish() waits: no StartRead after it
   }
   StartRead(&in_);
@@ -331,15 +343,63 @@ void SyncStream::ContinueReading() {
 }
 
 void SyncStream::OnWriteDone(bool ok) {
+  bool snapshot_sent;
   {
     std::lock_guard<std::mutex> l(mu_);
     write_in_flight_ = false;
+    snapshot_sent = out_.has_snapshot() && out_.snapshot().last();
   }
+  if (snapshot_sent) ReleaseSnapshotSlot();
   if (!ok) {
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent went away"));
     return;
   }
   Pump();
+  bool resume = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (read_paused_ && !end_.has_value() &&
+        UnsentLocked() <= deps_.max_unsent) {
+      read_paused_ = false;
+      resume = true;
+    }
+  }
+  if (resume) ContinueReading();
+}
+
+bool SyncStream::CheckStalled(std::chrono::steady_clock::time_point now) {
+  std::string host;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!write_in_flight_ || end_.has_value() || finished_ ||
+        now - write_started_ < absl::ToChronoNanoseconds(deps_.stall_timeout)) {
+      return false;
+    }
+    host = host_id_.empty() ? "(before hello)" : host_id_;
+    end_ = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrCat("stalled: the agent took no message for ",
+                                     absl::FormatDuration(deps_.stall_timeout),
+                                     " (--stall-timeout)"));
+  }
+  static RateLimitedLog* const stalls = new RateLimitedLog(absl::Seconds(10));
+  stalls->Log(LogLevel::kWarning,
+              absl::StrCat("agent ", host, " from ", caller_.peer,
+                           ": stalled, no message taken for ",
+                           absl::FormatDuration(deps_.stall_timeout),
+                           "; ending its stream (--stall-timeout)"));
+  // The write the agent does not take never completes by itself: cancel
+  // it, and OnWriteDone(false) finishes the stream.
+  context_->TryCancel();
+  return true;
+}
+
+void SyncStream::ReleaseSnapshotSlot() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!holds_snapshot_slot_) return;
+    holds_snapshot_slot_ = false;
+  }
+  deps_.snapshots->Release();
 }
 
 void SyncStream::HubMoved() {
@@ -381,6 +441,7 @@ void SyncStream::Pump(bool beat) {
         paced_ = true;
       } else {
         write = NextMessageLocked();
+        if (write) write_started_ = now;
         if (write && !out_.has_snapshot()) last_push_ = now;
       }
     }
@@ -440,7 +501,11 @@ void SyncStream::NextStateLocked() {
   }
   if (need_snapshot_) {
     loading_ = true;
-    Schedule([this] { LoadSnapshot(); });
+    Ref();  // until the slot is granted
+    deps_.snapshots->Acquire([this] {
+      Schedule([this] { LoadSnapshot(); });
+      Unref();
+    });
     return;
   }
   if (idle_at_wakes_ == hub_wakes_) return;
@@ -480,6 +545,22 @@ void SyncStream::QueueDeltasLocked(const std::vector<StateChange>& changes) {
 }
 
 void SyncStream::LoadSnapshot() {
+  bool ended;
+  {
+    // The slot is ours; a stream that ended while it waited gives it back.
+    std::lock_guard<std::mutex> l(mu_);
+    ended = done_ || end_.has_value();
+    if (ended) {
+      loading_ = false;
+    } else {
+      holds_snapshot_slot_ = true;
+    }
+  }
+  if (ended) {
+    deps_.snapshots->Release();
+    Pump();
+    return;
+  }
   absl::StatusOr<Snapshot> snap = deps_.store->ReadSnapshot();
   if (!snap.ok()) {
     LogWarning("agent ", host_id_, ": snapshot: ", snap.status().message());
@@ -487,6 +568,7 @@ void SyncStream::LoadSnapshot() {
       std::lock_guard<std::mutex> l(mu_);
       loading_ = false;
     }
+    ReleaseSnapshotSlot();
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                      absl::StrCat("store: ", snap.status().message())));
     return;
@@ -585,7 +667,9 @@ void SyncStream::OnDone() {
     handle = registry_handle_;
     host = host_id_;
     if (end_.has_value()) status = *end_;
+    done_ = true;
   }
+  ReleaseSnapshotSlot();
   // After Unsubscribe returns the hub no longer calls Pump().
   if (subscription >= 0) deps_.hub->Unsubscribe(subscription);
   if (handle >= 0) deps_.registry->Remove(handle);

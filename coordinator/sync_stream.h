@@ -31,6 +31,7 @@
 #include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/rate_limiter.h"
+#include "coordinator/snapshot_slots.h"
 #include "coordinator/user_address_limit.h"
 #include "relaysync/v1/relaysync.pb.h"
 
@@ -70,6 +71,13 @@ struct SyncStreamDeps {
   std::function<std::chrono::microseconds()> push_interval;
   // Registers the stream for the next beat, holding a reference until then.
   std::function<void(SyncStream*)> pace;
+  // Backpressure: once more event ids than this wait to be acknowledged
+  // (or deferred), the stream reads nothing more until writes drain them.
+  // Each stream so has at most one batch merging and this many ids queued.
+  size_t max_unsent = 10000;
+  // A write outstanding this long ends the stream (CheckStalled).
+  absl::Duration stall_timeout = absl::Seconds(60);
+  SnapshotSlots* snapshots = nullptr;  // snapshots held in memory at once
 };
 
 class SyncStream final
@@ -89,6 +97,10 @@ class SyncStream final
   void End(grpc::Status status);
   // The beat the stream waited for (SyncStreamDeps::pace): sends.
   void Paced();
+  // Ends the stream (cancelling the write the agent does not take) when
+  // one write has been outstanding for stall_timeout at `now`. Returns
+  // whether it did. Called by the service now and then.
+  bool CheckStalled(std::chrono::steady_clock::time_point now);
 
   // Keep the stream alive across work that outlives its callbacks (worker
   // tasks, merges, service-wide pumps); the last Unref after OnDone
@@ -129,6 +141,10 @@ class SyncStream final
                  std::vector<v1::Rejected> rejected,
                  const absl::StatusOr<uint64_t>& merged);
   void ContinueReading();
+  // Event ids waiting to be acknowledged or deferred (mu_ held).
+  size_t UnsentLocked() const;
+  // Gives the snapshot slot back once the last chunk is written.
+  void ReleaseSnapshotSlot();
   // Decides the next message (mu_ held): true with out_ filled and
   // write_in_flight_ set. May schedule a store read instead.
   bool NextMessageLocked();
@@ -178,6 +194,10 @@ class SyncStream final
   std::deque<v1::CoordinatorMessage> outbox_;
   std::vector<PendingAck> acks_;  // sent once next_version_ covers them
   bool write_in_flight_ = false;
+  std::chrono::steady_clock::time_point write_started_;
+  bool read_paused_ = false;  // over max_unsent: ContinueReading() waits
+  bool holds_snapshot_slot_ = false;
+  bool done_ = false;  // OnDone() ran
   // When the last push (deltas or acks) started; whether the stream waits
   // for the service's next beat.
   std::chrono::steady_clock::time_point last_push_;

@@ -51,6 +51,8 @@ class Cluster {
   bool StartAll();
 
   std::string target(int k = 0) const;
+  // The running coordinator's process id (for /proc), or -1.
+  pid_t CoordinatorPid(int k = 0) const { return coordinators_[k]->pid(); }
   std::string Db(int i) const;
   std::string Socket(int i) const;
   std::string dir() const { return dir_.path(); }

@@ -71,6 +71,16 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+int CountOccurrences(const std::string& text, const std::string& what,
+                     size_t from) {
+  int n = 0;
+  for (size_t at = text.find(what, from); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;

@@ -35,6 +35,11 @@ CommandResult RunShell(const std::string& command,
 
 std::string ReadFile(const std::string& path);
 
+// How often `what` occurs in `text` from byte `from` on (e.g. reconnects
+// in a log).
+int CountOccurrences(const std::string& text, const std::string& what,
+                     size_t from = 0);
+
 // Polls `condition` every 10 ms until it holds or `timeout` passes.
 bool WaitForCondition(const std::function<bool()>& condition,
                       absl::Duration timeout);

@@ -18,15 +18,6 @@ using testing::Cluster;
 using ::testing::HasSubstr;
 using testing::WaitForCondition;
 
-int Occurrences(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + 1)) {
-    ++n;
-  }
-  return n;
-}
-
 TEST(LimitsTest, FloodingAgentIsThrottledOthersAreNotAndNothingIsLost) {
   Cluster c(2, {"--agent-login-rate=20", "--agent-login-burst=20"});
   ASSERT_TRUE(c.StartAll()) << c.Logs();
@@ -79,7 +70,8 @@ TEST(LimitsTest, FloodingAgentIsThrottledOthersAreNotAndNothingIsLost) {
   // Refused batch by batch on one stream, which stays open: no reconnect
   // churn, and the flooder keeps receiving the cluster's changes.
   EXPECT_THAT(logs, HasSubstr("logins (kept in the spool)"));
-  EXPECT_EQ(Occurrences(logs, "agent agent0 connected from"), 1) << logs;
+  EXPECT_EQ(testing::CountOccurrences(logs, "agent agent0 connected from"), 1)
+      << logs;
 }
 
 TEST(LimitsTest, AUserGetsOnlySoManyAddressesEvenOnItsOwnHost) {

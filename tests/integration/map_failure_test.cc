@@ -35,15 +35,6 @@ int LinesAfter(const std::string& text, size_t from) {
   return n;
 }
 
-int CountAfter(const std::string& text, size_t from, const std::string& what) {
-  int n = 0;
-  for (size_t i = text.find(what, from); i != std::string::npos;
-       i = text.find(what, i + 1)) {
-    ++n;
-  }
-  return n;
-}
-
 TEST(MapFailureTest, AMapThatIsNotABerkeleyDbBacksOffAndIsRebuiltOnceMoved) {
   Cluster c(2);
   ASSERT_TRUE(c.StartAll()) << c.Logs();
@@ -65,8 +56,8 @@ TEST(MapFailureTest, AMapThatIsNotABerkeleyDbBacksOffAndIsRebuiltOnceMoved) {
   absl::SleepFor(absl::Seconds(5));
   const std::string coordinator = ReadFile(coordinator_log);
   const std::string agent = ReadFile(agent_log);
-  const int reconnects =
-      CountAfter(coordinator, coordinator_from, "agent agent1 connected from");
+  const int reconnects = testing::CountOccurrences(
+      coordinator, "agent agent1 connected from", coordinator_from);
   const int lines = LinesAfter(agent, agent_from);
   std::cout << "over 5 s with a broken map: " << reconnects << " reconnect(s), "
             << lines << " agent log line(s)\n";

@@ -100,11 +100,7 @@ TEST(NotifyDurabilityTest, EveryConfirmedLoginSurvivesRepeatedAgentKills) {
   }
   // The agent really was killed and restarted each time.
   const std::string logs = c.Logs();
-  int starts = 0;
-  for (size_t at = logs.find("agent agent0 writing"); at != std::string::npos;
-       at = logs.find("agent agent0 writing", at + 1)) {
-    ++starts;
-  }
+  const int starts = testing::CountOccurrences(logs, "agent agent0 writing");
   EXPECT_EQ(starts, kKills + 1) << logs;
   RecordProperty("confirmed", static_cast<int>(all.size()));
   std::cerr << all.size() << " logins confirmed across " << kKills

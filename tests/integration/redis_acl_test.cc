@@ -113,8 +113,7 @@ TEST_F(RedisAclTest, NoPasswordStopsTheCoordinatorAtStart) {
   std::string out;
   const int code = testing::RunCommand(
       {RELAYSYNC_COORDINATOR_BIN, "--listen=127.0.0.1:0", "--insecure",
-       "--store=redis",
-       "--redis=" + redis_->address(), "--redis-timeout=1s"},
+       "--store=redis", "--redis=" + redis_->address(), "--redis-timeout=1s"},
       &out, absl::Seconds(20));
   EXPECT_EQ(code, 1) << out;
   EXPECT_THAT(out, HasSubstr(absl::StrCat("redis ", redis_->address())));

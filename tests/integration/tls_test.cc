@@ -199,12 +199,7 @@ TEST(TlsTest, CertificateAndClientCaRotateUnderConnectedAgents) {
       << c.Logs();
   EXPECT_TRUE(c.AllHave("192.0.2.55"));
   const std::string log = testing::ReadFile(c.dir() + "/coordinator-0.log");
-  size_t connects = 0;
-  for (size_t at = log.find("connected from"); at != std::string::npos;
-       at = log.find("connected from", at + 1)) {
-    ++connects;
-  }
-  EXPECT_EQ(connects, 2u) << log;
+  EXPECT_EQ(testing::CountOccurrences(log, "connected from"), 2) << log;
 }
 
 }  // namespace

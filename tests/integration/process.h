@@ -24,6 +24,7 @@ class Process {
   // Sends `sig`; with `wait`, reaps the child (bounded by 10 s).
   void Signal(int sig, bool wait = true);
   bool running() const { return pid_ > 0; }
+  int pid() const { return pid_; }
   // Waits up to `timeout` for the child to exit; returns its exit code, or
   // -1 (not exited / killed by a signal).
   int Wait(absl::Duration timeout);

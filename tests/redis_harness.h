@@ -54,6 +54,7 @@ class RedisServer {
   bool WipeAndRestart();
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   std::string address() const;      // "BIND:PORT", 127.0.0.1 by default
   std::string unix_socket() const;  // its unix socket path

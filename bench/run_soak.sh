@@ -6,7 +6,10 @@
 #   bench/run_soak.sh [BUILD_DIR]              # BUILD_DIR defaults to ./build
 #   SOAK_DURATION=90s SOAK_KILL_EVERY=15s SOAK_RATE=300 bench/run_soak.sh
 #
-# Other flags go through SOAK_FLAGS (e.g. "--seed=42 --expire_after=5m").
+# Entries expire after SOAK_EXPIRE_AFTER (2m): the state levels off after
+# two minutes, so a process that keeps growing later is not just holding
+# more entries, and expiry itself is checked. Other flags go through
+# SOAK_FLAGS (e.g. "--seed=42").
 # It waits (at most SOAK_IDLE_WAIT seconds, default 120) for an idle
 # machine, prints how busy the machine was before and after, and exits
 # with the soak's status: 1 if a login was lost, an entry outlived its
@@ -35,6 +38,7 @@ echo "machine busy before: $(busy_percent)%"
 timeout 7200 "$bin" --agents="${SOAK_AGENTS:-4}" \
   --coordinators="${SOAK_COORDINATORS:-2}" --rate="${SOAK_RATE:-1000}" \
   --duration="${SOAK_DURATION:-10m}" --kill_every="${SOAK_KILL_EVERY:-20s}" \
+  --expire_after="${SOAK_EXPIRE_AFTER:-2m}" \
   ${SOAK_FLAGS:-}
 status=$?
 echo "machine busy after: $(busy_percent)%  (load average: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -48,6 +48,24 @@ void SweepStale() {
   }
 }
 
+// The third octet of this process's 10.255.X.0/24: from pid % 250 on, the
+// first that no address in this namespace uses (another test's veth ends;
+// ends inside namespaces cannot clash).
+int ProcessSubnet() {
+  static const int subnet = [] {
+    const std::string used = RunShell("ip -o -4 addr show 2>/dev/null").output;
+    const int start = getpid() % 250;
+    for (int i = 0; i < 250; ++i) {
+      const int x = (start + i) % 250;
+      if (used.find(absl::StrCat(" 10.255.", x, ".")) == std::string::npos) {
+        return x;
+      }
+    }
+    return start;
+  }();
+  return subnet;
+}
+
 }  // namespace
 
 std::unique_ptr<NetNamespace> NetNamespace::Create(std::string* error) {
@@ -102,8 +120,8 @@ std::unique_ptr<VethLink> VethLink::Create(const NetNamespace* a,
   const std::string base = absl::StrCat("rsv", getpid() % 1000000, "x", n % 64);
   link->a_dev_ = base + "a";
   link->b_dev_ = base + "b";
-  // One /30 per pair: 10.255.<pid % 250>.<4n+1 / 4n+2>.
-  const std::string net = absl::StrCat("10.255.", getpid() % 250, ".");
+  // One /30 per pair: 10.255.<X>.<4n+1 / 4n+2>, X picked once per process.
+  const std::string net = absl::StrCat("10.255.", ProcessSubnet(), ".");
   link->a_ip_ = absl::StrCat(net, 4 * (n % 64) + 1);
   link->b_ip_ = absl::StrCat(net, 4 * (n % 64) + 2);
   const std::string in_a =

@@ -1,8 +1,10 @@
 #include "agent/coordinator_client.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -25,6 +27,13 @@ constexpr size_t kMaxSendBatch = 1000;  // the protocol's logins per batch
 // again), or at kDefaultPaceRate if it named none.
 constexpr double kPaceFraction = 0.95;
 constexpr double kDefaultPaceRate = 100;
+
+// How a stream ends when the network, the coordinator or its store is
+// down (not when the coordinator refused the agent).
+bool IsUnreachable(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
 
 v1::LoginProtocol ToProto(LocalLogin::Protocol p) {
   switch (p) {
@@ -54,6 +63,9 @@ class CoordinatorClient::Session {
   // The coordinator ended the stream with RESOURCE_EXHAUSTED (this host's
   // login rate limit): its logins stay spooled for a later attempt.
   bool throttled() const { return throttled_; }
+  // The attempt reached no coordinator: it failed UNAVAILABLE or
+  // DEADLINE_EXCEEDED before any message came back.
+  bool unreachable() const { return unreachable_; }
 
  private:
   // What the reader hands the applier, in stream order.
@@ -119,6 +131,7 @@ class CoordinatorClient::Session {
   uint64_t reported_version_ = 0;
   absl::Time last_report_ = absl::InfinitePast();
   bool throttled_ = false;
+  bool unreachable_ = false;
   // Deferred events to take back out of sent_ (the reader hands them to the
   // sending thread, which owns sent_), and when sending may resume.
   std::mutex deferred_mu_;
@@ -132,8 +145,22 @@ class CoordinatorClient::Session {
 };
 
 bool CoordinatorClient::Session::Run() {
-  auto channel =
-      MakeChannel(target_, client_->options_.keepalive, client_->options_.tls);
+  auto channel = MakeChannel(target_, client_->options_.keepalive,
+                             client_->options_.tls, /*own_connection=*/true);
+  // A coordinator that refuses connections is retried inside this wait by
+  // gRPC (backoff from 100 ms), so its return is noticed at once; a TLS
+  // failure ends in TRANSIENT_FAILURE and the stream below reports it.
+  const auto connect_by =
+      std::chrono::system_clock::now() +
+      absl::ToChronoMilliseconds(client_->options_.connect_timeout);
+  if (!channel->WaitForConnected(connect_by) &&
+      channel->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    unreachable_ = true;
+    Unreachable(
+        absl::StrCat("no connection within ",
+                     absl::FormatDuration(client_->options_.connect_timeout)));
+    return false;
+  }
   auto stub = v1::RelaySync::NewStub(channel);
   stream_ = stub->Sync(&context_);
   v1::AgentMessage hello;
@@ -147,6 +174,7 @@ bool CoordinatorClient::Session::Run() {
   }
   if (!stream_->Write(hello)) {
     grpc::Status s = stream_->Finish();
+    unreachable_ = IsUnreachable(s);
     Unreachable(s.error_message());
     return false;
   }
@@ -190,6 +218,7 @@ bool CoordinatorClient::Session::Run() {
   grpc::Status s = stream_->Finish();
   client_->connected_ = false;
   throttled_ = s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+  unreachable_ = !heard_back_ && IsUnreachable(s);
   if (!s.ok() && !client_->stopping_) {
     Unreachable(absl::StrCat("stream ended: ", s.error_message()));
   }
@@ -200,10 +229,12 @@ void CoordinatorClient::Session::Unreachable(absl::string_view why) {
   // One for all sessions: during an outage every attempt fails alike.
   static RateLimitedLog* const log = new RateLimitedLog(absl::Seconds(30));
   log->Log(LogLevel::kWarning,
-           absl::StrCat("coordinator ", target_, ": ", why,
-                        "; logins stay spooled and relay here, and the agent "
-                        "reconnects with backoff, at least every ",
-                        absl::FormatDuration(client_->options_.max_backoff)));
+           absl::StrCat(
+               "coordinator ", target_, ": ", why,
+               "; logins stay spooled and relay here, and the agent "
+               "reconnects with backoff, at least every ",
+               absl::FormatDuration(client_->options_.unreachable_max_backoff),
+               " while no coordinator answers"));
 }
 
 bool CoordinatorClient::Session::SendPending() {
@@ -554,9 +585,18 @@ CoordinatorClient::CoordinatorClient(const CoordinatorClientOptions& options,
       spool_(spool),
       materializer_(materializer),
       state_file_(state_file),
-      state_(std::move(state)) {}
+      state_(std::move(state)) {
+  // Keeps gRPC initialized between sessions. Otherwise the end of a
+  // session drops its last object, and grpc_shutdown() tears the library
+  // down on this thread: after a partition that blocked the next attempt
+  // for 8 s (waiting on the dead connection's threads).
+  grpc_init();
+}
 
-CoordinatorClient::~CoordinatorClient() { Stop(); }
+CoordinatorClient::~CoordinatorClient() {
+  Stop();
+  grpc_shutdown();
+}
 
 void CoordinatorClient::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -611,12 +651,21 @@ void CoordinatorClient::Run() {
     const std::string& target =
         options_.coordinators[attempt % options_.coordinators.size()];
     Session session(this, target);
+    const absl::Time attempt_start = absl::Now();
     // Over the login rate limit: retrying at once would only be refused
     // again; wait a second at least, and longer each time.
     if (session.Run() && !session.throttled()) backoff.Reset();
     absl::Duration wait = backoff.Next();
     if (session.throttled()) {
       wait = std::max(wait, std::min(absl::Seconds(1), options_.max_backoff));
+    } else if (session.unreachable()) {
+      // A partition or an outage: keep probing (a failed connect costs the
+      // coordinator nothing) so that the heal is noticed within about
+      // unreachable_max_backoff; the jitter still spreads the agents out.
+      // Time spent connecting counts: attempts start at most that often.
+      wait = std::max(absl::ZeroDuration(),
+                      std::min(wait, options_.unreachable_max_backoff) -
+                          (absl::Now() - attempt_start));
     }
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, absl::ToChronoMilliseconds(wait),

@@ -26,8 +26,23 @@ namespace relaysync {
 struct CoordinatorClientOptions {
   std::vector<std::string> coordinators;  // gRPC targets, tried in order
   std::string host_id;
+  // Between attempts that reached a coordinator (it answered, then ended
+  // the stream) the wait grows to max_backoff: retrying costs it a hello
+  // and a snapshot or deltas. An attempt that reached none (no route,
+  // refused, timed out, or ended UNAVAILABLE before any message) costs a
+  // coordinator next to nothing, so those waits stop growing at
+  // unreachable_max_backoff: after a partition heals, or a coordinator
+  // comes back, the agent is connected again within about that long.
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  absl::Duration unreachable_max_backoff = absl::Seconds(1);
+  // Each attempt gets a fresh connection, which must be up (TCP and TLS)
+  // within this long, or the attempt is given up and the next one starts
+  // at once. With TCP's first SYN retransmission after 1 s, an attempt
+  // made while partitioned still gets through within about 1 s of the
+  // heal: one left to gRPC would wait out its 20 s connect deadline with
+  // SYNs 1, 2, 4, 8 s apart.
+  absl::Duration connect_timeout = absl::Seconds(2);
   // A map that cannot be written is retried on its own backoff while the
   // stream stays up (see ApplyLoop in coordinator_client.cc).
   absl::Duration map_retry_min = absl::Seconds(1);

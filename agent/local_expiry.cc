@@ -28,6 +28,13 @@ void LocalExpiry::Stop() {
 
 absl::Duration LocalExpiry::RunOnce(bool connected) {
   absl::StatusOr<size_t> removed = materializer_->Expire();
+  if (removed.ok()) {
+    // The same timer moves the mtime for writes that were held back at
+    // MapOptions::max_mtime_ahead: open sessions see them within a second.
+    if (absl::Status s = materializer_->SignalWrites(); !s.ok()) {
+      removed = s;
+    }
+  }
   if (!removed.ok()) {
     // The map stays as it was; a later pass tries again (and rebuilds it).
     failures_.Log(LogLevel::kWarning,

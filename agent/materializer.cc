@@ -278,6 +278,11 @@ absl::StatusOr<size_t> Materializer::Expire() {
   return removed;
 }
 
+absl::Status Materializer::SignalWrites() {
+  std::lock_guard<std::mutex> l(mu_);
+  return map_->SignalWrites();
+}
+
 absl::Time Materializer::NextExpiry() const {
   std::lock_guard<std::mutex> l(mu_);
   if (expire_after_seconds_ <= 0 || by_ticks_.empty()) {

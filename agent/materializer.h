@@ -50,6 +50,10 @@ class Materializer {
   // snapshot say otherwise, so a coordinator that still has one (clock
   // skew) can only bring it back with a policy change or a later login.
   absl::StatusOr<size_t> Expire();
+  // Lets sendmail sessions that have the map open see writes whose mtime
+  // bump was held back (MapWriter::SignalWrites); LocalExpiry calls it on
+  // every pass.
+  absl::Status SignalWrites();
   // When the earliest entry in the map falls due: InfiniteFuture when
   // nothing expires.
   absl::Time NextExpiry() const;

@@ -361,6 +361,35 @@ absl::StatusOr<std::vector<MapEntry>> RelayersDb::RemoveAtOrBefore(
   return removed;
 }
 
+absl::Status RelayersDb::SignalWrites() {
+  if (!unsignalled_) return absl::OkStatus();
+  Lock lock;
+  absl::Status s = LockAndOpen(/*exclusive=*/true, &lock);
+  if (!s.ok()) return s;
+  const int64_t before = lock.st.st_mtim.tv_sec;
+  const int64_t mtime =
+      std::min(before + 1, options_.clock->NowSeconds() +
+                               absl::ToInt64Seconds(options_.max_mtime_ahead));
+  if (mtime <= before) return absl::OkStatus();  // not yet
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(mtime);
+  times[1].tv_nsec = 0;
+  if (futimens(lock.fd, times) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "relayers.db: ", path_, ": futimens: ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(lock.fd, &st) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "relayers.db: ", path_, ": fstat: ", std::strerror(errno)));
+  }
+  seen_ = Identity{st.st_dev, st.st_ino, st.st_size, MtimeNanos(st)};
+  unsignalled_ = false;
+  return absl::OkStatus();
+}
+
 absl::Status RelayersDb::FinishWrite(const Lock& lock) {
   if (options_.sync_to_disk) {
     // DB->sync writes the dirty pages and fsyncs the file itself.
@@ -377,7 +406,11 @@ absl::Status RelayersDb::FinishWrite(const Lock& lock) {
   // sendmail reopens a map only when its mtime (whole seconds) moved past the
   // one it saw, so two batches in one second must still differ.
   const int64_t before = lock.st.st_mtim.tv_sec;
-  const int64_t mtime = std::max(options_.clock->NowSeconds(), before + 1);
+  const int64_t now = options_.clock->NowSeconds();
+  const int64_t mtime = std::max(
+      now, std::min(before + 1,
+                    now + absl::ToInt64Seconds(options_.max_mtime_ahead)));
+  unsignalled_ = mtime <= before;
   struct timespec times[2];
   times[0].tv_sec = 0;
   times[0].tv_nsec = UTIME_OMIT;

@@ -119,7 +119,10 @@ struct Coordinator::Impl {
   void FollowLoop() {
     // Redis down or failing over: retry on a jittered backoff (every
     // coordinator of the cluster saw it fail at once), log now and then.
-    Backoff backoff(absl::Milliseconds(200), absl::Seconds(5));
+    // At most a second: one connection attempt a second per coordinator is
+    // nothing for Redis, and after a partition heals the follower is what
+    // brings this coordinator's agents the other coordinators' changes.
+    Backoff backoff(absl::Milliseconds(200), absl::Seconds(1));
     RateLimitedLog warnings(absl::Seconds(30));
     while (!Stopping()) {
       absl::StatusOr<uint64_t> version =

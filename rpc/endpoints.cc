@@ -53,7 +53,8 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
                                            absl::Duration keepalive,
-                                           const TlsFiles& tls) {
+                                           const TlsFiles& tls,
+                                           bool own_connection) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -66,6 +67,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
   // Reconnect quickly after a coordinator restart.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (!tls.server_name.empty()) {
     args.SetSslTargetNameOverride(tls.server_name);
   }

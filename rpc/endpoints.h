@@ -24,10 +24,15 @@ absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view list);
 
 // A channel to `target`, mutual TLS from `tls` (or plaintext when
 // tls.insecure), with relaysync's message-size limits and keepalive (so a
-// dead peer is noticed within ~`keepalive` * 2).
+// dead peer is noticed within ~`keepalive` * 2). With `own_connection` the
+// channel shares no connection (subchannel) with other channels to the
+// same target: a new channel then makes a new connection attempt instead
+// of joining one that may be stuck in TCP's SYN retransmissions (seconds
+// apart) since before a partition healed.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
                                            absl::Duration keepalive,
-                                           const TlsFiles& tls);
+                                           const TlsFiles& tls,
+                                           bool own_connection = false);
 
 // Server and client message-size limit (the protocol's max message size).
 inline constexpr int kMaxMessageBytes = 4 << 20;

@@ -215,13 +215,15 @@ RedisServer::RedisServer(RedisServerOptions options)
 
 RedisServer::~RedisServer() { Stop(SIGKILL); }
 
-std::string RedisServer::address() const { return LoopbackAddress(port_); }
+std::string RedisServer::address() const {
+  return absl::StrCat(options_.bind, ":", port_);
+}
 
 std::string RedisServer::unix_socket() const { return dir_.File("redis.sock"); }
 
 void RedisServer::WriteConfig() const {
   std::string conf =
-      absl::StrCat("bind 127.0.0.1\nport ", port_, "\nunixsocket ",
+      absl::StrCat("bind ", options_.bind, "\nport ", port_, "\nunixsocket ",
                    unix_socket(), "\nunixsocketperm 700\ndir ",
                    dir_.File("data"), "\nsave \"\"\ndaemonize no\nappendonly ",
                    options_.appendonly ? "yes" : "no", "\nappendfsync ",
@@ -243,8 +245,11 @@ void RedisServer::WriteConfig() const {
 bool RedisServer::StartOnce() {
   RunShell("mkdir -p '" + dir_.File("data") + "'");
   WriteConfig();
-  pid_ =
-      Spawn({"redis-server", dir_.File("redis.conf")}, dir_.File("redis.log"));
+  std::vector<std::string> argv = {"redis-server", dir_.File("redis.conf")};
+  if (!options_.netns.empty()) {
+    argv.insert(argv.begin(), {"ip", "netns", "exec", options_.netns});
+  }
+  pid_ = Spawn(argv, dir_.File("redis.log"));
   if (pid_ > 0 && WaitUntilUp(pid_, address(), options_.requirepass)) {
     return true;
   }

@@ -24,6 +24,10 @@ struct RedisServerOptions {
   // ACL users, each the text after "user " in redis.conf, e.g.
   // "alice on >secret ~* &* +@all".
   std::vector<std::string> acl_users;
+  // Run inside this network namespace (`ip netns exec`), listening on
+  // `bind` there, for partition tests; empty: here, on 127.0.0.1.
+  std::string netns;
+  std::string bind = "127.0.0.1";
 };
 
 // A redis-server child. Not thread-safe; start it from a thread that
@@ -50,8 +54,9 @@ class RedisServer {
   bool WipeAndRestart();
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
-  std::string address() const;      // "127.0.0.1:PORT"
+  std::string address() const;      // "BIND:PORT", 127.0.0.1 by default
   std::string unix_socket() const;  // its unix socket path
   const std::string& dir() const { return dir_.path(); }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -152,6 +153,39 @@ TEST_F(RelayersDbTest, WriteMovesMtimeForwardEvenWithinOneSecond) {
   ASSERT_TRUE(db->Apply(batch).ok());
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mtim.tv_sec, 2000000100);
+}
+
+TEST_F(RelayersDbTest, MtimeRunsAheadOfTheClockOnlyUpToTheBound) {
+  FakeClock clock(absl::FromUnixSeconds(2000000000));
+  MapOptions options;
+  options.clock = &clock;
+  options.max_mtime_ahead = absl::Seconds(2);
+  auto db = OpenRw(path_, options);
+  struct stat st;
+  std::vector<int64_t> mtimes;
+  for (int i = 0; i < 5; ++i) {
+    MapBatch batch;
+    batch.Put("10.0.0.1", i);
+    ASSERT_TRUE(db->Apply(batch).ok());
+    ASSERT_EQ(stat(path_.c_str(), &st), 0);
+    mtimes.push_back(st.st_mtim.tv_sec - 2000000000);
+  }
+  EXPECT_THAT(mtimes, ElementsAre(0, 1, 2, 2, 2));
+  EXPECT_TRUE(db->unsignalled());
+  // Not before the clock has moved on: the bound holds.
+  ASSERT_TRUE(db->SignalWrites().ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000002);
+  clock.Set(absl::FromUnixSeconds(2000000001));
+  ASSERT_TRUE(db->SignalWrites().ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000003);
+  EXPECT_FALSE(db->unsignalled());
+  // Nothing owed: nothing moves.
+  clock.Set(absl::FromUnixSeconds(2000000010));
+  ASSERT_TRUE(db->SignalWrites().ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000003);
 }
 
 TEST_F(RelayersDbTest, BatchThatChangesNothingLeavesFileUntouched) {

@@ -13,7 +13,8 @@ namespace relaysync::testing {
 Cluster::Cluster(int agents, std::vector<std::string> coordinator_flags,
                  int coordinators)
     : coordinator_flags_(std::move(coordinator_flags)),
-      ports_(coordinators, 0) {
+      ports_(coordinators, 0),
+      placements_(coordinators) {
   for (int k = 0; k < coordinators; ++k) {
     coordinators_.push_back(std::make_unique<Process>());
   }
@@ -40,8 +41,15 @@ Cluster::~Cluster() {
   for (auto& c : coordinators_) c->Signal(SIGTERM);
 }
 
+void Cluster::PlaceCoordinator(int k, std::vector<std::string> prefix,
+                               std::string listen_host,
+                               std::string target_host) {
+  placements_[k] = Placement{std::move(prefix), std::move(listen_host),
+                             std::move(target_host)};
+}
+
 std::string Cluster::target(int k) const {
-  return absl::StrCat("127.0.0.1:", ports_[k]);
+  return absl::StrCat(placements_[k].target_host, ":", ports_[k]);
 }
 std::string Cluster::Db(int i) const {
   return dir_.File(absl::StrCat("relayers-", i, ".db"));
@@ -54,13 +62,17 @@ bool Cluster::StartCoordinator(int k) {
   const std::string port_file =
       dir_.File(absl::StrCat("coordinator-", k, ".port"));
   unlink(port_file.c_str());
-  std::vector<std::string> argv = {
-      RELAYSYNC_COORDINATOR_BIN, absl::StrCat("--listen=127.0.0.1:", ports_[k]),
-      "--data-dir=" + dir_.File(absl::StrCat("coordinator-data-", k)),
-      "--port-file=" + port_file,
-      // Tests log every login in as user "u": the per-user address limit
-      // has tests of its own (limits_test.cc).
-      "--user-max-addresses=0"};
+  std::vector<std::string> argv = placements_[k].prefix;
+  for (std::string arg :
+       {std::string(RELAYSYNC_COORDINATOR_BIN),
+        absl::StrCat("--listen=", placements_[k].listen_host, ":", ports_[k]),
+        "--data-dir=" + dir_.File(absl::StrCat("coordinator-data-", k)),
+        "--port-file=" + port_file,
+        // Tests log every login in as user "u": the per-user address limit
+        // has tests of its own (limits_test.cc).
+        std::string("--user-max-addresses=0")}) {
+    argv.push_back(std::move(arg));
+  }
   if (insecure_) {
     argv.push_back("--insecure");
   } else {
@@ -100,13 +112,17 @@ bool Cluster::StartAgent(int i) {
   for (int j = 0; j < n; ++j) {
     absl::StrAppend(&targets, j == 0 ? "" : ",", target((i + j) % n));
   }
-  std::vector<std::string> argv = {
-      RELAYSYNC_AGENT_BIN,
-      "--coordinator=" + targets,
-      absl::StrCat("--host-id=agent", i),
-      "--db=" + Db(i),
-      "--spool-dir=" + dir_.File(absl::StrCat("spool-", i)),
-      "--notify-socket=" + Socket(i)};
+  std::vector<std::string> argv;
+  if (auto p = agent_prefix_.find(i); p != agent_prefix_.end()) {
+    argv = p->second;
+  }
+  for (std::string arg :
+       {std::string(RELAYSYNC_AGENT_BIN), "--coordinator=" + targets,
+        absl::StrCat("--host-id=agent", i), "--db=" + Db(i),
+        "--spool-dir=" + dir_.File(absl::StrCat("spool-", i)),
+        "--notify-socket=" + Socket(i)}) {
+    argv.push_back(std::move(arg));
+  }
   for (const std::string& f : ClientTlsFlags(absl::StrCat("agent-agent", i))) {
     argv.push_back(f);
   }
@@ -153,9 +169,16 @@ bool Cluster::AllHave(const std::string& key, bool present) const {
 }
 
 int Cluster::Notify(int i, const std::string& ip, const std::string& user) {
-  std::vector<std::string> argv = {RELAYSYNC_AGENT_BIN, "notify",
-                                   "--socket=" + Socket(i), "--protocol=imap",
-                                   ip};
+  // From the agent's namespace: the agent answers on an abstract socket.
+  std::vector<std::string> argv;
+  if (auto p = agent_prefix_.find(i); p != agent_prefix_.end()) {
+    argv = p->second;
+  }
+  for (std::string arg :
+       {std::string(RELAYSYNC_AGENT_BIN), std::string("notify"),
+        "--socket=" + Socket(i), std::string("--protocol=imap"), ip}) {
+    argv.push_back(std::move(arg));
+  }
   if (!user.empty()) argv.push_back(user);
   return RunCommand(argv, nullptr);
 }

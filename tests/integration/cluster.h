@@ -40,6 +40,16 @@ class Cluster {
     agent_flags_[i] = std::move(flags);
   }
 
+  // Coordinator k runs under `prefix` (e.g. NetNamespace::Wrap({}): inside
+  // a network namespace), listens on `listen_host` and is reached at
+  // `target_host` (by the other agents, vsmtprelay and target(k)).
+  void PlaceCoordinator(int k, std::vector<std::string> prefix,
+                        std::string listen_host, std::string target_host);
+  // Agent i runs under `prefix` from its next start on.
+  void PlaceAgent(int i, std::vector<std::string> prefix) {
+    agent_prefix_[i] = std::move(prefix);
+  }
+
   // The first start picks a free port; restarts reuse it and the data dir.
   bool StartCoordinator(int k = 0);
   void StopCoordinator(int sig, int k = 0);
@@ -53,6 +63,10 @@ class Cluster {
   std::string target(int k = 0) const;
   // The running coordinator's process id (for /proc), or -1.
   pid_t CoordinatorPid(int k = 0) const { return coordinators_[k]->pid(); }
+  int port(int k = 0) const { return ports_[k]; }
+  // Agent i's pid (-1 when not running), e.g. for its RSS.
+  int agent_pid(int i) const { return agents_[i]->pid(); }
+  int coordinator_pid(int k = 0) const { return coordinators_[k]->pid(); }
   std::string Db(int i) const;
   std::string Socket(int i) const;
   std::string dir() const { return dir_.path(); }
@@ -84,7 +98,14 @@ class Cluster {
   std::vector<std::string> coordinator_flags_;
   bool insecure_ = false;
   std::map<int, std::vector<std::string>> agent_flags_;
+  std::map<int, std::vector<std::string>> agent_prefix_;
   std::vector<int> ports_;
+  struct Placement {
+    std::vector<std::string> prefix;
+    std::string listen_host = "127.0.0.1";
+    std::string target_host = "127.0.0.1";
+  };
+  std::vector<Placement> placements_;
   std::vector<std::unique_ptr<Process>> coordinators_;
   std::vector<std::unique_ptr<Process>> agents_;
 };

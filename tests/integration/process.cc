@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@ bool Process::Start(const std::vector<std::string>& argv,
     return false;
   }
   if (pid == 0) {
+    // A test that dies (a timeout, a crash) leaves no process behind, in a
+    // network namespace or not.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);

@@ -19,7 +19,8 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  // Starts argv[0] with `argv`, stdout+stderr appended to `log_path`.
+  // Starts argv[0] with `argv`, stdout+stderr appended to `log_path`. The
+  // child gets SIGKILL if the thread that started it ends first.
   bool Start(const std::vector<std::string>& argv, const std::string& log_path);
   // Sends `sig`; with `wait`, reaps the child (bounded by 10 s).
   void Signal(int sig, bool wait = true);

@@ -371,23 +371,9 @@ absl::Status RelayersDb::SignalWrites() {
       std::min(before + 1, options_.clock->NowSeconds() +
                                absl::ToInt64Seconds(options_.max_mtime_ahead));
   if (mtime <= before) return absl::OkStatus();  // not yet
-  struct timespec times[2];
-  times[0].tv_sec = 0;
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = static_cast<time_t>(mtime);
-  times[1].tv_nsec = 0;
-  if (futimens(lock.fd, times) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "relayers.db: ", path_, ": futimens: ", std::strerror(errno)));
-  }
-  struct stat st;
-  if (fstat(lock.fd, &st) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "relayers.db: ", path_, ": fstat: ", std::strerror(errno)));
-  }
-  seen_ = Identity{st.st_dev, st.st_ino, st.st_size, MtimeNanos(st)};
-  unsignalled_ = false;
-  return absl::OkStatus();
+  s = SetMtime(lock, mtime);
+  if (s.ok()) unsignalled_ = false;
+  return s;
 }
 
 absl::Status RelayersDb::FinishWrite(const Lock& lock) {
@@ -411,6 +397,10 @@ absl::Status RelayersDb::FinishWrite(const Lock& lock) {
       now, std::min(before + 1,
                     now + absl::ToInt64Seconds(options_.max_mtime_ahead)));
   unsignalled_ = mtime <= before;
+  return SetMtime(lock, mtime);
+}
+
+absl::Status RelayersDb::SetMtime(const Lock& lock, int64_t mtime) {
   struct timespec times[2];
   times[0].tv_sec = 0;
   times[0].tv_nsec = UTIME_OMIT;

@@ -154,6 +154,8 @@ class RelayersDb : public MapWriter {
   void CloseHandle();
   // Syncs, bumps the mtime and records the file's new identity.
   absl::Status FinishWrite(const Lock& lock);
+  // Sets the file's mtime (whole seconds) and remembers the file as seen.
+  absl::Status SetMtime(const Lock& lock, int64_t mtime);
   absl::Status DbError(absl::string_view what, int err) const;
   std::string StoredKey(absl::string_view key) const;
 

@@ -57,6 +57,32 @@ class Received {
   absl::Status status_;
 };
 
+// A sink that holds every call until Release(), as a stuck spool would:
+// the socket's receive queue fills up and no sender gets an answer.
+class HeldSink {
+ public:
+  ~HeldSink() { Release(); }
+  EventSource::Sink Sink() {
+    return [this](const std::vector<LocalLogin>&) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return released_; });
+      return absl::OkStatus();
+    };
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
 LocalLogin Login(const std::string& address, const std::string& user) {
   LocalLogin login;
   login.address = address;
@@ -192,28 +218,16 @@ TEST_F(NotifySocketTest, AConfirmingSenderHearsWhatTheSinkSaid) {
 }
 
 TEST_F(NotifySocketTest, NoAnswerInTimeIsADeadlineNotASuccess) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
+  HeldSink held;
   NotifySource source(Opts());
-  ASSERT_TRUE(source
-                  .Start([&](const std::vector<LocalLogin>&) {
-                    std::unique_lock<std::mutex> lock(mu);
-                    cv.wait(lock, [&] { return release; });
-                    return absl::OkStatus();
-                  })
-                  .ok());
+  ASSERT_TRUE(source.Start(held.Sink()).ok());
   const auto start = std::chrono::steady_clock::now();
   absl::Status s =
       SendNotifyConfirmed(dir_.File("notify.sock"), Login("192.0.2.1", "a"),
                           absl::Milliseconds(150));
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held.Release();
 }
 
 TEST_F(NotifySocketTest, AConfirmingSenderThatIsNotAllowedHearsSoAtOnce) {
@@ -364,18 +378,10 @@ TEST_F(NotifySocketTest, WaitingDatagramsReachTheSinkTogether) {
 }
 
 TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
+  HeldSink held;
   NotifySource source(Opts());
   // The sink blocks, so the socket's receive queue fills up.
-  ASSERT_TRUE(source
-                  .Start([&](const std::vector<LocalLogin>&) {
-                    std::unique_lock<std::mutex> lock(mu);
-                    cv.wait(lock, [&] { return release; });
-                    return absl::OkStatus();
-                  })
-                  .ok());
+  ASSERT_TRUE(source.Start(held.Sink()).ok());
   absl::Status status;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100000 && status.ok(); ++i) {
@@ -387,11 +393,7 @@ TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   EXPECT_GE(elapsed, std::chrono::milliseconds(90));
   EXPECT_LT(elapsed, std::chrono::milliseconds(1000));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held.Release();
 }
 
 TEST(NotifyMessageTest, FormatRefusesOnlyABadAddress) {

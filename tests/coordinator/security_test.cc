@@ -141,6 +141,21 @@ class SecurityTest : public ::testing::Test {
     return stream->Finish();
   }
 
+  // A Sync stream as agent mx1 with its hello sent, or nullptr.
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
+  SyncAsMx1(grpc::ClientContext* ctx, bool accepts_deferred) {
+    Deadline(ctx);
+    auto stub = v1::RelaySync::NewStub(
+        MakeChannel(Target(), absl::Seconds(10), Client("agent-mx1")));
+    auto stream = stub->Sync(ctx);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_host_id("mx1");
+    hello.mutable_hello()->set_accepts_deferred(accepts_deferred);
+    if (!stream->Write(hello)) return nullptr;
+    return stream;
+  }
+
   // One empty message to the server reflection service.
   static grpc::Status ReflectionCall(std::shared_ptr<grpc::Channel> channel) {
     grpc::GenericStub stub(channel);
@@ -400,15 +415,9 @@ bool ReadAnswer(
 
 TEST_F(SecurityTest, ABatchOverTheLoginRateIsDeferredOnAStreamThatStaysOpen) {
   Start("", RateLimit{100, 1000}, 4, /*logins=*/RateLimit{10, 10});
-  auto stub = v1::RelaySync::NewStub(
-      MakeChannel(Target(), absl::Seconds(10), Client("agent-mx1")));
   grpc::ClientContext ctx;
-  Deadline(&ctx);
-  auto stream = stub->Sync(&ctx);
-  v1::AgentMessage hello;
-  hello.mutable_hello()->set_host_id("mx1");
-  hello.mutable_hello()->set_accepts_deferred(true);
-  ASSERT_TRUE(stream->Write(hello));
+  auto stream = SyncAsMx1(&ctx, /*accepts_deferred=*/true);
+  ASSERT_NE(stream, nullptr);
   ASSERT_TRUE(stream->Write(Logins(1, 10)));  // the burst
   v1::CoordinatorMessage in;
   ASSERT_TRUE(ReadAnswer(stream.get(), &in));
@@ -439,14 +448,9 @@ TEST_F(SecurityTest, ABatchOverTheLoginRateIsDeferredOnAStreamThatStaysOpen) {
 
 TEST_F(SecurityTest, AnAgentWithoutDeferredIsRefusedByEndingTheStream) {
   Start("", RateLimit{100, 1000}, 4, /*logins=*/RateLimit{10, 10});
-  auto stub = v1::RelaySync::NewStub(
-      MakeChannel(Target(), absl::Seconds(10), Client("agent-mx1")));
   grpc::ClientContext ctx;
-  Deadline(&ctx);
-  auto stream = stub->Sync(&ctx);
-  v1::AgentMessage hello;
-  hello.mutable_hello()->set_host_id("mx1");
-  ASSERT_TRUE(stream->Write(hello));
+  auto stream = SyncAsMx1(&ctx, /*accepts_deferred=*/false);
+  ASSERT_NE(stream, nullptr);
   ASSERT_TRUE(stream->Write(Logins(1, 10)));
   ASSERT_TRUE(stream->Write(Logins(11, 5)));
   v1::CoordinatorMessage in;

@@ -91,10 +91,17 @@ absl::Status WriteNotifyDropFile(const std::string& dir,
     const int rc = fsync(dir_fd);
     close(dir_fd);
     if (rc == 0) return absl::OkStatus();
+  } else if (errno == EACCES) {
+    // Senders get search without read on the directory, so they cannot
+    // open it to fsync it: flush the file system the file is on instead
+    // (this path runs only when the agent did not answer).
+    int file_fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (file_fd >= 0) {
+      const int rc = syncfs(file_fd);
+      close(file_fd);
+      if (rc == 0) return absl::OkStatus();
+    }
   }
-  // Search permission without read: the directory cannot be opened to
-  // fsync. The file is there; only a power cut could still lose it.
-  if (errno == EACCES) return absl::OkStatus();
   return absl::UnavailableError(
       absl::StrCat("notify drop directory ", dir, ": ", Errno("fsync", dir)));
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mutex>
@@ -155,6 +156,26 @@ TEST_F(NotifyDropDirTest, FilesFromSendersNotAllowedAreRemovedUnread) {
       WaitForCondition([&] { return again.refused() == 2; }, absl::Seconds(5)));
   EXPECT_TRUE(got.logins().empty());
   EXPECT_EQ(Files(), 0u);
+}
+
+// A sender other than the agent may search the directory but not read it,
+// so it cannot fsync it: the write is made durable all the same.
+TEST_F(NotifyDropDirTest, ASenderThatCannotReadTheDirectoryStillWritesDurably) {
+  const std::string dir = dir_.File("drop");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 01733), 0);
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    _exit(WriteNotifyDropFile(dir, Login("192.0.2.9")).ok() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(Files(), 1u);
 }
 
 TEST_F(NotifyDropDirTest, ASymlinkInPlaceOfTheDirectoryIsRefused) {

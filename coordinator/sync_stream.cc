@@ -114,6 +114,15 @@ void SyncStream::HandleHello() {
   // store has reached; anything else (new agent, replaced or rolled-back
   // store) is answered with a snapshot.
   absl::StatusOr<uint64_t> current = deps_.store->Version();
+  if (!current.ok()) {
+    // A store that cannot answer now (Redis down or still loading its
+    // AOF) has not lost the agent's state: telling the agent to re-send its
+    // whole map would queue every entry, through the login rate limit,
+    // ahead of its new logins. The agent retries within a second.
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("store: ", current.status().message())));
+    return;
+  }
   const std::string store_epoch = deps_.store->Epoch();
   // Subscribed outside mu_: the hub calls Pump() with its own lock held.
   const int subscription = deps_.hub->Subscribe([this] { HubMoved(); });
@@ -126,7 +135,7 @@ void SyncStream::HandleHello() {
     if (keep) {
       host_id_ = hello.host_id();
       accepts_deferred_ = hello.accepts_deferred();
-      if (hello.store_epoch() == store_epoch && current.ok() &&
+      if (hello.store_epoch() == store_epoch &&
           hello.applied_version() <= *current) {
         epoch_ = hello.store_epoch();
         next_version_ = hello.applied_version();

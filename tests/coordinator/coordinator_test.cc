@@ -4,6 +4,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +30,57 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kNow = 2000000000;
 
+// The embedded store, with its next Version() calls failing as they do
+// while Redis is down or still loading its AOF.
+class StoreThatCanBeDown : public Store {
+ public:
+  explicit StoreThatCanBeDown(std::unique_ptr<Store> store)
+      : store_(std::move(store)) {}
+  std::atomic<int> failing_versions{0};
+
+  std::string Name() const override { return store_->Name(); }
+  std::string Epoch() const override { return store_->Epoch(); }
+  absl::StatusOr<MutationResult> MergeLogins(const std::vector<Login>& logins,
+                                             int64_t not_after) override {
+    return store_->MergeLogins(logins, not_after);
+  }
+  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks,
+                                     const Attribution& who) override {
+    return store_->Put(address, ticks, who);
+  }
+  absl::StatusOr<MutationResult> Delete(
+      const std::vector<std::string>& addresses, int64_t now) override {
+    return store_->Delete(addresses, now);
+  }
+  absl::StatusOr<MutationResult> Expire(int64_t cutoff,
+                                        int64_t forget_before) override {
+    return store_->Expire(cutoff, forget_before);
+  }
+  absl::StatusOr<Snapshot> ReadSnapshot() override {
+    return store_->ReadSnapshot();
+  }
+  absl::StatusOr<std::vector<AttributedEntry>> ReadAttributed() override {
+    return store_->ReadAttributed();
+  }
+  absl::StatusOr<std::vector<StateChange>> ChangesSince(uint64_t since,
+                                                        size_t limit) override {
+    return store_->ChangesSince(since, limit);
+  }
+  absl::StatusOr<uint64_t> Version() override {
+    if (failing_versions.fetch_sub(1) > 0) {
+      return absl::UnavailableError("store is loading");
+    }
+    return store_->Version();
+  }
+  absl::StatusOr<int64_t> EntryCount() override { return store_->EntryCount(); }
+  absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override {
+    return store_->CountLaterThan(ticks);
+  }
+
+ private:
+  std::unique_ptr<Store> store_;
+};
+
 class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(absl::ZeroDuration()); }
@@ -48,7 +101,9 @@ class CoordinatorTest : public ::testing::Test {
     auto rule = NeverRelay::WithExtra(never_relay, "--never-relay");
     ASSERT_TRUE(rule.ok()) << rule.status();
     options.never_relay = *rule;
-    auto c = Coordinator::Start(std::move(*store), options, &clock_);
+    auto wrapped = std::make_unique<StoreThatCanBeDown>(std::move(*store));
+    store_ = wrapped.get();
+    auto c = Coordinator::Start(std::move(wrapped), options, &clock_);
     ASSERT_TRUE(c.ok()) << c.status();
     coordinator_ = std::move(*c);
     channel_ =
@@ -112,6 +167,7 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   testing::ScratchDir dir_;
+  StoreThatCanBeDown* store_ = nullptr;  // owned by coordinator_
   FakeClock clock_{absl::FromUnixSeconds(kNow)};
   std::unique_ptr<Coordinator> coordinator_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -368,6 +424,34 @@ TEST_F(CoordinatorTest, AgentAheadOfTheStoreGetsASnapshot) {
   EXPECT_TRUE(reply.has_snapshot());
   ctx2.TryCancel();
   again->Finish();
+}
+
+TEST_F(CoordinatorTest, AgentSayingHelloWhileTheStoreIsDownIsToldToRetry) {
+  grpc::ClientContext ctx;
+  auto stream = OpenSync(&ctx, "h");
+  v1::CoordinatorMessage reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  const std::string epoch = reply.snapshot().store_epoch();
+  ctx.TryCancel();
+  stream->Finish();
+  // The store cannot say its version: that is no proof it lost the agent's
+  // state, so no snapshot asking the agent to re-send its map.
+  store_->failing_versions = 1;  // then back before a snapshot is read
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+  auto again = sync_->Sync(&ctx2);
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id("h");
+  hello.mutable_hello()->set_store_epoch(epoch);
+  ASSERT_TRUE(again->Write(hello));
+  while (again->Read(&reply)) {
+    EXPECT_FALSE(reply.has_snapshot() && reply.snapshot().resend())
+        << "told to re-send its whole map";
+  }
+  grpc::Status s = again->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("store is loading"));
 }
 
 TEST_F(CoordinatorTest, ClampsFutureLoginTimesAndDropsExpiredOnes) {

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <deque>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/map_trouble.h"
+#include "agent/send_window.h"
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
@@ -125,15 +125,15 @@ class CoordinatorClient::Session {
   std::deque<Incoming> queue_;  // guarded by queue_mu_
   bool reading_done_ = false;   // guarded by queue_mu_
   std::atomic<bool> heard_back_{false};
-  std::unordered_set<std::string> sent_;  // event ids sent on this stream
+  SendWindow window_;  // sending thread only
   std::mutex inflight_mu_;
   std::unordered_map<std::string, std::pair<std::string, int64_t>> inflight_;
   uint64_t reported_version_ = 0;
   absl::Time last_report_ = absl::InfinitePast();
   bool throttled_ = false;
   bool unreachable_ = false;
-  // Deferred events to take back out of sent_ (the reader hands them to the
-  // sending thread, which owns sent_), and when sending may resume.
+  // Deferred events to send again (the reader hands them to the sending
+  // thread, which owns window_), and when sending may resume.
   std::mutex deferred_mu_;
   std::vector<std::string> deferred_ids_;        // guarded by deferred_mu_
   absl::Time resume_at_ = absl::InfinitePast();  // guarded by deferred_mu_
@@ -244,10 +244,8 @@ bool CoordinatorClient::Session::SendPending() {
     std::lock_guard<std::mutex> l(deferred_mu_);
     if (!deferred_ids_.empty()) {
       std::lock_guard<std::mutex> i(inflight_mu_);
-      for (const std::string& id : deferred_ids_) {
-        sent_.erase(id);
-        inflight_.erase(id);
-      }
+      for (const std::string& id : deferred_ids_) inflight_.erase(id);
+      window_.Deferred(deferred_ids_);
       deferred_ids_.clear();
       allowance_ = 0;
       allowance_at_ = resume_at_;
@@ -270,16 +268,13 @@ bool CoordinatorClient::Session::SendPending() {
   // A window of unacknowledged logins: newer ones wait for acks.
   std::vector<SpooledLogin> pending =
       client_->spool_->Pending(4 * kMaxSendBatch);
+  const std::vector<const SpooledLogin*> to_send =
+      window_.Next(pending, budget);
+  const size_t sent = to_send.size();
+  const bool caught_up = sent < budget;
   v1::AgentMessage msg;
-  size_t sent = 0;
-  bool caught_up = true;
-  for (const SpooledLogin& p : pending) {
-    if (sent_.count(p.event_id)) continue;
-    if (sent == budget) {
-      caught_up = false;
-      break;
-    }
-    ++sent;
+  for (const SpooledLogin* login : to_send) {
+    const SpooledLogin& p = *login;
     v1::LoginEvent* e = msg.mutable_logins()->add_events();
     e->set_event_id(p.event_id);
     e->set_address(p.login.address);
@@ -291,7 +286,6 @@ bool CoordinatorClient::Session::SendPending() {
       std::lock_guard<std::mutex> l(inflight_mu_);
       inflight_[p.event_id] = {p.login.address, p.login.login_time};
     }
-    sent_.insert(p.event_id);
     if (static_cast<size_t>(msg.logins().events_size()) == kMaxSendBatch) {
       if (!stream_->Write(msg)) return false;
       msg.Clear();

@@ -2,6 +2,7 @@
 //   relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH
 //                   --spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]
 //   relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP [USER]
+#include <malloc.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -159,6 +160,13 @@ std::string HostName() {
 }
 
 int RunAgent() {
+  // glibc gives threads their own malloc arenas, up to 8 per CPU. Every
+  // coordinator reconnect starts new stream threads, and memory an old one
+  // freed in its arena is not reused by allocations in another: in the
+  // chaos soak the agents' RSS grew 47 -> 95 MiB in 5 minutes while the
+  // heap in use stayed at 10-18 MB. An agent is one busy thread at a time;
+  // two arenas are plenty.
+  mallopt(M_ARENA_MAX, 2);
   relaysync::SetLogProgramName("relaysync-agent");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
   relaysync::RouteGrpcLogs();

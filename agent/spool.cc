@@ -126,6 +126,7 @@ absl::Status Spool::Replay() {
       if (ok) {
         last_add_seq = seq;
         next_seq_ = std::max(next_seq_, seq + 1);
+        entry.sequence = seq;
         index_[entry.event_id] = seq;
         pending_[seq] = std::move(entry);
       }
@@ -199,7 +200,7 @@ absl::StatusOr<std::vector<SpooledLogin>> Spool::Append(
   std::string bytes;
   uint64_t seq = next_seq_;
   for (const LocalLogin& login : logins) {
-    SpooledLogin entry{absl::StrCat(host_id_, "/", seq), login};
+    SpooledLogin entry{absl::StrCat(host_id_, "/", seq), login, seq};
     AppendSpoolRecord(SpoolRecordType::kAdd,
                       EncodeSpoolAdd(seq, entry.event_id, login), &bytes);
     added.emplace_back(seq++, std::move(entry));

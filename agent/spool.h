@@ -22,6 +22,7 @@ namespace relaysync {
 struct SpooledLogin {
   std::string event_id;  // host_id + "/" + decimal sequence number
   LocalLogin login;
+  uint64_t sequence = 0;  // that number: later logins have higher ones
 };
 
 struct SpoolOptions {

@@ -13,7 +13,8 @@
 #include "agent/notify_socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {

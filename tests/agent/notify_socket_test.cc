@@ -18,7 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {

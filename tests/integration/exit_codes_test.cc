@@ -5,7 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/process.h"
+#include "testing/process.h"
 
 namespace relaysync {
 namespace {

@@ -13,8 +13,8 @@
 #include "agent/notify_socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {

@@ -19,7 +19,6 @@
 #include "agent/agent.h"
 #include "agent/local_login.h"
 #include "agent/notify_drop_dir.h"
-#include "agent/notify_socket.h"
 #include "common/address.h"
 #include "common/flag_names.h"
 #include "common/logging.h"

@@ -27,7 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/local_login.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_client.h"
 #include "bench/bench_cluster.h"
 #include "bench/bench_store.h"
 #include "bench/bench_tls.h"

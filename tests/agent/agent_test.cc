@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/local_login.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_client.h"
 #include "agent/spool.h"
 #include "backends/relayers_db.h"
 #include "gtest/gtest.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/notify_socket.h"
+#include "agent/notify_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/scratch_dir.h"

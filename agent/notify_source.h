@@ -1,10 +1,9 @@
-// The notify socket: a unix datagram socket on which local programs (e.g. a
-// Dovecot post-login script) report logins to the agent, and the client
-// function they use. One datagram, one line:
-//   "v1\tIP\tUSER\tPROTOCOL\tSOURCE\n"   PROTOCOL: pop3 | imap | unknown
-// The trailing newline is optional; SOURCE may be empty.
-#ifndef RELAYSYNC_AGENT_NOTIFY_SOCKET_H_
-#define RELAYSYNC_AGENT_NOTIFY_SOCKET_H_
+// NotifySource: the agent's end of the notify socket, a unix datagram
+// socket on which local programs (e.g. a Dovecot post-login script) report
+// logins with SendNotify (notify_client.h). The datagrams and answers are
+// notify_message.h's.
+#ifndef RELAYSYNC_AGENT_NOTIFY_SOURCE_H_
+#define RELAYSYNC_AGENT_NOTIFY_SOURCE_H_
 
 #include <sys/types.h>
 
@@ -16,7 +15,6 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/event_source.h"
@@ -25,41 +23,6 @@
 #include "common/rate_limited_log.h"
 
 namespace relaysync {
-
-// Longest datagram accepted; longer ones are dropped.
-inline constexpr size_t kMaxNotifyMessageBytes = 2048;
-
-// The datagram for `login` (its address, user, protocol and source; the time
-// is the receiver's). InvalidArgument if a field cannot be carried: address
-// not parseable, user empty or with control characters, or a field longer
-// than kMaxLoginFieldBytes.
-absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login);
-
-// Parses one datagram. The address is canonicalized; login_time is `now`;
-// source is "notify:" + SOURCE ("notify" if empty), so a sender cannot pose
-// as another kind of source. Errors say what is wrong.
-absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
-                                              int64_t now);
-
-// Sends `login` to the agent listening at `socket_path`. Never blocks longer
-// than `timeout` (the only wait is for room in a full receive queue). A
-// missing socket (NotFound) or one nobody listens on (Unavailable) fails at
-// once; errors name the path.
-// Fire and forget: OK means the datagram is in the agent's receive queue,
-// not that the login is safe (a killed agent loses its queue).
-absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
-                        absl::Duration timeout);
-
-// Sends `login` and waits, all within `timeout`, for the agent's answer:
-// OK once the login is in the agent's spool (fdatasync'ed). Aborted with
-// the agent's reason if it refused the login or could not store it;
-// DeadlineExceeded if no answer came (the agent may or may not have it);
-// NotFound / Unavailable as SendNotify. The sender binds an abstract
-// address (autobind) for the answer, so the agent must share its network
-// namespace.
-absl::Status SendNotifyConfirmed(const std::string& socket_path,
-                                 const LocalLogin& login,
-                                 absl::Duration timeout);
 
 // Listens on the notify socket. Thread-safety: Start/Stop from any thread.
 // A sender that bound an address (SendNotifyConfirmed) is answered "ok" once
@@ -122,4 +85,4 @@ class NotifySource : public EventSource {
 
 }  // namespace relaysync
 
-#endif  // RELAYSYNC_AGENT_NOTIFY_SOCKET_H_
+#endif  // RELAYSYNC_AGENT_NOTIFY_SOURCE_H_

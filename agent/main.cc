@@ -261,7 +261,7 @@ int RunAgent() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  relaysync::SetFlagHelpFile("agent/main.cc");
+  relaysync::SetFlagHelpFile("agent/main.cc", "relaysync-agent");
   absl::SetProgramUsageMessage(
       "\n  relaysync-agent --coordinator=HOST:PORT --tls-ca=F --tls-cert=F "
       "--tls-key=F --host-id=NAME --db=PATH --spool-dir=DIR "

@@ -184,7 +184,7 @@ relaysync::StoreConfig StoreConfigFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  relaysync::SetFlagHelpFile("coordinator/main.cc");
+  relaysync::SetFlagHelpFile("coordinator/main.cc", "relaysync-coordinator");
   absl::SetProgramUsageMessage(
       "relaysync-coordinator --listen=HOST:PORT --tls-cert=F --tls-key=F "
       "--tls-client-ca=F --store=embedded --data-dir=DIR [--expire-after=30m]\n"

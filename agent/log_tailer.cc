@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "agent/crc32c.h"
 #include "common/logging.h"
 
@@ -296,7 +297,11 @@ void LogTailer::WaitForEvents(bool immediate) {
       immediate
           ? 0
           : static_cast<int>(absl::ToInt64Milliseconds(options_.poll_interval));
-  poll(fds, inotify_fd_ >= 0 ? 2 : 1, timeout_ms);
+  if (poll(fds, inotify_fd_ >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR) {
+    // Not expected with our own descriptors; still, never spin on it.
+    Warn(absl::StrCat("poll: ", strerror(errno)));
+    absl::SleepFor(absl::Milliseconds(timeout_ms));
+  }
   if (inotify_fd_ < 0) return;
   // The events only say "look again"; Round() decides by stat, so coalesced
   // or overflowed events are harmless.

@@ -40,10 +40,15 @@ absl::Status SendDatagram(int fd, const std::string& message,
                        absl::FormatDuration(timeout), " (queue full)"));
     }
     // Short slices: some kernels do not signal POLLOUT for a peer's queue.
+    // A timeout or EINTR just means: send again.
     struct pollfd pfd = {fd, POLLOUT, 0};
-    poll(&pfd, 1,
-         static_cast<int>(
-             std::min<int64_t>(10, absl::ToInt64Milliseconds(left) + 1)));
+    if (poll(&pfd, 1,
+             static_cast<int>(std::min<int64_t>(
+                 10, absl::ToInt64Milliseconds(left) + 1))) < 0 &&
+        errno != EINTR) {
+      return absl::InternalError(absl::StrCat("notify socket ", socket_path,
+                                              ": poll: ", strerror(errno)));
+    }
   }
 }
 
@@ -145,10 +150,16 @@ absl::Status SendNotifyConfirmed(const std::string& socket_path,
           absl::FormatDuration(timeout)));
       break;
     }
+    // A timeout or EINTR just means: look (recv) and wait again.
     struct pollfd pfd = {*fd, POLLIN, 0};
-    poll(&pfd, 1,
-         static_cast<int>(
-             std::max<int64_t>(1, absl::ToInt64Milliseconds(left) + 1)));
+    if (poll(&pfd, 1,
+             static_cast<int>(std::max<int64_t>(
+                 1, absl::ToInt64Milliseconds(left) + 1))) < 0 &&
+        errno != EINTR) {
+      status = absl::InternalError(absl::StrCat("notify socket ", socket_path,
+                                                ": poll: ", strerror(errno)));
+      break;
+    }
     char buf[512];
     ssize_t n = recv(*fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n < 0) {

@@ -16,6 +16,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/notify_client.h"
 #include "agent/notify_message.h"
 #include "common/logging.h"
@@ -24,6 +25,8 @@ namespace relaysync {
 namespace {
 
 constexpr int kMaxMessagesPerRound = 256;
+// Bounds each wait, so that Stop() is seen even without the eventfd.
+constexpr int kPollMs = 200;
 
 // A socket file nobody is bound to refuses connections: safe to replace.
 absl::Status RemoveStaleSocket(const std::string& path) {
@@ -208,7 +211,14 @@ void NotifySource::Stop() {
 void NotifySource::Run() {
   while (!stop_.load()) {
     struct pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    poll(fds, 2, 200);
+    if (poll(fds, 2, kPollMs) < 0 && errno != EINTR) {
+      // Not expected with our own descriptors; still, never spin on it.
+      drop_log_.Log(LogLevel::kWarning,
+                    absl::StrCat("notify socket ", options_.socket_path,
+                                 ": poll: ", strerror(errno)));
+      absl::SleepFor(absl::Milliseconds(kPollMs));
+      continue;
+    }
     if (stop_.load()) break;
     if (fds[0].revents & POLLIN) ReceiveAvailable();
   }
@@ -243,7 +253,7 @@ void NotifySource::ReceiveAvailable() {
                           sender->gid));
       Reply(fd_, from,
             NotifyErrorAnswer(absl::StrCat("refused: uid ", sender->uid,
-                                     " is not an allowed sender")));
+                                           " is not an allowed sender")));
       continue;
     }
     if (static_cast<size_t>(n) > kMaxNotifyMessageBytes) {
@@ -267,9 +277,8 @@ void NotifySource::ReceiveAvailable() {
   if (logins.empty()) return;
   // "ok" only once the sink says the logins are safe (in the spool).
   const absl::Status stored = sink_(logins);
-  const std::string answer =
-      stored.ok() ? std::string(kNotifyAnswerOk)
-                  : NotifyErrorAnswer(stored.message());
+  const std::string answer = stored.ok() ? std::string(kNotifyAnswerOk)
+                                         : NotifyErrorAnswer(stored.message());
   for (const ReplyAddress& to : waiting) Reply(fd_, to, answer);
 }
 

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/process.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {
@@ -62,6 +63,20 @@ TEST(ExitCodesTest, VersionExitsZeroWithTheProjectVersion) {
   EXPECT_EQ(RunCommand({VSMTPRELAY_BIN, "--version"}, &out), 0);
   EXPECT_EQ(out,
             VersionLine("vsmtprelay") + ", compatible with vsmtprelay 1.1.0\n");
+}
+
+// Whoever asked for --port-file waits for it: a coordinator that cannot
+// write it says so and stops rather than run where nobody finds it.
+TEST(ExitCodesTest, ACoordinatorThatCannotWriteItsPortFileExitsOne) {
+  testing::ScratchDir dir;
+  std::string out;
+  EXPECT_EQ(RunCommand({RELAYSYNC_COORDINATOR_BIN, "--listen=127.0.0.1:0",
+                        "--insecure", "--data-dir=" + dir.File("data"),
+                        "--port-file=" + dir.File("missing/port")},
+                       &out),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("--port-file: " + dir.File("missing/port.tmp")));
 }
 
 }  // namespace

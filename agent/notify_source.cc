@@ -132,7 +132,7 @@ std::string NotifySource::Name() const {
 }
 
 absl::Status NotifySource::Start(Sink sink) {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::MutexLock lock(&lifecycle_mu_);
   if (started_) return absl::FailedPreconditionError("notify: started twice");
   const std::string& path = options_.socket_path;
   struct sockaddr_un addr;
@@ -187,7 +187,7 @@ absl::Status NotifySource::Start(Sink sink) {
 }
 
 void NotifySource::Stop() {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::MutexLock lock(&lifecycle_mu_);
   if (!started_ || stopped_) return;
   stopped_ = true;
   stop_.store(true);

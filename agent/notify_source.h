@@ -9,13 +9,14 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/event_source.h"
 #include "agent/notify_senders.h"
@@ -68,16 +69,21 @@ class NotifySource : public EventSource {
   void Refuse(const std::string& sender);
 
   const Options options_;
-  Sink sink_;
-  std::mutex lifecycle_mu_;
-  std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> refused_{0};
   RateLimitedLog drop_log_{absl::Minutes(1)};
   RateLimitedLog refuse_log_{absl::Minutes(1)};
-  bool started_ = false;
-  bool stopped_ = false;
+
+  // Start and Stop, serialized.
+  absl::Mutex lifecycle_mu_;
+  bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  std::thread thread_ ABSL_GUARDED_BY(lifecycle_mu_);
+
+  // Set by Start before the thread exists, used by the thread, closed by
+  // Stop after joining it: never shared by two threads at once.
+  Sink sink_;
   int fd_ = -1;
   int wake_fd_ = -1;
   ino_t socket_inode_ = 0;

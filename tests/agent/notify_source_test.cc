@@ -15,9 +15,9 @@
 #include "agent/notify_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/agent/notify_test_util.h"
 #include "testing/files.h"
 #include "testing/wait.h"
+#include "tests/agent/notify_test_util.h"
 
 namespace relaysync {
 namespace {

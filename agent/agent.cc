@@ -14,7 +14,7 @@
 #include "agent/materializer.h"
 #include "agent/notify_drop_dir.h"
 #include "agent/notify_senders.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_source.h"
 #include "agent/private_dir.h"
 #include "agent/spool.h"
 #include "common/logging.h"

@@ -15,6 +15,7 @@
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
+#include "common/version.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 
@@ -169,7 +170,8 @@ bool CoordinatorClient::Session::Run() {
     hello.mutable_hello()->set_host_id(client_->options_.host_id);
     hello.mutable_hello()->set_applied_version(client_->state_.applied_version);
     hello.mutable_hello()->set_store_epoch(client_->state_.store_epoch);
-    hello.mutable_hello()->set_agent_version("relaysync-agent 0.1.0");
+    hello.mutable_hello()->set_agent_version(
+        absl::StrCat("relaysync-agent ", RelaysyncVersion()));
     hello.mutable_hello()->set_accepts_deferred(true);
   }
   if (!stream_->Write(hello)) {

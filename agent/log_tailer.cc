@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "agent/crc32c.h"
 #include "common/logging.h"
 
@@ -79,25 +80,22 @@ LogTailer::LogTailer(Options options) : options_(std::move(options)) {}
 LogTailer::~LogTailer() { Stop(); }
 
 void LogTailer::Warn(const std::string& message) {
-  // A persistent problem (unreadable file) is retried every poll interval;
-  // say so once, not five times a second.
-  if (message == last_warning_) return;
-  Note(message);
-  last_warning_ = message;
+  // A persistent problem (an unreadable file) is retried every poll
+  // interval: said once a minute while it lasts, with a count.
+  trouble_log_.Log(LogLevel::kWarning,
+                   absl::StrCat("log ", options_.path, ": ", message));
 }
 
 void LogTailer::Note(const std::string& message) {
   LogWarning("log ", options_.path, ": ", message);
-  last_warning_.clear();
 }
 
 bool LogTailer::RefusedAsWritable(mode_t mode) {
   if (!options_.refuse_writable_by_others || (mode & kWritableByOthers) == 0) {
     return false;
   }
-  const std::string message = WritableByOthersMessage(options_.path, mode);
-  if (message != last_warning_) LogWarning(message);
-  last_warning_ = message;
+  trouble_log_.Log(LogLevel::kWarning,
+                   WritableByOthersMessage(options_.path, mode));
   distrusted_ = true;
   return true;
 }
@@ -146,7 +144,6 @@ bool LogTailer::OpenCurrent(bool from_end, const TailState* state) {
     close(fd);
     return false;
   }
-  last_warning_.clear();
   current_ = Reader{fd, st.st_dev, st.st_ino, offset, "", skip};
   if (resumed) {
     current_.head_bytes = state->head_bytes;
@@ -226,8 +223,9 @@ absl::Status LogTailer::Start(LineCallback callback) {
         LoadTailState(options_.state_path);
     // Written by rename, so damage is not a torn write: start as if new
     // rather than refuse to run.
-    if (!loaded.ok())
-      Warn(absl::StrCat("ignoring ", loaded.status().message()));
+    if (!loaded.ok()) {
+      Note(absl::StrCat("ignoring ", loaded.status().message()));
+    }
     if (loaded.ok() && loaded->has_value() &&
         (*loaded)->log_path == options_.path) {
       state = **loaded;
@@ -241,11 +239,11 @@ absl::Status LogTailer::Start(LineCallback callback) {
   inotify_fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   std::string dir = DirectoryOf(options_.path);
   if (inotify_fd_ < 0) {
-    Warn(absl::StrCat("inotify: ", strerror(errno), "; polling only"));
+    Note(absl::StrCat("inotify: ", strerror(errno), "; polling only"));
   } else if (inotify_add_watch(
                  inotify_fd_, dir.c_str(),
                  IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) < 0) {
-    Warn(absl::StrCat("cannot watch ", dir, ": ", strerror(errno),
+    Note(absl::StrCat("cannot watch ", dir, ": ", strerror(errno),
                       "; polling only"));
   }
   // Without saved state, history is not replayed; with state, a file that is
@@ -299,7 +297,11 @@ void LogTailer::WaitForEvents(bool immediate) {
       immediate
           ? 0
           : static_cast<int>(absl::ToInt64Milliseconds(options_.poll_interval));
-  poll(fds, inotify_fd_ >= 0 ? 2 : 1, timeout_ms);
+  if (poll(fds, inotify_fd_ >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR) {
+    // Not expected with our own descriptors; still, never spin on it.
+    Warn(absl::StrCat("poll: ", strerror(errno)));
+    absl::SleepFor(absl::Milliseconds(timeout_ms));
+  }
   if (inotify_fd_ < 0) return;
   // The events only say "look again"; Round() decides by stat, so coalesced
   // or overflowed events are harmless.

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/tail_state.h"
+#include "common/rate_limited_log.h"
 
 namespace relaysync {
 
@@ -114,8 +115,9 @@ class LogTailer {
   void ReadAvailable(Reader* reader, bool* more);
   void Consume(Reader* reader, absl::string_view data);
   void Checkpoint(bool force);
-  void Warn(const std::string& message);  // printed once while it repeats
-  void Note(const std::string& message);  // always printed
+  // A problem that may persist (retried every poll): rate limited.
+  void Warn(const std::string& message);
+  void Note(const std::string& message);  // a one-off event: always logged
 
   const Options options_;
   LineCallback callback_;
@@ -140,7 +142,7 @@ class LogTailer {
   bool have_saved_ = false;
   size_t lines_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
-  std::string last_warning_;
+  RateLimitedLog trouble_log_{absl::Minutes(1)};  // Warn, RefusedAsWritable
   // A file was refused as writable by others: read the next one from its
   // end.
   bool distrusted_ = false;

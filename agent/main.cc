@@ -20,7 +20,6 @@
 #include "agent/agent.h"
 #include "agent/local_login.h"
 #include "agent/notify_drop_dir.h"
-#include "agent/notify_socket.h"
 #include "common/address.h"
 #include "common/flag_names.h"
 #include "common/logging.h"
@@ -270,7 +269,7 @@ int RunAgent() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  relaysync::SetFlagHelpFile("agent/main.cc");
+  relaysync::SetFlagHelpFile("agent/main.cc", "relaysync-agent");
   absl::SetProgramUsageMessage(
       "\n  relaysync-agent --coordinator=HOST:PORT --tls-ca=F --tls-cert=F "
       "--tls-key=F --host-id=NAME --db=PATH --spool-dir=DIR "

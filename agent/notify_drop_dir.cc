@@ -16,7 +16,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_client.h"
+#include "agent/notify_message.h"
 #include "common/logging.h"
 #include "common/random_id.h"
 

@@ -15,6 +15,7 @@
 #include "agent/atomic_file.h"
 #include "agent/private_dir.h"
 #include "agent/spool_record.h"
+#include "common/logging.h"
 
 namespace relaysync {
 namespace {
@@ -27,10 +28,6 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::Status(
       absl::ErrnoToStatusCode(err),
       absl::StrCat("spool ", path, ": ", what, ": ", strerror(err)));
-}
-
-void Warn(const std::string& message) {
-  fprintf(stderr, "relaysync-agent: %s\n", message.c_str());
 }
 
 // Writes all of `bytes` to `fd` at its end.
@@ -161,9 +158,9 @@ absl::Status Spool::Replay() {
   if (result == SpoolRecordReader::Result::kTorn) {
     struct stat st;
     int64_t size = stat(path_.c_str(), &st) == 0 ? st.st_size : -1;
-    Warn(absl::StrCat("spool ", path_, ": ignoring a torn or corrupt tail of ",
-                      size - file_size_, " bytes after offset ", file_size_,
-                      " (crash during a write?)"));
+    LogWarning("spool ", path_, ": ignoring a torn or corrupt tail of ",
+               size - file_size_, " bytes after offset ", file_size_,
+               " (crash during a write?)");
     // Cut it off so new records do not follow garbage.
     if (truncate(path_.c_str(), file_size_) != 0) {
       return ErrnoError("truncate", path_);
@@ -229,11 +226,11 @@ void Spool::DropOldestLocked() {
   for (auto it = pending_.begin(); ids.size() < excess; ++it) {
     ids.push_back(it->second.event_id);
   }
-  Warn(absl::StrCat("spool ", path_, ": more than ", options_.max_pending,
-                    " logins pending (coordinator unreachable?); dropping the ",
-                    excess, " oldest, ", ids.front(), " .. ", ids.back()));
+  LogWarning("spool ", path_, ": more than ", options_.max_pending,
+             " logins pending (coordinator unreachable?); dropping the ",
+             excess, " oldest, ", ids.front(), " .. ", ids.back());
   absl::Status status = AckLocked(ids);
-  if (!status.ok()) Warn(std::string(status.message()));
+  if (!status.ok()) LogWarning(status.message());
 }
 
 absl::Status Spool::Ack(const std::vector<std::string>& event_ids) {
@@ -277,7 +274,7 @@ void Spool::MaybeCompactLocked() {
   if (dead_ < options_.compact_min_dead || dead_ < pending_.size()) return;
   absl::Status status = CompactLocked();
   // The old file is still complete and in use; try again after more acks.
-  if (!status.ok()) Warn(absl::StrCat("compaction failed: ", status.message()));
+  if (!status.ok()) LogWarning("compaction failed: ", status.message());
 }
 
 // Writes header + pending adds to a new file and renames it over the old

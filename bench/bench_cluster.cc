@@ -1,189 +1,23 @@
 #include "bench/bench_cluster.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
-#include <utility>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
-#include "absl/time/clock.h"
+#include "testing/process.h"
 
 namespace relaysync::bench {
-namespace {
-
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::UnavailableError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-bool IsEmptyDir(const std::string& path) {
-  DIR* dir = opendir(path.c_str());
-  if (dir == nullptr) return false;
-  bool empty = true;
-  while (struct dirent* e = readdir(dir)) {
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-      empty = false;
-      break;
-    }
-  }
-  closedir(dir);
-  return empty;
-}
-
-int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
-  remove(path);
-  return 0;
-}
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 int64_t MonoNanos() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-absl::StatusOr<WorkDir> WorkDir::Create(const std::string& requested) {
-  if (requested.empty()) {
-    char templ[] = "/var/tmp/relaysync-bench.XXXXXX";
-    if (mkdtemp(templ) == nullptr) return ErrnoError("mkdtemp", templ);
-    return WorkDir(templ, /*remove=*/true);
-  }
-  if (mkdir(requested.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoError("mkdir", requested);
-  }
-  if (!IsEmptyDir(requested)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--work_dir ", requested, ": must be an empty (or new) directory"));
-  }
-  return WorkDir(requested, /*remove=*/false);
-}
-
-WorkDir::WorkDir(WorkDir&& other) noexcept
-    : path_(std::move(other.path_)), remove_(other.remove_) {
-  other.remove_ = false;
-}
-
-WorkDir::~WorkDir() {
-  if (remove_ && !path_.empty()) {
-    nftw(path_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
-  }
-}
-
-ChildProcess::~ChildProcess() { Stop(absl::Seconds(2)); }
-
-absl::Status ChildProcess::Start(const std::vector<std::string>& argv,
-                                 const std::string& log_path) {
-  int log =
-      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log < 0) return ErrnoError("open", log_path);
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(log);
-    return ErrnoError("fork for", argv[0]);
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    dup2(log, STDOUT_FILENO);
-    dup2(log, STDERR_FILENO);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Not the benchmark's own sockets (a Redis connection, say): a child
-    // holding a copy would keep it open.
-    if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < 1024; ++fd) close(fd);
-    }
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(log);
-  pid_ = pid;
-  return absl::OkStatus();
-}
-
-void ChildProcess::Signal(int sig) {
-  if (pid_ > 0) kill(pid_, sig);
-}
-
-bool ChildProcess::Wait(absl::Duration timeout) {
-  if (pid_ <= 0) return true;
-  return WaitFor(
-      [&] {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-        pid_ = -1;
-        return true;
-      },
-      timeout, absl::Milliseconds(5));
-}
-
-void ChildProcess::Stop(absl::Duration grace) {
-  if (pid_ <= 0) return;
-  Signal(SIGTERM);
-  if (Wait(grace)) return;
-  Signal(SIGKILL);
-  Wait(absl::Seconds(5));
-}
-
-bool ChildProcess::Running() {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
-  return pid_ > 0;
-}
-
-double ChildProcess::CpuSeconds() const {
-  if (pid_ <= 0) return -1;
-  // Fields after the parenthesised command name; utime and stime are the
-  // 14th and 15th fields of the whole line.
-  const std::string stat = ReadSmallFile(absl::StrCat("/proc/", pid_, "/stat"));
-  const size_t close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return -1;
-  std::istringstream rest(stat.substr(close_paren + 2));
-  std::string field;
-  int64_t utime = -1, stime = -1;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 && !absl::SimpleAtoi(field, &utime)) return -1;
-    if (i == 15 && !absl::SimpleAtoi(field, &stime)) return -1;
-  }
-  if (utime < 0 || stime < 0) return -1;
-  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
 }
 
 double SelfCpuSeconds() {
@@ -195,43 +29,22 @@ double SelfCpuSeconds() {
   return seconds(ru.ru_utime) + seconds(ru.ru_stime);
 }
 
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
-             absl::Duration interval) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(interval);
-  }
-}
-
 absl::StatusOr<int> StartCoordinator(
-    ChildProcess* process, const std::string& binary,
+    testing::Process* process, const std::string& binary,
     const std::vector<std::string>& store_flags, const std::string& port_file,
     const std::string& log_path) {
   unlink(port_file.c_str());
   // No per-agent or per-user login limits: the benchmarks measure
   // throughput, with a few users logging in from many addresses.
-  std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0",
-                                   "--port-file=" + port_file,
-                                   "--agent-login-rate=0",
-                                   "--user-max-addresses=0"};
+  std::vector<std::string> argv = {
+      binary, "--listen=127.0.0.1:0", "--port-file=" + port_file,
+      "--agent-login-rate=0", "--user-max-addresses=0"};
   argv.insert(argv.end(), store_flags.begin(), store_flags.end());
-  absl::Status s = process->Start(argv, log_path);
+  // SIGTERM if the benchmark dies: the coordinator shuts down cleanly.
+  absl::Status s = process->Start(argv, log_path, SIGTERM);
   if (!s.ok()) return s;
-  std::string text;
-  const bool up = WaitFor(
-      [&] {
-        text = ReadSmallFile(port_file);
-        return !text.empty() || !process->Running();
-      },
-      absl::Seconds(20));
-  int port = 0;
-  if (!up || !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port)) {
-    return absl::UnavailableError(absl::StrCat(
-        binary, " did not report a port within 20 s; see ", log_path));
-  }
-  return port;
+  return testing::WaitForPortFile(process, port_file, log_path,
+                                  absl::Seconds(20));
 }
 
 MachineStat ReadMachineStat() {

@@ -1,12 +1,9 @@
 #include "bench/bench_store.h"
 
-#include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -16,12 +13,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "backends/redis_connection.h"
-#include "common/free_port.h"
+#include "testing/wait.h"
 
 namespace relaysync::bench {
 namespace {
-
-constexpr int kPortAttempts = 5;
 
 // The keys RedisStore keeps under `prefix` (docs/redis.md).
 std::vector<std::string> StoreKeys(const std::string& prefix) {
@@ -53,9 +48,9 @@ BenchStore::BenchStore(BenchStoreOptions options, std::string dir)
 
 BenchStore::~BenchStore() {
   if (!redis()) return;
-  if (server_.pid() > 0) {
+  if (server_ != nullptr) {
     // SIGTERM: Redis fsyncs its AOF and exits; the work dir goes later.
-    server_.Stop(absl::Seconds(10));
+    server_->Stop(SIGTERM);
     return;
   }
   // An existing Redis: leave it as we found it.
@@ -86,7 +81,7 @@ absl::Status CheckBenchStoreOptions(const BenchStoreOptions& options) {
 }
 
 absl::StatusOr<std::unique_ptr<BenchStore>> BenchStore::Start(
-    const BenchStoreOptions& options, const WorkDir& dir) {
+    const BenchStoreOptions& options, const testing::ScratchDir& dir) {
   absl::Status s = CheckBenchStoreOptions(options);
   if (!s.ok()) return s;
   std::unique_ptr<BenchStore> store(new BenchStore(options, dir.path()));
@@ -97,65 +92,35 @@ absl::StatusOr<std::unique_ptr<BenchStore>> BenchStore::Start(
     store->address_ = options.redis;
     store->prefix_ = absl::StrCat("relaysync-bench-", getpid(), "-",
                                   absl::ToUnixSeconds(absl::Now()));
-    s = store->WaitForRedis();
+    s = store->Connect();
   }
   if (!s.ok()) return s;
   return store;
 }
 
 absl::Status BenchStore::StartRedisServer() {
-  const std::string data = dir_ + "/redis";
-  if (mkdir(data.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(
-        absl::StrCat("mkdir ", data, ": ", std::strerror(errno)));
-  }
-  absl::Status s;
-  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    s = StartRedisServerOnce(FreeLoopbackPort());
-    if (s.ok()) return s;
-  }
-  return s;
-}
-
-absl::Status BenchStore::StartRedisServerOnce(int port) {
-  address_ = absl::StrCat("127.0.0.1:", port);
   // As docs/redis.md asks for relaysync (run_redis_bench.sh writes the same
   // for redis-benchmark); appendfsync is the one knob.
-  const std::string conf = dir_ + "/redis/redis.conf";
-  std::ofstream(conf) << "bind 127.0.0.1\nport " << port << "\ndir " << dir_
-                      << "/redis\ndaemonize no\nsave \"\"\n"
-                      << "appendonly yes\nappendfsync " << options_.redis_fsync
-                      << "\nmaxmemory-policy noeviction\n";
-  absl::Status s =
-      server_.Start({options_.redis_server_bin, conf}, dir_ + "/redis.log");
-  if (s.ok()) s = WaitForRedis();
-  if (s.ok()) {
-    // The server answering must be ours, not another one that took the
-    // port first.
-    absl::StatusOr<RedisReply> info = conn_->Command({"INFO", "server"});
-    if (!info.ok() || InfoFields(ReplyText(info->get()))["process_id"] !=
-                          absl::StrCat(server_.pid())) {
-      s = absl::UnavailableError(absl::StrCat("redis-server did not start on ",
-                                              address_, "; see ", dir_,
-                                              "/redis.log"));
-    }
-  }
-  if (!s.ok()) {
-    server_.Stop(absl::Seconds(2));
-    conn_.reset();
-  }
-  return s;
+  testing::RedisServerOptions o;
+  o.appendonly = true;
+  o.appendfsync = options_.redis_fsync;
+  o.server_bin = options_.redis_server_bin;
+  o.dir = dir_ + "/redis";
+  server_ = std::make_unique<testing::RedisServer>(o);
+  absl::Status s = server_->Start();
+  if (!s.ok()) return s;
+  address_ = server_->address();
+  return Connect();
 }
 
-absl::Status BenchStore::WaitForRedis() {
+absl::Status BenchStore::Connect() {
   RedisConnectionOptions o;
   o.address = address_;
   o.timeout = absl::Seconds(1);
   conn_ = std::make_unique<RedisConnection>(o);
   absl::Status last = absl::UnavailableError("not asked yet");
-  const bool up = WaitFor(
+  testing::WaitForCondition(
       [&] {
-        if (server_.pid() > 0 && !server_.Running()) return true;
         absl::StatusOr<RedisReply> pong = conn_->Command({"PING"});
         last = pong.status();
         if (pong.ok() && ReplyText(pong->get()) != "PONG") {
@@ -164,13 +129,9 @@ absl::Status BenchStore::WaitForRedis() {
         return last.ok();
       },
       absl::Seconds(10), absl::Milliseconds(20));
-  if (up && last.ok()) return absl::OkStatus();
+  if (last.ok()) return last;
   return absl::UnavailableError(absl::StrCat(
-      "redis ", address_, " does not answer PING: ",
-      server_.pid() > 0 || !options_.redis.empty() ? last.ToString()
-                                                   : "redis-server exited",
-      options_.redis.empty() ? absl::StrCat("; see ", dir_, "/redis.log")
-                             : ""));
+      "redis ", address_, " does not answer PING: ", last.ToString()));
 }
 
 std::vector<std::string> BenchStore::CoordinatorFlags(int index) const {

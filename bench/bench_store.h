@@ -13,7 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "bench/bench_cluster.h"
+#include "testing/redis_server.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 class RedisConnection;
@@ -54,12 +55,12 @@ struct RedisStats {
 class BenchStore {
  public:
   // Checks the options and, for redis without an address, starts
-  // redis-server in dir/redis (config in dir/redis/redis.conf, log in
-  // dir/redis.log) on 127.0.0.1 and a free port, and waits (10 s at most)
-  // until it answers. `dir` must outlive the store. On an existing Redis
-  // the coordinators use a key prefix of their own, relaysync-bench-PID-T.
+  // redis-server (testing::RedisServer) in dir/redis (config, log and data
+  // there) on 127.0.0.1 and a free port, and waits (10 s at most) until it
+  // answers. On an existing Redis the coordinators use a key prefix of
+  // their own, relaysync-bench-PID-T.
   static absl::StatusOr<std::unique_ptr<BenchStore>> Start(
-      const BenchStoreOptions& options, const WorkDir& dir);
+      const BenchStoreOptions& options, const testing::ScratchDir& dir);
   ~BenchStore();
   BenchStore(const BenchStore&) = delete;
   BenchStore& operator=(const BenchStore&) = delete;
@@ -77,14 +78,13 @@ class BenchStore {
  private:
   BenchStore(BenchStoreOptions options, std::string dir);
   absl::Status StartRedisServer();
-  absl::Status StartRedisServerOnce(int port);
-  absl::Status WaitForRedis();
+  absl::Status Connect();
 
   const BenchStoreOptions options_;
   const std::string dir_;  // the work directory
   std::string address_;    // redis: HOST:PORT
   std::string prefix_ = "relaysync";
-  ChildProcess server_;  // redis-server, if started here
+  std::unique_ptr<testing::RedisServer> server_;  // if started here
   std::unique_ptr<RedisConnection> conn_;
 };
 

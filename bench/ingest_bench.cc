@@ -32,6 +32,7 @@
 #include "common/process.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
+#include "testing/scratch_dir.h"
 
 ABSL_FLAG(std::string, coordinator, "",
           "HOST:PORT[,HOST:PORT...] of running coordinators; empty: start "
@@ -223,15 +224,16 @@ void IngestStream::ReadLoop(int64_t end_ns) {
 // stops them on destruction, the store last.
 struct Cluster {
   std::unique_ptr<BenchStore> store;
-  std::vector<std::unique_ptr<ChildProcess>> coordinators;
+  std::vector<std::unique_ptr<testing::Process>> coordinators;
 
   ~Cluster() {
     for (auto& co : coordinators) co->Signal(SIGTERM);
-    for (auto& co : coordinators) co->Stop(absl::Seconds(10));
+    for (auto& co : coordinators) co->Stop(SIGTERM, absl::Seconds(10));
   }
 };
 
-absl::Status StartCluster(Config* c, const WorkDir& dir, Cluster* out) {
+absl::Status StartCluster(Config* c, const testing::ScratchDir& dir,
+                          Cluster* out) {
   absl::StatusOr<std::unique_ptr<BenchStore>> store =
       BenchStore::Start(c->store, dir);
   if (!store.ok()) return store.status();
@@ -245,7 +247,7 @@ absl::Status StartCluster(Config* c, const WorkDir& dir, Cluster* out) {
   if (!tls.ok()) return tls.status();
   c->tls = std::move(*tls);
   for (int k = 0; k < c->store.coordinators; ++k) {
-    out->coordinators.push_back(std::make_unique<ChildProcess>());
+    out->coordinators.push_back(std::make_unique<testing::Process>());
     std::vector<std::string> flags = out->store->CoordinatorFlags(k);
     for (const std::string& f : c->tls.CoordinatorFlags()) flags.push_back(f);
     absl::StatusOr<int> port = StartCoordinator(
@@ -292,7 +294,8 @@ std::string CoordinatorCpu(const CpuSample& a, const CpuSample& b, double wall,
 }
 
 int Run(Config c) {
-  absl::StatusOr<WorkDir> dir = WorkDir::Create(absl::GetFlag(FLAGS_work_dir));
+  absl::StatusOr<testing::ScratchDir> dir = testing::ScratchDir::Create(
+      absl::GetFlag(FLAGS_work_dir), "relaysync-bench.");
   if (!dir.ok()) {
     std::fprintf(stderr, "%s\n", dir.status().ToString().c_str());
     return 1;

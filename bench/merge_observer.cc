@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "bench/bench_cluster.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
+#include "testing/wait.h"
 
 namespace relaysync::bench {
 
@@ -43,7 +43,8 @@ absl::Status MergeObserver::Start(absl::Duration timeout) {
   }
   running_ = true;
   thread_ = std::thread([this] { ReadLoop(); });
-  if (!WaitFor([this] { return first_message_ || !running_; }, timeout)) {
+  if (!testing::WaitForCondition([this] { return first_message_ || !running_; },
+                                 timeout)) {
     return absl::DeadlineExceededError(
         absl::StrCat("observer stream to ", target_, ": no snapshot within ",
                      absl::FormatDuration(timeout)));

@@ -27,7 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/local_login.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_client.h"
 #include "bench/bench_cluster.h"
 #include "bench/bench_store.h"
 #include "bench/bench_tls.h"
@@ -35,6 +35,8 @@
 #include "bench/presence_tracker.h"
 #include "common/flag_names.h"
 #include "common/process.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 ABSL_FLAG(std::string, coordinator_bin, RELAYSYNC_COORDINATOR_BIN,
           "relaysync-coordinator binary");
@@ -99,21 +101,21 @@ struct Config {
 struct Cluster {
   BenchTls tls;
   std::unique_ptr<BenchStore> store;
-  std::vector<std::unique_ptr<ChildProcess>> coordinators;
+  std::vector<std::unique_ptr<testing::Process>> coordinators;
   std::vector<int> ports;
-  std::vector<std::unique_ptr<ChildProcess>> agents;
+  std::vector<std::unique_ptr<testing::Process>> agents;
   std::vector<std::string> maps;
   std::vector<std::string> sockets;
   // With --flood-rate: an agent whose logins are not measured.
-  std::unique_ptr<ChildProcess> flooder;
+  std::unique_ptr<testing::Process> flooder;
   std::string flooder_socket;
 
   ~Cluster() {
-    if (flooder != nullptr) flooder->Stop(absl::Seconds(10));
+    if (flooder != nullptr) flooder->Stop(SIGTERM, absl::Seconds(10));
     for (auto& a : agents) a->Signal(SIGTERM);
-    for (auto& a : agents) a->Stop(absl::Seconds(10));
+    for (auto& a : agents) a->Stop(SIGTERM, absl::Seconds(10));
     for (auto& co : coordinators) co->Signal(SIGTERM);
-    for (auto& co : coordinators) co->Stop(absl::Seconds(10));
+    for (auto& co : coordinators) co->Stop(SIGTERM, absl::Seconds(10));
   }
 };
 
@@ -134,7 +136,8 @@ std::string CoordinatorList(const Cluster& cluster, int agent) {
   return list;
 }
 
-absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
+absl::Status StartCluster(const Config& c, const testing::ScratchDir& dir,
+                          Cluster* out) {
   absl::StatusOr<std::unique_ptr<BenchStore>> store =
       BenchStore::Start(c.store, dir);
   if (!store.ok()) return store.status();
@@ -145,7 +148,7 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
   if (!tls.ok()) return tls.status();
   out->tls = std::move(*tls);
   for (int k = 0; k < c.store.coordinators; ++k) {
-    out->coordinators.push_back(std::make_unique<ChildProcess>());
+    out->coordinators.push_back(std::make_unique<testing::Process>());
     std::vector<std::string> flags = out->store->CoordinatorFlags(k);
     for (const std::string& f : out->tls.CoordinatorFlags()) flags.push_back(f);
     // After StartCoordinator's --agent-login-rate=0: the later flag wins.
@@ -164,7 +167,7 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
   for (int i = 0; i < c.agents; ++i) {
     out->maps.push_back(dir.File(absl::StrCat("relayers-", i, ".db")));
     out->sockets.push_back(dir.File(absl::StrCat("notify-", i, ".sock")));
-    out->agents.push_back(std::make_unique<ChildProcess>());
+    out->agents.push_back(std::make_unique<testing::Process>());
     std::vector<std::string> argv = {
         c.agent_bin,
         "--coordinator=" + CoordinatorList(*out, i),
@@ -176,12 +179,12 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
       argv.push_back(f);
     }
     absl::Status s = out->agents.back()->Start(
-        argv, dir.File(absl::StrCat("agent-", i, ".log")));
+        argv, dir.File(absl::StrCat("agent-", i, ".log")), SIGTERM);
     if (!s.ok()) return s;
   }
   if (c.flood_rate > 0) {
     out->flooder_socket = dir.File("notify-flooder.sock");
-    out->flooder = std::make_unique<ChildProcess>();
+    out->flooder = std::make_unique<testing::Process>();
     std::vector<std::string> argv = {
         c.agent_bin,
         "--coordinator=" + CoordinatorList(*out, 0),
@@ -192,16 +195,18 @@ absl::Status StartCluster(const Config& c, const WorkDir& dir, Cluster* out) {
     for (const std::string& f : out->tls.AgentFlags(kFlooderHost)) {
       argv.push_back(f);
     }
-    absl::Status s = out->flooder->Start(argv, dir.File("agent-flooder.log"));
+    absl::Status s =
+        out->flooder->Start(argv, dir.File("agent-flooder.log"), SIGTERM);
     if (!s.ok()) return s;
-    if (!WaitFor([&] { return access(out->flooder_socket.c_str(), F_OK) == 0; },
-                 absl::Seconds(30))) {
+    if (!testing::WaitForCondition(
+            [&] { return access(out->flooder_socket.c_str(), F_OK) == 0; },
+            absl::Seconds(30))) {
       return absl::UnavailableError("the flooder agent did not start");
     }
   }
   // An agent is ready when its notify socket exists (its map exists then).
   for (int i = 0; i < c.agents; ++i) {
-    if (!WaitFor(
+    if (!testing::WaitForCondition(
             [&] {
               return access(out->sockets[i].c_str(), F_OK) == 0 ||
                      !out->agents[i]->Running();
@@ -239,7 +244,8 @@ absl::Status WaitUntilConnected(const Cluster& cluster,
         SendNotify(cluster.sockets[i], MakeLogin(ip), absl::Seconds(1));
     if (!s.ok()) return s;
   }
-  if (!WaitFor([&] { return tracker->AllSeen(n); }, absl::Seconds(60))) {
+  if (!testing::WaitForCondition([&] { return tracker->AllSeen(n); },
+                                 absl::Seconds(60))) {
     return absl::UnavailableError(
         "probe logins did not reach every map within 60 s");
   }
@@ -464,7 +470,8 @@ void PrintResult(const Config& c, const Cluster& cluster,
 }
 
 int Run(const Config& c) {
-  absl::StatusOr<WorkDir> dir = WorkDir::Create(absl::GetFlag(FLAGS_work_dir));
+  absl::StatusOr<testing::ScratchDir> dir = testing::ScratchDir::Create(
+      absl::GetFlag(FLAGS_work_dir), "relaysync-bench.");
   if (!dir.ok()) {
     std::fprintf(stderr, "%s\n", dir.status().ToString().c_str());
     return 1;
@@ -529,9 +536,10 @@ int Run(const Config& c) {
   const CpuSample after = SampleCpu(*cluster);
   const size_t total = tracker->ExpectedCount();
   const int64_t grace_ns = int64_t{c.grace_seconds} * kNanosPerSecond;
-  WaitFor([&] { return tracker->AllSeen(total); },
-          absl::Nanoseconds(sent.end_ns + grace_ns - MonoNanos()),
-          absl::Milliseconds(2));
+  testing::WaitForCondition(
+      [&] { return tracker->AllSeen(total); },
+      absl::Nanoseconds(sent.end_ns + grace_ns - MonoNanos()),
+      absl::Milliseconds(2));
   observer->Stop();
   tracker->Stop();
 

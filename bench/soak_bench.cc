@@ -26,9 +26,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/redis_server.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/login_load.h"
-#include "tests/redis_harness.h"
 
 ABSL_FLAG(int, agents, 4, "agents (1-8)");
 ABSL_FLAG(int, coordinators, 2, "coordinators sharing Redis (1-4)");
@@ -121,7 +121,10 @@ bool Soak::StartAll() {
   options.appendonly = true;
   options.appendfsync = "always";
   redis_ = std::make_unique<RedisServer>(options);
-  if (!redis_->Start()) return false;
+  if (absl::Status s = redis_->Start(); !s.ok()) {
+    std::cout << "redis: " << s.message() << "\n";
+    return false;
+  }
   cluster_ = std::make_unique<Cluster>(
       agents_,
       std::vector<std::string>{
@@ -156,7 +159,9 @@ bool Soak::KillAndRestart(int v) {
   }
   redis_->Stop(SIGKILL);
   absl::SleepFor(down);
-  return redis_->Start();
+  absl::Status s = redis_->Start();
+  if (!s.ok()) std::cout << "redis: " << s.message() << "\n";
+  return s.ok();
 }
 
 void Soak::Sample(absl::Duration elapsed, absl::Duration total) {

@@ -17,6 +17,7 @@
 #include "common/address.h"
 #include "common/never_relay.h"
 #include "common/ticks.h"
+#include "common/version.h"
 #include "rpc/endpoints.h"
 
 namespace relaysync {
@@ -132,7 +133,8 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
       out << kVsmtprelayUsage << kHelp;
       return kExitOk;
     } else if (name == "--version") {
-      out << "vsmtprelay (relaysync) 0.1.0, compatible with vsmtprelay 1.1.0\n";
+      out << VersionLine("vsmtprelay")
+          << ", compatible with vsmtprelay 1.1.0\n";
       return kExitOk;
     } else if (name == "--db") {
       if (!take_value()) return kExitUsage;

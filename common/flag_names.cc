@@ -9,11 +9,16 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/version.h"
 
 namespace relaysync {
 
-void SetFlagHelpFile(const std::string& main_file) {
+void SetFlagHelpFile(const std::string& main_file, const std::string& program) {
   absl::FlagsUsageConfig config;
+  config.version_string = [program] {
+    return absl::StrCat(VersionLine(program), "\n");
+  };
   config.contains_help_flags = [main_file](absl::string_view path) {
     return absl::EndsWith(path, main_file);
   };

@@ -18,8 +18,9 @@ std::vector<std::string> ParseFlags(int argc, char** argv);
 
 // Makes --help list the flags defined in files whose path ends with
 // `main_file` (Abseil's default matches on the program name, which our
-// main.cc files do not carry), and print dashed spellings in the usage.
-void SetFlagHelpFile(const std::string& main_file);
+// main.cc files do not carry), and print dashed spellings in the usage;
+// and makes --version print VersionLine(`program`) (common/version.h).
+void SetFlagHelpFile(const std::string& main_file, const std::string& program);
 
 }  // namespace relaysync
 

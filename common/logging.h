@@ -1,6 +1,9 @@
 // Minimal leveled logging to stderr ("2026-11-26T14:16:14Z prog: WARNING:
 // ..."), one line per call, safe from any thread. Daemons run under systemd
-// or Kubernetes, which collect stderr.
+// or Kubernetes, which collect stderr. Every diagnostic of relaysync's
+// libraries goes through here (only a main.cc writes to stderr itself);
+// a warning that can repeat goes through RateLimitedLog
+// (rate_limited_log.h).
 #ifndef RELAYSYNC_COMMON_LOGGING_H_
 #define RELAYSYNC_COMMON_LOGGING_H_
 

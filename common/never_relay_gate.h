@@ -6,16 +6,15 @@
 #define RELAYSYNC_COMMON_NEVER_RELAY_GATE_H_
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/address.h"
 #include "common/never_relay.h"
+#include "common/rate_limited_log.h"
 
 namespace relaysync {
 
@@ -35,11 +34,7 @@ class NeverRelayGate {
  private:
   const NeverRelay rule_;
   std::atomic<int64_t> refused_{0};
-
-  absl::Mutex mu_;
-  std::chrono::steady_clock::time_point window_start_ ABSL_GUARDED_BY(mu_);
-  int logged_in_window_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t unlogged_ ABSL_GUARDED_BY(mu_) = 0;
+  RateLimitedLog refusals_{absl::Seconds(1), /*lines=*/10};
 };
 
 }  // namespace relaysync

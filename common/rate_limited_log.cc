@@ -16,12 +16,17 @@ bool RateLimitedLog::Log(LogLevel level, absl::string_view message,
   uint64_t held_back = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (logged_ && now - last_ < absl::ToChronoNanoseconds(interval_)) {
+    if (!started_ ||
+        now - interval_start_ >= absl::ToChronoNanoseconds(interval_)) {
+      started_ = true;
+      interval_start_ = now;
+      logged_in_interval_ = 0;
+    }
+    if (logged_in_interval_ >= lines_) {
       ++held_back_;
       return false;
     }
-    logged_ = true;
-    last_ = now;
+    ++logged_in_interval_;
     held_back = held_back_;
     held_back_ = 0;
   }

@@ -1,6 +1,8 @@
 // Repeated warnings at a bounded rate, as Postfix's msg_rate_delay: a cause
-// that keeps firing (a flood of refused datagrams, forged log lines) is
-// logged at once, then at most once per interval with a count of the rest.
+// that keeps firing (a flood of refused datagrams, forged log lines, a file
+// that stays unreadable) is logged at once, then at most `lines` times per
+// interval with a count of the rest. The one rate limiter for log lines:
+// every repeated warning goes through it, never a home-made counter.
 #ifndef RELAYSYNC_COMMON_RATE_LIMITED_LOG_H_
 #define RELAYSYNC_COMMON_RATE_LIMITED_LOG_H_
 
@@ -18,11 +20,14 @@ namespace relaysync {
 // One instance per kind of repeated message. Thread-safe.
 class RateLimitedLog {
  public:
-  explicit RateLimitedLog(absl::Duration interval) : interval_(interval) {}
+  // At most `lines` (>= 1) lines per `interval`; the interval starts with
+  // the first line that goes out after the previous one ended.
+  explicit RateLimitedLog(absl::Duration interval, int lines = 1)
+      : interval_(interval), lines_(lines < 1 ? 1 : lines) {}
 
-  // Logs `message` at `level` if no line went out in the last `interval`;
-  // otherwise only counts it. A line that follows held-back ones says how
-  // many were held back. Returns whether it logged.
+  // Logs `message` at `level` unless this interval's lines have all gone
+  // out; otherwise only counts it. A line that follows held-back ones says
+  // how many were held back. Returns whether it logged.
   bool Log(LogLevel level, absl::string_view message);
   // The same with the monotonic time given (for tests).
   bool Log(LogLevel level, absl::string_view message,
@@ -30,9 +35,12 @@ class RateLimitedLog {
 
  private:
   const absl::Duration interval_;
+  const int lines_;
+
   absl::Mutex mu_;
-  bool logged_ ABSL_GUARDED_BY(mu_) = false;
-  std::chrono::steady_clock::time_point last_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point interval_start_ ABSL_GUARDED_BY(mu_);
+  int logged_in_interval_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t held_back_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -2,9 +2,11 @@
 // store, expires old entries and pushes every change to every agent.
 // See docs/operations.md and --help.
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -181,10 +184,33 @@ relaysync::StoreConfig StoreConfigFromFlags() {
   return config;
 }
 
+// Writes `port` to `path` through a rename, so that a reader never sees
+// half a number. Errors name the file.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::trunc);
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("--port-file: ", tmp, ": ", std::strerror(errno)));
+  }
+  out << port << "\n";
+  out.close();
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("--port-file: ", tmp, ": write failed"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("--port-file: renaming ", tmp,
+                                               " to ", path, ": ",
+                                               std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  relaysync::SetFlagHelpFile("coordinator/main.cc");
+  relaysync::SetFlagHelpFile("coordinator/main.cc", "relaysync-coordinator");
   absl::SetProgramUsageMessage(
       "relaysync-coordinator --listen=HOST:PORT --tls-cert=F --tls-key=F "
       "--tls-client-ca=F --store=embedded --data-dir=DIR [--expire-after=30m]\n"
@@ -348,8 +374,14 @@ int main(int argc, char** argv) {
     }
   }
   if (const std::string path = absl::GetFlag(FLAGS_port_file); !path.empty()) {
-    std::ofstream(path + ".tmp") << coordinator->port() << "\n";
-    std::rename((path + ".tmp").c_str(), path.c_str());
+    // Whoever asked for the file waits for it to learn the port: without
+    // it the coordinator cannot be found, so it does not stay up unseen.
+    if (absl::Status s = WritePortFile(path, coordinator->port()); !s.ok()) {
+      relaysync::LogError(s.message());
+      coordinator->Shutdown();
+      coordinator->Wait();
+      return 1;
+    }
   }
   {
     std::lock_guard<std::mutex> l(mu);

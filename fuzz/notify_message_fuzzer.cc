@@ -1,4 +1,4 @@
-// Fuzz target: ParseNotifyMessage (agent/notify_socket.h), the datagrams
+// Fuzz target: ParseNotifyMessage (agent/notify_message.h), the datagrams
 // local programs send to the agent. Asserts, for every accepted datagram: a
 // canonical address, a user and source without control characters and
 // within limits, a source that says it came from the notify socket, the
@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_message.h"
 #include "common/address.h"
 #include "fuzz/fuzz_util.h"
 

@@ -8,12 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/local_login.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_client.h"
 #include "agent/spool.h"
 #include "backends/relayers_db.h"
-#include "common/free_port.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/free_port.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {
@@ -23,7 +24,8 @@ class AgentTest : public ::testing::Test {
   std::unique_ptr<Agent> StartAgent(const std::string& never_relay) {
     AgentOptions options;
     // A loopback port nobody listens on: the coordinator stays unreachable.
-    options.coordinators = {absl::StrCat("127.0.0.1:", FreeLoopbackPort())};
+    options.coordinators = {
+        absl::StrCat("127.0.0.1:", testing::FreeLoopbackPort())};
     options.host_id = "mx1";
     options.tls.insecure = true;
     options.db_path = dir_.File("relayers.db");

@@ -12,27 +12,22 @@
 
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {
 
+using ::relaysync::testing::AppendToFile;
 using ::relaysync::testing::ScratchDir;
-
-void Append(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  ASSERT_GE(fd, 0) << path;
-  ASSERT_EQ(write(fd, text.data(), text.size()),
-            static_cast<ssize_t>(text.size()));
-  close(fd);
-}
 
 TEST(DovecotLogSourceTest, ReportsOnlySuccessfulLoginsWithTheLogAsSource) {
   ScratchDir dir;
   const std::string log = dir.File("dovecot.log");
-  Append(log,
-         "Nov 25 04:00:00 imap-login: Info: Login: user=<before>, "
-         "method=PLAIN, rip=192.0.2.200, lip=192.0.2.1\n");
+  EXPECT_TRUE(
+      AppendToFile(log,
+                   "Nov 25 04:00:00 imap-login: Info: Login: user=<before>, "
+                   "method=PLAIN, rip=192.0.2.200, lip=192.0.2.1\n"));
   FakeClock clock(absl::FromCivil(absl::CivilSecond(2026, 11, 25, 12, 0, 0),
                                   absl::UTCTimeZone()));
   DovecotLogSource::Options options;
@@ -54,14 +49,15 @@ TEST(DovecotLogSourceTest, ReportsOnlySuccessfulLoginsWithTheLogAsSource) {
                     return absl::OkStatus();
                   })
                   .ok());
-  Append(log,
-         "Nov 25 04:25:38 imap-login: Info: Disconnected (auth failed, 1 "
-         "attempts in 2 secs): user=<alice>, method=PLAIN, rip=192.0.2.9, "
-         "lip=192.0.2.1\n"
-         "Nov 25 04:25:39 imap-login: Info: Login: user=<alice>, "
-         "method=PLAIN, rip=192.0.2.10, lip=192.0.2.1, mpid=1, session=<a>\n"
-         "Nov 25 04:25:40 pop3-login: Info: Login: user=<bob>, method=PLAIN, "
-         "rip=2001:db8::7, lip=2001:db8::1, mpid=2, session=<b>\n");
+  EXPECT_TRUE(AppendToFile(
+      log,
+      "Nov 25 04:25:38 imap-login: Info: Disconnected (auth failed, 1 "
+      "attempts in 2 secs): user=<alice>, method=PLAIN, rip=192.0.2.9, "
+      "lip=192.0.2.1\n"
+      "Nov 25 04:25:39 imap-login: Info: Login: user=<alice>, "
+      "method=PLAIN, rip=192.0.2.10, lip=192.0.2.1, mpid=1, session=<a>\n"
+      "Nov 25 04:25:40 pop3-login: Info: Login: user=<bob>, method=PLAIN, "
+      "rip=2001:db8::7, lip=2001:db8::1, mpid=2, session=<b>\n"));
   std::unique_lock<std::mutex> lock(mu);
   cv.wait_for(lock, std::chrono::seconds(5),
               [&] { return logins.size() >= 2; });
@@ -125,11 +121,11 @@ const absl::Time kNoon = absl::FromCivil(
 TEST(DovecotLogSourceTest, SyslogFormLoginsGrantNothingByDefault) {
   ScratchDir dir;
   FakeClock clock(kNoon);
-  Append(dir.File("mail.log"), "");
+  EXPECT_TRUE(AppendToFile(dir.File("mail.log"), ""));
   DovecotLogSource source(SourceOptions(dir, &clock));
   Collector collector;
   ASSERT_TRUE(source.Start(collector.Sink()).ok());
-  Append(dir.File("mail.log"), kForgedThenOwnLog);
+  EXPECT_TRUE(AppendToFile(dir.File("mail.log"), kForgedThenOwnLog));
   EXPECT_EQ(collector.WaitFor(1), std::vector<std::string>{"192.0.2.10"});
   EXPECT_EQ(source.untrusted_logins(), 2u);
 }
@@ -137,13 +133,13 @@ TEST(DovecotLogSourceTest, SyslogFormLoginsGrantNothingByDefault) {
 TEST(DovecotLogSourceTest, SyslogFormLoginsAreReportedWhenTrusted) {
   ScratchDir dir;
   FakeClock clock(kNoon);
-  Append(dir.File("mail.log"), "");
+  EXPECT_TRUE(AppendToFile(dir.File("mail.log"), ""));
   DovecotLogSource::Options options = SourceOptions(dir, &clock);
   options.trust_syslog = true;
   DovecotLogSource source(options);
   Collector collector;
   ASSERT_TRUE(source.Start(collector.Sink()).ok());
-  Append(dir.File("mail.log"), kForgedThenOwnLog);
+  EXPECT_TRUE(AppendToFile(dir.File("mail.log"), kForgedThenOwnLog));
   EXPECT_EQ(
       collector.WaitFor(3),
       (std::vector<std::string>{"192.0.2.66", "192.0.2.67", "192.0.2.10"}));
@@ -153,7 +149,7 @@ TEST(DovecotLogSourceTest, SyslogFormLoginsAreReportedWhenTrusted) {
 TEST(DovecotLogSourceTest, ALogWritableByOthersIsRefused) {
   ScratchDir dir;
   FakeClock clock(kNoon);
-  Append(dir.File("mail.log"), "");
+  EXPECT_TRUE(AppendToFile(dir.File("mail.log"), ""));
   ASSERT_EQ(chmod(dir.File("mail.log").c_str(), 0666), 0);
   DovecotLogSource source(SourceOptions(dir, &clock));
   Collector collector;

@@ -11,7 +11,8 @@
 
 #include "backends/relayers_db.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {

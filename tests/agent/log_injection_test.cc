@@ -24,11 +24,13 @@
 #include "agent/dovecot_log_parser.h"
 #include "agent/dovecot_log_source.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {
 
+using ::relaysync::testing::AppendToFile;
 using ::relaysync::testing::ReadFile;
 using ::relaysync::testing::ScratchDir;
 
@@ -115,20 +117,12 @@ TEST(LogInjectionTest, AHostileUserNameStillGrantsTheRealClient) {
   EXPECT_EQ(login->user, "a>, method=PLAIN, rip=6.6.6.6, lip=192.0.2.1");
 }
 
-void Append(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  ASSERT_GE(fd, 0) << path;
-  ASSERT_EQ(write(fd, text.data(), text.size()),
-            static_cast<ssize_t>(text.size()));
-  close(fd);
-}
-
 // The whole corpus appended to a tailed log, raw and as Dovecot writes it,
 // then one genuine login as a sentinel: everything before it was read.
 TEST(LogInjectionTest, LogTailerNeverGrantsAnInjectedAddress) {
   ScratchDir dir;
   const std::string log = dir.File("dovecot.log");
-  Append(log, "");
+  EXPECT_TRUE(AppendToFile(log, ""));
   FakeClock clock(kNow);
   DovecotLogSource::Options options;
   options.log_path = log;
@@ -158,7 +152,7 @@ TEST(LogInjectionTest, LogTailerNeverGrantsAnInjectedAddress) {
   absl::StrAppend(&text,
                   "Nov 25 04:30:00 imap-login: Info: Login: user=<sentinel>, "
                   "method=PLAIN, rip=192.0.2.99, lip=192.0.2.1, mpid=9\n");
-  Append(log, text);
+  EXPECT_TRUE(AppendToFile(log, text));
   std::unique_lock<std::mutex> lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] {
     return !logins.empty() && logins.back().address == "192.0.2.99";

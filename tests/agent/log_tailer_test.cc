@@ -13,11 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {
 
+using ::relaysync::testing::AppendToFile;
 using ::relaysync::testing::ScratchDir;
 
 // Collects delivered lines; waits with a deadline instead of sleeping.
@@ -43,14 +45,6 @@ class Lines {
   std::condition_variable cv_;
   std::vector<std::string> lines_;
 };
-
-void Append(const std::string& path, const std::string& text) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  ASSERT_GE(fd, 0) << path;
-  ASSERT_EQ(write(fd, text.data(), text.size()),
-            static_cast<ssize_t>(text.size()));
-  close(fd);
-}
 
 // "<prefix>-<from>\n" ... "<prefix>-<to - 1>\n", and the same as a vector.
 std::string Numbered(const std::string& prefix, int from, int to) {
@@ -84,39 +78,40 @@ class LogTailerTest : public ::testing::Test {
 };
 
 TEST_F(LogTailerTest, AppendsAreDeliveredInOrder) {
-  Append(log(), "history\n");
+  EXPECT_TRUE(AppendToFile(log(), "history\n"));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  for (int i = 0; i < 200; i += 20) Append(log(), Numbered("l", i, i + 20));
+  for (int i = 0; i < 200; i += 20)
+    EXPECT_TRUE(AppendToFile(log(), Numbered("l", i, i + 20)));
   EXPECT_EQ(lines.WaitFor(200), NumberedLines("l", 0, 200));
 }
 
 TEST_F(LogTailerTest, NoStateStartsAtTheEndWithoutReplayingHistory) {
-  Append(log(), "old-1\nold-2\nhalf a li");
+  EXPECT_TRUE(AppendToFile(log(), "old-1\nold-2\nhalf a li"));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
   // The rest of the line in progress at start is skipped, not half-delivered.
-  Append(log(), "ne\nnew-1\n");
+  EXPECT_TRUE(AppendToFile(log(), "ne\nnew-1\n"));
   EXPECT_EQ(lines.WaitFor(1), std::vector<std::string>{"new-1"});
 }
 
 TEST_F(LogTailerTest, PartialLineWaitsForItsNewline) {
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  Append(log(), "first\npar");
+  EXPECT_TRUE(AppendToFile(log(), "first\npar"));
   EXPECT_EQ(lines.WaitFor(1), std::vector<std::string>{"first"});
-  Append(log(), "tial");
-  Append(log(), "\nlast\n");
+  EXPECT_TRUE(AppendToFile(log(), "tial"));
+  EXPECT_TRUE(AppendToFile(log(), "\nlast\n"));
   EXPECT_EQ(lines.WaitFor(3),
             (std::vector<std::string>{"first", "partial", "last"}));
 }
 
 TEST_F(LogTailerTest, FollowsRotationByRenameWithoutLosingLines) {
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
@@ -124,10 +119,10 @@ TEST_F(LogTailerTest, FollowsRotationByRenameWithoutLosingLines) {
   for (int round = 0; round < 3; ++round) {
     std::string tag = absl::StrCat("r", round);
     // Written immediately before the rename: still delivered.
-    Append(log(), Numbered(tag + "-old", 0, 50));
+    EXPECT_TRUE(AppendToFile(log(), Numbered(tag + "-old", 0, 50)));
     std::string rotated = dir_.File(absl::StrCat("mail.log.", round));
     ASSERT_EQ(rename(log().c_str(), rotated.c_str()), 0);
-    Append(log(), Numbered(tag + "-new", 0, 10));
+    EXPECT_TRUE(AppendToFile(log(), Numbered(tag + "-new", 0, 10)));
     expected = Concat(expected, NumberedLines(tag + "-old", 0, 50));
     expected = Concat(expected, NumberedLines(tag + "-new", 0, 10));
     EXPECT_EQ(lines.WaitFor(expected.size()), expected);
@@ -135,14 +130,14 @@ TEST_F(LogTailerTest, FollowsRotationByRenameWithoutLosingLines) {
 }
 
 TEST_F(LogTailerTest, CopytruncateRestartsAtTheBeginning) {
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  Append(log(), Numbered("before", 0, 100));
+  EXPECT_TRUE(AppendToFile(log(), Numbered("before", 0, 100)));
   ASSERT_EQ(lines.WaitFor(100).size(), 100u);
   ASSERT_EQ(truncate(log().c_str(), 0), 0);
-  Append(log(), "after-0\nafter-1\n");
+  EXPECT_TRUE(AppendToFile(log(), "after-0\nafter-1\n"));
   EXPECT_EQ(lines.WaitFor(102),
             Concat(NumberedLines("before", 0, 100), {"after-0", "after-1"}));
 }
@@ -151,43 +146,43 @@ TEST_F(LogTailerTest, FileCreatedAfterStartIsReadFromTheBeginning) {
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  Append(log(), Numbered("c", 0, 5));
+  EXPECT_TRUE(AppendToFile(log(), Numbered("c", 0, 5)));
   EXPECT_EQ(lines.WaitFor(5), NumberedLines("c", 0, 5));
 }
 
 TEST_F(LogTailerTest, RestartResumesAfterTheLastDeliveredLine) {
-  Append(log(), "history\n");
+  EXPECT_TRUE(AppendToFile(log(), "history\n"));
   {
     Lines lines;
     LogTailer tailer(Opts());
     ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-    Append(log(), Numbered("a", 0, 50) + "b-0 partial");
+    EXPECT_TRUE(AppendToFile(log(), Numbered("a", 0, 50) + "b-0 partial"));
     ASSERT_EQ(lines.WaitFor(50), NumberedLines("a", 0, 50));
     tailer.Stop();
   }
   // Written while the agent is down, completing the partial line.
-  Append(log(), " done\n" + Numbered("b", 1, 20));
+  EXPECT_TRUE(AppendToFile(log(), " done\n" + Numbered("b", 1, 20)));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  Append(log(), Numbered("b", 20, 30));
+  EXPECT_TRUE(AppendToFile(log(), Numbered("b", 20, 30)));
   EXPECT_EQ(lines.WaitFor(30),
             Concat({"b-0 partial done"}, NumberedLines("b", 1, 30)));
 }
 
 TEST_F(LogTailerTest, RotationWhileDownFinishesTheOldFileThenReadsTheNewOne) {
-  Append(log(), "history\n");
+  EXPECT_TRUE(AppendToFile(log(), "history\n"));
   {
     Lines lines;
     LogTailer tailer(Opts());
     ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-    Append(log(), "a\n");
+    EXPECT_TRUE(AppendToFile(log(), "a\n"));
     ASSERT_EQ(lines.WaitFor(1).size(), 1u);
   }
   // While the agent is down: more lines, then logrotate renames the file.
-  Append(log(), "late-0\nlate-1\n");
+  EXPECT_TRUE(AppendToFile(log(), "late-0\nlate-1\n"));
   ASSERT_EQ(rename(log().c_str(), dir_.File("mail.log.1").c_str()), 0);
-  Append(log(), "fresh-0\nfresh-1\n");
+  EXPECT_TRUE(AppendToFile(log(), "fresh-0\nfresh-1\n"));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
@@ -196,14 +191,14 @@ TEST_F(LogTailerTest, RotationWhileDownFinishesTheOldFileThenReadsTheNewOne) {
 }
 
 TEST_F(LogTailerTest, RotationWhileDownWithTheOldFileGoneReadsTheNewOne) {
-  Append(log(), "history\n");
+  EXPECT_TRUE(AppendToFile(log(), "history\n"));
   {
     Lines lines;
     LogTailer tailer(Opts());
     ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
   }
   ASSERT_EQ(unlink(log().c_str()), 0);
-  Append(log(), "fresh-0\n");
+  EXPECT_TRUE(AppendToFile(log(), "fresh-0\n"));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
@@ -211,7 +206,7 @@ TEST_F(LogTailerTest, RotationWhileDownWithTheOldFileGoneReadsTheNewOne) {
 }
 
 TEST_F(LogTailerTest, WritesToTheOldFileBeforeTheWriterReopensAreRead) {
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   Lines lines;
   LogTailer tailer(Opts());
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
@@ -220,7 +215,7 @@ TEST_F(LogTailerTest, WritesToTheOldFileBeforeTheWriterReopensAreRead) {
   int daemon_fd = open(log().c_str(), O_WRONLY | O_APPEND);
   ASSERT_GE(daemon_fd, 0);
   ASSERT_EQ(rename(log().c_str(), dir_.File("mail.log.1").c_str()), 0);
-  Append(log(), "new-0\n");
+  EXPECT_TRUE(AppendToFile(log(), "new-0\n"));
   ASSERT_EQ(lines.WaitFor(1), std::vector<std::string>{"new-0"});
   const std::string late = "old-late-0\nold-late-1\n";
   ASSERT_EQ(write(daemon_fd, late.data(), late.size()),
@@ -235,21 +230,21 @@ TEST_F(LogTailerTest, CrashRepeatsOnlyUnsavedLinesAndLosesNone) {
   LogTailer::Options options = Opts();
   options.checkpoint_lines = 10;
   options.checkpoint_interval = absl::Hours(1);
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   std::string saved_state;
   {
     Lines lines;
     LogTailer tailer(options);
     ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-    Append(log(), Numbered("x", 0, 25));
+    EXPECT_TRUE(AppendToFile(log(), Numbered("x", 0, 25)));
     ASSERT_EQ(lines.WaitFor(25).size(), 25u);
     // What a crash now would leave: the checkpoint taken after x-19.
     saved_state = ::relaysync::testing::ReadFile(dir_.File("tail.state"));
-    Append(log(), Numbered("x", 25, 40));
+    EXPECT_TRUE(AppendToFile(log(), Numbered("x", 25, 40)));
     ASSERT_EQ(lines.WaitFor(40), NumberedLines("x", 0, 40));
   }
   ::relaysync::testing::WriteFile(dir_.File("tail.state"), saved_state);
-  Append(log(), Numbered("x", 40, 50));
+  EXPECT_TRUE(AppendToFile(log(), Numbered("x", 40, 50)));
   Lines lines;
   LogTailer tailer(options);
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
@@ -269,18 +264,18 @@ TEST_F(LogTailerTest, StopIsPromptAndIdempotent) {
 }
 
 TEST_F(LogTailerTest, OverlongLinesAreDropped) {
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   LogTailer::Options options = Opts();
   options.max_line_bytes = 100;
   Lines lines;
   LogTailer tailer(options);
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  Append(log(), std::string(500, 'x') + "\nshort\n");
+  EXPECT_TRUE(AppendToFile(log(), std::string(500, 'x') + "\nshort\n"));
   EXPECT_EQ(lines.WaitFor(1), std::vector<std::string>{"short"});
 }
 
 TEST_F(LogTailerTest, FileWritableByOthersIsRefusedAtStartWhenAsked) {
-  Append(log(), "x\n");
+  EXPECT_TRUE(AppendToFile(log(), "x\n"));
   LogTailer::Options options = Opts();
   options.refuse_writable_by_others = true;
   for (mode_t mode : {0666, 0620}) {
@@ -299,22 +294,22 @@ TEST_F(LogTailerTest, FileWritableByOthersIsRefusedAtStartWhenAsked) {
 }
 
 TEST_F(LogTailerTest, FileMadeWritableLaterIsSkippedThenReadFromItsEnd) {
-  Append(log(), "");
+  EXPECT_TRUE(AppendToFile(log(), ""));
   LogTailer::Options options = Opts();
   options.refuse_writable_by_others = true;
   options.poll_interval = absl::Milliseconds(20);
   Lines lines;
   LogTailer tailer(options);
   ASSERT_TRUE(tailer.Start(lines.Callback()).ok());
-  Append(log(), "trusted\n");
+  EXPECT_TRUE(AppendToFile(log(), "trusted\n"));
   ASSERT_EQ(lines.WaitFor(1), std::vector<std::string>{"trusted"});
   ASSERT_EQ(chmod(log().c_str(), 0666), 0);
   absl::SleepFor(absl::Milliseconds(500));  // > 20 poll rounds
-  Append(log(), "written-while-writable\n");
+  EXPECT_TRUE(AppendToFile(log(), "written-while-writable\n"));
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_EQ(chmod(log().c_str(), 0644), 0);
   absl::SleepFor(absl::Milliseconds(500));
-  Append(log(), "after-the-fix\n");
+  EXPECT_TRUE(AppendToFile(log(), "after-the-fix\n"));
   EXPECT_EQ(lines.WaitFor(2),
             (std::vector<std::string>{"trusted", "after-the-fix"}));
 }

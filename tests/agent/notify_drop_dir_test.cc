@@ -10,10 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "agent/notify_socket.h"
+#include "agent/notify_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {

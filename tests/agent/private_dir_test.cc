@@ -7,7 +7,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {

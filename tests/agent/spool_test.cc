@@ -12,7 +12,8 @@
 #include "agent/agent_state.h"
 #include "agent/spool_record.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {

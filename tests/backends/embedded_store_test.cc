@@ -25,8 +25,8 @@
 #include "backends/relay_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/scratch_dir.h"
 #include "tests/backends/store_conformance_test.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {

@@ -9,7 +9,8 @@
 #include "backends/relayers_db.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {

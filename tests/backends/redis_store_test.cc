@@ -22,9 +22,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/redis_server.h"
+#include "testing/wait.h"
 #include "tests/backends/store_conformance_test.h"
-#include "tests/redis_harness.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {
@@ -52,7 +52,10 @@ RedisServer& SharedServer() {
     options.appendonly = true;
     return options;
   }());
-  if (!server.running()) server.Start();
+  if (!server.running()) {
+    const absl::Status started = server.Start();
+    EXPECT_TRUE(started.ok()) << started;
+  }
   return server;
 }
 
@@ -85,11 +88,16 @@ RedisServer& AclServer() {
     RedisServerOptions options;
     options.appendonly = true;
     options.requirepass = "default-pw-31337";
-    options.acl_users = {
-        ::relaysync::testing::RelaysyncAclUser("acl-pw-2718", "relaysync-*")};
+    absl::StatusOr<std::string> user =
+        ::relaysync::testing::RelaysyncAclUser("acl-pw-2718", "relaysync-*");
+    EXPECT_TRUE(user.ok()) << user.status();
+    options.acl_users = {user.value_or("")};
     return options;
   }());
-  if (!server.running()) server.Start();
+  if (!server.running()) {
+    const absl::Status started = server.Start();
+    EXPECT_TRUE(started.ok()) << started;
+  }
   return server;
 }
 
@@ -155,7 +163,7 @@ uint64_t MustVersion(Store& store) {
 
 TEST(RedisStoreTest, UnreachableRedisIsUnavailableNamingTheAddress) {
   RedisServer server;  // started and killed: a port nobody listens on
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   const std::string address = server.address();
   server.Stop(SIGKILL);
   const absl::Time start = absl::Now();
@@ -304,7 +312,7 @@ TEST(RedisStoreTest, ReconnectsAfterRedisRestart) {
   RedisServerOptions server_options;
   server_options.appendonly = true;
   RedisServer server(server_options);
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   std::unique_ptr<RedisStore> store = OpenOrFail(server, "relaysync");
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(
@@ -317,7 +325,7 @@ TEST(RedisStoreTest, ReconnectsAfterRedisRestart) {
   EXPECT_TRUE(absl::IsUnavailable(down.status())) << down.status();
   EXPECT_THAT(down.status().message(), HasSubstr(server.address()));
 
-  ASSERT_TRUE(server.Restart());
+  ASSERT_EQ(server.Restart(), absl::OkStatus());
   // The first call after the restart reconnects by itself, and finds the
   // script cache empty (NOSCRIPT, then EVAL).
   absl::StatusOr<MutationResult> r =
@@ -340,7 +348,7 @@ TEST(RedisStoreTest, RestartOfARedisThatMayLoseWritesGivesANewEpoch) {
   server_options.appendonly = true;
   server_options.appendfsync = "everysec";
   RedisServer server(server_options);
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   std::unique_ptr<RedisStore> store = OpenOrFail(server, "relaysync");
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}}, kNone).ok());
@@ -348,14 +356,14 @@ TEST(RedisStoreTest, RestartOfARedisThatMayLoseWritesGivesANewEpoch) {
   ASSERT_TRUE(store->MergeLogins({{Addr(2), kT}}, kNone).ok());
   EXPECT_EQ(store->Epoch(), epoch) << "same server, same epoch";
   server.Stop(SIGKILL);
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   ASSERT_TRUE(store->MergeLogins({{Addr(3), kT}}, kNone).ok());
   EXPECT_NE(store->Epoch(), epoch);
 }
 
 TEST(RedisStoreTest, EmptyRestartGivesANewEpoch) {
   RedisServer server;
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   std::unique_ptr<RedisStore> store = OpenOrFail(server, "relaysync");
   ASSERT_NE(store, nullptr);
   for (int i = 0; i < 5; ++i) {
@@ -365,7 +373,7 @@ TEST(RedisStoreTest, EmptyRestartGivesANewEpoch) {
   const uint64_t old_version = MustVersion(*store);
   ASSERT_EQ(old_version, 5u);
 
-  ASSERT_TRUE(server.WipeAndRestart());
+  ASSERT_EQ(server.WipeAndRestart(), absl::OkStatus());
   // A follower waiting for version 6 of the old epoch wakes at once.
   const absl::Time start = absl::Now();
   absl::StatusOr<uint64_t> v =
@@ -394,10 +402,12 @@ TEST(RedisStoreTest, AuthWithPasswordAndAclUser) {
   RedisServerOptions server_options;
   server_options.requirepass = "default-pw-5150";
   // The least privilege docs/redis.md recommends.
-  server_options.acl_users = {
-      ::relaysync::testing::RelaysyncAclUser("relay-pw-8675")};
+  absl::StatusOr<std::string> acl_user =
+      ::relaysync::testing::RelaysyncAclUser("relay-pw-8675");
+  ASSERT_TRUE(acl_user.ok()) << acl_user.status();
+  server_options.acl_users = {*acl_user};
   RedisServer server(server_options);
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
 
   RedisStoreOptions options;
   options.address = server.address();
@@ -476,10 +486,12 @@ TEST(RedisStoreTest, AclUserSelectsADatabaseAndNoticesALossyRestart) {
   server_options.appendonly = true;
   server_options.appendfsync = "everysec";
   server_options.requirepass = "default-pw-5150";
-  server_options.acl_users = {
-      ::relaysync::testing::RelaysyncAclUser("relay-pw-8675")};
+  absl::StatusOr<std::string> acl_user =
+      ::relaysync::testing::RelaysyncAclUser("relay-pw-8675");
+  ASSERT_TRUE(acl_user.ok()) << acl_user.status();
+  server_options.acl_users = {*acl_user};
   RedisServer server(server_options);
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   RedisStoreOptions options;
   options.address = server.address();
   options.user = "relaysync";
@@ -491,7 +503,7 @@ TEST(RedisStoreTest, AclUserSelectsADatabaseAndNoticesALossyRestart) {
   EXPECT_EQ(server.Command({"HGET", "{relaysync}:meta", "version"}, 3), "1");
   const std::string epoch = store->Epoch();
   server.Stop(SIGKILL);
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   // The first call may meet the connection the restart broke (Unavailable,
   // then reconnected), as a coordinator's merge would; it retries.
   ASSERT_TRUE(::relaysync::testing::WaitForCondition(
@@ -633,7 +645,7 @@ TEST(RedisStoreTest, WaitForChangeWakesOnAnotherStoresWrite) {
 
 TEST(RedisStoreTest, WaitForChangeWhileRedisIsDownWaitsOutTheTimeout) {
   RedisServer server;
-  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(server.Start(), absl::OkStatus());
   std::unique_ptr<RedisStore> store = OpenOrFail(server, "relaysync");
   ASSERT_NE(store, nullptr);
   server.Stop(SIGKILL);
@@ -650,7 +662,7 @@ TEST(RedisStoreTest, WaitForChangeWhileRedisIsDownWaitsOutTheTimeout) {
   // it.)
   std::thread wait([&] { v = store->WaitForChange(0, absl::Seconds(5)); });
   absl::SleepFor(absl::Milliseconds(500));
-  EXPECT_TRUE(server.Restart());
+  EXPECT_EQ(server.Restart(), absl::OkStatus());
   wait.join();
   EXPECT_TRUE(v.ok()) << v.status();
 }
@@ -708,11 +720,11 @@ TEST(RedisStoreTest, BatchAndSnapshotTimings) {
 
 TEST(RedisStoreTest, SentinelFailoverIsFollowed) {
   RedisServer master;
-  ASSERT_TRUE(master.Start());
+  ASSERT_EQ(master.Start(), absl::OkStatus());
   RedisServerOptions replica_options;
   replica_options.replicaof = master.address();
   RedisServer replica(replica_options);
-  ASSERT_TRUE(replica.Start());
+  ASSERT_EQ(replica.Start(), absl::OkStatus());
   ASSERT_TRUE(WaitForCondition(
       [&] {
         return absl::StrContains(replica.Command({"INFO", "replication"}),
@@ -720,7 +732,7 @@ TEST(RedisStoreTest, SentinelFailoverIsFollowed) {
       },
       absl::Seconds(10)));
   RedisSentinel sentinel("relaysync-test", master.address());
-  ASSERT_TRUE(sentinel.Start());
+  ASSERT_EQ(sentinel.Start(), absl::OkStatus());
   ASSERT_TRUE(WaitForCondition([&] { return sentinel.ReplicaCount() == 1; },
                                absl::Seconds(15)))
       << "sentinel never saw the replica";

@@ -19,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "backends/relayers_db.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {

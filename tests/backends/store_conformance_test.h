@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "backends/store.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync::testing {
 

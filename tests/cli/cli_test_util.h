@@ -11,7 +11,7 @@
 
 #include "cli/vsmtprelay.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync::testing {
 

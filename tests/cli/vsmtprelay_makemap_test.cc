@@ -8,6 +8,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/process.h"
 #include "tests/cli/cli_test_util.h"
 
 namespace relaysync {

@@ -10,6 +10,8 @@
 #include "common/ticks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/process.h"
 #include "tests/cli/cli_test_util.h"
 
 namespace relaysync {

@@ -33,5 +33,21 @@ TEST(RateLimitedLogTest, ALineGoesOutAgainOnceTheIntervalHasPassed) {
   EXPECT_FALSE(log.Log(LogLevel::kWarning, "a", t0 + std::chrono::seconds(61)));
 }
 
+TEST(RateLimitedLogTest, SeveralLinesPerIntervalGoOutBeforeAnyIsHeldBack) {
+  RateLimitedLog log(absl::Seconds(1), 3);
+  const Steady::time_point t0 = Steady::now();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(log.Log(LogLevel::kWarning, "a",
+                        t0 + std::chrono::milliseconds(100 * i)));
+  }
+  EXPECT_FALSE(
+      log.Log(LogLevel::kWarning, "a", t0 + std::chrono::milliseconds(500)));
+  // A new interval starts with the first line after the last one ended.
+  EXPECT_TRUE(
+      log.Log(LogLevel::kWarning, "a", t0 + std::chrono::milliseconds(1000)));
+  EXPECT_TRUE(
+      log.Log(LogLevel::kWarning, "a", t0 + std::chrono::milliseconds(1001)));
+}
+
 }  // namespace
 }  // namespace relaysync

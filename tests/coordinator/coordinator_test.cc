@@ -21,7 +21,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
-#include "tests/test_util.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {

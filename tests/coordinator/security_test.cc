@@ -19,7 +19,10 @@
 #include "gtest/gtest.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {

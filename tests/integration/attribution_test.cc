@@ -10,8 +10,9 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/redis_server.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/redis_harness.h"
 
 namespace relaysync {
 namespace {
@@ -76,7 +77,7 @@ TEST(AttributionTest, EmbeddedStoreNamesWhoGrantedEachEntry) {
 
 TEST(AttributionTest, RedisStoreNamesWhoGrantedEachEntry) {
   RedisServer redis;
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
   Cluster c(
       2, {"--store=redis", "--redis=" + redis.address(), "--redis-timeout=1s"});
   LoginsAndAddAreAttributed(c);

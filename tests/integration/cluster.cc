@@ -3,10 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "backends/relayers_db.h"
+#include "testing/files.h"
+#include "testing/wait.h"
 
 namespace relaysync::testing {
 
@@ -37,8 +37,8 @@ std::vector<std::string> Cluster::ClientTlsFlags(
 }
 
 Cluster::~Cluster() {
-  for (auto& a : agents_) a->Signal(SIGTERM);
-  for (auto& c : coordinators_) c->Signal(SIGTERM);
+  for (auto& a : agents_) a->Stop(SIGTERM);
+  for (auto& c : coordinators_) c->Stop(SIGTERM);
 }
 
 void Cluster::PlaceCoordinator(int k, std::vector<std::string> prefix,
@@ -82,28 +82,19 @@ bool Cluster::StartCoordinator(int k) {
   }
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   Process& p = *coordinators_[k];
-  if (!p.Start(argv, dir_.File(absl::StrCat("coordinator-", k, ".log")))) {
-    return false;
-  }
-  std::string text;
-  bool up = WaitForCondition(
-      [&] {
-        text = ReadFile(port_file);
-        return !text.empty() || !p.running();
-      },
-      absl::Seconds(20));
-  int port = 0;
-  if (!up || !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &port)) {
-    return false;
-  }
-  ports_[k] = port;
+  const std::string log = dir_.File(absl::StrCat("coordinator-", k, ".log"));
+  if (!p.Start(argv, log).ok()) return false;
+  absl::StatusOr<int> port =
+      WaitForPortFile(&p, port_file, log, absl::Seconds(20));
+  if (!port.ok()) return false;
+  ports_[k] = *port;
   return true;
 }
 
-void Cluster::StopCoordinator(int sig, int k) { coordinators_[k]->Signal(sig); }
+void Cluster::StopCoordinator(int sig, int k) { coordinators_[k]->Stop(sig); }
 
 void Cluster::WipeCoordinatorData(int k) {
-  RunShell("rm -rf '" + dir_.File(absl::StrCat("coordinator-data-", k)) + "'");
+  RemoveTree(dir_.File(absl::StrCat("coordinator-data-", k)));
 }
 
 bool Cluster::StartAgent(int i) {
@@ -129,7 +120,9 @@ bool Cluster::StartAgent(int i) {
   if (auto extra = agent_flags_.find(i); extra != agent_flags_.end()) {
     argv.insert(argv.end(), extra->second.begin(), extra->second.end());
   }
-  if (!agents_[i]->Start(argv, dir_.File(absl::StrCat("agent-", i, ".log")))) {
+  if (!agents_[i]
+           ->Start(argv, dir_.File(absl::StrCat("agent-", i, ".log")))
+           .ok()) {
     return false;
   }
   // Ready when its notify socket exists.
@@ -138,7 +131,7 @@ bool Cluster::StartAgent(int i) {
 }
 
 void Cluster::StopAgent(int i, int sig) {
-  agents_[i]->Signal(sig);
+  agents_[i]->Stop(sig);
   if (sig == SIGKILL) unlink(Socket(i).c_str());
 }
 

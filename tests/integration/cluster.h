@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/process.h"
-#include "tests/test_util.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync::testing {
 

@@ -16,7 +16,8 @@
 #include "backends/relayers_db.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/wait.h"
 
 namespace relaysync {
 namespace {

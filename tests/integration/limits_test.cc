@@ -5,11 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/notify_socket.h"
+#include "agent/notify_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {

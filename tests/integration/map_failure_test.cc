@@ -12,8 +12,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {

@@ -29,8 +29,9 @@
 #include "gtest/gtest.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/tls.h"
+#include "testing/files.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {

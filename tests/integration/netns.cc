@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "tests/test_util.h"
+#include "testing/process.h"
 
 namespace relaysync::testing {
 namespace {

@@ -17,10 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "testing/redis_server.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/login_load.h"
 #include "tests/integration/netns.h"
-#include "tests/redis_harness.h"
 
 namespace relaysync {
 namespace {
@@ -222,7 +223,7 @@ TEST(PartitionTest, CoordinatorsCutOffFromRedisLoseNothing) {
   // Off loopback Redis only answers with a password (protected mode).
   options.requirepass = "partition-test";
   RedisServer redis(options);
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
 
   Cluster c(kAgents,
             {"--store=redis", "--redis=" + redis.address(),

@@ -13,9 +13,12 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/process.h"
+#include "testing/redis_server.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/integration/process.h"
-#include "tests/redis_harness.h"
 
 namespace relaysync {
 namespace {
@@ -36,9 +39,12 @@ class RedisAclTest : public ::testing::Test {
     RedisServerOptions options;
     options.appendonly = true;
     options.requirepass = "default-pw-1701";
-    options.acl_users = {testing::RelaysyncAclUser(kAclPassword)};
+    absl::StatusOr<std::string> acl_user =
+        testing::RelaysyncAclUser(kAclPassword);
+    ASSERT_TRUE(acl_user.ok()) << acl_user.status();
+    options.acl_users = {*acl_user};
     redis_ = std::make_unique<RedisServer>(options);
-    ASSERT_TRUE(redis_->Start());
+    ASSERT_EQ(redis_->Start(), absl::OkStatus());
   }
 
   // The coordinator's Redis flags, AUTH as relaysync with `password`.

@@ -11,8 +11,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/redis_server.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/redis_harness.h"
 
 namespace relaysync {
 namespace {
@@ -71,7 +72,7 @@ class RedisClusterTest : public ::testing::Test {
 
 TEST_F(RedisClusterTest, TwoCoordinatorsFourAgentsShareEverything) {
   RedisServer redis(Durable());
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
   Cluster c(4, RedisFlags(redis), /*coordinators=*/2);
   ASSERT_TRUE(c.StartAll()) << c.Logs();
   // A login at any agent (agents 0, 2 on coordinator 0; 1, 3 on 1).
@@ -97,7 +98,7 @@ TEST_F(RedisClusterTest, TwoCoordinatorsFourAgentsShareEverything) {
 
 TEST_F(RedisClusterTest, RedisKilledAndRestartedWithAofLosesNothing) {
   RedisServer redis(Durable());
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
   Cluster c(4, RedisFlags(redis), 2);
   ASSERT_TRUE(c.StartAll()) << c.Logs();
   std::vector<std::string> before = LoginMany(c, 4, 12, "10.45.0.");
@@ -113,7 +114,7 @@ TEST_F(RedisClusterTest, RedisKilledAndRestartedWithAofLosesNothing) {
   ASSERT_EQ(c.Notify(1, "10.45.1.1"), 0);
   EXPECT_TRUE(WaitForCondition(
       [&] { return c.Lookup(1, "10.45.1.1").has_value(); }, absl::Seconds(2)));
-  ASSERT_TRUE(redis.Restart());
+  ASSERT_EQ(redis.Restart(), absl::OkStatus());
   std::vector<std::string> all = before;
   all.push_back("10.45.1.1");
   EXPECT_TRUE(
@@ -153,14 +154,14 @@ TEST_F(RedisClusterTest, AgentConnectingWhileRedisIsDownIsNotToldToResend) {
 
 TEST_F(RedisClusterTest, RedisRestartedEmptyIsRefilledByAgents) {
   RedisServer redis;  // no persistence at all
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
   Cluster c(4, RedisFlags(redis), 2);
   ASSERT_TRUE(c.StartAll()) << c.Logs();
   std::vector<std::string> ips = LoginMany(c, 4, 12, "10.46.0.");
   ASSERT_TRUE(
       WaitForCondition([&] { return AllHaveAll(c, ips); }, kPropagation))
       << c.Logs();
-  ASSERT_TRUE(redis.WipeAndRestart());
+  ASSERT_EQ(redis.WipeAndRestart(), absl::OkStatus());
   // The agents re-send what they hold; the new (empty) store fills again
   // and no map drops an entry meanwhile.
   EXPECT_TRUE(
@@ -175,7 +176,7 @@ TEST_F(RedisClusterTest, RedisRestartedEmptyIsRefilledByAgents) {
 
 TEST_F(RedisClusterTest, AgentsOfAKilledCoordinatorFailOver) {
   RedisServer redis(Durable());
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
   Cluster c(4, RedisFlags(redis), 2);
   ASSERT_TRUE(c.StartAll()) << c.Logs();
   c.StopCoordinator(SIGKILL, 0);  // home of agents 0 and 2
@@ -192,13 +193,13 @@ TEST_F(RedisClusterTest, AgentsOfAKilledCoordinatorFailOver) {
 
 TEST_F(RedisClusterTest, SentinelFailoverIsFollowed) {
   RedisServer master(Durable());
-  ASSERT_TRUE(master.Start());
+  ASSERT_EQ(master.Start(), absl::OkStatus());
   RedisServerOptions replica_options = Durable();
   replica_options.replicaof = master.address();
   RedisServer replica(replica_options);
-  ASSERT_TRUE(replica.Start());
+  ASSERT_EQ(replica.Start(), absl::OkStatus());
   RedisSentinel sentinel("relaysync-test", master.address());
-  ASSERT_TRUE(sentinel.Start());
+  ASSERT_EQ(sentinel.Start(), absl::OkStatus());
   ASSERT_TRUE(WaitForCondition([&] { return sentinel.ReplicaCount() == 1; },
                                absl::Seconds(15)));
   Cluster c(4,

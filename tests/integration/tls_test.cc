@@ -8,9 +8,11 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
+#include "testing/wait.h"
 #include "tests/integration/cluster.h"
-#include "tests/integration/process.h"
-#include "tests/test_util.h"
 
 namespace relaysync {
 namespace {

@@ -1,18 +1,22 @@
-// Real redis-server and Redis Sentinel processes for tests: on 127.0.0.1
-// and a free port, each in its own directory, started and stopped with
-// bounded waits, and SIGKILLed by their destructors (or if the test dies).
-#ifndef RELAYSYNC_TESTS_REDIS_HARNESS_H_
-#define RELAYSYNC_TESTS_REDIS_HARNESS_H_
+// Real redis-server and Redis Sentinel processes for tests and benchmarks:
+// on a free port, each in its own directory, started and stopped with
+// bounded waits, and SIGKILLed by their destructors (or if the thread that
+// started them dies). Also one-off commands to any Redis.
+#ifndef RELAYSYNC_TESTING_REDIS_SERVER_H_
+#define RELAYSYNC_TESTING_REDIS_SERVER_H_
 
 #include <signal.h>
 #include <sys/types.h>
 
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tests/test_util.h"
+#include "testing/process.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync::testing {
 
@@ -28,6 +32,10 @@ struct RedisServerOptions {
   // `bind` there, for partition tests; empty: here, on 127.0.0.1.
   std::string netns;
   std::string bind = "127.0.0.1";
+  std::string server_bin = "redis-server";
+  // Where its files go (redis.conf, redis.log, data/, the unix socket),
+  // created if missing and not removed; empty: a ScratchDir of its own.
+  std::string dir;
 };
 
 // A redis-server child. Not thread-safe; start it from a thread that
@@ -36,29 +44,30 @@ struct RedisServerOptions {
 class RedisServer {
  public:
   explicit RedisServer(RedisServerOptions options = {});
-  ~RedisServer();
+  ~RedisServer();  // Stop(SIGKILL)
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
   // Starts it and waits (up to 10 s) until it answers PING with its data
   // loaded. The first start picks a free port, retrying on a conflict;
-  // later starts reuse it. False (and a test failure) if it never answers.
-  bool Start();
+  // later starts reuse it. Unavailable, with its log, if it never answers.
+  absl::Status Start();
   // Sends `sig` and reaps the process (SIGKILL after 10 s).
   void Stop(int sig = SIGTERM);
   // Stop(SIGTERM) if running, then Start on the same port and directory:
   // the AOF (if any) is replayed.
-  bool Restart();
+  absl::Status Restart();
   // Stop(SIGKILL), delete the data files, Start on the same port: a Redis
   // that restarted empty.
-  bool WipeAndRestart();
+  absl::Status WipeAndRestart();
 
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return process_.pid() > 0; }
+  pid_t pid() const { return process_.pid(); }
   int port() const { return port_; }
   std::string address() const;      // "BIND:PORT", 127.0.0.1 by default
   std::string unix_socket() const;  // its unix socket path
-  const std::string& dir() const { return dir_.path(); }
+  const std::string& dir() const { return dir_; }
+  std::string log_path() const { return dir_ + "/redis.log"; }
 
   // Runs one command as the default user (with requirepass), in `db`, on a
   // fresh connection. The reply as text: strings, statuses and integers
@@ -67,12 +76,13 @@ class RedisServer {
   std::string Command(const std::vector<std::string>& argv, int db = 0) const;
 
  private:
-  bool StartOnce();
+  absl::Status StartOnce();
   void WriteConfig() const;
 
   const RedisServerOptions options_;
-  ScratchDir dir_;
-  pid_t pid_ = -1;
+  std::optional<ScratchDir> own_dir_;  // without options_.dir
+  std::string dir_;
+  Process process_;
   int port_ = 0;
 };
 
@@ -87,7 +97,7 @@ class RedisSentinel {
   RedisSentinel& operator=(const RedisSentinel&) = delete;
 
   // Starts it and waits (up to 10 s) until it answers PING.
-  bool Start();
+  absl::Status Start();
   void Stop(int sig = SIGTERM);
 
   int port() const { return port_; }
@@ -101,17 +111,17 @@ class RedisSentinel {
   const std::string master_name_;
   const std::string master_address_;
   ScratchDir dir_;
-  pid_t pid_ = -1;
+  Process process_;
   int port_ = 0;
 };
 
 // The least-privilege ACL user docs/redis.md recommends, read from
 // deploy/redis/relaysync.acl: the text after "user ", ready for
 // RedisServerOptions::acl_users, with PASSWORD replaced by `password` and
-// the key pattern ~{relaysync}:* by ~{`prefix`}:* (a glob is fine). Fails
-// the test and returns "" if the file does not hold exactly that form.
-std::string RelaysyncAclUser(const std::string& password,
-                             const std::string& prefix = "relaysync");
+// the key pattern ~{relaysync}:* by ~{`prefix`}:* (a glob is fine).
+// FailedPrecondition if the file does not hold exactly that form.
+absl::StatusOr<std::string> RelaysyncAclUser(
+    const std::string& password, const std::string& prefix = "relaysync");
 
 // Sends `argv` to HOST:PORT (AUTH `password` first if non-empty); the reply
 // as RedisServer::Command renders it.
@@ -121,4 +131,4 @@ std::string RedisCommand(const std::string& address,
 
 }  // namespace relaysync::testing
 
-#endif  // RELAYSYNC_TESTS_REDIS_HARNESS_H_
+#endif  // RELAYSYNC_TESTING_REDIS_SERVER_H_

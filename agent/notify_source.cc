@@ -1,4 +1,5 @@
-#include "agent/notify_socket.h"
+// See notify_source.h.
+#include "agent/notify_source.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +9,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -16,56 +16,17 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "common/address.h"
+#include "absl/time/clock.h"
+#include "agent/notify_client.h"
+#include "agent/notify_message.h"
 #include "common/logging.h"
-#include "common/login_text.h"
 
 namespace relaysync {
 namespace {
 
-constexpr absl::string_view kVersion = "v1";
-constexpr absl::string_view kSourcePrefix = "notify:";
 constexpr int kMaxMessagesPerRound = 256;
-// The agent's answers to a confirming sender: "ok\n" once the login is in
-// the spool (fdatasync'ed), "error\tWHY\n" if it was refused or could not
-// be stored.
-constexpr absl::string_view kAnswerOk = "ok\n";
-constexpr absl::string_view kAnswerError = "error";
-
-// Fills `addr` for `path`; false if the path does not fit sun_path.
-bool MakeSockaddr(const std::string& path, struct sockaddr_un* addr) {
-  memset(addr, 0, sizeof(*addr));
-  addr->sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr->sun_path)) return false;
-  memcpy(addr->sun_path, path.data(), path.size());
-  return true;
-}
-
-absl::Status PathTooLong(const std::string& path) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("notify socket ", path, ": path empty or longer than ",
-                   sizeof(sockaddr_un::sun_path) - 1, " bytes"));
-}
-
-absl::Status ConnectError(const std::string& path, int err) {
-  std::string prefix = absl::StrCat("notify socket ", path, ": ");
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(
-          absl::StrCat(prefix, "no such socket (is relaysync-agent running?)"));
-    case ECONNREFUSED:
-      return absl::UnavailableError(
-          absl::StrCat(prefix, "connection refused (nobody is listening)"));
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(
-          absl::StrCat(prefix, "permission denied"));
-    default:
-      return absl::UnavailableError(absl::StrCat(prefix, strerror(err)));
-  }
-}
+// Bounds each wait, so that Stop() is seen even without the eventfd.
+constexpr int kPollMs = 200;
 
 // A socket file nobody is bound to refuses connections: safe to replace.
 absl::Status RemoveStaleSocket(const std::string& path) {
@@ -81,7 +42,7 @@ absl::Status RemoveStaleSocket(const std::string& path) {
                      ": exists and is not a socket; refusing to replace it"));
   }
   struct sockaddr_un addr;
-  if (!MakeSockaddr(path, &addr)) return PathTooLong(path);
+  if (absl::Status s = NotifySocketAddress(path, &addr); !s.ok()) return s;
   int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (probe < 0) {
     return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
@@ -95,7 +56,7 @@ absl::Status RemoveStaleSocket(const std::string& path) {
         absl::StrCat("notify socket ", path,
                      ": in use by another process (agent running?)"));
   }
-  if (err != ECONNREFUSED) return ConnectError(path, err);
+  if (err != ECONNREFUSED) return NotifyConnectError(path, err);
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return absl::UnavailableError(absl::StrCat(
         "notify socket ", path, ": removing stale socket: ", strerror(errno)));
@@ -115,10 +76,6 @@ void Reply(int fd, const ReplyAddress& to, absl::string_view answer) {
   if (to.len == 0) return;
   sendto(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
          reinterpret_cast<const struct sockaddr*>(&to.addr), to.len);
-}
-
-std::string ErrorAnswer(absl::string_view why) {
-  return absl::StrCat(kAnswerError, "\t", CleanLoginText(why, 200), "\n");
 }
 
 // Receives one datagram into `buf` (returning its real length, which may
@@ -166,171 +123,6 @@ ssize_t ReceiveWithCredentials(int fd, char* buf, size_t size,
 
 }  // namespace
 
-absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
-  absl::StatusOr<Address> address = Address::Parse(login.address);
-  if (!address.ok()) return address.status();
-  // Cut and escaped, never refused: a tab or newline in a name cannot break
-  // the datagram's fields, and an honest login is never lost to its name.
-  return absl::StrCat(
-      kVersion, "\t", address->ToString(), "\t", CleanLoginText(login.user),
-      "\t", ProtocolName(login.protocol), "\t",
-      CleanLoginText(login.source, kMaxLoginFieldBytes - kSourcePrefix.size()),
-      "\n");
-}
-
-absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
-                                              int64_t now) {
-  absl::ConsumeSuffix(&message, "\n");
-  std::vector<absl::string_view> fields = absl::StrSplit(message, '\t');
-  if (fields.size() != 5 || fields[0] != kVersion) {
-    return absl::InvalidArgumentError(
-        "expected \"v1<TAB>IP<TAB>USER<TAB>PROTOCOL<TAB>SOURCE\"");
-  }
-  absl::StatusOr<Address> address = Address::Parse(fields[1]);
-  if (!address.ok()) return address.status();
-  std::optional<LocalLogin::Protocol> protocol = ParseProtocolName(fields[3]);
-  if (!protocol) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("protocol \"", absl::CHexEscape(fields[3]),
-                     "\" is not pop3, imap or unknown"));
-  }
-  LocalLogin login;
-  login.address = address->ToString();
-  login.login_time = now;
-  // The user is optional (`relaysync-agent notify IP` without USER). Any
-  // sender may write here: cut and escaped, like every login text.
-  login.user = CleanLoginText(fields[2]);
-  login.protocol = *protocol;
-  login.source =
-      fields[4].empty()
-          ? std::string("notify")
-          : absl::StrCat(kSourcePrefix,
-                         CleanLoginText(fields[4], kMaxLoginFieldBytes -
-                                                       kSourcePrefix.size()));
-  return login;
-}
-
-namespace {
-
-// Sends `message` on the connected socket `fd`, waiting up to `deadline`
-// for room in a full receive queue.
-absl::Status SendDatagram(int fd, const std::string& message,
-                          const std::string& socket_path, absl::Time deadline,
-                          absl::Duration timeout) {
-  for (;;) {
-    ssize_t n = send(fd, message.data(), message.size(), MSG_NOSIGNAL);
-    if (n == static_cast<ssize_t>(message.size())) return absl::OkStatus();
-    if (n >= 0) {
-      return absl::InternalError(
-          absl::StrCat("notify socket ", socket_path, ": short send"));
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      return ConnectError(socket_path, errno);
-    }
-    absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("notify socket ", socket_path,
-                       ": agent did not take the message within ",
-                       absl::FormatDuration(timeout), " (queue full)"));
-    }
-    // Short slices: some kernels do not signal POLLOUT for a peer's queue.
-    struct pollfd pfd = {fd, POLLOUT, 0};
-    poll(&pfd, 1,
-         static_cast<int>(
-             std::min<int64_t>(10, absl::ToInt64Milliseconds(left) + 1)));
-  }
-}
-
-// A non-blocking datagram socket connected to the agent's; with `answerable`
-// first bound to an abstract address of the kernel's choosing (autobind),
-// so the agent can answer.
-absl::StatusOr<int> ConnectToAgent(const std::string& socket_path,
-                                   bool answerable) {
-  struct sockaddr_un addr;
-  if (!MakeSockaddr(socket_path, &addr)) return PathTooLong(socket_path);
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
-  }
-  if (answerable) {
-    struct sockaddr_un self;
-    memset(&self, 0, sizeof(self));
-    self.sun_family = AF_UNIX;
-    if (bind(fd, reinterpret_cast<struct sockaddr*>(&self),
-             sizeof(sa_family_t)) != 0) {
-      int err = errno;
-      close(fd);
-      return absl::InternalError(absl::StrCat("bind: ", strerror(err)));
-    }
-  }
-  // Connected, so that a full receive queue shows up as EAGAIN + POLLOUT on
-  // this socket instead of a silent drop.
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
-    int err = errno;
-    close(fd);
-    return ConnectError(socket_path, err);
-  }
-  return fd;
-}
-
-}  // namespace
-
-absl::Status SendNotify(const std::string& socket_path, const LocalLogin& login,
-                        absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::StatusOr<std::string> message = FormatNotifyMessage(login);
-  if (!message.ok()) return message.status();
-  absl::StatusOr<int> fd = ConnectToAgent(socket_path, /*answerable=*/false);
-  if (!fd.ok()) return fd.status();
-  absl::Status status =
-      SendDatagram(*fd, *message, socket_path, deadline, timeout);
-  close(*fd);
-  return status;
-}
-
-absl::Status SendNotifyConfirmed(const std::string& socket_path,
-                                 const LocalLogin& login,
-                                 absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::StatusOr<std::string> message = FormatNotifyMessage(login);
-  if (!message.ok()) return message.status();
-  absl::StatusOr<int> fd = ConnectToAgent(socket_path, /*answerable=*/true);
-  if (!fd.ok()) return fd.status();
-  absl::Status status =
-      SendDatagram(*fd, *message, socket_path, deadline, timeout);
-  while (status.ok()) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      status = absl::DeadlineExceededError(absl::StrCat(
-          "notify socket ", socket_path, ": agent did not confirm within ",
-          absl::FormatDuration(timeout)));
-      break;
-    }
-    struct pollfd pfd = {*fd, POLLIN, 0};
-    poll(&pfd, 1,
-         static_cast<int>(
-             std::max<int64_t>(1, absl::ToInt64Milliseconds(left) + 1)));
-    char buf[512];
-    ssize_t n = recv(*fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-      status = ConnectError(socket_path, errno);
-      break;
-    }
-    absl::string_view answer(buf, static_cast<size_t>(n));
-    if (answer == kAnswerOk) break;
-    absl::ConsumePrefix(&answer, kAnswerError);
-    absl::ConsumePrefix(&answer, "\t");
-    absl::ConsumeSuffix(&answer, "\n");
-    status = absl::AbortedError(
-        absl::StrCat("notify socket ", socket_path, ": agent: ", answer));
-  }
-  close(*fd);
-  return status;
-}
-
 NotifySource::NotifySource(Options options) : options_(std::move(options)) {}
 
 NotifySource::~NotifySource() { Stop(); }
@@ -340,11 +132,11 @@ std::string NotifySource::Name() const {
 }
 
 absl::Status NotifySource::Start(Sink sink) {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::MutexLock lock(&lifecycle_mu_);
   if (started_) return absl::FailedPreconditionError("notify: started twice");
   const std::string& path = options_.socket_path;
   struct sockaddr_un addr;
-  if (!MakeSockaddr(path, &addr)) return PathTooLong(path);
+  if (absl::Status s = NotifySocketAddress(path, &addr); !s.ok()) return s;
   absl::Status status = RemoveStaleSocket(path);
   if (!status.ok()) return status;
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -395,7 +187,7 @@ absl::Status NotifySource::Start(Sink sink) {
 }
 
 void NotifySource::Stop() {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::MutexLock lock(&lifecycle_mu_);
   if (!started_ || stopped_) return;
   stopped_ = true;
   stop_.store(true);
@@ -419,7 +211,14 @@ void NotifySource::Stop() {
 void NotifySource::Run() {
   while (!stop_.load()) {
     struct pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    poll(fds, 2, 200);
+    if (poll(fds, 2, kPollMs) < 0 && errno != EINTR) {
+      // Not expected with our own descriptors; still, never spin on it.
+      drop_log_.Log(LogLevel::kWarning,
+                    absl::StrCat("notify socket ", options_.socket_path,
+                                 ": poll: ", strerror(errno)));
+      absl::SleepFor(absl::Milliseconds(kPollMs));
+      continue;
+    }
     if (stop_.load()) break;
     if (fds[0].revents & POLLIN) ReceiveAvailable();
   }
@@ -446,22 +245,22 @@ void NotifySource::ReceiveAvailable() {
     }
     if (!sender.has_value()) {
       Refuse("a sender without credentials");
-      Reply(fd_, from, ErrorAnswer("refused: no credentials"));
+      Reply(fd_, from, NotifyErrorAnswer("refused: no credentials"));
       continue;
     }
     if (!options_.senders.Allows(sender->uid, sender->gid)) {
       Refuse(absl::StrCat("pid ", sender->pid, " uid ", sender->uid, " gid ",
                           sender->gid));
       Reply(fd_, from,
-            ErrorAnswer(absl::StrCat("refused: uid ", sender->uid,
-                                     " is not an allowed sender")));
+            NotifyErrorAnswer(absl::StrCat("refused: uid ", sender->uid,
+                                           " is not an allowed sender")));
       continue;
     }
     if (static_cast<size_t>(n) > kMaxNotifyMessageBytes) {
       const absl::Status why = absl::InvalidArgumentError(absl::StrCat(
           "message of ", n, " bytes is longer than ", kMaxNotifyMessageBytes));
       Drop(absl::string_view(buf, kMaxNotifyMessageBytes), why);
-      Reply(fd_, from, ErrorAnswer(why.message()));
+      Reply(fd_, from, NotifyErrorAnswer(why.message()));
       continue;
     }
     absl::string_view message(buf, static_cast<size_t>(n));
@@ -469,7 +268,7 @@ void NotifySource::ReceiveAvailable() {
         ParseNotifyMessage(message, options_.clock->NowSeconds());
     if (!login.ok()) {
       Drop(message, login.status());
-      Reply(fd_, from, ErrorAnswer(login.status().message()));
+      Reply(fd_, from, NotifyErrorAnswer(login.status().message()));
       continue;
     }
     logins.push_back(std::move(*login));
@@ -478,8 +277,8 @@ void NotifySource::ReceiveAvailable() {
   if (logins.empty()) return;
   // "ok" only once the sink says the logins are safe (in the spool).
   const absl::Status stored = sink_(logins);
-  const std::string answer =
-      stored.ok() ? std::string(kAnswerOk) : ErrorAnswer(stored.message());
+  const std::string answer = stored.ok() ? std::string(kNotifyAnswerOk)
+                                         : NotifyErrorAnswer(stored.message());
   for (const ReplyAddress& to : waiting) Reply(fd_, to, answer);
 }
 

@@ -1,14 +1,11 @@
-#include "tests/redis_harness.h"
+#include "testing/redis_server.h"
 
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <utility>
 
@@ -19,9 +16,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
-#include "common/free_port.h"
-#include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/free_port.h"
+#include "testing/wait.h"
 
 namespace relaysync::testing {
 namespace {
@@ -29,53 +26,6 @@ namespace {
 constexpr absl::Duration kStartTimeout = absl::Seconds(10);
 constexpr absl::Duration kStopTimeout = absl::Seconds(10);
 constexpr int kPortAttempts = 5;
-
-// Starts argv with stdout and stderr appended to `log`. The child is
-// SIGKILLed if the test process dies first.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const char* log_path = log.c_str();
-  rlimit files{};
-  getrlimit(RLIMIT_NOFILE, &files);
-  const int max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 65536));
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    // Not the test's sockets: a server holding a copy of a client's
-    // connection to another server would keep that connection open.
-    if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
-      for (int i = 3; i < max_fd; ++i) close(i);
-    }
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// True once `pid` has exited (and is reaped).
-bool Exited(pid_t pid) {
-  int status;
-  return waitpid(pid, &status, WNOHANG) == pid;
-}
-
-void StopProcess(pid_t* pid, int sig) {
-  if (*pid <= 0) return;
-  kill(*pid, sig);
-  if (!WaitForCondition([&] { return Exited(*pid); }, kStopTimeout)) {
-    kill(*pid, SIGKILL);
-    int status;
-    waitpid(*pid, &status, 0);
-  }
-  *pid = -1;
-}
 
 std::string Render(const redisReply* r) {
   switch (r->type) {
@@ -157,21 +107,28 @@ bool Answers(const std::string& address) {
   return up;
 }
 
-// Waits until `address` answers, or `pid` exits, or kStartTimeout passes.
-// The server answering must be `pid` itself, not another test's server
-// that took the port first.
-bool WaitUntilUp(pid_t pid, const std::string& address,
-                 const std::string& password) {
+// Waits until the server started as `process` answers at `address`, or
+// exits, or kStartTimeout passes. The server answering must be `process`
+// itself, not another test's server that took the port first.
+absl::Status WaitUntilUp(Process* process, const std::string& address,
+                         const std::string& password,
+                         const std::string& log_path) {
+  const pid_t pid = process->pid();
   bool exited = false;
   const bool up = WaitForCondition(
       [&] {
-        exited = Exited(pid);
+        exited = !process->Running();
         return exited || Answers(address);
       },
       kStartTimeout);
-  if (!up || exited) return false;
-  const std::string info = RedisCommand(address, {"INFO", "server"}, password);
-  return absl::StrContains(info, absl::StrCat("process_id:", pid, "\r"));
+  if (up && !exited &&
+      absl::StrContains(RedisCommand(address, {"INFO", "server"}, password),
+                        absl::StrCat("process_id:", pid, "\r"))) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(absl::StrCat("redis on ", address,
+                                             " did not start (", log_path,
+                                             "): ", ReadFile(log_path)));
 }
 
 std::string LoopbackAddress(int port) {
@@ -189,8 +146,8 @@ std::string RedisCommand(const std::string& address,
   return error.empty() ? text : error;
 }
 
-std::string RelaysyncAclUser(const std::string& password,
-                             const std::string& prefix) {
+absl::StatusOr<std::string> RelaysyncAclUser(const std::string& password,
+                                             const std::string& prefix) {
   const std::string path =
       absl::StrCat(RELAYSYNC_SOURCE_DIR, "/deploy/redis/relaysync.acl");
   const std::string text = ReadFile(path);
@@ -199,9 +156,11 @@ std::string RelaysyncAclUser(const std::string& password,
       absl::StrContains(line, "\n") ||
       !absl::StrContains(line, " >PASSWORD ") ||
       !absl::StrContains(line, " ~{relaysync}:* ")) {
-    ADD_FAILURE() << path << ": expected one line \"user relaysync ... "
-                  << ">PASSWORD ... ~{relaysync}:* ...\", got: " << line;
-    return "";
+    return absl::FailedPreconditionError(
+        absl::StrCat(path,
+                     ": expected one line \"user relaysync ... >PASSWORD ... "
+                     "~{relaysync}:* ...\", got: ",
+                     line));
   }
   return absl::StrCat(
       "relaysync ",
@@ -211,7 +170,14 @@ std::string RelaysyncAclUser(const std::string& password,
 }
 
 RedisServer::RedisServer(RedisServerOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)) {
+  if (options_.dir.empty()) {
+    own_dir_.emplace();
+    dir_ = own_dir_->path();
+  } else {
+    dir_ = options_.dir;
+  }
+}
 
 RedisServer::~RedisServer() { Stop(SIGKILL); }
 
@@ -219,15 +185,17 @@ std::string RedisServer::address() const {
   return absl::StrCat(options_.bind, ":", port_);
 }
 
-std::string RedisServer::unix_socket() const { return dir_.File("redis.sock"); }
+std::string RedisServer::unix_socket() const { return dir_ + "/redis.sock"; }
 
 void RedisServer::WriteConfig() const {
+  // As docs/redis.md asks for relaysync (noeviction is also Redis's
+  // default).
   std::string conf =
       absl::StrCat("bind ", options_.bind, "\nport ", port_, "\nunixsocket ",
-                   unix_socket(), "\nunixsocketperm 700\ndir ",
-                   dir_.File("data"), "\nsave \"\"\ndaemonize no\nappendonly ",
+                   unix_socket(), "\nunixsocketperm 700\ndir ", dir_,
+                   "/data\nsave \"\"\ndaemonize no\nappendonly ",
                    options_.appendonly ? "yes" : "no", "\nappendfsync ",
-                   options_.appendfsync, "\n");
+                   options_.appendfsync, "\nmaxmemory-policy noeviction\n");
   if (!options_.requirepass.empty()) {
     absl::StrAppend(&conf, "requirepass ", options_.requirepass, "\n");
   }
@@ -239,46 +207,52 @@ void RedisServer::WriteConfig() const {
     absl::StrAppend(&conf, "replicaof ", hp[0], " ", hp.size() > 1 ? hp[1] : "",
                     "\n");
   }
-  WriteFile(dir_.File("redis.conf"), conf);
+  WriteFile(dir_ + "/redis.conf", conf);
 }
 
-bool RedisServer::StartOnce() {
-  RunShell("mkdir -p '" + dir_.File("data") + "'");
+absl::Status RedisServer::StartOnce() {
+  const std::string data = dir_ + "/data";
+  for (const std::string& d : {dir_, data}) {
+    if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(
+          absl::StrCat("mkdir ", d, ": ", std::strerror(errno)));
+    }
+  }
   WriteConfig();
-  std::vector<std::string> argv = {"redis-server", dir_.File("redis.conf")};
+  std::vector<std::string> argv = {options_.server_bin, dir_ + "/redis.conf"};
   if (!options_.netns.empty()) {
     argv.insert(argv.begin(), {"ip", "netns", "exec", options_.netns});
   }
-  pid_ = Spawn(argv, dir_.File("redis.log"));
-  if (pid_ > 0 && WaitUntilUp(pid_, address(), options_.requirepass)) {
-    return true;
+  absl::Status s = process_.Start(argv, log_path());
+  if (s.ok()) {
+    s = WaitUntilUp(&process_, address(), options_.requirepass, log_path());
   }
-  StopProcess(&pid_, SIGKILL);
-  return false;
+  if (!s.ok()) process_.Stop(SIGKILL);
+  return s;
 }
 
-bool RedisServer::Start() {
-  if (running()) return true;
+absl::Status RedisServer::Start() {
+  if (running()) return absl::OkStatus();
   const bool pick_port = port_ == 0;
+  absl::Status s;
   for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
     if (pick_port) port_ = FreeLoopbackPort();
-    if (StartOnce()) return true;
+    s = StartOnce();
+    if (s.ok()) break;
   }
-  ADD_FAILURE() << "redis-server on port " << port_
-                << " did not start: " << ReadFile(dir_.File("redis.log"));
-  return false;
+  return s;
 }
 
-void RedisServer::Stop(int sig) { StopProcess(&pid_, sig); }
+void RedisServer::Stop(int sig) { process_.Stop(sig, kStopTimeout); }
 
-bool RedisServer::Restart() {
+absl::Status RedisServer::Restart() {
   Stop(SIGTERM);
   return Start();
 }
 
-bool RedisServer::WipeAndRestart() {
+absl::Status RedisServer::WipeAndRestart() {
   Stop(SIGKILL);
-  RunShell("rm -rf '" + dir_.File("data") + "'");
+  RemoveTree(dir_ + "/data");
   return Start();
 }
 
@@ -296,13 +270,15 @@ RedisSentinel::~RedisSentinel() { Stop(SIGKILL); }
 
 std::string RedisSentinel::address() const { return LoopbackAddress(port_); }
 
-bool RedisSentinel::Start() {
-  if (pid_ > 0) return true;
+absl::Status RedisSentinel::Start() {
+  if (process_.pid() > 0) return absl::OkStatus();
   std::vector<std::string> master = absl::StrSplit(master_address_, ':');
   if (master.size() != 2) {
-    ADD_FAILURE() << "bad master address " << master_address_;
-    return false;
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad master address ", master_address_));
   }
+  const std::string log = dir_.File("sentinel.log");
+  absl::Status s;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
     port_ = FreeLoopbackPort();
     // Sentinel rewrites its config file, so each start writes a new one.
@@ -313,17 +289,16 @@ bool RedisSentinel::Start() {
                            "sentinel down-after-milliseconds ", master_name_,
                            " 1000\n", "sentinel failover-timeout ",
                            master_name_, " 5000\n"));
-    pid_ = Spawn({"redis-server", dir_.File("sentinel.conf"), "--sentinel"},
-                 dir_.File("sentinel.log"));
-    if (pid_ > 0 && WaitUntilUp(pid_, address(), "")) return true;
-    StopProcess(&pid_, SIGKILL);
+    s = process_.Start(
+        {"redis-server", dir_.File("sentinel.conf"), "--sentinel"}, log);
+    if (s.ok()) s = WaitUntilUp(&process_, address(), "", log);
+    if (s.ok()) return s;
+    process_.Stop(SIGKILL);
   }
-  ADD_FAILURE() << "redis sentinel did not start: "
-                << ReadFile(dir_.File("sentinel.log"));
-  return false;
+  return s;
 }
 
-void RedisSentinel::Stop(int sig) { StopProcess(&pid_, sig); }
+void RedisSentinel::Stop(int sig) { process_.Stop(sig, kStopTimeout); }
 
 std::string RedisSentinel::MasterAddress() const {
   std::string text = RedisCommand(

@@ -1,11 +1,11 @@
-#include "common/free_port.h"
+#include "testing/free_port.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace relaysync {
+namespace relaysync::testing {
 
 int FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -23,4 +23,4 @@ int FreeLoopbackPort() {
   return port;
 }
 
-}  // namespace relaysync
+}  // namespace relaysync::testing

@@ -1,4 +1,4 @@
-#include "agent/notify_socket.h"
+#include "agent/notify_source.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -8,115 +8,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <cstring>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/notify_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
+#include "testing/files.h"
+#include "testing/wait.h"
+#include "tests/agent/notify_test_util.h"
 
 namespace relaysync {
 namespace {
 
-using ::relaysync::testing::ScratchDir;
+using ::relaysync::testing::kNow;
+using ::relaysync::testing::Login;
+using ::relaysync::testing::NotifySocketTest;
+using ::relaysync::testing::Received;
+using ::relaysync::testing::SendRaw;
 using ::testing::HasSubstr;
-
-const absl::Time kNow = absl::FromUnixSeconds(1'795'000'000);
-
-class Received {
- public:
-  EventSource::Sink Sink() {
-    return [this](const std::vector<LocalLogin>& logins) {
-      std::lock_guard<std::mutex> lock(mu_);
-      logins_.insert(logins_.end(), logins.begin(), logins.end());
-      cv_.notify_all();
-      return status_;
-    };
-  }
-  // What the sink answers from now on.
-  void SetStatus(absl::Status s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    status_ = std::move(s);
-  }
-  std::vector<LocalLogin> WaitFor(size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(5),
-                 [&] { return logins_.size() >= n; });
-    return logins_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<LocalLogin> logins_;
-  absl::Status status_;
-};
-
-// A sink that holds every call until Release(), as a stuck spool would:
-// the socket's receive queue fills up and no sender gets an answer.
-class HeldSink {
- public:
-  ~HeldSink() { Release(); }
-  EventSource::Sink Sink() {
-    return [this](const std::vector<LocalLogin>&) {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return released_; });
-      return absl::OkStatus();
-    };
-  }
-  void Release() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-};
-
-LocalLogin Login(const std::string& address, const std::string& user) {
-  LocalLogin login;
-  login.address = address;
-  login.user = user;
-  login.protocol = LocalLogin::Protocol::kImap;
-  login.source = "script-login";
-  return login;
-}
-
-// Sends a raw datagram, bypassing FormatNotifyMessage's checks.
-void SendRaw(const std::string& path, const std::string& bytes) {
-  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  ASSERT_GE(fd, 0);
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  EXPECT_EQ(sendto(fd, bytes.data(), bytes.size(), 0,
-                   reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)),
-            static_cast<ssize_t>(bytes.size()));
-  close(fd);
-}
-
-class NotifySocketTest : public ::testing::Test {
- protected:
-  NotifySource::Options Opts() {
-    NotifySource::Options options;
-    options.socket_path = dir_.File("notify.sock");
-    options.clock = &clock_;
-    return options;
-  }
-
-  ScratchDir dir_;
-  FakeClock clock_{kNow};
-};
 
 TEST_F(NotifySocketTest, RoundTrip) {
   Received received;
@@ -199,37 +110,6 @@ TEST_F(NotifySocketTest, OddNamesAreCutAndEscapedNotRefused) {
   EXPECT_EQ(source.dropped(), 0u);
 }
 
-// A confirming sender hears "ok" only once the sink has stored the login,
-// and the sink's error otherwise.
-TEST_F(NotifySocketTest, AConfirmingSenderHearsWhatTheSinkSaid) {
-  Received received;
-  NotifySource source(Opts());
-  ASSERT_TRUE(source.Start(received.Sink()).ok());
-  const std::string path = dir_.File("notify.sock");
-  EXPECT_TRUE(
-      SendNotifyConfirmed(path, Login("192.0.2.1", "a"), absl::Seconds(5))
-          .ok());
-  EXPECT_EQ(received.WaitFor(1).size(), 1u);
-  received.SetStatus(absl::UnavailableError("spool: disk full"));
-  absl::Status s =
-      SendNotifyConfirmed(path, Login("192.0.2.2", "b"), absl::Seconds(5));
-  EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
-  EXPECT_THAT(s.message(), HasSubstr("spool: disk full"));
-}
-
-TEST_F(NotifySocketTest, NoAnswerInTimeIsADeadlineNotASuccess) {
-  HeldSink held;
-  NotifySource source(Opts());
-  ASSERT_TRUE(source.Start(held.Sink()).ok());
-  const auto start = std::chrono::steady_clock::now();
-  absl::Status s =
-      SendNotifyConfirmed(dir_.File("notify.sock"), Login("192.0.2.1", "a"),
-                          absl::Milliseconds(150));
-  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
-  held.Release();
-}
-
 TEST_F(NotifySocketTest, AConfirmingSenderThatIsNotAllowedHearsSoAtOnce) {
   NotifySource::Options options = Opts();
   options.senders = NotifySenders();
@@ -244,35 +124,6 @@ TEST_F(NotifySocketTest, AConfirmingSenderThatIsNotAllowedHearsSoAtOnce) {
       dir_.File("notify.sock"), Login("192.0.2.1", "a"), absl::Seconds(5));
   EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
   EXPECT_THAT(s.message(), HasSubstr("not an allowed sender"));
-}
-
-TEST_F(NotifySocketTest, MissingSocketFailsQuicklyNamingThePath) {
-  const std::string path = dir_.File("nobody-here.sock");
-  auto start = std::chrono::steady_clock::now();
-  absl::Status status =
-      SendNotify(path, Login("192.0.2.1", "alice"), absl::Seconds(5));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
-  EXPECT_NE(status.message().find(path), absl::string_view::npos) << status;
-}
-
-TEST_F(NotifySocketTest, SocketWithoutListenerIsRefusedQuickly) {
-  {
-    NotifySource source(Opts());
-    ASSERT_TRUE(source
-                    .Start([](const std::vector<LocalLogin>&) {
-                      return absl::OkStatus();
-                    })
-                    .ok());
-    // Leave a stale socket behind, as a crashed agent would.
-    ASSERT_EQ(
-        link(dir_.File("notify.sock").c_str(), dir_.File("stale.sock").c_str()),
-        0);
-  }
-  absl::Status status = SendNotify(dir_.File("stale.sock"),
-                                   Login("192.0.2.1", "a"), absl::Seconds(5));
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
-  EXPECT_NE(status.message().find("stale.sock"), absl::string_view::npos);
 }
 
 TEST_F(NotifySocketTest, StaleSocketFileIsReplaced) {
@@ -375,53 +226,6 @@ TEST_F(NotifySocketTest, WaitingDatagramsReachTheSinkTogether) {
   }
   source.Stop();
   EXPECT_EQ(batches, (std::vector<size_t>{1, 5}));
-}
-
-TEST_F(NotifySocketTest, FullQueueTimesOutInsteadOfBlocking) {
-  HeldSink held;
-  NotifySource source(Opts());
-  // The sink blocks, so the socket's receive queue fills up.
-  ASSERT_TRUE(source.Start(held.Sink()).ok());
-  absl::Status status;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 100000 && status.ok(); ++i) {
-    start = std::chrono::steady_clock::now();
-    status = SendNotify(dir_.File("notify.sock"), Login("192.0.2.1", "a"),
-                        absl::Milliseconds(100));
-  }
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
-  EXPECT_GE(elapsed, std::chrono::milliseconds(90));
-  EXPECT_LT(elapsed, std::chrono::milliseconds(1000));
-  held.Release();
-}
-
-TEST(NotifyMessageTest, FormatRefusesOnlyABadAddress) {
-  EXPECT_FALSE(FormatNotifyMessage(Login("not-an-ip", "a")).ok());
-  // Separators in a name are escaped, so they cannot split the fields.
-  EXPECT_EQ(*FormatNotifyMessage(Login("192.0.2.1", "a\tb\nc")),
-            "v1\t192.0.2.1\ta\\x09b\\x0ac\timap\tscript-login\n");
-  EXPECT_EQ(*FormatNotifyMessage(Login("::ffff:192.0.2.1", "a")),
-            "v1\t192.0.2.1\ta\timap\tscript-login\n");
-}
-
-TEST(NotifyMessageTest, ParseAcceptsAMissingTrailingNewline) {
-  absl::StatusOr<LocalLogin> login =
-      ParseNotifyMessage("v1\t192.0.2.1\talice\tpop3\tdovecot", 42);
-  ASSERT_TRUE(login.ok()) << login.status();
-  EXPECT_EQ(login->login_time, 42);
-  EXPECT_EQ(login->source, "notify:dovecot");
-}
-
-TEST(NotifyMessageTest, TheUserIsOptional) {
-  LocalLogin login;
-  login.address = "192.0.2.1";
-  absl::StatusOr<std::string> text = FormatNotifyMessage(login);
-  ASSERT_TRUE(text.ok()) << text.status();
-  absl::StatusOr<LocalLogin> parsed = ParseNotifyMessage(*text, 42);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_EQ(parsed->address, "192.0.2.1");
-  EXPECT_EQ(parsed->user, "");
 }
 
 // Sends `bytes` to `path` from a child process running as `uid`:`gid`;

@@ -129,7 +129,7 @@ TEST_F(RedisClusterTest, RedisKilledAndRestartedWithAofLosesNothing) {
 // logins (the chaos soak lost 17,985 logins to it).
 TEST_F(RedisClusterTest, AgentConnectingWhileRedisIsDownIsNotToldToResend) {
   RedisServer redis(Durable());
-  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
   Cluster c(2, RedisFlags(redis), 1);
   ASSERT_TRUE(c.StartAll()) << c.Logs();
   std::vector<std::string> before = LoginMany(c, 2, 6, "10.49.0.");
@@ -142,7 +142,7 @@ TEST_F(RedisClusterTest, AgentConnectingWhileRedisIsDownIsNotToldToResend) {
   // Several hellos while the store cannot answer (the agent retries every
   // second at most).
   absl::SleepFor(absl::Seconds(3));
-  ASSERT_TRUE(redis.Restart());
+  ASSERT_EQ(redis.Restart(), absl::OkStatus());
   ASSERT_EQ(c.Notify(0, "10.49.1.1"), 0);
   std::vector<std::string> all = before;
   all.push_back("10.49.1.1");

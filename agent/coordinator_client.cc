@@ -15,13 +15,13 @@
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
+#include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 
 namespace relaysync {
 namespace {
 
-constexpr size_t kMaxSendBatch = 1000;  // the protocol's logins per batch
 // After a Deferred the agent sends at this fraction of the rate the
 // coordinator named (so small timing differences do not exhaust its bucket
 // again), or at kDefaultPaceRate if it named none.
@@ -269,7 +269,7 @@ bool CoordinatorClient::Session::SendPending() {
   }
   // A window of unacknowledged logins: newer ones wait for acks.
   std::vector<SpooledLogin> pending =
-      client_->spool_->Pending(4 * kMaxSendBatch);
+      client_->spool_->Pending(4 * kMaxLoginsPerBatch);
   v1::AgentMessage msg;
   size_t sent = 0;
   bool caught_up = true;
@@ -292,14 +292,14 @@ bool CoordinatorClient::Session::SendPending() {
       inflight_[p.event_id] = {p.login.address, p.login.login_time};
     }
     sent_.insert(p.event_id);
-    if (static_cast<size_t>(msg.logins().events_size()) == kMaxSendBatch) {
+    if (static_cast<size_t>(msg.logins().events_size()) == kMaxLoginsPerBatch) {
       if (!stream_->Write(msg)) return false;
       msg.Clear();
     }
   }
   if (rate > 0) {
     allowance_ -= static_cast<double>(sent);
-    if (caught_up && pending.size() < 4 * kMaxSendBatch) {
+    if (caught_up && pending.size() < 4 * kMaxLoginsPerBatch) {
       // Nothing left waiting: back to sending at once.
       std::lock_guard<std::mutex> l(deferred_mu_);
       if (deferred_ids_.empty()) pace_rate_ = 0;

@@ -21,6 +21,7 @@
 #include "common/address.h"
 #include "common/logging.h"
 #include "common/login_text.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {
@@ -174,8 +175,7 @@ absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
   return absl::StrCat(
       kVersion, "\t", address->ToString(), "\t", CleanLoginText(login.user),
       "\t", ProtocolName(login.protocol), "\t",
-      CleanLoginText(login.source, kMaxLoginFieldBytes - kSourcePrefix.size()),
-      "\n");
+      CleanLoginText(login.source, kMaxTextField - kSourcePrefix.size()), "\n");
 }
 
 absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
@@ -205,8 +205,8 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
       fields[4].empty()
           ? std::string("notify")
           : absl::StrCat(kSourcePrefix,
-                         CleanLoginText(fields[4], kMaxLoginFieldBytes -
-                                                       kSourcePrefix.size()));
+                         CleanLoginText(fields[4],
+                                        kMaxTextField - kSourcePrefix.size()));
   return login;
 }
 

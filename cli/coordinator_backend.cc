@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ticks.h"
-#include "coordinator/limits.h"  // header only: the protocol's limits
+#include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 #include "rpc/grpc_status.h"

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/logging.h"
-#include "coordinator/limits.h"
+#include "proto/relaysync/v1/limits.h"
 #include "rpc/grpc_status.h"
 
 namespace relaysync {

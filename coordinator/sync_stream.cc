@@ -11,8 +11,8 @@
 #include "common/address.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
-#include "coordinator/limits.h"
 #include "coordinator/sync_input.h"
+#include "proto/relaysync/v1/limits.h"
 #include "rpc/grpc_status.h"
 
 namespace relaysync {

@@ -19,9 +19,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "backends/relayers_db.h"
-#include "backends/store.h"
 #include "common/address.h"
 #include "common/clock.h"
+#include "common/relay_state.h"
 
 namespace relaysync {
 

@@ -3,6 +3,7 @@
 // state through this interface and nothing else touches a store directly.
 // Rules (docs/state.md): a record is present when login_time > delete_time;
 // the later login always wins; merging is idempotent and order-independent.
+// Entries, changes and attributions are common/relay_state.h.
 #ifndef RELAYSYNC_BACKENDS_STORE_H_
 #define RELAYSYNC_BACKENDS_STORE_H_
 
@@ -15,33 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/relay_state.h"
 
 namespace relaysync {
-
-inline constexpr size_t kMaxAttributionField = 256;
-// The host of an admin add, where an agent's host id would be.
-inline constexpr char kAdminHost[] = "(admin)";
-
-// Who granted an entry: for a login, the host id of the agent that
-// reported it and the user name it logged (bytes as logged, maybe not
-// UTF-8); for an admin add, host kAdminHost and the admin's identity. Each
-// field is at most kMaxAttributionField bytes (the protocol's limit on host
-// ids and user names). Both empty: unknown (an entry written before
-// attribution was kept).
-struct Attribution {
-  std::string host;
-  std::string user;
-
-  bool empty() const { return host.empty() && user.empty(); }
-  bool fits() const {
-    return host.size() <= kMaxAttributionField &&
-           user.size() <= kMaxAttributionField;
-  }
-  bool operator==(const Attribution& o) const {
-    return host == o.host && user == o.user;
-  }
-  bool operator!=(const Attribution& o) const { return !(*this == o); }
-};
 
 // A login to merge. `address` is canonical text (Address::ToString()).
 // A constructor, not an aggregate, so that {address, time} still reads
@@ -57,28 +34,6 @@ struct Login {
   int64_t login_time = 0;
   // Kept with the record while this login sets its timestamp.
   Attribution who;
-};
-
-// One visible change of the relay map. Versions are dense and increasing
-// within one store epoch.
-struct StateChange {
-  uint64_t version = 0;
-  std::string address;
-  int64_t ticks = 0;  // the new timestamp; meaningless when `removed`
-  bool removed = false;
-};
-
-struct StateEntry {
-  std::string address;
-  int64_t ticks = 0;
-};
-
-// A present entry and who set its timestamp, for admin reads (Admin.List);
-// snapshots for agents leave it out.
-struct AttributedEntry {
-  std::string address;
-  int64_t ticks = 0;
-  Attribution who;  // empty when unknown
 };
 
 struct Snapshot {

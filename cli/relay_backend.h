@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backends/relayers_db.h"
-#include "backends/store.h"
 #include "common/address.h"
+#include "common/relay_state.h"
 
 namespace relaysync {
 

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "backends/redis_connection.h"
+#include "backends/store/redis_connection.h"
 #include "common/free_port.h"
 
 namespace relaysync::bench {

@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "common/address.h"
 #include "common/relay_state.h"
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/embedded_store.h"
+#include "backends/store/embedded_store.h"
 #include "common/address.h"
 #include "common/clock.h"
 #include "common/logging.h"

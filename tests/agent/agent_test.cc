@@ -10,7 +10,7 @@
 #include "agent/local_login.h"
 #include "agent/notify_socket.h"
 #include "agent/spool.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "common/free_port.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"

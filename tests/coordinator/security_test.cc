@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "backends/embedded_store.h"
+#include "backends/store/embedded_store.h"
 #include "coordinator/coordinator.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"

@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 
 namespace relaysync::testing {
 

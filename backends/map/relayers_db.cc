@@ -14,28 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "backends/bdb.h"
 #include "backends/map/file_lock.h"
 #include "common/logging.h"
 #include "common/ticks.h"
 
 namespace relaysync {
 namespace {
-
-// Berkeley DB reports details through an error callback; keep the last one
-// so it can be put into the Status instead of being printed on stderr.
-thread_local std::string last_bdb_message;
-
-void CaptureBdbError(const DB_ENV*, const char*, const char* msg) {
-  last_bdb_message = msg;
-}
-
-DBT MakeDbt(absl::string_view s) {
-  DBT dbt;
-  std::memset(&dbt, 0, sizeof(dbt));
-  dbt.data = const_cast<char*>(s.data());
-  dbt.size = static_cast<u_int32_t>(s.size());
-  return dbt;
-}
 
 absl::string_view View(const DBT& dbt) {
   absl::string_view s(static_cast<const char*>(dbt.data), dbt.size);
@@ -108,13 +93,8 @@ absl::StatusOr<std::unique_ptr<RelayersDb>> RelayersDb::Open(
 }
 
 absl::Status RelayersDb::DbError(absl::string_view what, int err) const {
-  std::string detail =
-      last_bdb_message.empty()
-          ? std::string(db_strerror(err))
-          : absl::StrCat(db_strerror(err), " (", last_bdb_message, ")");
-  last_bdb_message.clear();
-  return absl::InternalError(
-      absl::StrCat("relayers.db: ", path_, ": ", what, ": ", detail));
+  return absl::InternalError(absl::StrCat("relayers.db: ", path_, ": ", what,
+                                          ": ", bdb::ErrorDetail(err)));
 }
 
 std::string RelayersDb::StoredKey(absl::string_view key) const {
@@ -215,7 +195,7 @@ absl::Status RelayersDb::OpenHandle(bool empty) {
   DB* db = nullptr;
   int err = db_create(&db, nullptr, 0);
   if (err != 0) return DbError("db_create", err);
-  db->set_errcall(db, CaptureBdbError);
+  bdb::CaptureErrors(db);
   const bool writable = mode_ == Mode::kReadWrite;
   if (writable) {
     // Bulk loads of a million entries thrash the 256 KiB default cache.
@@ -230,7 +210,7 @@ absl::Status RelayersDb::OpenHandle(bool empty) {
   if (err != 0) {
     db->close(db, DB_NOSYNC);
     if (err == EINVAL || err == DB_OLD_VERSION) {
-      last_bdb_message.clear();
+      bdb::ForgetError();
       return absl::FailedPreconditionError(
           absl::StrCat("relayers.db: ", path_, ": not a Berkeley DB ",
                        TypeName(options_.type), " file"));
@@ -264,7 +244,7 @@ absl::StatusOr<std::string> RelayersDb::Get(absl::string_view key) {
   if (!s.ok()) return s;
   if (db_ != nullptr) {
     std::string stored = StoredKey(key);
-    DBT k = MakeDbt(stored);
+    DBT k = bdb::In(stored);
     DBT v;
     std::memset(&v, 0, sizeof(v));
     int err = db_->get(db_, nullptr, &k, &v, 0);
@@ -303,10 +283,10 @@ absl::StatusOr<ApplyResult> RelayersDb::Apply(const MapBatch& batch) {
   if (!s.ok()) return s;
   for (const MapBatch::Op& op : batch.ops()) {
     std::string stored = StoredKey(op.key);
-    DBT k = MakeDbt(stored);
+    DBT k = bdb::In(stored);
     int err;
     if (op.is_put) {
-      DBT v = MakeDbt(op.value);
+      DBT v = bdb::In(op.value);
       err = db_->put(db_, nullptr, &k, &v, 0);
     } else {
       err = db_->del(db_, nullptr, &k, 0);

@@ -9,19 +9,20 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "backends/bdb.h"
 #include "backends/store/embedded_store_codec.h"
 #include "backends/store/embedded_store_txn.h"
 #include "backends/store/relay_record.h"
 
 namespace relaysync {
 
+using bdb::In;
 using embedded::Buffer;
 using embedded::Cursor;
 using embedded::DecodeChange;
 using embedded::DecodeRecord;
 using embedded::DecodeU64;
 using embedded::EncodeU64;
-using embedded::In;
 using embedded::kMetaCount;
 using embedded::kMetaOldest;
 using embedded::kMetaVersion;

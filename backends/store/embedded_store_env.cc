@@ -13,6 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "backends/bdb.h"
 #include "backends/store/embedded_store.h"
 #include "backends/store/embedded_store_codec.h"
 #include "backends/store/embedded_store_txn.h"
@@ -21,10 +22,10 @@
 
 namespace relaysync {
 
+using bdb::In;
 using embedded::Buffer;
 using embedded::Cursor;
 using embedded::EncodeU64;
-using embedded::In;
 using embedded::kFormat;
 using embedded::kFormatWithoutAttribution;
 using embedded::kMetaCount;
@@ -47,14 +48,6 @@ constexpr u_int32_t kCacheBytes = 64 << 20;
 // small for a 20,000-login merge or a large Expire; an Expire of 1M entries
 // holds ~34,000 locks.
 constexpr u_int32_t kRegionBytes = 16 << 20;
-
-// Berkeley DB reports details through an error callback; keep the last one
-// so it can go into the Status instead of stderr.
-thread_local std::string last_bdb_message;
-
-void CaptureBdbError(const DB_ENV*, const char*, const char* msg) {
-  last_bdb_message = msg;
-}
 
 }  // namespace
 
@@ -108,7 +101,7 @@ absl::Status EmbeddedStore::OpenEnv() {
   DB_ENV* env = nullptr;
   int err = db_env_create(&env, 0);
   if (err != 0) return DbError("create environment", err);
-  env->set_errcall(env, CaptureBdbError);
+  bdb::CaptureErrors(env);
   const char* what = "set cache size";
   err = env->set_cachesize(env, 0, kCacheBytes, 1);
   if (err == 0) {
@@ -254,13 +247,8 @@ void EmbeddedStore::Close() {
 }
 
 absl::Status EmbeddedStore::DbError(absl::string_view what, int err) const {
-  std::string detail =
-      last_bdb_message.empty()
-          ? std::string(db_strerror(err))
-          : absl::StrCat(db_strerror(err), " (", last_bdb_message, ")");
-  last_bdb_message.clear();
   std::string msg = absl::StrCat("embedded store: ", options_.data_dir, ": ",
-                                 what, ": ", detail);
+                                 what, ": ", bdb::ErrorDetail(err));
   switch (err) {
     case DB_LOCK_DEADLOCK:
     case DB_LOCK_NOTGRANTED:

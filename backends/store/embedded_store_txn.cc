@@ -3,10 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "backends/bdb.h"
 #include "backends/store/embedded_store_codec.h"
 
 namespace relaysync {
 
+using bdb::In;
 using embedded::Buffer;
 using embedded::Cursor;
 using embedded::DecodeIndexKey;
@@ -16,7 +18,6 @@ using embedded::EncodeChange;
 using embedded::EncodeIndexKey;
 using embedded::EncodeRecord;
 using embedded::EncodeU64;
-using embedded::In;
 
 namespace {
 

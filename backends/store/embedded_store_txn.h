@@ -1,7 +1,8 @@
 // Internal to the embedded store (include only from embedded_store*.cc):
-// small Berkeley DB handle helpers, and EmbeddedStore::Txn, one attempt of
-// one transaction, which keeps records, the two time indexes, the change
-// log and the meta counters in step.
+// small Berkeley DB handle helpers (those shared with the map writer are in
+// backends/bdb.h), and EmbeddedStore::Txn, one attempt of one transaction,
+// which keeps records, the two time indexes, the change log and the meta
+// counters in step.
 #ifndef RELAYSYNC_BACKENDS_STORE_EMBEDDED_STORE_TXN_H_
 #define RELAYSYNC_BACKENDS_STORE_EMBEDDED_STORE_TXN_H_
 
@@ -35,15 +36,6 @@ inline constexpr char kMetaEpoch[] = "epoch";
 inline constexpr char kMetaVersion[] = "version";
 inline constexpr char kMetaOldest[] = "oldest";  // oldest retained change
 inline constexpr char kMetaCount[] = "count";    // present records
-
-// An input DBT over bytes that Berkeley DB only reads.
-inline DBT In(absl::string_view s) {
-  DBT dbt;
-  std::memset(&dbt, 0, sizeof(dbt));
-  dbt.data = const_cast<char*>(s.data());
-  dbt.size = static_cast<u_int32_t>(s.size());
-  return dbt;
-}
 
 // An output DBT in memory we own, as DB_THREAD handles require.
 class Buffer {

@@ -18,6 +18,7 @@
 #include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
+#include "rpc/wire.h"
 
 namespace relaysync {
 namespace {
@@ -400,7 +401,7 @@ void CoordinatorClient::Session::ReadLoop() {
     } else if (msg.has_snapshot()) {
       const v1::SnapshotChunk& chunk = msg.snapshot();
       for (const v1::Entry& e : chunk.entries()) {
-        snapshot.entries.push_back(StateEntry{e.address(), e.ticks()});
+        FromProto(e, &snapshot.entries.emplace_back());
       }
       if (!chunk.last()) continue;
       snapshot.version = chunk.version();
@@ -415,8 +416,7 @@ void CoordinatorClient::Session::ReadLoop() {
       in.kind = Incoming::kDeltas;
       in.epoch = msg.deltas().store_epoch();
       for (const v1::Delta& d : msg.deltas().deltas()) {
-        in.changes.push_back(
-            StateChange{d.version(), d.address(), d.ticks(), d.removed()});
+        FromProto(d, &in.changes.emplace_back());
       }
     } else {
       continue;

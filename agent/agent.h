@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
 #include "common/never_relay.h"

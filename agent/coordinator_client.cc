@@ -16,13 +16,14 @@
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
 #include "common/version.h"
+#include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
+#include "rpc/wire.h"
 
 namespace relaysync {
 namespace {
 
-constexpr size_t kMaxSendBatch = 1000;  // the protocol's logins per batch
 // After a Deferred the agent sends at this fraction of the rate the
 // coordinator named (so small timing differences do not exhaust its bucket
 // again), or at kDefaultPaceRate if it named none.
@@ -269,7 +270,7 @@ bool CoordinatorClient::Session::SendPending() {
   }
   // A window of unacknowledged logins: newer ones wait for acks.
   std::vector<SpooledLogin> pending =
-      client_->spool_->Pending(4 * kMaxSendBatch);
+      client_->spool_->Pending(4 * kMaxLoginsPerBatch);
   const std::vector<const SpooledLogin*> to_send =
       window_.Next(pending, budget);
   const size_t sent = to_send.size();
@@ -288,14 +289,14 @@ bool CoordinatorClient::Session::SendPending() {
       std::lock_guard<std::mutex> l(inflight_mu_);
       inflight_[p.event_id] = {p.login.address, p.login.login_time};
     }
-    if (static_cast<size_t>(msg.logins().events_size()) == kMaxSendBatch) {
+    if (static_cast<size_t>(msg.logins().events_size()) == kMaxLoginsPerBatch) {
       if (!stream_->Write(msg)) return false;
       msg.Clear();
     }
   }
   if (rate > 0) {
     allowance_ -= static_cast<double>(sent);
-    if (caught_up && pending.size() < 4 * kMaxSendBatch) {
+    if (caught_up && pending.size() < 4 * kMaxLoginsPerBatch) {
       // Nothing left waiting: back to sending at once.
       std::lock_guard<std::mutex> l(deferred_mu_);
       if (deferred_ids_.empty()) pace_rate_ = 0;
@@ -396,7 +397,7 @@ void CoordinatorClient::Session::ReadLoop() {
     } else if (msg.has_snapshot()) {
       const v1::SnapshotChunk& chunk = msg.snapshot();
       for (const v1::Entry& e : chunk.entries()) {
-        snapshot.entries.push_back(StateEntry{e.address(), e.ticks()});
+        FromProto(e, &snapshot.entries.emplace_back());
       }
       if (!chunk.last()) continue;
       snapshot.version = chunk.version();
@@ -411,8 +412,7 @@ void CoordinatorClient::Session::ReadLoop() {
       in.kind = Incoming::kDeltas;
       in.epoch = msg.deltas().store_epoch();
       for (const v1::Delta& d : msg.deltas().deltas()) {
-        in.changes.push_back(
-            StateChange{d.version(), d.address(), d.ticks(), d.removed()});
+        FromProto(d, &in.changes.emplace_back());
       }
     } else {
       continue;

@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "common/address.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {
@@ -149,7 +150,7 @@ std::optional<Address> ConsumeAddress(absl::string_view* s) {
 bool ParseLoginFields(absl::string_view s, LocalLogin* login) {
   static constexpr absl::string_view kUserEnd = ">, method=";
   size_t end = s.rfind(kUserEnd);
-  if (end == absl::string_view::npos || end == 0 || end > kMaxLoginFieldBytes) {
+  if (end == absl::string_view::npos || end == 0 || end > kMaxTextField) {
     return false;
   }
   login->user = std::string(s.substr(0, end));

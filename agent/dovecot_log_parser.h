@@ -25,7 +25,7 @@ namespace relaysync {
 // The user name may contain anything, including a fake "method=..., rip=..."
 // tail, so the fields are taken after the LAST ">, method=" (everything after
 // the real user field is server-generated). User names over
-// kMaxLoginFieldBytes and lines over 800 bytes are refused: Dovecot logs at
+// kMaxTextField and lines over 800 bytes are refused: Dovecot logs at
 // most 80 bytes of user name, and a line long enough to have been cut by
 // syslog might have lost its real tail, leaving a fake one last. Lines with
 // a control character (NUL, tab, DEL, ...) are refused: neither Dovecot nor

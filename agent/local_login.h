@@ -11,15 +11,13 @@
 
 namespace relaysync {
 
-// Longest user or source accepted anywhere in the agent; matches the
-// coordinator's wire limit (proto: "max length of user / source").
-inline constexpr size_t kMaxLoginFieldBytes = 256;
-
 struct LocalLogin {
   // Canonical client address (Address::ToString()), never raw input.
   std::string address;
   // Seconds since the Unix epoch.
   int64_t login_time = 0;
+  // At most kMaxTextField bytes (proto/relaysync/v1/limits.h), as the
+  // wire takes it; so is `source`.
   std::string user;
   enum class Protocol { kUnknown, kPop3, kImap } protocol = Protocol::kUnknown;
   // Where it was seen: "log:/var/log/dovecot.log", "notify:script-login", ...

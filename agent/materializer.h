@@ -18,10 +18,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "backends/relayers_db.h"
-#include "backends/store.h"
+#include "backends/map/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
+#include "common/relay_state.h"
 
 namespace relaysync {
 

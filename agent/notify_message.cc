@@ -28,7 +28,7 @@ absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
   return absl::StrCat(
       kVersion, "\t", address->ToString(), "\t", CleanLoginText(login.user),
       "\t", ProtocolName(login.protocol), "\t",
-      CleanLoginText(login.source, kMaxLoginFieldBytes - kSourcePrefix.size()),
+      CleanLoginText(login.source, kMaxTextField - kSourcePrefix.size()),
       "\n");
 }
 
@@ -59,7 +59,7 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
       fields[4].empty()
           ? std::string("notify")
           : absl::StrCat(kSourcePrefix,
-                         CleanLoginText(fields[4], kMaxLoginFieldBytes -
+                         CleanLoginText(fields[4], kMaxTextField -
                                                        kSourcePrefix.size()));
   return login;
 }

@@ -25,7 +25,7 @@ inline constexpr size_t kMaxNotifyMessageBytes = 2048;
 // The datagram for `login` (its address, user, protocol and source; the time
 // is the receiver's). InvalidArgument if a field cannot be carried: address
 // not parseable, user empty or with control characters, or a field longer
-// than kMaxLoginFieldBytes.
+// than kMaxTextField.
 absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login);
 
 // Parses one datagram. The address is canonicalized; login_time is `now`;

@@ -12,7 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "backends/redis_connection.h"
+#include "backends/store/redis_connection.h"
 #include "testing/wait.h"
 
 namespace relaysync::bench {

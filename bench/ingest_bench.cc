@@ -30,6 +30,7 @@
 #include "bench/bench_tls.h"
 #include "common/flag_names.h"
 #include "common/process.h"
+#include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 #include "testing/scratch_dir.h"
@@ -425,11 +426,13 @@ int main(int argc, char** argv) {
   c.batch = absl::GetFlag(FLAGS_batch);
   c.window = absl::GetFlag(FLAGS_window);
   c.seconds = absl::GetFlag(FLAGS_seconds);
-  if (c.streams < 1 || c.streams > 1000 || c.batch < 1 || c.batch > 1000 ||
+  if (c.streams < 1 || c.streams > 1000 || c.batch < 1 ||
+      c.batch > static_cast<int>(relaysync::kMaxLoginsPerBatch) ||
       c.window < 1 || c.window > 1000 || c.seconds < 1 || c.seconds > 3600) {
     std::fprintf(stderr,
-                 "relaysync-ingest-bench: --streams 1-1000, --batch 1-1000, "
-                 "--window 1-1000, --seconds 1-3600\n");
+                 "relaysync-ingest-bench: --streams 1-1000, --batch 1-%zu, "
+                 "--window 1-1000, --seconds 1-3600\n",
+                 relaysync::kMaxLoginsPerBatch);
     return 2;
   }
   absl::Status s = relaysync::bench::CheckBenchStoreOptions(c.store);

@@ -12,7 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "common/ticks.h"
 
 namespace relaysync {

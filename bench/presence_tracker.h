@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 
 namespace relaysync::bench {
 

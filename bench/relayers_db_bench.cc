@@ -17,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "benchmark/benchmark.h"
 
 namespace relaysync {

@@ -9,10 +9,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ticks.h"
-#include "coordinator/limits.h"  // header only: the protocol's limits
+#include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
 #include "rpc/grpc_status.h"
+#include "rpc/wire.h"
 
 namespace relaysync {
 namespace {
@@ -102,9 +103,11 @@ class CoordinatorBackend : public RelayBackend {
       v1::ListResponse chunk;
       while (reader->Read(&chunk)) {
         for (const v1::Entry& e : chunk.entries()) {
+          AttributedEntry a;
+          FromProto(e, &a);
           out.push_back(
-              ListedEntry{MapEntry{e.address(), absl::StrCat(e.ticks())},
-                          Attribution{e.host_id(), e.user()}});
+              ListedEntry{MapEntry{std::move(a.address), absl::StrCat(a.ticks)},
+                          std::move(a.who)});
         }
       }
       return reader->Finish();

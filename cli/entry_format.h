@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "cli/relay_backend.h"
 
 namespace relaysync {

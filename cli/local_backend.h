@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "cli/relay_backend.h"
 #include "common/address.h"
 #include "common/clock.h"

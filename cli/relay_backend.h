@@ -10,9 +10,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "backends/relayers_db.h"
-#include "backends/store.h"
+#include "backends/map/relayers_db.h"
 #include "common/address.h"
+#include "common/relay_state.h"
 
 namespace relaysync {
 

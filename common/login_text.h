@@ -13,21 +13,19 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 
-// The longest user name or source kept; the protocol's limit (see
-// proto/relaysync/v1/relaysync.proto).
-inline constexpr size_t kMaxLoginTextBytes = 256;
-
 // `raw` with every control character (below 0x20, and 0x7f) written as
-// "\xNN", cut to at most `max_bytes` bytes without splitting an escape or a
+// "\xNN", cut to at most `max_bytes` bytes (by default the protocol's
+// limit on a user name or source) without splitting an escape or a
 // UTF-8 sequence. Other bytes, valid UTF-8 or not, are kept as they are.
 // Idempotent, so applying it twice on the way does no harm. (A
 // backslash is not escaped: a name that really contains "\x0a" reads like
 // one with a newline, which costs nothing but a second look.)
 std::string CleanLoginText(absl::string_view raw,
-                           size_t max_bytes = kMaxLoginTextBytes);
+                           size_t max_bytes = kMaxTextField);
 
 }  // namespace relaysync
 

@@ -7,8 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
 #include "common/logging.h"
-#include "coordinator/limits.h"
+#include "proto/relaysync/v1/limits.h"
 #include "rpc/grpc_status.h"
+#include "rpc/wire.h"
 
 namespace relaysync {
 namespace {
@@ -92,8 +93,7 @@ grpc::Status AdminService::Add(grpc::ServerContext* context,
   if (!s.ok()) return s;
   LogInfo("admin add ", address, " ", ticks, " by ",
           caller.insecure ? "(insecure)" : caller.identity);
-  response->mutable_entry()->set_address(address);
-  response->mutable_entry()->set_ticks(ticks);
+  ToProto(StateEntry{address, ticks}, response->mutable_entry());
   return grpc::Status::OK;
 }
 
@@ -184,13 +184,8 @@ grpc::Status AdminService::List(grpc::ServerContext* context,
   v1::ListResponse chunk;
   for (const AttributedEntry& e : entries) {
     if (request->filter() && e.ticks > cutoff) continue;
-    v1::Entry* out = chunk.add_entries();
-    out->set_address(e.address);
-    out->set_ticks(e.ticks);
-    if (request->attribution()) {
-      out->set_user(e.who.user);
-      out->set_host_id(e.who.host);
-    }
+    // Without attribution `who` is empty: nothing more on the wire.
+    ToProto(e, chunk.add_entries());
     if (static_cast<size_t>(chunk.entries_size()) >= kSnapshotChunkEntries) {
       if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
       chunk.Clear();

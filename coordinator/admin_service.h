@@ -4,7 +4,7 @@
 #ifndef RELAYSYNC_COORDINATOR_ADMIN_SERVICE_H_
 #define RELAYSYNC_COORDINATOR_ADMIN_SERVICE_H_
 
-#include "backends/store.h"
+#include "backends/store/store.h"
 #include "common/clock.h"
 #include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/store.h"
+#include "backends/store/store.h"
 
 namespace relaysync {
 

@@ -25,7 +25,7 @@
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/sync_service.h"
-#include "rpc/endpoints.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {

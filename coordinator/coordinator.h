@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "backends/store.h"
+#include "backends/store/store.h"
 #include "common/clock.h"
 #include "common/never_relay.h"
 #include "coordinator/authorizer.h"

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "backends/store.h"
+#include "backends/store/store.h"
 #include "common/clock.h"
 #include "coordinator/change_hub.h"
 

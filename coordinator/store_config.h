@@ -10,9 +10,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "backends/embedded_store.h"
-#include "backends/redis_store.h"
-#include "backends/store.h"
+#include "backends/store/embedded_store.h"
+#include "backends/store/redis_store.h"
+#include "backends/store/store.h"
 
 namespace relaysync {
 

@@ -4,7 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/address.h"
-#include "coordinator/limits.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {
@@ -28,7 +28,8 @@ absl::StatusOr<Address> CheckEvent(const v1::LoginEvent& e) {
 absl::Status CheckHello(const v1::Hello& hello) {
   const std::string& host = hello.host_id();
   if (host.empty() || host.size() > kMaxTextField) {
-    return absl::InvalidArgumentError("hello.host_id: must be 1-256 bytes");
+    return absl::InvalidArgumentError(
+        absl::StrCat("hello.host_id: must be 1-", kMaxTextField, " bytes"));
   }
   return absl::OkStatus();
 }

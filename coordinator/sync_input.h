@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "backends/store.h"
+#include "backends/store/store.h"
 #include "relaysync/v1/relaysync.pb.h"
 
 namespace relaysync {

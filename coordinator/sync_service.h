@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "backends/store.h"
+#include "backends/store/store.h"
 #include "common/clock.h"
 #include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"

@@ -11,9 +11,10 @@
 #include "common/address.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
-#include "coordinator/limits.h"
 #include "coordinator/sync_input.h"
+#include "proto/relaysync/v1/limits.h"
 #include "rpc/grpc_status.h"
+#include "rpc/wire.h"
 
 namespace relaysync {
 
@@ -542,13 +543,7 @@ void SyncStream::QueueDeltasLocked(const std::vector<StateChange>& changes) {
   CoordinatorMessage msg;
   v1::DeltaBatch* batch = msg.mutable_deltas();
   batch->set_store_epoch(epoch_);
-  for (const StateChange& c : changes) {
-    v1::Delta* d = batch->add_deltas();
-    d->set_version(c.version);
-    d->set_address(c.address);
-    d->set_ticks(c.ticks);
-    d->set_removed(c.removed);
-  }
+  for (const StateChange& c : changes) ToProto(c, batch->add_deltas());
   outbox_.push_back(std::move(msg));
   next_version_ = changes.back().version;
 }
@@ -591,9 +586,7 @@ void SyncStream::LoadSnapshot() {
     chunk->set_store_epoch(snap->epoch);
     for (size_t n = 0; n < kSnapshotChunkEntries && i < snap->entries.size();
          ++n, ++i) {
-      v1::Entry* e = chunk->add_entries();
-      e->set_address(snap->entries[i].address);
-      e->set_ticks(snap->entries[i].ticks);
+      ToProto(snap->entries[i], chunk->add_entries());
     }
     chunk->set_last(i >= snap->entries.size());
     chunks.push_back(std::move(msg));

@@ -24,7 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "backends/store.h"
+#include "backends/store/store.h"
 #include "common/clock.h"
 #include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"

@@ -20,16 +20,16 @@
 #include <string>
 #include <vector>
 
-#include "backends/embedded_store.h"
+#include "backends/store/embedded_store.h"
 #include "common/address.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "coordinator/change_hub.h"
-#include "coordinator/limits.h"
 #include "coordinator/state_writer.h"
 #include "coordinator/sync_input.h"
 #include "fuzz/fuzz_util.h"
 #include "google/protobuf/stubs/logging.h"
+#include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.pb.h"
 
 namespace relaysync {

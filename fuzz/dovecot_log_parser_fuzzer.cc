@@ -16,6 +16,7 @@
 #include "agent/dovecot_log_parser.h"
 #include "common/address.h"
 #include "fuzz/fuzz_util.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {
@@ -26,8 +27,7 @@ const absl::Time kNow = absl::FromCivil(
 void CheckLogin(absl::string_view line, const LocalLogin& login) {
   absl::StatusOr<Address> address = Address::Parse(login.address);
   FUZZ_CHECK(address.ok() && address->ToString() == login.address, line);
-  FUZZ_CHECK(!login.user.empty() && login.user.size() <= kMaxLoginFieldBytes,
-             line);
+  FUZZ_CHECK(!login.user.empty() && login.user.size() <= kMaxTextField, line);
   FUZZ_CHECK(login.login_time <= absl::ToUnixSeconds(kNow), line);
   FUZZ_CHECK(login.protocol != LocalLogin::Protocol::kUnknown, line);
   FUZZ_CHECK(login.source == "log", line);

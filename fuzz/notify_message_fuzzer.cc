@@ -12,6 +12,7 @@
 #include "agent/notify_message.h"
 #include "common/address.h"
 #include "fuzz/fuzz_util.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {
@@ -29,9 +30,8 @@ void CheckLogin(absl::string_view message, const LocalLogin& login) {
   absl::StatusOr<Address> address = Address::Parse(login.address);
   FUZZ_CHECK(address.ok() && address->ToString() == login.address, message);
   FUZZ_CHECK(login.login_time == kNow, message);
-  FUZZ_CHECK(login.user.size() <= kMaxLoginFieldBytes && Clean(login.user),
-             message);
-  FUZZ_CHECK(login.source.size() <= kMaxLoginFieldBytes && Clean(login.source),
+  FUZZ_CHECK(login.user.size() <= kMaxTextField && Clean(login.user), message);
+  FUZZ_CHECK(login.source.size() <= kMaxTextField && Clean(login.source),
              message);
   FUZZ_CHECK(
       login.source == "notify" || absl::StartsWith(login.source, "notify:"),

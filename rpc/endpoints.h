@@ -23,7 +23,8 @@ namespace relaysync {
 absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view list);
 
 // A channel to `target`, mutual TLS from `tls` (or plaintext when
-// tls.insecure), with relaysync's message-size limits and keepalive (so a
+// tls.insecure), with the protocol's message-size limit (kMaxMessageBytes
+// in proto/relaysync/v1/limits.h) and keepalive (so a
 // dead peer is noticed within ~`keepalive` * 2). With `own_connection` the
 // channel shares no connection (subchannel) with other channels to the
 // same target: a new channel then makes a new connection attempt instead
@@ -33,9 +34,6 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
                                            absl::Duration keepalive,
                                            const TlsFiles& tls,
                                            bool own_connection = false);
-
-// Server and client message-size limit (the protocol's max message size).
-inline constexpr int kMaxMessageBytes = 4 << 20;
 
 }  // namespace relaysync
 

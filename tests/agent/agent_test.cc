@@ -10,7 +10,7 @@
 #include "agent/local_login.h"
 #include "agent/notify_client.h"
 #include "agent/spool.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "gtest/gtest.h"
 #include "testing/free_port.h"
 #include "testing/scratch_dir.h"

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "gtest/gtest.h"
 #include "testing/files.h"
 #include "testing/scratch_dir.h"

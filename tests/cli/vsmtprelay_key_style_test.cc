@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/materializer.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "common/ticks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 #include "common/ticks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {
@@ -41,7 +42,7 @@ TEST(LoginTextTest, CleaningTwiceChangesNothing) {
        {std::string("x\ty\\x09z"), std::string(300, '\n'),
         std::string("\xff\xfe\xc3"), std::string(600, '\xc3')}) {
     const std::string once = CleanLoginText(raw);
-    EXPECT_LE(once.size(), kMaxLoginTextBytes);
+    EXPECT_LE(once.size(), kMaxTextField);
     EXPECT_EQ(CleanLoginText(once), once) << raw;
   }
 }

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "backends/embedded_store.h"
+#include "backends/store/embedded_store.h"
 #include "common/never_relay.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "backends/embedded_store.h"
+#include "backends/store/embedded_store.h"
 #include "coordinator/coordinator.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -98,8 +98,10 @@ class SecurityTest : public ::testing::Test {
                       std::chrono::seconds(5));
   }
 
+  // Stamped now by default: an entry at the epoch (ticks 0) would be
+  // removed by the first expiry pass.
   grpc::Status Add(const TlsFiles& tls, const std::string& address,
-                   int64_t ticks = 0) {
+                   int64_t ticks = kNow) {
     grpc::ClientContext ctx;
     Deadline(&ctx);
     v1::AddRequest req;

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "coordinator/limits.h"
 #include "gtest/gtest.h"
+#include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
 namespace {

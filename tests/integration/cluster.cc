@@ -4,7 +4,8 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/relayers_db.h"
+#include "absl/strings/strip.h"
+#include "backends/map/relayers_db.h"
 #include "testing/files.h"
 #include "testing/wait.h"
 

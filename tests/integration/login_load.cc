@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/local_login.h"
 #include "agent/notify_drop_dir.h"
-#include "backends/relayers_db.h"
+#include "backends/map/relayers_db.h"
 
 namespace relaysync::testing {
 namespace {

@@ -1,0 +1,402 @@
+#include "backends/map/relayers_db.h"
+
+#include <db.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "backends/bdb.h"
+#include "backends/map/file_lock.h"
+#include "common/logging.h"
+#include "common/ticks.h"
+
+namespace relaysync {
+namespace {
+
+absl::string_view View(const DBT& dbt) {
+  absl::string_view s(static_cast<const char*>(dbt.data), dbt.size);
+  if (!s.empty() && s.back() == '\0') s.remove_suffix(1);
+  return s;
+}
+
+int64_t MtimeNanos(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+         st.st_mtim.tv_nsec;
+}
+
+const char* TypeName(MapOptions::Type type) {
+  return type == MapOptions::Type::kHash ? "hash" : "btree";
+}
+
+// A new map is world-readable (sendmail reads a map owned by another user
+// only then) and writable by its owner alone, whatever the umask.
+constexpr mode_t kMapMode = 0644;
+
+// Opens the map for reading, or for writing, creating it if missing (then
+// *created is set, and its mode is still to be fixed).
+int OpenOrCreate(const std::string& path, bool writable, bool* created) {
+  if (!writable) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kMapMode);
+  *created = fd >= 0;
+  if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  return fd;
+}
+
+}  // namespace
+
+void MapBatch::Put(std::string key, int64_t ticks) {
+  ops_.push_back(Op{true, std::move(key), absl::StrCat(ticks)});
+}
+
+void MapBatch::Delete(std::string key) {
+  ops_.push_back(Op{false, std::move(key), std::string()});
+}
+
+// An flock(2) on the map file, released when the object dies. `st` is the
+// file's state when the lock was granted.
+class RelayersDb::Lock {
+ public:
+  Lock() = default;
+  ~Lock() {
+    if (fd >= 0) close(fd);  // closing the descriptor releases the flock
+  }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+  int fd = -1;
+  struct stat st {};
+};
+
+RelayersDb::RelayersDb(std::string path, Mode mode, const MapOptions& options)
+    : path_(std::move(path)), mode_(mode), options_(options) {}
+
+RelayersDb::~RelayersDb() { CloseHandle(); }
+
+absl::StatusOr<std::unique_ptr<RelayersDb>> RelayersDb::Open(
+    const std::string& path, Mode mode, const MapOptions& options) {
+  std::unique_ptr<RelayersDb> db(new RelayersDb(path, mode, options));
+  // Validate (and, for kReadWrite, create) the file now so that a bad path
+  // is reported before any work is done.
+  Lock lock;
+  absl::Status s = db->LockAndOpen(mode == Mode::kReadWrite, &lock);
+  if (!s.ok()) return s;
+  return db;
+}
+
+absl::Status RelayersDb::DbError(absl::string_view what, int err) const {
+  return absl::InternalError(absl::StrCat("relayers.db: ", path_, ": ", what,
+                                          ": ", bdb::ErrorDetail(err)));
+}
+
+std::string RelayersDb::StoredKey(absl::string_view key) const {
+  std::string stored(key);
+  if (options_.nul_terminated_keys) stored.push_back('\0');
+  return stored;
+}
+
+// Anyone who can write the map can make any address relay.
+absl::Status RelayersDb::StopWorldWrites(int fd, struct stat* st) const {
+  const mode_t fixed = st->st_mode & 07777 & ~static_cast<mode_t>(S_IWOTH);
+  if (fchmod(fd, fixed) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "relayers.db: ", path_, ": world-writable (mode ",
+        absl::StrFormat("%04o", st->st_mode & 07777),
+        "), so any local user could make any address relay, and chmod o-w "
+        "failed: ",
+        std::strerror(errno), "; refusing to use it"));
+  }
+  LogWarning("relayers.db: ", path_, ": was world-writable (mode ",
+             absl::StrFormat("%04o", st->st_mode & 07777),
+             "), so any local user could make any address relay; now ",
+             absl::StrFormat("%04o", fixed));
+  st->st_mode = (st->st_mode & ~static_cast<mode_t>(07777)) | fixed;
+  return absl::OkStatus();
+}
+
+absl::Status RelayersDb::LockAndOpen(bool exclusive, Lock* lock) {
+  const bool writable = mode_ == Mode::kReadWrite;
+  if (exclusive && !writable) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("relayers.db: ", path_, ": opened read-only"));
+  }
+  // A file replaced by rename between open() and flock() is retried so the
+  // lock is always on the file that the path names.
+  for (int attempt = 0;; ++attempt) {
+    if (lock->fd >= 0) close(lock->fd);
+    bool created = false;
+    lock->fd = OpenOrCreate(path_, writable, &created);
+    if (created && fchmod(lock->fd, kMapMode) != 0) {
+      // The umask narrowed it, and sendmail may then be unable to read it.
+      return absl::UnavailableError(absl::StrCat(
+          "relayers.db: ", path_, ": chmod 0644: ", std::strerror(errno)));
+    }
+    if (lock->fd < 0) {
+      int err = errno;
+      std::string msg =
+          absl::StrCat("relayers.db: ", path_, ": ", std::strerror(err));
+      if (err == ENOENT) return absl::NotFoundError(msg);
+      if (err == EACCES || err == EPERM || err == EROFS) {
+        return absl::PermissionDeniedError(msg);
+      }
+      return absl::UnavailableError(msg);
+    }
+    absl::Status locked =
+        FlockWithTimeout(lock->fd, exclusive, options_.lock_timeout, path_);
+    if (!locked.ok()) return locked;
+    struct stat by_path;
+    if (fstat(lock->fd, &lock->st) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "relayers.db: ", path_, ": fstat: ", std::strerror(errno)));
+    }
+    if (stat(path_.c_str(), &by_path) == 0 &&
+        by_path.st_ino == lock->st.st_ino &&
+        by_path.st_dev == lock->st.st_dev) {
+      break;
+    }
+    if (attempt >= 10) {
+      return absl::AbortedError(absl::StrCat(
+          "relayers.db: ", path_, ": file keeps being replaced; giving up"));
+    }
+  }
+  if (!S_ISREG(lock->st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("relayers.db: ", path_, ": not a regular file"));
+  }
+  if (writable && (lock->st.st_mode & S_IWOTH) != 0) {
+    absl::Status s = StopWorldWrites(lock->fd, &lock->st);
+    if (!s.ok()) return s;
+  }
+  Identity now{lock->st.st_dev, lock->st.st_ino, lock->st.st_size,
+               MtimeNanos(lock->st)};
+  if (db_ != nullptr && now == seen_) return absl::OkStatus();
+  CloseHandle();
+  // A zero-length file is an empty map: readers see nothing, the first
+  // writer formats it in place (same inode, under the exclusive lock).
+  if (lock->st.st_size == 0 && !exclusive) return absl::OkStatus();
+  absl::Status s = OpenHandle(lock->st.st_size == 0);
+  if (!s.ok()) return s;
+  if (fstat(lock->fd, &lock->st) == 0) {
+    seen_ = Identity{lock->st.st_dev, lock->st.st_ino, lock->st.st_size,
+                     MtimeNanos(lock->st)};
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RelayersDb::OpenHandle(bool empty) {
+  DB* db = nullptr;
+  int err = db_create(&db, nullptr, 0);
+  if (err != 0) return DbError("db_create", err);
+  bdb::CaptureErrors(db);
+  const bool writable = mode_ == Mode::kReadWrite;
+  if (writable) {
+    // Bulk loads of a million entries thrash the 256 KiB default cache.
+    db->set_cachesize(db, 0, 8 << 20, 1);
+  }
+  const DBTYPE type =
+      options_.type == MapOptions::Type::kHash ? DB_HASH : DB_BTREE;
+  u_int32_t flags = writable ? 0 : DB_RDONLY;
+  if (empty) flags |= DB_CREATE;
+  err = db->open(db, nullptr, path_.c_str(), nullptr, empty ? type : DB_UNKNOWN,
+                 flags, 0644);
+  if (err != 0) {
+    db->close(db, DB_NOSYNC);
+    if (err == EINVAL || err == DB_OLD_VERSION) {
+      bdb::ForgetError();
+      return absl::FailedPreconditionError(
+          absl::StrCat("relayers.db: ", path_, ": not a Berkeley DB ",
+                       TypeName(options_.type), " file"));
+    }
+    return DbError("open", err);
+  }
+  DBTYPE actual;
+  err = db->get_type(db, &actual);
+  if (err != 0 || actual != type) {
+    db->close(db, DB_NOSYNC);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "relayers.db: ", path_, ": not a Berkeley DB ", TypeName(options_.type),
+        " file", actual == DB_BTREE ? " (it is a btree)" : "",
+        actual == DB_HASH ? " (it is a hash)" : ""));
+  }
+  db_ = db;
+  return absl::OkStatus();
+}
+
+void RelayersDb::CloseHandle() {
+  if (db_ != nullptr) {
+    // Every write path syncs before unlocking; nothing is left to flush.
+    db_->close(db_, DB_NOSYNC);
+    db_ = nullptr;
+  }
+}
+
+absl::StatusOr<std::string> RelayersDb::Get(absl::string_view key) {
+  Lock lock;
+  absl::Status s = LockAndOpen(false, &lock);
+  if (!s.ok()) return s;
+  if (db_ != nullptr) {
+    std::string stored = StoredKey(key);
+    DBT k = bdb::In(stored);
+    DBT v;
+    std::memset(&v, 0, sizeof(v));
+    int err = db_->get(db_, nullptr, &k, &v, 0);
+    if (err == 0) return std::string(View(v));
+    if (err != DB_NOTFOUND) return DbError("get", err);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("relayers.db: ", path_, ": ", key, " not present"));
+}
+
+absl::StatusOr<std::vector<MapEntry>> RelayersDb::ReadAll() {
+  Lock lock;
+  absl::Status s = LockAndOpen(false, &lock);
+  if (!s.ok()) return s;
+  std::vector<MapEntry> out;
+  if (db_ == nullptr) return out;
+  DBC* cursor = nullptr;
+  int err = db_->cursor(db_, nullptr, &cursor, 0);
+  if (err != 0) return DbError("cursor", err);
+  DBT k, v;
+  std::memset(&k, 0, sizeof(k));
+  std::memset(&v, 0, sizeof(v));
+  while ((err = cursor->get(cursor, &k, &v, DB_NEXT)) == 0) {
+    out.push_back(MapEntry{std::string(View(k)), std::string(View(v))});
+  }
+  cursor->close(cursor);
+  if (err != DB_NOTFOUND) return DbError("read", err);
+  return out;
+}
+
+absl::StatusOr<ApplyResult> RelayersDb::Apply(const MapBatch& batch) {
+  ApplyResult result;
+  if (batch.empty()) return result;
+  Lock lock;
+  absl::Status s = LockAndOpen(true, &lock);
+  if (!s.ok()) return s;
+  for (const MapBatch::Op& op : batch.ops()) {
+    std::string stored = StoredKey(op.key);
+    DBT k = bdb::In(stored);
+    int err;
+    if (op.is_put) {
+      DBT v = bdb::In(op.value);
+      err = db_->put(db_, nullptr, &k, &v, 0);
+    } else {
+      err = db_->del(db_, nullptr, &k, 0);
+      if (err == DB_NOTFOUND) {
+        result.missing.push_back(op.key);
+        continue;
+      }
+    }
+    if (err != 0) {
+      // Flush what was applied so the file stays consistent, then report.
+      absl::Status fail = DbError(op.is_put ? "put" : "delete", err);
+      if (result.written > 0) FinishWrite(lock).IgnoreError();
+      return fail;
+    }
+    ++result.written;
+  }
+  if (result.written > 0) {
+    s = FinishWrite(lock);
+    if (!s.ok()) return s;
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<MapEntry>> RelayersDb::RemoveAtOrBefore(
+    int64_t cutoff) {
+  Lock lock;
+  absl::Status s = LockAndOpen(true, &lock);
+  if (!s.ok()) return s;
+  std::vector<MapEntry> removed;
+  DBC* cursor = nullptr;
+  int err = db_->cursor(db_, nullptr, &cursor, 0);
+  if (err != 0) return DbError("cursor", err);
+  DBT k, v;
+  std::memset(&k, 0, sizeof(k));
+  std::memset(&v, 0, sizeof(v));
+  while ((err = cursor->get(cursor, &k, &v, DB_NEXT)) == 0) {
+    absl::StatusOr<int64_t> ticks = ParseTicks(View(v), "value");
+    if (!ticks.ok() || *ticks > cutoff) continue;
+    MapEntry entry{std::string(View(k)), std::string(View(v))};
+    err = cursor->del(cursor, 0);
+    if (err != 0) break;
+    removed.push_back(std::move(entry));
+  }
+  cursor->close(cursor);
+  absl::Status fail =
+      err == DB_NOTFOUND ? absl::OkStatus() : DbError("expire", err);
+  if (!removed.empty()) {
+    s = FinishWrite(lock);
+    if (fail.ok()) fail = s;
+  }
+  if (!fail.ok()) return fail;
+  return removed;
+}
+
+absl::Status RelayersDb::SignalWrites() {
+  if (!unsignalled_) return absl::OkStatus();
+  Lock lock;
+  absl::Status s = LockAndOpen(/*exclusive=*/true, &lock);
+  if (!s.ok()) return s;
+  const int64_t before = lock.st.st_mtim.tv_sec;
+  const int64_t mtime =
+      std::min(before + 1, options_.clock->NowSeconds() +
+                               absl::ToInt64Seconds(options_.max_mtime_ahead));
+  if (mtime <= before) return absl::OkStatus();  // not yet
+  s = SetMtime(lock, mtime);
+  if (s.ok()) unsignalled_ = false;
+  return s;
+}
+
+absl::Status RelayersDb::FinishWrite(const Lock& lock) {
+  if (options_.sync_to_disk) {
+    // DB->sync writes the dirty pages and fsyncs the file itself.
+    int err = db_->sync(db_, 0);
+    if (err != 0) return DbError("sync", err);
+  } else {
+    // A trickle to 100% clean writes every dirty page of the handle's
+    // private cache, without the fsync that DB->sync ends with.
+    DB_ENV* env = db_->get_env(db_);
+    int written = 0;
+    int err = env->memp_trickle(env, 100, &written);
+    if (err != 0) return DbError("write", err);
+  }
+  // sendmail reopens a map only when its mtime (whole seconds) moved past the
+  // one it saw, so two batches in one second must still differ.
+  const int64_t before = lock.st.st_mtim.tv_sec;
+  const int64_t now = options_.clock->NowSeconds();
+  const int64_t mtime = std::max(
+      now, std::min(before + 1,
+                    now + absl::ToInt64Seconds(options_.max_mtime_ahead)));
+  unsignalled_ = mtime <= before;
+  return SetMtime(lock, mtime);
+}
+
+absl::Status RelayersDb::SetMtime(const Lock& lock, int64_t mtime) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(mtime);
+  times[1].tv_nsec = 0;
+  if (futimens(lock.fd, times) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "relayers.db: ", path_, ": futimens: ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(lock.fd, &st) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "relayers.db: ", path_, ": fstat: ", std::strerror(errno)));
+  }
+  seen_ = Identity{st.st_dev, st.st_ino, st.st_size, MtimeNanos(st)};
+  return absl::OkStatus();
+}
+
+}  // namespace relaysync

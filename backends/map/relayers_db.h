@@ -1,0 +1,183 @@
+// relayers.db: the Berkeley DB map that the MTA consults at RCPT time.
+// Key = address text (optionally NUL-terminated), value = ASCII decimal
+// seconds since the epoch. Reads and writes are safe next to a running
+// sendmail; see docs/relayers-db.md for the locking and mtime contract.
+#ifndef RELAYSYNC_BACKENDS_MAP_RELAYERS_DB_H_
+#define RELAYSYNC_BACKENDS_MAP_RELAYERS_DB_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+struct __db;  // Berkeley DB's DB handle, kept out of this header.
+
+namespace relaysync {
+
+// Per-file format options. sendmail and makemap use the defaults; Postfix
+// and Exim look up keys with a trailing NUL.
+struct MapOptions {
+  enum class Type { kHash, kBtree };
+  Type type = Type::kHash;
+  bool nul_terminated_keys = false;
+  // How long to wait for another process's lock before giving up.
+  absl::Duration lock_timeout = absl::Seconds(10);
+  // Source of "now" for the mtime bump. Not owned; must outlive the map.
+  const Clock* clock = SystemClock::Get();
+  // true: every write waits until its pages are on disk (DB->sync, as
+  // vsmtprelay and makemap do). false: they are handed to the kernel, so
+  // every reader sees them at once and they survive the writer's crash,
+  // but not the machine's; for a writer that can rebuild the map after a
+  // reboot (the agent), it saves a disk flush per write.
+  bool sync_to_disk = true;
+  // How far ahead of the clock a write may move the mtime (see Apply).
+  absl::Duration max_mtime_ahead = absl::Seconds(60);
+};
+
+struct MapEntry {
+  std::string key;    // without any trailing NUL
+  std::string value;  // raw stored value, without any trailing NUL
+};
+
+// An ordered list of changes applied under one lock and one sync.
+class MapBatch {
+ public:
+  struct Op {
+    bool is_put;
+    std::string key;
+    std::string value;  // decimal ticks; empty for a delete
+  };
+
+  void Put(std::string key, int64_t ticks);
+  void Delete(std::string key);
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  void Clear() { ops_.clear(); }
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+struct ApplyResult {
+  size_t written = 0;                // puts plus deletes that found a key
+  std::vector<std::string> missing;  // deleted keys that were not present
+};
+
+// The seam over a relay map file, so the agent's materializer can be tested
+// without a real file. RelayersDb is the implementation.
+class MapWriter {
+ public:
+  virtual ~MapWriter() = default;
+  // Every entry, read under one shared lock.
+  virtual absl::StatusOr<std::vector<MapEntry>> ReadAll() = 0;
+  // Applies the batch under one exclusive lock and one sync.
+  virtual absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) = 0;
+  // Moves the mtime for writes that could not move it themselves (see
+  // RelayersDb::Apply), once the clock allows. Call about once a second.
+  virtual absl::Status SignalWrites() { return absl::OkStatus(); }
+};
+
+// An open relayers.db. Each call takes flock(2) on the file for its own
+// duration only (shared for reads, exclusive for writes), so no lock is held
+// between calls. Not thread-safe: one thread at a time per object.
+class RelayersDb : public MapWriter {
+ public:
+  enum class Mode { kReadOnly, kReadWrite };
+
+  // Opens `path`. kReadWrite creates a missing (or zero-length) file;
+  // kReadOnly requires it to exist. A file that is not a Berkeley DB of the
+  // configured type is an error and is never modified.
+  //
+  // Permissions (kReadWrite): a map this creates is mode 0644 whatever the
+  // umask. A world-writable map (any local user could grant relaying) is
+  // made o-w with a warning, at open and before any later write; if that
+  // is not possible (another owner), the call fails with PermissionDenied.
+  static absl::StatusOr<std::unique_ptr<RelayersDb>> Open(
+      const std::string& path, Mode mode, const MapOptions& options = {});
+
+  ~RelayersDb() override;
+  RelayersDb(const RelayersDb&) = delete;
+  RelayersDb& operator=(const RelayersDb&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // The raw value stored under `key`, or NotFoundError.
+  absl::StatusOr<std::string> Get(absl::string_view key);
+
+  // Every entry, in the file's own order, read under one shared lock.
+  absl::StatusOr<std::vector<MapEntry>> ReadAll() override;
+
+  // Applies `batch` in order under one exclusive lock, syncs the file, and
+  // moves its mtime to max(now, previous mtime + 1 s) in whole seconds so
+  // that an open sendmail map notices the change, but never further than
+  // options.max_mtime_ahead ahead of the clock: more than one write a
+  // second, kept up, would otherwise run the mtime away from the clock
+  // without bound (by hours in a few minutes at 1,000 logins/s). A write
+  // that finds the mtime at that bound leaves it there; sessions that open
+  // the map later see the write, and SignalWrites() moves the mtime for
+  // sessions already open once the clock has moved on. A batch that
+  // changes nothing leaves the file untouched.
+  absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) override;
+
+  // If a write left the mtime where it was (at the bound), moves it one
+  // second on as soon as that is within the bound; else does nothing.
+  absl::Status SignalWrites() override;
+  // A write is not yet signalled by the mtime.
+  bool unsignalled() const { return unsignalled_; }
+
+  // Removes, under one exclusive lock, every entry whose value is a number
+  // <= `cutoff`, and returns them. Entries whose value is not a number are
+  // left alone.
+  absl::StatusOr<std::vector<MapEntry>> RemoveAtOrBefore(int64_t cutoff);
+
+ private:
+  class Lock;
+  RelayersDb(std::string path, Mode mode, const MapOptions& options);
+
+  // Takes the flock and (re)opens the Berkeley DB handle if the file changed
+  // since this object last looked at it.
+  absl::Status LockAndOpen(bool exclusive, Lock* lock);
+  // Removes o+w from the open map `fd` (its state in `st`, updated).
+  absl::Status StopWorldWrites(int fd, struct stat* st) const;
+  // `empty`: the file has zero length and is formatted as a new map.
+  absl::Status OpenHandle(bool empty);
+  void CloseHandle();
+  // Syncs, bumps the mtime and records the file's new identity.
+  absl::Status FinishWrite(const Lock& lock);
+  // Sets the file's mtime (whole seconds) and remembers the file as seen.
+  absl::Status SetMtime(const Lock& lock, int64_t mtime);
+  absl::Status DbError(absl::string_view what, int err) const;
+  std::string StoredKey(absl::string_view key) const;
+
+  const std::string path_;
+  const Mode mode_;
+  const MapOptions options_;
+  __db* db_ = nullptr;
+  // What the file looked like when db_ last reflected it.
+  struct Identity {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    int64_t mtime_ns = -1;
+    bool operator==(const Identity& o) const {
+      return dev == o.dev && ino == o.ino && size == o.size &&
+             mtime_ns == o.mtime_ns;
+    }
+  };
+  Identity seen_;
+  bool unsignalled_ = false;
+};
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_BACKENDS_MAP_RELAYERS_DB_H_

@@ -1,0 +1,209 @@
+// The coordinators' shared state store in Redis: several stateless
+// coordinators use one Redis (or a Sentinel-managed master), and each
+// mutation is one atomic Lua script, so all see one dense version
+// sequence. Key layout, scripts and durability: docs/redis.md.
+#ifndef RELAYSYNC_BACKENDS_STORE_REDIS_STORE_H_
+#define RELAYSYNC_BACKENDS_STORE_REDIS_STORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "backends/store/redis_connection.h"
+#include "backends/store/redis_replies.h"
+#include "backends/store/redis_scripts.h"
+#include "backends/store/store.h"
+
+namespace relaysync {
+
+struct RedisStoreOptions {
+  // "HOST:PORT", or a unix socket path starting with '/'. Ignored when
+  // `sentinels` is set.
+  std::string address;
+  // Sentinels ("HOST:PORT") to ask for the master named `master_name`,
+  // again after every connection failure, so a failover is followed.
+  std::vector<std::string> sentinels;
+  std::string master_name;
+  // AUTH: `password` alone for requirepass, with `user` for an ACL user.
+  std::string user;
+  std::string password;
+  int db = 0;  // SELECT
+  // Every key is "{prefix}:...": one Redis Cluster hash slot. Coordinators
+  // sharing state use the same prefix. No '{' or '}'.
+  std::string prefix = "relaysync";
+  size_t change_log_limit = 100000;
+  // Connect timeout, and the longest wait for any one reply.
+  absl::Duration timeout = absl::Seconds(2);
+  // Connections MergeLogins spreads concurrent calls over, so one batch's
+  // round trip and parsing overlap another's script in Redis.
+  int merge_connections = 2;
+};
+
+// Thread-safe. Commands go over one connection under a mutex (callers
+// batch: the coordinator group-commits), except MergeLogins, which has
+// `merge_connections` of its own so concurrent batches overlap (scripts
+// are atomic and merging is order-independent); WaitForChange uses
+// another, so a blocked follower never holds up writes. After a failure the
+// next call reconnects; every call is retried once when a connection that was
+// up fails (Redis restarted, failover), which is safe as each script is
+// idempotent (a retried Delete may then list as missing an address it
+// removed). Errors name the server: Unavailable when it cannot be reached
+// or is failing over, PermissionDenied for AUTH/ACL refusals, Internal
+// with Redis's message for anything else it rejects.
+//
+// Times (login times, Put ticks, Delete's now) must lie within
+// +-(2^53 - 1) seconds, where Lua's doubles are exact: InvalidArgument
+// otherwise. Cut-offs may be anything (INT64_MIN for none).
+class RedisStore : public Store {
+ public:
+  // Connects, loads the scripts and reads (or creates) the epoch.
+  // Unavailable if no server answers within `timeout`.
+  static absl::StatusOr<std::unique_ptr<RedisStore>> Open(
+      const RedisStoreOptions& options);
+
+  ~RedisStore() override;
+  RedisStore(const RedisStore&) = delete;
+  RedisStore& operator=(const RedisStore&) = delete;
+
+  // "redis:HOST:PORT" (or "redis:sentinel/NAME"), with "/DB" when not 0
+  // and "{PREFIX}" when not the default.
+  std::string Name() const override;
+  // The epoch the last answer from Redis carried. It changes when Redis
+  // lost the namespace (restarted empty, flushed: versions restart at 0),
+  // and, with Sentinel, when the master changed (a failover may have lost
+  // the newest changes, whose versions would be reused: versions go on,
+  // but under the new epoch everyone takes a snapshot).
+  std::string Epoch() const override;
+
+  absl::StatusOr<MutationResult> MergeLogins(const std::vector<Login>& logins,
+                                             int64_t not_after) override;
+  absl::StatusOr<MutationResult> Put(const std::string& address, int64_t ticks,
+                                     const Attribution& who) override;
+  absl::StatusOr<MutationResult> Delete(
+      const std::vector<std::string>& addresses, int64_t now) override;
+  // O(removed + log n) inside Redis, via the two time indexes.
+  absl::StatusOr<MutationResult> Expire(int64_t cutoff,
+                                        int64_t forget_before) override;
+
+  // One MULTI/EXEC: the version and every record, consistent.
+  absl::StatusOr<Snapshot> ReadSnapshot() override;
+  // The same, plus the whole attribution hash: about twice the work.
+  absl::StatusOr<std::vector<AttributedEntry>> ReadAttributed() override;
+  absl::StatusOr<std::vector<StateChange>> ChangesSince(uint64_t since,
+                                                        size_t limit) override;
+  absl::StatusOr<uint64_t> Version() override;
+  absl::StatusOr<int64_t> EntryCount() override;
+  absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override;
+
+  bool shared() const override { return true; }
+  // Blocks (XREAD BLOCK on its own connection) until a change after
+  // `since` is logged, the epoch differs from Epoch() at the call (checked
+  // at least every second), or `timeout` passes. While Redis is down it
+  // keeps reconnecting until `timeout` and then returns Unavailable, so a
+  // follower loop is paced by its timeout rather than spinning. Meant for
+  // one follower thread: concurrent calls take turns.
+  absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
+                                         absl::Duration timeout) override;
+
+ private:
+  using Info = redis::Info;
+
+  explicit RedisStore(const RedisStoreOptions& options);
+
+  absl::Status LoadScripts();
+  // Logs a warning if Redis may lose acknowledged writes, or if an ACL
+  // hides both its durability (CONFIG) and its restarts (INFO).
+  void WarnIfNotDurable();
+
+  // The EVALSHA command for `script` up to its own arguments: keys, a fresh
+  // epoch candidate, the log limit. Append the rest.
+  absl::StatusOr<std::vector<std::string>> ScriptCommand(
+      redis::Script script) const;
+  // Connects `conn` if needed and puts its master into `*argv` (from
+  // ScriptCommand): with Sentinel, a new master means a new epoch.
+  absl::Status SetMaster(RedisConnection& conn,
+                         std::vector<std::string>* argv) const;
+  // Runs `*argv` from ScriptCommand on `conn` (as EVAL after NOSCRIPT).
+  // The helpers below expect their connection's mutex held.
+  absl::StatusOr<RedisReply> RunScript(RedisConnection& conn,
+                                       redis::Script script,
+                                       std::vector<std::string>* argv);
+  // A mutation: runs `*argv` on `conn` (its mutex held), parses the
+  // reply, notes the epoch.
+  absl::StatusOr<MutationResult> Mutate(RedisConnection& conn, const char* what,
+                                        redis::Script script,
+                                        std::vector<std::string>* argv);
+  absl::StatusOr<Info> ReadInfo(RedisConnection& conn, const char* what);
+  // MULTI, the info script, `reads`, EXEC on conn_: fills `info` and
+  // returns EXEC's reply (element i + 1 answers reads[i]), consistent.
+  absl::StatusOr<RedisReply> Transaction(
+      const char* what, const std::vector<std::vector<std::string>>& reads,
+      Info* info);
+  // Runs `fn` (which uses `conn`) under `mu`, once more if a connection
+  // that was up failed with Unavailable. Without arguments: conn_, mu_.
+  template <typename Fn>
+  auto WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
+      -> decltype(fn());
+  template <typename Fn>
+  auto WithRetry(Fn fn) -> decltype(fn()) {
+    return WithRetry(mu_, *conn_, std::move(fn));
+  }
+  static const absl::Status& StatusOf(const absl::Status& s) { return s; }
+  template <typename T>
+  static const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+    return s.status();
+  }
+
+  // Records an epoch seen in a reply; logs when it changed.
+  void NoteEpoch(const std::string& epoch);
+  // "redis ADDRESS: what: message", keeping the code.
+  static absl::Status Error(const RedisConnection& conn, const char* what,
+                            const absl::Status& status);
+  // An error reply: PermissionDenied for NOAUTH/WRONGPASS/NOPERM, else
+  // Internal with Redis's message.
+  static absl::Status ReplyError(const RedisConnection& conn, const char* what,
+                                 const std::string& message);
+
+  const RedisStoreOptions options_;
+  const std::string name_;
+  std::vector<std::string> keys_;  // redis::KeyIndex order
+
+  std::mutex mu_;  // guards conn_, and orders the commands on it
+  std::unique_ptr<RedisConnection> conn_;
+  std::mutex wait_mu_;  // guards wait_conn_
+  std::unique_ptr<RedisConnection> wait_conn_;
+  struct MergeConnection {
+    std::mutex mu;
+    std::unique_ptr<RedisConnection> conn;
+  };
+  std::vector<std::unique_ptr<MergeConnection>> merge_conns_;
+  std::atomic<unsigned> next_merge_{0};
+
+  std::string shas_[redis::kScriptCount];  // fixed after Open
+
+  mutable std::mutex epoch_mu_;
+  std::string epoch_;
+};
+
+template <typename Fn>
+auto RedisStore::WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
+    -> decltype(fn()) {
+  std::lock_guard<std::mutex> lock(mu);
+  const bool was_connected = conn.connected();
+  auto result = fn();
+  if (absl::IsUnavailable(StatusOf(result)) && was_connected) {
+    result = fn();
+  }
+  return result;
+}
+
+}  // namespace relaysync
+
+#endif  // RELAYSYNC_BACKENDS_STORE_REDIS_STORE_H_

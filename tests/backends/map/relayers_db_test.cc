@@ -1,0 +1,399 @@
+#include "backends/map/relayers_db.h"
+
+#include <db.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
+
+namespace relaysync {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+struct RawRecord {
+  std::string key, value;
+  bool operator==(const RawRecord& o) const {
+    return key == o.key && value == o.value;
+  }
+};
+
+// Reads the file with Berkeley DB directly, bytes as stored.
+std::vector<RawRecord> RawRecords(const std::string& path, DBTYPE type) {
+  DB* db = nullptr;
+  EXPECT_EQ(db_create(&db, nullptr, 0), 0);
+  EXPECT_EQ(db->open(db, nullptr, path.c_str(), nullptr, type, DB_RDONLY, 0),
+            0);
+  DBC* c = nullptr;
+  db->cursor(db, nullptr, &c, 0);
+  DBT k, v;
+  std::memset(&k, 0, sizeof(k));
+  std::memset(&v, 0, sizeof(v));
+  std::vector<RawRecord> out;
+  while (c->get(c, &k, &v, DB_NEXT) == 0) {
+    out.push_back({std::string(static_cast<char*>(k.data), k.size),
+                   std::string(static_cast<char*>(v.data), v.size)});
+  }
+  c->close(c);
+  db->close(db, 0);
+  std::sort(out.begin(), out.end(), [](const RawRecord& a, const RawRecord& b) {
+    return a.key < b.key;
+  });
+  return out;
+}
+
+std::unique_ptr<RelayersDb> OpenRw(const std::string& path,
+                                   const MapOptions& options = {}) {
+  absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+      RelayersDb::Open(path, RelayersDb::Mode::kReadWrite, options);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
+class RelayersDbTest : public ::testing::Test {
+ protected:
+  testing::ScratchDir dir_;
+  std::string path_ = dir_.File("relayers.db");
+};
+
+TEST_F(RelayersDbTest, StoresKeysWithoutNulAndDecimalValues) {
+  auto db = OpenRw(path_);
+  MapBatch batch;
+  batch.Put("10.1.2.3", 1764166574);
+  batch.Put("fd00:db8::5", 7);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  EXPECT_THAT(RawRecords(path_, DB_HASH),
+              ElementsAre(RawRecord{"10.1.2.3", "1764166574"},
+                          RawRecord{"fd00:db8::5", "7"}));
+  EXPECT_EQ(*db->Get("10.1.2.3"), "1764166574");
+}
+
+TEST_F(RelayersDbTest, NulTerminatedKeysOption) {
+  MapOptions options;
+  options.nul_terminated_keys = true;
+  auto db = OpenRw(path_, options);
+  MapBatch batch;
+  batch.Put("10.1.2.3", 5);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  EXPECT_THAT(RawRecords(path_, DB_HASH),
+              ElementsAre(RawRecord{std::string("10.1.2.3\0", 9), "5"}));
+  EXPECT_EQ(*db->Get("10.1.2.3"), "5");
+  absl::StatusOr<std::vector<MapEntry>> all = db->ReadAll();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].key, "10.1.2.3");
+}
+
+TEST_F(RelayersDbTest, BtreeOption) {
+  MapOptions options;
+  options.type = MapOptions::Type::kBtree;
+  auto db = OpenRw(path_, options);
+  MapBatch batch;
+  batch.Put("10.1.2.3", 5);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  EXPECT_THAT(RawRecords(path_, DB_BTREE),
+              ElementsAre(RawRecord{"10.1.2.3", "5"}));
+  // The same file is not accepted as a hash map.
+  absl::StatusOr<std::unique_ptr<RelayersDb>> as_hash =
+      RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly);
+  ASSERT_FALSE(as_hash.ok());
+  EXPECT_THAT(as_hash.status().message(),
+              HasSubstr("not a Berkeley DB hash file"));
+}
+
+TEST_F(RelayersDbTest, BatchAppliesInOrderAndReportsMissingDeletes) {
+  auto db = OpenRw(path_);
+  MapBatch batch;
+  batch.Put("10.0.0.1", 1);
+  batch.Put("10.0.0.2", 2);
+  batch.Delete("10.0.0.1");
+  batch.Delete("10.0.0.9");
+  batch.Put("10.0.0.2", 3);
+  absl::StatusOr<ApplyResult> r = db->Apply(batch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->written, 4u);
+  EXPECT_THAT(r->missing, ElementsAre("10.0.0.9"));
+  EXPECT_THAT(RawRecords(path_, DB_HASH),
+              ElementsAre(RawRecord{"10.0.0.2", "3"}));
+}
+
+TEST_F(RelayersDbTest, WriteMovesMtimeForwardEvenWithinOneSecond) {
+  FakeClock clock(absl::FromUnixSeconds(2000000000));
+  MapOptions options;
+  options.clock = &clock;
+  auto db = OpenRw(path_, options);
+  struct stat st;
+  int64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    MapBatch batch;
+    batch.Put("10.0.0.1", i);
+    ASSERT_TRUE(db->Apply(batch).ok());
+    ASSERT_EQ(stat(path_.c_str(), &st), 0);
+    EXPECT_GT(st.st_mtim.tv_sec, last);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 0);
+    last = st.st_mtim.tv_sec;
+  }
+  // max(now, previous + 1): the first write takes "now", the next two
+  // the following seconds because the fake clock never moved.
+  EXPECT_EQ(last, 2000000002);
+  clock.Set(absl::FromUnixSeconds(2000000100));
+  MapBatch batch;
+  batch.Put("10.0.0.1", 9);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000100);
+}
+
+TEST_F(RelayersDbTest, MtimeRunsAheadOfTheClockOnlyUpToTheBound) {
+  FakeClock clock(absl::FromUnixSeconds(2000000000));
+  MapOptions options;
+  options.clock = &clock;
+  options.max_mtime_ahead = absl::Seconds(2);
+  auto db = OpenRw(path_, options);
+  struct stat st;
+  std::vector<int64_t> mtimes;
+  for (int i = 0; i < 5; ++i) {
+    MapBatch batch;
+    batch.Put("10.0.0.1", i);
+    ASSERT_TRUE(db->Apply(batch).ok());
+    ASSERT_EQ(stat(path_.c_str(), &st), 0);
+    mtimes.push_back(st.st_mtim.tv_sec - 2000000000);
+  }
+  EXPECT_THAT(mtimes, ElementsAre(0, 1, 2, 2, 2));
+  EXPECT_TRUE(db->unsignalled());
+  // Not before the clock has moved on: the bound holds.
+  ASSERT_TRUE(db->SignalWrites().ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000002);
+  clock.Set(absl::FromUnixSeconds(2000000001));
+  ASSERT_TRUE(db->SignalWrites().ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000003);
+  EXPECT_FALSE(db->unsignalled());
+  // Nothing owed: nothing moves.
+  clock.Set(absl::FromUnixSeconds(2000000010));
+  ASSERT_TRUE(db->SignalWrites().ok());
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000000003);
+}
+
+TEST_F(RelayersDbTest, BatchThatChangesNothingLeavesFileUntouched) {
+  auto db = OpenRw(path_);
+  struct stat before, after;
+  ASSERT_EQ(stat(path_.c_str(), &before), 0);
+  MapBatch batch;
+  batch.Delete("10.0.0.1");
+  absl::StatusOr<ApplyResult> r = db->Apply(batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->written, 0u);
+  ASSERT_EQ(stat(path_.c_str(), &after), 0);
+  EXPECT_EQ(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+  EXPECT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+}
+
+TEST_F(RelayersDbTest, SeesChangesMadeByAnotherHandle) {
+  auto reader = OpenRw(path_);
+  auto writer = OpenRw(path_);
+  EXPECT_FALSE(reader->Get("10.0.0.1").ok());
+  MapBatch batch;
+  batch.Put("10.0.0.1", 42);
+  ASSERT_TRUE(writer->Apply(batch).ok());
+  EXPECT_EQ(*reader->Get("10.0.0.1"), "42");
+  batch.Clear();
+  batch.Put("10.0.0.1", 43);
+  ASSERT_TRUE(writer->Apply(batch).ok());
+  EXPECT_EQ(*reader->Get("10.0.0.1"), "43");
+}
+
+TEST_F(RelayersDbTest, WritesWithoutDiskSyncAreWholeForOtherReaders) {
+  MapOptions options;
+  options.sync_to_disk = false;
+  auto writer = OpenRw(path_, options);
+  // Enough keys to split hash buckets, so pages beyond the first are dirty.
+  MapBatch batch;
+  for (int i = 0; i < 5000; ++i) {
+    batch.Put(absl::StrCat("10.1.", i / 256, ".", i % 256), 1000 + i);
+  }
+  ASSERT_TRUE(writer->Apply(batch).ok());
+  batch.Clear();
+  batch.Delete("10.1.0.7");
+  batch.Put("10.1.0.8", 5);
+  ASSERT_TRUE(writer->Apply(batch).ok());
+  // A raw Berkeley DB open reads the file alone, not the writer's cache.
+  std::vector<RawRecord> raw = RawRecords(path_, DB_HASH);
+  ASSERT_EQ(raw.size(), 4999u);
+  auto reader = OpenRw(path_);
+  EXPECT_FALSE(reader->Get("10.1.0.7").ok());
+  EXPECT_EQ(*reader->Get("10.1.0.8"), "5");
+  EXPECT_EQ(*reader->Get("10.1.19.135"), "5999");
+}
+
+TEST_F(RelayersDbTest, RemoveAtOrBeforeKeepsNewerAndUnreadableEntries) {
+  auto db = OpenRw(path_);
+  MapBatch batch;
+  batch.Put("10.0.0.1", 100);
+  batch.Put("10.0.0.2", 200);
+  batch.Put("10.0.0.3", 201);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  {
+    // An entry some other tool wrote with a non-numeric value.
+    DB* raw;
+    ASSERT_EQ(db_create(&raw, nullptr, 0), 0);
+    ASSERT_EQ(raw->open(raw, nullptr, path_.c_str(), nullptr, DB_HASH, 0, 0),
+              0);
+    DBT k, v;
+    std::memset(&k, 0, sizeof(k));
+    std::memset(&v, 0, sizeof(v));
+    k.data = const_cast<char*>("10.0.0.4");
+    k.size = 8;
+    v.data = const_cast<char*>("OK");
+    v.size = 2;
+    ASSERT_EQ(raw->put(raw, nullptr, &k, &v, 0), 0);
+    raw->close(raw, 0);
+  }
+  absl::StatusOr<std::vector<MapEntry>> removed = db->RemoveAtOrBefore(200);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  std::vector<std::string> keys;
+  for (const MapEntry& e : *removed) keys.push_back(e.key);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_THAT(keys, ElementsAre("10.0.0.1", "10.0.0.2"));
+  EXPECT_THAT(
+      RawRecords(path_, DB_HASH),
+      ElementsAre(RawRecord{"10.0.0.3", "201"}, RawRecord{"10.0.0.4", "OK"}));
+}
+
+TEST_F(RelayersDbTest, MissingFileIsNotFoundForReadOnly) {
+  absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+      RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(db.status().message(), HasSubstr(path_));
+  EXPECT_NE(access(path_.c_str(), F_OK), 0) << "read-only open created it";
+}
+
+TEST_F(RelayersDbTest, RefusesFileThatIsNotBerkeleyDbAndLeavesItAlone) {
+  const std::string text = "10.1.2.3\t12345\nthis is a text file\n";
+  testing::WriteFile(path_, text);
+  for (auto mode :
+       {RelayersDb::Mode::kReadOnly, RelayersDb::Mode::kReadWrite}) {
+    absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+        RelayersDb::Open(path_, mode);
+    ASSERT_FALSE(db.ok());
+    EXPECT_THAT(db.status().message(), HasSubstr(path_));
+    EXPECT_THAT(db.status().message(),
+                HasSubstr("not a Berkeley DB hash file"));
+  }
+  EXPECT_EQ(testing::ReadFile(path_), text);
+}
+
+TEST_F(RelayersDbTest, UnreadableFileIsPermissionDenied) {
+  if (geteuid() == 0) {
+    // root reads anything; a directory in place of the file still must
+    // give an error that names the path.
+    ASSERT_EQ(mkdir(path_.c_str(), 0700), 0);
+    absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+        RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly);
+    ASSERT_FALSE(db.ok());
+    EXPECT_THAT(db.status().message(), HasSubstr(path_));
+    return;
+  }
+  OpenRw(path_);
+  ASSERT_EQ(chmod(path_.c_str(), 0), 0);
+  absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+      RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(db.status().message(), HasSubstr(path_));
+}
+
+TEST_F(RelayersDbTest, GivesUpWhenLockedTooLong) {
+  auto db = OpenRw(path_);
+  int fd = open(path_.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_SH), 0);  // like sendmail mid-lookup
+  MapOptions options;
+  options.lock_timeout = absl::Milliseconds(200);
+  absl::StatusOr<std::unique_ptr<RelayersDb>> writer =
+      RelayersDb::Open(path_, RelayersDb::Mode::kReadWrite, options);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(writer.status().message(), HasSubstr(path_));
+  EXPECT_THAT(writer.status().message(), HasSubstr("locked"));
+  // Readers share the lock.
+  EXPECT_TRUE(db->ReadAll().ok());
+  close(fd);
+}
+
+TEST_F(RelayersDbTest, ZeroLengthFileIsAnEmptyMap) {
+  testing::WriteFile(path_, "");
+  struct stat before;
+  ASSERT_EQ(stat(path_.c_str(), &before), 0);
+  absl::StatusOr<std::unique_ptr<RelayersDb>> ro =
+      RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.status();
+  EXPECT_THAT(*(*ro)->ReadAll(), IsEmpty());
+  auto rw = OpenRw(path_);
+  MapBatch batch;
+  batch.Put("10.0.0.1", 1);
+  ASSERT_TRUE(rw->Apply(batch).ok());
+  struct stat after;
+  ASSERT_EQ(stat(path_.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "formatted in place";
+  EXPECT_EQ(*(*ro)->Get("10.0.0.1"), "1");
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+TEST_F(RelayersDbTest, ANewMapIs0644WhateverTheUmask) {
+  for (mode_t mask : {0000, 0022, 0077, 0277}) {
+    const std::string path = dir_.File(absl::StrCat("map-", mask, ".db"));
+    const mode_t old = umask(mask);
+    auto db = OpenRw(path);
+    umask(old);
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(ModeOf(path), 0644u) << "umask " << mask;
+  }
+}
+
+TEST_F(RelayersDbTest, AWorldWritableMapIsMadeOwnerWritableAtOpen) {
+  OpenRw(path_);
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  auto db = OpenRw(path_);
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(ModeOf(path_), 0664u);
+}
+
+TEST_F(RelayersDbTest, AMapMadeWorldWritableLaterIsFixedBeforeTheNextWrite) {
+  auto db = OpenRw(path_);
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(chmod(path_.c_str(), 0646), 0);
+  MapBatch batch;
+  batch.Put("192.0.2.1", 1000);
+  ASSERT_TRUE(db->Apply(batch).ok());
+  EXPECT_EQ(ModeOf(path_), 0644u);
+}
+
+TEST_F(RelayersDbTest, AReadOnlyOpenLeavesTheModeAlone) {
+  OpenRw(path_);
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  ASSERT_TRUE(RelayersDb::Open(path_, RelayersDb::Mode::kReadOnly).ok());
+  EXPECT_EQ(ModeOf(path_), 0666u);
+}
+
+}  // namespace
+}  // namespace relaysync

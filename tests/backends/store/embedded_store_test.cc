@@ -1,0 +1,494 @@
+// EmbeddedStore: the conformance suite, plus what only a local durable store
+// has: persistence across reopen and SIGKILL, the directory lock, concurrent
+// callers, its time indexes and its on-disk format.
+#include "backends/store/embedded_store.h"
+
+#include <db.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "backends/store/embedded_store_codec.h"
+#include "backends/store/relay_record.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/scratch_dir.h"
+#include "tests/backends/store/store_conformance_test.h"
+
+namespace relaysync {
+namespace {
+
+using ::relaysync::testing::kByAdmin;
+using ::relaysync::testing::ScratchDir;
+using ::relaysync::testing::StoreConformanceTest;
+using ::relaysync::testing::StoreFactory;
+using ::testing::HasSubstr;
+
+constexpr int64_t kNone = INT64_MIN;
+constexpr int64_t kT = 1700000000;
+
+StoreFactory EmbeddedFactory() {
+  return {
+      "Embedded",
+      [](const std::string& scratch_dir,
+         size_t change_log_limit) -> absl::StatusOr<std::unique_ptr<Store>> {
+        EmbeddedStoreOptions options;
+        options.data_dir = scratch_dir + "/store";
+        options.change_log_limit = change_log_limit;
+        absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+            EmbeddedStore::Open(options);
+        if (!store.ok()) return store.status();
+        return std::unique_ptr<Store>(std::move(*store));
+      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest,
+                         ::testing::Values(EmbeddedFactory()),
+                         ::relaysync::testing::StoreFactoryName);
+
+using ::relaysync::testing::Addr;
+
+std::unique_ptr<EmbeddedStore> OpenOrFail(const std::string& dir) {
+  EmbeddedStoreOptions options;
+  options.data_dir = dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+std::map<std::string, int64_t> Entries(Store& store) {
+  absl::StatusOr<Snapshot> snapshot = store.ReadSnapshot();
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  std::map<std::string, int64_t> out;
+  if (snapshot.ok()) {
+    for (const StateEntry& e : snapshot->entries) out[e.address] = e.ticks;
+  }
+  return out;
+}
+
+TEST(EmbeddedStoreTest, CreatesThePrivateDataDir) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(store->Name(), "embedded:" + dir);
+}
+
+TEST(EmbeddedStoreTest, MissingParentIsAnErrorNamingTheDir) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("no/such/store");
+  EmbeddedStoreOptions options;
+  options.data_dir = dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr(dir));
+}
+
+TEST(EmbeddedStoreTest, SurvivesReopen) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  std::string epoch;
+  uint64_t version = 0;
+  std::map<std::string, int64_t> entries;
+  size_t changes = 0;
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}, {Addr(2), kT}}, kNone).ok());
+    ASSERT_TRUE(store->Put(Addr(3), kT + 5, kByAdmin).ok());
+    ASSERT_TRUE(store->Delete({Addr(1)}, kT + 1).ok());
+    epoch = store->Epoch();
+    version = *store->Version();
+    entries = Entries(*store);
+    changes = store->ChangesSince(0, 100)->size();
+  }
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Epoch(), epoch);
+  EXPECT_EQ(*store->Version(), version);
+  EXPECT_EQ(Entries(*store), entries);
+  EXPECT_EQ(*store->EntryCount(), 2);
+  EXPECT_EQ(store->ChangesSince(0, 100)->size(), changes);
+  // The deletion still blocks the old login after the restart.
+  EXPECT_TRUE(store->MergeLogins({{Addr(1), kT}}, kNone)->changes.empty());
+  absl::StatusOr<MutationResult> r = store->MergeLogins({{Addr(4), kT}}, kNone);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->changes.size(), 1u);
+  EXPECT_EQ(r->changes[0].version, version + 1);
+}
+
+TEST(EmbeddedStoreTest, SecondOpenOfSameDirFails) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  std::unique_ptr<EmbeddedStore> first = OpenOrFail(dir);
+  ASSERT_NE(first, nullptr);
+  EmbeddedStoreOptions options;
+  options.data_dir = dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> second =
+      EmbeddedStore::Open(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_THAT(second.status().message(), HasSubstr(dir));
+  // The failed open left the first store working, and closing it frees
+  // the directory.
+  EXPECT_TRUE(first->MergeLogins({{Addr(1), kT}}, kNone).ok());
+  first.reset();
+  EXPECT_NE(OpenOrFail(dir), nullptr);
+}
+
+// Child side of SurvivesSigkill: one login per transaction, reporting each
+// committed version on `fd` until killed.
+int ApplyAndReport(const std::string& dir, int fd, int count) {
+  EmbeddedStoreOptions options;
+  options.data_dir = dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Open(options);
+  if (!store.ok()) return 2;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<MutationResult> r =
+        (*store)->MergeLogins({{Addr(i), kT + i}}, kNone);
+    if (!r.ok() || r->changes.size() != 1) return 3;
+    const uint64_t version = r->changes[0].version;
+    if (write(fd, &version, sizeof(version)) != sizeof(version)) return 4;
+  }
+  return 0;
+}
+
+TEST(EmbeddedStoreTest, SurvivesSigkill) {
+  constexpr int kMutations = 1000000;  // far more than happen before the kill
+  constexpr size_t kKillAfter = 300;
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    _exit(ApplyAndReport(dir, fds[1], kMutations));
+  }
+  close(fds[1]);
+  std::vector<uint64_t> reported;
+  uint64_t version;
+  bool killed = false;
+  // Reports still in the pipe after the kill were committed too.
+  while (read(fds[0], &version, sizeof(version)) == sizeof(version)) {
+    reported.push_back(version);
+    if (!killed && reported.size() == kKillAfter) {
+      ASSERT_EQ(kill(pid, SIGKILL), 0);
+      killed = true;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "child exited early with status " << status;
+  ASSERT_GE(reported.size(), kKillAfter);
+
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  for (size_t i = 0; i < reported.size(); ++i) {
+    ASSERT_EQ(reported[i], i + 1);
+  }
+  // Everything reported is there, and what is there is exactly a prefix
+  // of the child's mutations (a commit cut short by the kill is all or
+  // nothing).
+  const uint64_t recovered = *store->Version();
+  EXPECT_GE(recovered, reported.size());
+  std::map<std::string, int64_t> expected;
+  for (uint64_t i = 0; i < recovered; ++i) {
+    expected[Addr(static_cast<int>(i))] = kT + static_cast<int64_t>(i);
+  }
+  EXPECT_EQ(Entries(*store), expected);
+  absl::StatusOr<std::vector<StateChange>> changes =
+      store->ChangesSince(0, SIZE_MAX);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), recovered);
+  for (uint64_t i = 0; i < recovered; ++i) {
+    const StateChange& c = (*changes)[i];
+    EXPECT_EQ(c.version, i + 1);
+    EXPECT_EQ(c.address, Addr(static_cast<int>(i)));
+    EXPECT_EQ(c.ticks, kT + static_cast<int64_t>(i));
+  }
+}
+
+TEST(EmbeddedStoreTest, ConcurrentMergesFromThreads) {
+  constexpr int kThreads = 4;
+  constexpr int kLoginsPerThread = 2000;
+  constexpr int kAddresses = 500;
+  constexpr int kBatch = 5;  // logins per call; each call is one commit
+  ScratchDir scratch;
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(scratch.File("store"));
+  ASSERT_NE(store, nullptr);
+
+  auto login = [](int thread, int i) {
+    return Login{Addr((i * 7 + thread) % kAddresses),
+                 kT + (i * 7919 + thread * 104729) % 100000};
+  };
+  std::vector<std::vector<StateChange>> changes(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kLoginsPerThread; i += kBatch) {
+        std::vector<Login> batch;
+        for (int j = i; j < i + kBatch; ++j) batch.push_back(login(t, j));
+        absl::StatusOr<MutationResult> r = store->MergeLogins(batch, kNone);
+        if (!r.ok()) {
+          errors[t] = std::string(r.status().message());
+          return;
+        }
+        changes[t].insert(changes[t].end(), r->changes.begin(),
+                          r->changes.end());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+
+  std::map<std::string, int64_t> expected;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kLoginsPerThread; ++i) {
+      Login l = login(t, i);
+      expected[l.address] = std::max(expected[l.address], l.login_time);
+    }
+  }
+  EXPECT_EQ(Entries(*store), expected);
+  EXPECT_EQ(*store->EntryCount(), kAddresses);
+
+  // Each call's versions came from one serialized transaction: together
+  // they are exactly 1..N, and the log holds them in that order.
+  std::vector<uint64_t> versions;
+  for (const auto& per_thread : changes) {
+    for (const StateChange& c : per_thread) versions.push_back(c.version);
+  }
+  std::sort(versions.begin(), versions.end());
+  for (size_t i = 0; i < versions.size(); ++i) {
+    ASSERT_EQ(versions[i], i + 1);
+  }
+  EXPECT_EQ(*store->Version(), versions.size());
+  EXPECT_EQ(store->ChangesSince(0, SIZE_MAX)->size(), versions.size());
+}
+
+TEST(EmbeddedStoreTest, IndexKeysSortByTimeThenAddress) {
+  std::vector<std::string> keys;
+  for (int64_t t : {INT64_MIN, int64_t{-2}, int64_t{-1}, int64_t{0}, int64_t{1},
+                    kT, INT64_MAX}) {
+    for (const char* address : {"10.0.0.1", "10.0.0.10", "10.0.0.2"}) {
+      keys.push_back(embedded::EncodeIndexKey(t, address));
+      int64_t time;
+      absl::string_view decoded;
+      ASSERT_TRUE(embedded::DecodeIndexKey(keys.back(), &time, &decoded));
+      EXPECT_EQ(time, t);
+      EXPECT_EQ(decoded, address);
+    }
+  }
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+}
+
+// A reproducible mix of every mutation, negative times included, checking
+// the indexes against the records along the way and after a reopen.
+TEST(EmbeddedStoreTest, IndexesAgreeWithRecordsAfterRandomOperations) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  std::map<std::string, RelayRecord> model;
+  std::mt19937 rng(11);
+  auto pick = [&rng](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng);
+  };
+  for (int step = 1; step <= 2000; ++step) {
+    const int kind = pick(0, 9);
+    const std::string address = Addr(pick(0, 60));
+    const int64_t t = pick(-100, 300);
+    if (kind < 4) {
+      ASSERT_TRUE(store->MergeLogins({{address, t}}, kNone).ok());
+      model[address].MergeLogin(t);
+    } else if (kind < 6) {
+      ASSERT_TRUE(store->Put(address, t, kByAdmin).ok());
+      model[address].Put(t);
+    } else if (kind < 8) {
+      ASSERT_TRUE(store->Delete({address}, t).ok());
+      model[address].Delete(t);
+    } else {
+      const int64_t forget_before = t - pick(0, 200);
+      ASSERT_TRUE(store->Expire(t, forget_before).ok());
+      for (auto it = model.begin(); it != model.end();) {
+        it->second.Expire(t);
+        const bool forget =
+            !it->second.present() && it->second.delete_time <= forget_before;
+        it = forget ? model.erase(it) : std::next(it);
+      }
+    }
+    if (step % 100 == 0) {
+      absl::Status s = store->CheckIndexes();
+      ASSERT_TRUE(s.ok()) << "step " << step << ": " << s;
+    }
+  }
+  std::map<std::string, int64_t> present;
+  for (const auto& [address, rec] : model) {
+    if (rec.present()) present[address] = rec.login_time;
+  }
+  EXPECT_EQ(Entries(*store), present);
+  store.reset();
+  store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  absl::Status s = store->CheckIndexes();
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+// Edits `file` of the closed store in `dir` through Berkeley DB directly,
+// as damage or an older version would have left it.
+void EditDatabase(const std::string& dir, const char* file,
+                  const std::function<void(DB*)>& edit) {
+  DB_ENV* env = nullptr;
+  ASSERT_EQ(db_env_create(&env, 0), 0);
+  ASSERT_EQ(env->open(env, dir.c_str(),
+                      DB_CREATE | DB_INIT_TXN | DB_INIT_LOG | DB_INIT_LOCK |
+                          DB_INIT_MPOOL | DB_RECOVER,
+                      0600),
+            0);
+  DB* db = nullptr;
+  ASSERT_EQ(db_create(&db, env, 0), 0);
+  ASSERT_EQ(
+      db->open(db, nullptr, file, nullptr, DB_BTREE, DB_AUTO_COMMIT, 0600), 0);
+  edit(db);
+  EXPECT_EQ(db->close(db, 0), 0);
+  EXPECT_EQ(env->close(env, 0), 0);
+}
+
+void PutKey(DB* db, const std::string& key, const std::string& value) {
+  DBT k, v;
+  std::memset(&k, 0, sizeof(k));
+  std::memset(&v, 0, sizeof(v));
+  k.data = const_cast<char*>(key.data());
+  k.size = key.size();
+  v.data = const_cast<char*>(value.data());
+  v.size = value.size();
+  EXPECT_EQ(db->put(db, nullptr, &k, &v, 0), 0);
+}
+
+void DeleteKey(DB* db, const std::string& key) {
+  DBT k;
+  std::memset(&k, 0, sizeof(k));
+  k.data = const_cast<char*>(key.data());
+  k.size = key.size();
+  EXPECT_EQ(db->del(db, nullptr, &k, 0), 0);
+}
+
+TEST(EmbeddedStoreTest, DamagedIndexIsDataLossNotWrongExpiry) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(
+        store->MergeLogins({{Addr(1), kT}, {Addr(2), kT + 1}}, kNone).ok());
+  }
+  EditDatabase(dir, "by_login.db", [](DB* db) {
+    DeleteKey(db, embedded::EncodeIndexKey(kT, Addr(1)));
+  });
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  absl::Status s = store->CheckIndexes();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr(Addr(1)));
+  // Moving the entry needs its old index entry: the mutation fails whole.
+  s = store->MergeLogins({{Addr(1), kT + 5}}, kNone).status();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  store.reset();
+
+  EditDatabase(dir, "by_login.db", [](DB* db) {
+    PutKey(db, embedded::EncodeIndexKey(kT - 1, Addr(9)), "");
+  });
+  store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  s = store->Expire(kT + 1, kNone).status();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr(Addr(9)));
+  EXPECT_EQ(*store->EntryCount(), 2);  // nothing of it was applied
+}
+
+TEST(EmbeddedStoreTest, RefusesAStoreOfAnotherFormat) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  ASSERT_NE(OpenOrFail(dir), nullptr);
+  EditDatabase(dir, "meta.db", [](DB* db) { PutKey(db, "format", "1"); });
+  EmbeddedStoreOptions options;
+  options.data_dir = dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
+  EXPECT_THAT(store.status().message(), HasSubstr(dir));
+  EXPECT_THAT(store.status().message(), HasSubstr("format \"1\""));
+}
+
+TEST(EmbeddedStoreTest, OpensAFormat2StoreAndMarksItFormat3) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}}, kNone).ok());
+  }
+  // As relaysync before attribution left it: format 2, 16-byte values.
+  EditDatabase(dir, "meta.db", [](DB* db) { PutKey(db, "format", "2"); });
+  EditDatabase(dir, "records.db", [](DB* db) {
+    PutKey(db, Addr(1), embedded::EncodeU64(kT) + embedded::EncodeU64(0));
+  });
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    absl::StatusOr<std::vector<AttributedEntry>> read = store->ReadAttributed();
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->size(), 1u);
+    EXPECT_EQ((*read)[0].ticks, kT);
+    EXPECT_TRUE((*read)[0].who.empty());
+    ASSERT_TRUE(
+        store->MergeLogins({{Addr(1), kT + 1, {"mx1", "alice"}}}, kNone).ok());
+    read = store->ReadAttributed();
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ((*read)[0].who, (Attribution{"mx1", "alice"}));
+    EXPECT_TRUE(store->CheckIndexes().ok());
+  }
+  // An older relaysync now refuses the store by its format instead of
+  // failing on the first attributed value.
+  std::string format;
+  EditDatabase(dir, "meta.db", [&](DB* db) {
+    DBT k, v;
+    std::memset(&k, 0, sizeof(k));
+    std::memset(&v, 0, sizeof(v));
+    k.data = const_cast<char*>("format");
+    k.size = 6;
+    v.flags = DB_DBT_MALLOC;
+    ASSERT_EQ(db->get(db, nullptr, &k, &v, 0), 0);
+    format.assign(static_cast<char*>(v.data), v.size);
+    std::free(v.data);
+  });
+  EXPECT_EQ(format, "3");
+}
+
+}  // namespace
+}  // namespace relaysync

@@ -10,16 +10,16 @@
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
 #include "agent/local_expiry.h"
-#include "agent/map_trouble.h"
+#include "agent/local_recorder.h"
 #include "agent/materializer.h"
 #include "agent/notify_drop_dir.h"
 #include "agent/notify_senders.h"
 #include "agent/notify_source.h"
 #include "agent/private_dir.h"
 #include "agent/spool.h"
+#include "agent/sync_signal.h"
 #include "common/logging.h"
 #include "common/never_relay_gate.h"
-#include "common/rate_limited_log.h"
 
 namespace relaysync {
 namespace {
@@ -57,6 +57,9 @@ struct Agent::Impl {
   std::unique_ptr<Materializer> materializer;
   std::unique_ptr<Spool> spool;
   std::unique_ptr<AgentStateFile> state_file;
+  // Wakes the client when logins are spooled; the client's Stop() stops it.
+  SyncSignal signal;
+  std::unique_ptr<LocalRecorder> recorder;
   std::unique_ptr<CoordinatorClient> client;
   std::unique_ptr<LocalExpiry> expiry;  // uses the client and materializer
   std::vector<std::unique_ptr<EventSource>> sources;
@@ -82,45 +85,9 @@ struct Agent::Impl {
     for (const LocalLogin& login : all) {
       if (Admit(login)) logins.push_back(login);
     }
-    if (logins.empty()) return absl::OkStatus();
-    // Durable first: once the source moves on, the logins must survive.
-    absl::StatusOr<std::vector<SpooledLogin>> spooled = spool->Append(logins);
-    if (!spooled.ok()) {
-      // Disk full or the spool directory damaged: every login would log.
-      spool_trouble.Log(
-          LogLevel::kError,
-          absl::StrCat("spool: ", spooled.status().message(), " (",
-                       logins.size(), " login(s), first of ",
-                       logins.front().address,
-                       ", relayed here only and never sent to the cluster):"
-                       " free space on the spool's file system or fix its "
-                       "permissions"));
-    }
-    // The client sends from the spool, so it can go while the map is
-    // being written.
-    client->Wake();
-    std::vector<StateEntry> entries;
-    entries.reserve(logins.size());
-    for (const LocalLogin& login : logins) {
-      entries.push_back(StateEntry{login.address, login.login_time});
-    }
-    absl::Status s = materializer->AddLocal(entries);
-    if (!s.ok()) {
-      // Each login would log again: one line a minute. The logins are
-      // spooled, and the next write of any kind rebuilds the map.
-      map_trouble.Log(
-          LogLevel::kError,
-          MapTroubleMessage("a login on this host", s, LocalExpiry::kMaxRetry));
-    }
-    if (!spooled.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("spool: ", spooled.status().message()));
-    }
-    return absl::OkStatus();
+    // Spool, then map (agent/local_recorder.h).
+    return recorder->Record(logins);
   }
-
-  RateLimitedLog map_trouble{absl::Minutes(1)};
-  RateLimitedLog spool_trouble{absl::Minutes(1)};
 };
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -201,9 +168,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   client_options.coordinators = options.coordinators;
   client_options.tls = options.tls;
   client_options.host_id = options.host_id;
+  impl->recorder = std::make_unique<LocalRecorder>(
+      impl->spool.get(), impl->materializer.get(), &impl->signal);
   impl->client = std::make_unique<CoordinatorClient>(
       client_options, impl->spool.get(), impl->materializer.get(),
-      impl->state_file.get(), *state);
+      impl->recorder.get(), &impl->signal, impl->state_file.get(), *state);
   impl->client->Start();
   impl->expiry = std::make_unique<LocalExpiry>(impl->materializer.get(),
                                                impl->client.get(), clock);

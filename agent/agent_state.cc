@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "agent/atomic_file.h"
 
 namespace relaysync {
@@ -29,7 +30,7 @@ AgentStateFile::AgentStateFile(const std::string& dir)
     : path_(dir + "/" + kFileName) {}
 
 absl::StatusOr<AgentState> AgentStateFile::Load() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::StatusOr<std::optional<std::string>> text = ReadSmallFile(path_);
   if (!text.ok()) return text.status();
   AgentState state;
@@ -73,7 +74,7 @@ absl::Status AgentStateFile::Save(const AgentState& state) {
         absl::StrCat("agent state ", path_,
                      ": store epoch or boot id contains a control character"));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string text =
       absl::StrCat(kHeader, "\nstore_epoch ", state.store_epoch,
                    "\napplied_version ", state.applied_version, "\n");
@@ -85,6 +86,54 @@ absl::Status AgentStateFile::Save(const AgentState& state) {
                     "\n");
   }
   return WriteFileAtomically(path_, text);
+}
+
+AppliedState::AppliedState(AgentStateFile* file, AgentState state,
+                           absl::Duration save_interval)
+    : file_(file), save_interval_(save_interval), state_(std::move(state)) {}
+
+void AppliedState::Record(const std::string& epoch, uint64_t version) {
+  absl::MutexLock l(&mu_);
+  state_.store_epoch = epoch;
+  state_.applied_version = version;
+  dirty_ = true;
+}
+
+bool AppliedState::SetPolicy(int64_t expire_after_seconds) {
+  absl::MutexLock l(&mu_);
+  if (state_.expire_after_seconds == expire_after_seconds) return false;
+  state_.expire_after_seconds = expire_after_seconds;
+  dirty_ = true;
+  return true;
+}
+
+AgentState AppliedState::Snapshot() const {
+  absl::MutexLock l(&mu_);
+  return state_;
+}
+
+uint64_t AppliedState::applied_version() const {
+  absl::MutexLock l(&mu_);
+  return state_.applied_version;
+}
+
+absl::Status AppliedState::MaybeSave() { return SaveIf(/*force=*/false); }
+
+absl::Status AppliedState::Save() { return SaveIf(/*force=*/true); }
+
+absl::Status AppliedState::SaveIf(bool force) {
+  absl::MutexLock s(&save_mu_);
+  AgentState copy;
+  {
+    absl::MutexLock l(&mu_);
+    if (!dirty_) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (!force && now - last_save_ < save_interval_) return absl::OkStatus();
+    last_save_ = now;
+    dirty_ = false;
+    copy = state_;
+  }
+  return file_->Save(copy);
 }
 
 }  // namespace relaysync

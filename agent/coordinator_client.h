@@ -2,15 +2,12 @@
 // the last applied version, re-sends every spooled login until it is
 // acknowledged, applies snapshots, deltas and the expiry policy through the
 // Materializer, and reconnects with backoff, failing over between
-// coordinators.
+// coordinators. One connection attempt is a SyncSession (sync_session.h).
 #ifndef RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_
 #define RELAYSYNC_AGENT_COORDINATOR_CLIENT_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,9 +16,12 @@
 #include "agent/agent_state.h"
 #include "agent/materializer.h"
 #include "agent/spool.h"
+#include "agent/sync_signal.h"
 #include "rpc/tls.h"
 
 namespace relaysync {
+
+class LocalRecorder;
 
 struct CoordinatorClientOptions {
   std::vector<std::string> coordinators;  // gRPC targets, tried in order
@@ -44,7 +44,7 @@ struct CoordinatorClientOptions {
   // SYNs 1, 2, 4, 8 s apart.
   absl::Duration connect_timeout = absl::Seconds(2);
   // A map that cannot be written is retried on its own backoff while the
-  // stream stays up (see ApplyLoop in coordinator_client.cc).
+  // stream stays up (see ApplyLoop in sync_session.cc).
   absl::Duration map_retry_min = absl::Seconds(1);
   absl::Duration map_retry_max = absl::Seconds(30);
   // The applied version is saved at most this often (re-applying after a
@@ -57,47 +57,42 @@ struct CoordinatorClientOptions {
   TlsFiles tls;  // mutual TLS, or tls.insecure
 };
 
+// Thread-safe. Start() runs the sessions on a thread of its own; the rest
+// of the agent wakes it through `signal` (new logins in the spool).
 class CoordinatorClient {
  public:
-  // None owned; all must outlive the client. `state` holds the epoch and
-  // version at start and is updated as state is applied.
+  // None owned; all must outlive the client. `recorder` re-spools the map
+  // when the store lost state. `state` holds the epoch and version at start
+  // and is updated (and saved to `state_file`) as state is applied.
   CoordinatorClient(const CoordinatorClientOptions& options, Spool* spool,
-                    Materializer* materializer, AgentStateFile* state_file,
+                    Materializer* materializer, LocalRecorder* recorder,
+                    SyncSignal* signal, AgentStateFile* state_file,
                     AgentState state);
   ~CoordinatorClient();
 
   void Start();
-  // Ends the stream and the thread; saves the applied version.
+  // Stops the signal, ends the stream and the thread; saves the applied
+  // version.
   void Stop();
-  // New logins are in the spool: send them now.
-  void Wake();
 
   bool connected() const { return connected_; }
   // The version applied to the map (0 before the first snapshot).
-  uint64_t applied_version() const;
+  uint64_t applied_version() const { return applied_.applied_version(); }
   // Logins the coordinator refused for good since the start (each logged
   // with why, and dropped from the spool).
   int64_t rejected() const { return rejected_.load(); }
 
  private:
-  class Session;
   void Run();
-  void SaveState(bool force);
 
   const CoordinatorClientOptions options_;
   Spool* const spool_;
   Materializer* const materializer_;
-  AgentStateFile* const state_file_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool wake_ = false;
-  AgentState state_;          // guarded by mu_
-  bool state_dirty_ = false;  // guarded by mu_
-  absl::Time last_save_ = absl::InfinitePast();
-  std::atomic<bool> connected_{false};
-  std::atomic<int64_t> rejected_{0};
+  LocalRecorder* const recorder_;
+  SyncSignal* const signal_;
+  AppliedState applied_;
+  std::atomic<bool> connected_{false};  // set by the sessions
+  std::atomic<int64_t> rejected_{0};    // counted by the sessions
   std::thread thread_;
 };
 

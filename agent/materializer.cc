@@ -103,7 +103,7 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
 }
 
 absl::Status Materializer::Load() {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
   if (!current.ok()) return current.status();
   for (const MapEntry& e : *current) {
@@ -117,7 +117,7 @@ absl::Status Materializer::Load() {
 }
 
 absl::Status Materializer::AddLocal(const std::vector<StateEntry>& logins) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   std::vector<std::string> touched;
   for (const StateEntry& login : logins) {
     touched.push_back(login.address);
@@ -137,7 +137,7 @@ absl::Status Materializer::AddLocal(const std::vector<StateEntry>& logins) {
 }
 
 std::vector<StateEntry> Materializer::Held() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   std::vector<StateEntry> out;
   out.reserve(written_.size());
   for (const auto& [address, ticks] : written_) {
@@ -148,7 +148,7 @@ std::vector<StateEntry> Materializer::Held() const {
 
 absl::Status Materializer::Acknowledged(
     const std::vector<std::pair<std::string, int64_t>>& logins) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   std::vector<std::string> touched;
   for (const auto& [address, ticks] : logins) {
     auto it = local_.find(address);
@@ -169,7 +169,7 @@ absl::Status Materializer::Acknowledged(
 
 absl::Status Materializer::ApplySnapshot(
     const std::vector<StateEntry>& entries) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   cluster_.clear();
   for (const StateEntry& e : entries) cluster_[e.address] = e.ticks;
   // Re-read the map: another writer (vsmtprelay, a restore) may have
@@ -178,7 +178,7 @@ absl::Status Materializer::ApplySnapshot(
 }
 
 absl::Status Materializer::Repair() {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   if (written_known_) return absl::OkStatus();
   return RebuildLocked();
 }
@@ -224,7 +224,7 @@ absl::StatusOr<MapBatch> Materializer::RereadLocked() {
 }
 
 absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   std::vector<std::string> touched;
   for (const StateChange& c : deltas) {
     if (c.removed) {
@@ -238,7 +238,7 @@ absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
 }
 
 absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   const int64_t seconds =
       std::max<int64_t>(0, absl::ToInt64Seconds(expire_after));
   if (seconds == expire_after_seconds_) return absl::OkStatus();
@@ -251,7 +251,7 @@ absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
 }
 
 absl::StatusOr<size_t> Materializer::Expire() {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   if (!written_known_) {
     // Without this, what a failed write left in the map would not expire
     // (nor what it missed come back) before the next snapshot, which no
@@ -279,12 +279,12 @@ absl::StatusOr<size_t> Materializer::Expire() {
 }
 
 absl::Status Materializer::SignalWrites() {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   return map_->SignalWrites();
 }
 
 absl::Time Materializer::NextExpiry() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   if (expire_after_seconds_ <= 0 || by_ticks_.empty()) {
     return absl::InfiniteFuture();
   }
@@ -296,7 +296,7 @@ absl::Time Materializer::NextExpiry() const {
 }
 
 MaterializerStats Materializer::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   return stats_;
 }
 

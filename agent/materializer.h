@@ -8,15 +8,16 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "backends/map/relayers_db.h"
 #include "common/address.h"
@@ -95,46 +96,50 @@ class Materializer {
 
  private:
   // Ticks at or before this are expired now (INT64_MIN: nothing is).
-  int64_t CutoffLocked() const;
+  int64_t CutoffLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The timestamp the map should hold for `address`, or -1 for none (0 is
   // an entry stamped at the epoch).
-  int64_t Desired(const std::string& address, int64_t cutoff) const;
+  int64_t Desired(const std::string& address, int64_t cutoff) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes Desired() for every address in `touched`, skipping no-ops.
-  absl::Status Write(const std::vector<std::string>& touched);
+  absl::Status Write(const std::vector<std::string>& touched)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records what the map holds for `address` (-1: nothing), in written_ and
   // by_ticks_ alike.
-  void SetWritten(const std::string& address, int64_t ticks);
-  void ClearWritten();
+  void SetWritten(const std::string& address, int64_t ticks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearWritten() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads what the map holds into written_; returns the deletion of every
   // key this agent would not write (not applied).
-  absl::StatusOr<MapBatch> RereadLocked();
+  absl::StatusOr<MapBatch> RereadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads the map, removes what this agent would not write, and writes
   // Desired() for every address it holds or the map held.
-  absl::Status RebuildLocked();
+  absl::Status RebuildLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string Key(const std::string& address) const;
 
   MapWriter* const map_;
   const KeyStyle key_style_;
   const Clock* const clock_;
-  mutable std::mutex mu_;
-  int64_t expire_after_seconds_ = 0;  // 0: never
-  std::unordered_map<std::string, int64_t> cluster_;
+  mutable absl::Mutex mu_;
+  int64_t expire_after_seconds_ ABSL_GUARDED_BY(mu_) = 0;  // 0: never
+  std::unordered_map<std::string, int64_t> cluster_ ABSL_GUARDED_BY(mu_);
   // Unacknowledged local logins: address -> (latest ticks, count pending).
   struct Pending {
     int64_t ticks = 0;
     int count = 0;
   };
-  std::unordered_map<std::string, Pending> local_;
+  std::unordered_map<std::string, Pending> local_ ABSL_GUARDED_BY(mu_);
   // Acknowledgements that overtook their login's AddLocal(): address ->
   // count. Each cancels one later AddLocal() of that address.
   static constexpr size_t kMaxEarlyAcks = 100000;
-  std::unordered_map<std::string, int> early_acks_;
+  std::unordered_map<std::string, int> early_acks_ ABSL_GUARDED_BY(mu_);
   // What the map holds, as far as this process wrote or read it.
-  std::unordered_map<std::string, int64_t> written_;
-  bool written_known_ = true;  // false after a failed write: rebuild
+  std::unordered_map<std::string, int64_t> written_ ABSL_GUARDED_BY(mu_);
+  // False after a failed write: rebuild.
+  bool written_known_ ABSL_GUARDED_BY(mu_) = true;
   // written_ ordered by ticks: what falls due first.
-  std::set<std::pair<int64_t, std::string>> by_ticks_;
-  MaterializerStats stats_;
+  std::set<std::pair<int64_t, std::string>> by_ticks_ ABSL_GUARDED_BY(mu_);
+  MaterializerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace relaysync

@@ -80,11 +80,11 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
     absl::Status status = WriteFileAtomically(spool->path_, bytes);
     if (!status.ok()) return status;
   }
+  absl::MutexLock lock(&spool->mu_);
   absl::Status status = spool->Replay();
   if (!status.ok()) return status;
   spool->fd_ = open(spool->path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (spool->fd_ < 0) return ErrnoError("open", spool->path_);
-  std::lock_guard<std::mutex> lock(spool->mu_);
   spool->DropOldestLocked();
   spool->MaybeCompactLocked();
   return spool;
@@ -187,7 +187,7 @@ absl::Status Spool::WriteRecords(const std::string& bytes, bool sync) {
 
 absl::StatusOr<std::vector<SpooledLogin>> Spool::Append(
     const std::vector<LocalLogin>& logins) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (logins.size() > UINT64_MAX - next_seq_) {
     // Only a doctored spool file gets here (2^64 logins would take ages).
     return absl::ResourceExhaustedError(
@@ -229,16 +229,18 @@ void Spool::DropOldestLocked() {
   LogWarning("spool ", path_, ": more than ", options_.max_pending,
              " logins pending (coordinator unreachable?); dropping the ",
              excess, " oldest, ", ids.front(), " .. ", ids.back());
-  absl::Status status = AckLocked(ids);
+  absl::Status status = AckLocked(ids).status();
   if (!status.ok()) LogWarning(status.message());
 }
 
-absl::Status Spool::Ack(const std::vector<std::string>& event_ids) {
-  std::lock_guard<std::mutex> lock(mu_);
+absl::StatusOr<std::vector<SpooledLogin>> Spool::Ack(
+    const std::vector<std::string>& event_ids) {
+  absl::MutexLock lock(&mu_);
   return AckLocked(event_ids);
 }
 
-absl::Status Spool::AckLocked(const std::vector<std::string>& event_ids) {
+absl::StatusOr<std::vector<SpooledLogin>> Spool::AckLocked(
+    const std::vector<std::string>& event_ids) {
   std::vector<std::string> known;
   for (const std::string& id : event_ids) {
     auto it = index_.find(id);
@@ -246,7 +248,8 @@ absl::Status Spool::AckLocked(const std::vector<std::string>& event_ids) {
     // which replay tolerates.
     if (it != index_.end()) known.push_back(id);
   }
-  if (known.empty()) return absl::OkStatus();
+  std::vector<SpooledLogin> retired;
+  if (known.empty()) return retired;
   std::string bytes;
   for (size_t i = 0; i < known.size(); i += kMaxIdsPerAckRecord) {
     size_t end = std::min(known.size(), i + kMaxIdsPerAckRecord);
@@ -259,15 +262,18 @@ absl::Status Spool::AckLocked(const std::vector<std::string>& event_ids) {
   // spool's fsyncs under load.
   absl::Status status = WriteRecords(bytes, /*sync=*/false);
   if (!status.ok()) return status;
+  retired.reserve(known.size());
   for (const std::string& id : known) {
     auto it = index_.find(id);
-    if (it == index_.end()) continue;
-    pending_.erase(it->second);
+    if (it == index_.end()) continue;  // repeated in `event_ids`
+    auto entry = pending_.find(it->second);
+    retired.push_back(std::move(entry->second));
+    pending_.erase(entry);
     index_.erase(it);
     ++dead_;
   }
   MaybeCompactLocked();
-  return absl::OkStatus();
+  return retired;
 }
 
 void Spool::MaybeCompactLocked() {
@@ -316,7 +322,7 @@ absl::Status Spool::CompactLocked() {
 }
 
 std::vector<SpooledLogin> Spool::Pending(size_t limit) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<SpooledLogin> result;
   result.reserve(std::min(limit, pending_.size()));
   for (auto it = pending_.begin();
@@ -327,7 +333,7 @@ std::vector<SpooledLogin> Spool::Pending(size_t limit) const {
 }
 
 size_t Spool::pending_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return pending_.size();
 }
 

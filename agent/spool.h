@@ -8,13 +8,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/local_login.h"
 
 namespace relaysync {
@@ -37,7 +38,9 @@ struct SpoolOptions {
 
 // Files in the spool directory: spool.log (records), spool.lock (flock held
 // while open: one agent per directory). Thread-safe: every method takes a
-// mutex; Append includes an fdatasync, Ack only a write (see Ack).
+// mutex; Append includes an fdatasync, Ack only a write (see Ack). The
+// spool is the one owner of "pending until acknowledged": Ack says which
+// logins it retired, so nobody keeps a second list of what is in flight.
 class Spool {
  public:
   static constexpr const char* kFileName = "spool.log";
@@ -62,11 +65,14 @@ class Spool {
   // max_pending bound dropped at once (only when one call exceeds it).
   absl::StatusOr<std::vector<SpooledLogin>> Append(
       const std::vector<LocalLogin>& logins);
-  // Forgets the listed events. The record is written but not fsynced: a
-  // power failure may bring an acknowledged login back, to be re-sent and
-  // ignored by the idempotent merge. Unknown ids (already acknowledged or
-  // dropped) are ignored.
-  absl::Status Ack(const std::vector<std::string>& event_ids);
+  // Forgets the listed events and returns the logins it retired: each one
+  // that was pending, once, in the order listed. Unknown ids (already
+  // acknowledged or dropped) and repeats are ignored. The record is written
+  // but not fsynced: a power failure may bring an acknowledged login back,
+  // to be re-sent and ignored by the idempotent merge. On error nothing was
+  // retired.
+  absl::StatusOr<std::vector<SpooledLogin>> Ack(
+      const std::vector<std::string>& event_ids);
 
   // Unacknowledged logins, oldest first, at most `limit`.
   std::vector<SpooledLogin> Pending(size_t limit = SIZE_MAX) const;
@@ -75,29 +81,34 @@ class Spool {
 
  private:
   Spool(std::string dir, std::string host_id, const SpoolOptions& options);
-  absl::Status Replay();
+  absl::Status Replay() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends records; with `sync`, fdatasyncs before returning.
-  absl::Status WriteRecords(const std::string& bytes, bool sync);
-  absl::Status AckLocked(const std::vector<std::string>& event_ids);
-  void DropOldestLocked();
-  void MaybeCompactLocked();
-  absl::Status CompactLocked();
+  absl::Status WriteRecords(const std::string& bytes, bool sync)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<SpooledLogin>> AckLocked(
+      const std::vector<std::string>& event_ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropOldestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeCompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   const std::string host_id_;
   const SpoolOptions options_;
   const std::string path_;
-  mutable std::mutex mu_;
-  int fd_ = -1;
-  int lock_fd_ = -1;
-  int64_t file_size_ = 0;  // bytes of good records in fd_
-  uint64_t next_seq_ = 1;
-  size_t dead_ = 0;  // acknowledged adds still in the file
+  int lock_fd_ = -1;  // set by Open(), before anyone else sees the spool
+  mutable absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+  int64_t file_size_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of good records in fd_
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t dead_ ABSL_GUARDED_BY(mu_) = 0;  // acknowledged adds still in the file
   // A failed write that could not be rolled back: the file end is unknown,
   // so further writes are refused until the agent restarts (and replays).
-  bool broken_ = false;
-  std::map<uint64_t, SpooledLogin> pending_;         // by sequence number
-  std::unordered_map<std::string, uint64_t> index_;  // event id -> sequence
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  // By sequence number.
+  std::map<uint64_t, SpooledLogin> pending_ ABSL_GUARDED_BY(mu_);
+  // Event id -> sequence.
+  std::unordered_map<std::string, uint64_t> index_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace relaysync

@@ -5,40 +5,12 @@
 #include "absl/strings/numbers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/agent/fake_map.h"
 
 namespace relaysync {
 namespace {
 
 using Map = std::map<std::string, std::string>;
-
-// An in-memory relay map that counts writes.
-class FakeMap : public MapWriter {
- public:
-  absl::StatusOr<std::vector<MapEntry>> ReadAll() override {
-    std::vector<MapEntry> out;
-    for (const auto& [k, v] : entries) out.push_back(MapEntry{k, v});
-    return out;
-  }
-  absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) override {
-    if (fail) return absl::DeadlineExceededError("locked");
-    ++applies;
-    ApplyResult r;
-    for (const MapBatch::Op& op : batch.ops()) {
-      if (op.is_put) {
-        entries[op.key] = op.value;
-        ++r.written;
-      } else if (entries.erase(op.key) == 0) {
-        r.missing.push_back(op.key);
-      } else {
-        ++r.written;
-      }
-    }
-    return r;
-  }
-  Map entries;
-  int applies = 0;
-  bool fail = false;
-};
 
 constexpr int64_t kNow = 2000000000;
 

@@ -85,6 +85,39 @@ TEST_F(SpoolTest, AppendAckAndReopen) {
   EXPECT_EQ(Ids(spool->Pending(1)), std::vector<std::string>{"mx1/1"});
 }
 
+TEST_F(SpoolTest, AckReturnsTheLoginsItRetired) {
+  std::unique_ptr<Spool> spool = Open();
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(spool->Append(Logins(0, 3)).ok());
+  absl::StatusOr<std::vector<SpooledLogin>> retired =
+      spool->Ack({"mx1/3", "mx1/unknown", "mx1/1", "mx1/3"});
+  ASSERT_TRUE(retired.ok()) << retired.status();
+  // Each pending one once, in the order listed.
+  ASSERT_EQ(Ids(*retired), (std::vector<std::string>{"mx1/3", "mx1/1"}));
+  EXPECT_EQ((*retired)[0].login, Login(2));
+  EXPECT_EQ((*retired)[0].sequence, 3u);
+  EXPECT_EQ(spool->pending_count(), 1u);
+  // Already acknowledged: nothing retired again.
+  retired = spool->Ack({"mx1/1", "mx1/3"});
+  ASSERT_TRUE(retired.ok());
+  EXPECT_TRUE(retired->empty());
+  retired = spool->Ack({});
+  ASSERT_TRUE(retired.ok());
+  EXPECT_TRUE(retired->empty());
+}
+
+TEST_F(SpoolTest, LoginsDroppedByThePendingBoundAreNotRetiredByAnAck) {
+  SpoolOptions options;
+  options.max_pending = 2;
+  std::unique_ptr<Spool> spool = Open(options);
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(spool->Append(Logins(0, 3)).ok());  // drops mx1/1
+  absl::StatusOr<std::vector<SpooledLogin>> retired =
+      spool->Ack({"mx1/1", "mx1/2"});
+  ASSERT_TRUE(retired.ok());
+  EXPECT_EQ(Ids(*retired), (std::vector<std::string>{"mx1/2"}));
+}
+
 TEST_F(SpoolTest, TornTailIsIgnoredAndCutOff) {
   {
     std::unique_ptr<Spool> spool = Open();

@@ -100,7 +100,24 @@ absl::StatusOr<MutationResult> EmbeddedStore::Mutate(absl::string_view what,
     return s;
   });
   if (!s.ok()) return s;
+  if (!result.changes.empty()) Committed(result.changes.back().version);
   return result;
+}
+
+void EmbeddedStore::Committed(uint64_t version) {
+  absl::MutexLock lock(&committed_mu_);
+  // Two commits may get here in either order.
+  committed_version_ = std::max(committed_version_, version);
+}
+
+absl::StatusOr<uint64_t> EmbeddedStore::WaitForChange(uint64_t since,
+                                                      absl::Duration timeout) {
+  absl::MutexLock lock(&committed_mu_);
+  auto moved = [this, since]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(committed_mu_) {
+    return committed_version_ > since;
+  };
+  committed_mu_.AwaitWithTimeout(absl::Condition(&moved), timeout);
+  return committed_version_;
 }
 
 absl::StatusOr<MutationResult> EmbeddedStore::MergeLogins(

@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "backends/relay_record.h"
 #include "backends/store.h"
 
@@ -77,6 +80,10 @@ class EmbeddedStore : public Store {
   // O(1): a count kept in the meta database.
   absl::StatusOr<int64_t> EntryCount() override;
   absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override;
+  // Waits for a commit of this store object (a condition signalled after
+  // each one), not behind the mutex of the calls: the epoch never changes.
+  absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
+                                         absl::Duration timeout) override;
 
   // Checks that by_login.db and by_delete.db hold exactly one entry per
   // record (present: login_time; tombstone: delete_time) and nothing else,
@@ -115,6 +122,8 @@ class EmbeddedStore : public Store {
       const std::function<void(absl::string_view, RelayRecord&)>& fn);
   // One counter from the meta database, in its own transaction.
   absl::StatusOr<uint64_t> ReadMetaU64(const char* key);
+  // Tells WaitForChange that the store reached `version`.
+  void Committed(uint64_t version);
   void MaybeCheckpoint();
   void Close();
 
@@ -134,6 +143,10 @@ class EmbeddedStore : public Store {
   __db* meta_ = nullptr;
   std::string epoch_;  // fixed once opened
   int commits_since_checkpoint_ = 0;
+
+  // The version of the last commit, for WaitForChange.
+  absl::Mutex committed_mu_;
+  uint64_t committed_version_ ABSL_GUARDED_BY(committed_mu_) = 0;
 };
 
 }  // namespace relaysync

@@ -74,6 +74,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(
   if (s.ok()) s = store->OpenDatabase("meta.db", true, &store->meta_);
   if (s.ok()) s = store->LoadOrInitMeta();
   if (!s.ok()) return s;
+  absl::StatusOr<uint64_t> version = store->Version();
+  if (!version.ok()) return version.status();
+  store->Committed(*version);
   return store;
 }
 

@@ -16,8 +16,6 @@ namespace {
 constexpr int kWorkers = 2;
 // Upper bound on logins merged in one store transaction.
 constexpr size_t kMaxGroupLogins = 20000;
-// Merge threads on a shared store (RedisStoreOptions::merge_connections).
-constexpr int kSharedStoreMergers = 2;
 // Beats shorter than this cost about as much latency as they save CPU
 // (measured: 8 agents at 1,000 logins/s, a 1.6 ms beat took p99 from 3.6
 // to 4.4-6.5 ms): no pacing. Longer ones than the maximum are cut to it:
@@ -58,9 +56,9 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   deps_.max_unsent = limits.max_unsent;
   deps_.stall_timeout = limits.stall_timeout;
   deps_.snapshots = &snapshots_;
-  // A shared store (Redis) takes concurrent merges: while one batch's
-  // script runs, the next is sent and the last one's reply parsed.
-  const int mergers = store->shared() ? kSharedStoreMergers : 1;
+  // A store that takes concurrent merges (Redis): while one batch's script
+  // runs, the next is sent and the last one's reply parsed.
+  const int mergers = store->concurrent_merges();
   for (int i = 0; i < mergers; ++i) {
     mergers_.emplace_back([this, i] { MergeLoop(/*ticks=*/i == 0); });
   }

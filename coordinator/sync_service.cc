@@ -16,12 +16,6 @@ namespace {
 constexpr int kWorkers = 2;
 // Upper bound on logins merged in one store transaction.
 constexpr size_t kMaxGroupLogins = 20000;
-// Beats shorter than this cost about as much latency as they save CPU
-// (measured: 8 agents at 1,000 logins/s, a 1.6 ms beat took p99 from 3.6
-// to 4.4-6.5 ms): no pacing. Longer ones than the maximum are cut to it:
-// with thousands of agents the budget gives way, not the propagation time.
-constexpr auto kMinPushInterval = std::chrono::microseconds(2000);
-constexpr auto kMaxPushInterval = std::chrono::microseconds(100000);
 // How often every stream is pumped without a publish.
 constexpr auto kTick = std::chrono::milliseconds(200);
 
@@ -33,8 +27,8 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          UserAddressLimit* user_limit, int push_budget,
                          NeverRelayGate* gate, const SyncLimits& limits)
     : writer_(writer),
-      push_budget_(push_budget),
       limits_(limits),
+      pacer_(push_budget),
       snapshots_(limits.max_snapshots) {
   deps_.store = store;
   deps_.gate = gate;
@@ -51,8 +45,16 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
     Merge(std::move(logins), std::move(done));
   };
   deps_.forget = [this](SyncStream* stream) { Forget(stream); };
-  deps_.push_interval = [this] { return PushInterval(); };
-  deps_.pace = [this](SyncStream* stream) { Pace(stream); };
+  deps_.push_interval = [this] {
+    return absl::ToChronoMicroseconds(pacer_.Interval());
+  };
+  deps_.pace = [this](SyncStream* stream) {
+    stream->Ref();  // until the beat
+    pacer_.WaitForBeat([stream] {
+      stream->Paced();
+      stream->Unref();
+    });
+  };
   deps_.max_unsent = limits.max_unsent;
   deps_.stall_timeout = limits.stall_timeout;
   deps_.snapshots = &snapshots_;
@@ -65,7 +67,6 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   for (int i = 0; i < kWorkers; ++i) {
     workers_.emplace_back([this] { WorkLoop(); });
   }
-  pacer_ = std::thread([this] { PaceLoop(); });
 }
 
 SyncService::~SyncService() {
@@ -75,8 +76,7 @@ SyncService::~SyncService() {
   }
   merge_cv_.notify_all();
   work_cv_.notify_all();
-  pace_cv_.notify_all();
-  pacer_.join();
+  pacer_.Stop();
   for (std::thread& t : mergers_) t.join();
   for (std::thread& t : workers_) t.join();
 }
@@ -107,7 +107,7 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
     }
     if (!refuse && !full && !too_many) {
       streams_.insert(stream);
-      open_streams_ = streams_.size();
+      pacer_.SetStreams(streams_.size());
       if (!identity.empty()) ++streams_by_identity_[identity];
     }
   }
@@ -164,48 +164,7 @@ void SyncService::Forget(SyncStream* stream) {
       streams_by_identity_.erase(it);
     }
   }
-  open_streams_ = streams_.size();
-}
-
-std::chrono::microseconds SyncService::PushInterval() const {
-  if (push_budget_ <= 0) return std::chrono::microseconds(0);
-  const auto interval = std::chrono::microseconds(
-      static_cast<int64_t>(open_streams_.load() * 1000000 / push_budget_));
-  if (interval < kMinPushInterval) return std::chrono::microseconds(0);
-  return std::min(interval, kMaxPushInterval);
-}
-
-void SyncService::Pace(SyncStream* stream) {
-  stream->Ref();
-  bool first;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    first = paced_.empty();
-    paced_.push_back(stream);
-  }
-  if (first) pace_cv_.notify_one();
-}
-
-void SyncService::PaceLoop() {
-  auto beat = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> l(mu_);
-  for (;;) {
-    pace_cv_.wait(l, [this] { return stopping_ || !paced_.empty(); });
-    if (paced_.empty()) return;  // stopping
-    // The next beat after the last one; a beat missed while idle is not
-    // made up for.
-    const auto interval = PushInterval();
-    beat = std::max(beat + interval, std::chrono::steady_clock::now());
-    if (!stopping_) pace_cv_.wait_until(l, beat, [this] { return stopping_; });
-    std::vector<SyncStream*> ready;
-    ready.swap(paced_);
-    l.unlock();
-    for (SyncStream* stream : ready) {
-      stream->Paced();
-      stream->Unref();
-    }
-    l.lock();
-  }
+  pacer_.SetStreams(streams_.size());
 }
 
 void SyncService::Merge(std::vector<Login> logins,

@@ -24,6 +24,7 @@
 #include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
+#include "coordinator/push_pacer.h"
 #include "coordinator/snapshot_slots.h"
 #include "coordinator/state_writer.h"
 #include "coordinator/sync_limits.h"
@@ -36,11 +37,9 @@ class SyncService final : public v1::RelaySync::CallbackService {
  public:
   // None owned; all must outlive the service. Starts its threads.
   // With `push_budget` > 0 (pushes per second, to all agents together),
-  // pushes to each agent are at least agents / push_budget seconds apart:
-  // with few agents nothing waits, with many each push carries more
-  // changes instead of the coordinator and every agent spending their CPU
-  // on one message per change. Every stream needs the agent role from
-  // `authorizer`. Logins `gate` refuses are acknowledged and dropped.
+  // pushes to each agent are spaced out (PushPacer). Every stream needs
+  // the agent role from `authorizer`. Logins `gate` refuses are
+  // acknowledged and dropped.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock,
               Authorizer* authorizer, RateLimiter* limiter,
@@ -66,11 +65,6 @@ class SyncService final : public v1::RelaySync::CallbackService {
              std::function<void(absl::StatusOr<uint64_t>)> done);
   void Post(std::function<void()> task);
   void Forget(SyncStream* stream);
-  // The beat of paced pushes (agents / push_budget), or zero: no pacing.
-  std::chrono::microseconds PushInterval() const;
-  void Pace(SyncStream* stream);
-  // On each beat, calls Paced() on every stream waiting for it.
-  void PaceLoop();
   // The open streams, each with a reference the caller must drop.
   std::vector<SyncStream*> RefStreams();
   // Group commit: everything queued while the previous commit ran goes
@@ -80,11 +74,10 @@ class SyncService final : public v1::RelaySync::CallbackService {
   void WorkLoop();
 
   StateWriter* const writer_;
-  const int push_budget_;
   const SyncLimits limits_;
+  PushPacer pacer_;
   SnapshotSlots snapshots_;
   SyncStreamDeps deps_;
-  std::atomic<size_t> open_streams_{0};
 
   std::mutex mu_;
   std::condition_variable merge_cv_;
@@ -95,13 +88,10 @@ class SyncService final : public v1::RelaySync::CallbackService {
   std::deque<std::function<void()>> work_;          // guarded by mu_
   std::set<SyncStream*> streams_;                   // guarded by mu_
   std::map<std::string, int> streams_by_identity_;  // guarded by mu_
-  std::condition_variable pace_cv_;
-  std::vector<SyncStream*> paced_;  // guarded by mu_
-  bool shutting_down_ = false;      // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
+  bool shutting_down_ = false;                      // guarded by mu_
+  bool stopping_ = false;                           // guarded by mu_
   std::vector<std::thread> mergers_;
   std::vector<std::thread> workers_;
-  std::thread pacer_;
 };
 
 }  // namespace relaysync

@@ -432,7 +432,7 @@ void SyncStream::Pump(bool beat) {
     } else if (hello_done_) {
       // With many agents, a push sooner than push_interval() after the
       // last one waits for the service's next beat, so that each carries
-      // more changes (SyncService::PushInterval). Snapshot chunks go back
+      // more changes (PushPacer). Snapshot chunks go back
       // to back.
       const bool snapshot = !outbox_.empty() && outbox_.front().has_snapshot();
       const auto now = std::chrono::steady_clock::now();

@@ -66,7 +66,7 @@ struct SyncStreamDeps {
   // Called once from OnDone: the service stops pumping the stream.
   std::function<void(SyncStream*)> forget;
   // The least time between two pushes to one agent; zero: no pacing. A
-  // push due sooner waits for Paced(), which the service calls for every
+  // push due sooner waits for Paced(), which the PushPacer calls for every
   // waiting stream at once, on a beat of that period.
   std::function<std::chrono::microseconds()> push_interval;
   // Registers the stream for the next beat, holding a reference until then.

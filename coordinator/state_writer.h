@@ -2,7 +2,7 @@
 // It applies the clock rules (skew clamp, expiry cut-off) and writes; the
 // changes reach the agents through the ChangeFeed, which follows the store.
 // Grouping login batches into one transaction is the caller's
-// (SyncService's merge loop).
+// (GroupCommit).
 #ifndef RELAYSYNC_COORDINATOR_STATE_WRITER_H_
 #define RELAYSYNC_COORDINATOR_STATE_WRITER_H_
 

@@ -76,7 +76,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(
   if (!s.ok()) return s;
   absl::StatusOr<uint64_t> version = store->Version();
   if (!version.ok()) return version.status();
-  store->Committed(*version);
+  {
+    absl::MutexLock lock(&store->committed_mu_);
+    store->committed_version_ = *version;
+  }
   return store;
 }
 

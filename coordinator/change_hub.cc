@@ -12,14 +12,14 @@ ChangeHub::ChangeHub(size_t capacity, const std::string& epoch,
       latest_(base_version) {}
 
 void ChangeHub::WakeAll() {
-  std::lock_guard<std::mutex> l(subscribers_mu_);
+  absl::MutexLock l(&subscribers_mu_);
   for (auto& [id, wake] : subscribers_) wake();
 }
 
 void ChangeHub::Publish(const std::vector<StateChange>& changes) {
   if (changes.empty()) return;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     for (const StateChange& c : changes) {
       if (c.version <= latest_) continue;  // already seen (idempotent)
       ring_.push_back(c);
@@ -32,7 +32,7 @@ void ChangeHub::Publish(const std::vector<StateChange>& changes) {
 
 bool ChangeHub::Read(const std::string& epoch, uint64_t since, size_t max,
                      std::vector<StateChange>* out) const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   if (epoch != epoch_) return false;
   if (since >= latest_) return true;
   if (ring_.empty() || since + 1 < ring_.front().version) return false;
@@ -44,18 +44,18 @@ bool ChangeHub::Read(const std::string& epoch, uint64_t since, size_t max,
 }
 
 uint64_t ChangeHub::latest() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   return latest_;
 }
 
 std::string ChangeHub::epoch() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   return epoch_;
 }
 
 void ChangeHub::Reset(const std::string& epoch, uint64_t base_version) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     ring_.clear();
     epoch_ = epoch;
     latest_ = base_version;
@@ -64,14 +64,14 @@ void ChangeHub::Reset(const std::string& epoch, uint64_t base_version) {
 }
 
 int ChangeHub::Subscribe(std::function<void()> wake) {
-  std::lock_guard<std::mutex> l(subscribers_mu_);
+  absl::MutexLock l(&subscribers_mu_);
   int id = next_id_++;
   subscribers_[id] = std::move(wake);
   return id;
 }
 
 void ChangeHub::Unsubscribe(int id) {
-  std::lock_guard<std::mutex> l(subscribers_mu_);
+  absl::MutexLock l(&subscribers_mu_);
   subscribers_.erase(id);
 }
 

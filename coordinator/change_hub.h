@@ -4,15 +4,15 @@
 #ifndef RELAYSYNC_COORDINATOR_CHANGE_HUB_H_
 #define RELAYSYNC_COORDINATOR_CHANGE_HUB_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "backends/store/store.h"
 
 namespace relaysync {
@@ -25,7 +25,7 @@ class ChangeHub {
   ChangeHub(size_t capacity, const std::string& epoch, uint64_t base_version);
 
   // Appends changes; versions must continue the sequence. Thread-safe, but
-  // callers must publish in version order (StateWriter or the follower).
+  // callers must publish in version order (the ChangeFeed does).
   void Publish(const std::vector<StateChange>& changes);
 
   // Appends to `out` up to `max` changes of `epoch` with version > `since`.
@@ -41,22 +41,28 @@ class ChangeHub {
   // store was replaced or restarted empty), then wakes every subscriber.
   void Reset(const std::string& epoch, uint64_t base_version);
 
-  // `wake` is called (from the publishing thread, without locks held by the
-  // hub) after every Publish. Returns an id for Unsubscribe.
+  // `wake` is called from the publishing thread after every Publish and
+  // Reset, with the subscribers' lock held (so not after Unsubscribe
+  // returns) but not the changes' lock: `wake` may Read, not Subscribe.
+  // Returns an id for Unsubscribe.
   int Subscribe(std::function<void()> wake);
   void Unsubscribe(int id);
 
  private:
-  const size_t capacity_;
-  mutable std::mutex mu_;
   void WakeAll();
 
-  std::deque<StateChange> ring_;
-  std::string epoch_;
-  uint64_t latest_;
-  std::mutex subscribers_mu_;
-  std::map<int, std::function<void()>> subscribers_;
-  int next_id_ = 0;
+  const size_t capacity_;
+
+  mutable absl::Mutex mu_;  // the changes
+  std::deque<StateChange> ring_ ABSL_GUARDED_BY(mu_);
+  std::string epoch_ ABSL_GUARDED_BY(mu_);
+  uint64_t latest_ ABSL_GUARDED_BY(mu_);
+
+  // Taken before a subscriber's own lock (WakeAll), never after mu_.
+  absl::Mutex subscribers_mu_;
+  std::map<int, std::function<void()>> subscribers_
+      ABSL_GUARDED_BY(subscribers_mu_);
+  int next_id_ ABSL_GUARDED_BY(subscribers_mu_) = 0;
 };
 
 }  // namespace relaysync

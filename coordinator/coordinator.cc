@@ -23,6 +23,7 @@
 #include "common/rate_limited_log.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_registry.h"
+#include "coordinator/change_feed.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/sync_service.h"
 #include "proto/relaysync/v1/limits.h"
@@ -30,9 +31,6 @@
 namespace relaysync {
 namespace {
 
-// Changes the follower reads from a shared store per round trip: under
-// load it publishes whole commits at a time instead of slices of them.
-constexpr size_t kFollowBatch = 10000;
 // gRPC's default is 120 s: a client could hold that many half-open
 // connections for two minutes each.
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
@@ -88,6 +86,7 @@ struct Coordinator::Impl {
   CoordinatorOptions options;
   const Clock* clock;
   std::unique_ptr<ChangeHub> hub;
+  std::unique_ptr<ChangeFeed> feed;  // the hub's only publisher
   std::unique_ptr<StateWriter> writer;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<Authorizer> authorizer;
@@ -107,65 +106,6 @@ struct Coordinator::Impl {
   std::condition_variable cv;
   bool stopping = false;
   std::thread expirer;
-  std::thread follower;
-
-  bool Stopping() {
-    std::lock_guard<std::mutex> l(mu);
-    return stopping;
-  }
-
-  // For a shared store: feeds the hub from the store's change log, so this
-  // coordinator's agents see every coordinator's changes in one order.
-  void FollowLoop() {
-    // Redis down or failing over: retry on a jittered backoff (every
-    // coordinator of the cluster saw it fail at once), log now and then.
-    // At most a second: one connection attempt a second per coordinator is
-    // nothing for Redis, and after a partition heals the follower is what
-    // brings this coordinator's agents the other coordinators' changes.
-    Backoff backoff(absl::Milliseconds(200), absl::Seconds(1));
-    RateLimitedLog warnings(absl::Seconds(30));
-    while (!Stopping()) {
-      absl::StatusOr<uint64_t> version =
-          store->WaitForChange(hub->latest(), absl::Milliseconds(500));
-      absl::StatusOr<std::vector<StateChange>> changes =
-          version.ok() ? FollowStep(*version) : version.status();
-      if (changes.ok()) {
-        backoff.Reset();
-        continue;
-      }
-      warnings.Log(
-          LogLevel::kWarning,
-          absl::StrCat("following the store: ", changes.status().message(),
-                       ": check that the store (Redis) is up and reachable; "
-                       "agents of this coordinator miss other coordinators' "
-                       "changes until it is, retrying at least every ",
-                       absl::FormatDuration(backoff.max())));
-      std::unique_lock<std::mutex> l(mu);
-      cv.wait_for(l, absl::ToChronoMicroseconds(backoff.Next()),
-                  [this] { return stopping; });
-    }
-  }
-
-  absl::StatusOr<std::vector<StateChange>> FollowStep(uint64_t version) {
-    const std::string epoch = store->Epoch();
-    if (epoch != hub->epoch()) {
-      LogWarning("store epoch changed to ", epoch, " at version ", version,
-                 ": agents get a snapshot");
-      hub->Reset(epoch, version);
-      return std::vector<StateChange>();
-    }
-    absl::StatusOr<std::vector<StateChange>> changes =
-        store->ChangesSince(hub->latest(), kFollowBatch);
-    if (!changes.ok() &&
-        changes.status().code() == absl::StatusCode::kOutOfRange) {
-      // Fell behind the retained log (or the log went backwards): streams
-      // that need older changes fall back to snapshots.
-      hub->Reset(epoch, version);
-      return std::vector<StateChange>();
-    }
-    if (changes.ok()) hub->Publish(*changes);
-    return changes;
-  }
 
   void ExpiryLoop() {
     // A failing store is retried no sooner than the interval, and later
@@ -224,8 +164,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   impl->store = std::move(store);
   impl->hub = std::make_unique<ChangeHub>(options.hub_capacity,
                                           impl->store->Epoch(), *version);
-  impl->writer = std::make_unique<StateWriter>(
-      impl->store.get(), impl->hub.get(), clock, options.writer);
+  impl->feed = std::make_unique<ChangeFeed>(impl->store.get(), impl->hub.get());
+  impl->writer =
+      std::make_unique<StateWriter>(impl->store.get(), clock, options.writer);
   impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   impl->sync = std::make_unique<SyncService>(
       impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
@@ -296,10 +237,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     SetServing(impl->health_server.get(), true);
   }
   SetServing(impl->server.get(), true);
+  impl->feed->Start();
   impl->expirer = std::thread([p = impl.get()] { p->ExpiryLoop(); });
-  if (impl->store->shared()) {
-    impl->follower = std::thread([p = impl.get()] { p->FollowLoop(); });
-  }
   if (options.tls.insecure) LogWarning(kInsecureWarning);
   LogInfo("listening on ", options.listen, " (port ", impl->port, ", ",
           options.tls.insecure ? "plaintext" : "mutual TLS", "), store ",
@@ -349,7 +288,7 @@ void Coordinator::Shutdown() {
                                    std::chrono::seconds(1));
   }
   if (impl_->expirer.joinable()) impl_->expirer.join();
-  if (impl_->follower.joinable()) impl_->follower.join();
+  impl_->feed->Stop();
   LogInfo("stopped");
 }
 

@@ -5,27 +5,15 @@
 
 namespace relaysync {
 
-StateWriter::StateWriter(Store* store, ChangeHub* hub, const Clock* clock,
+StateWriter::StateWriter(Store* store, const Clock* clock,
                          const StateWriterOptions& options)
-    : store_(store), hub_(hub), clock_(clock), options_(options) {}
+    : store_(store), clock_(clock), options_(options) {}
 
 int64_t StateWriter::LoginCutoff() const {
   if (options_.expire_after <= absl::ZeroDuration()) {
     return std::numeric_limits<int64_t>::min();
   }
   return clock_->NowSeconds() - absl::ToInt64Seconds(options_.expire_after);
-}
-
-template <typename Fn>
-absl::StatusOr<MutationResult> StateWriter::Commit(Fn fn) {
-  // A shared store's changes reach the hub through the coordinator's
-  // follower, in the one order every coordinator sees; its mutations are
-  // atomic scripts and need no ordering here, so they run concurrently.
-  if (store_->shared()) return fn();
-  std::lock_guard<std::mutex> l(commit_mu_);
-  absl::StatusOr<MutationResult> result = fn();
-  if (result.ok()) hub_->Publish(result->changes);
-  return result;
 }
 
 absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
@@ -36,7 +24,7 @@ absl::StatusOr<uint64_t> StateWriter::MergeLogins(std::vector<Login> logins) {
     if (l.login_time > latest_allowed) l.login_time = now;
   }
   absl::StatusOr<MutationResult> result =
-      Commit([&] { return store_->MergeLogins(logins, LoginCutoff()); });
+      store_->MergeLogins(logins, LoginCutoff());
   if (!result.ok()) return result.status();
   return CoveringVersion(*result);
 }
@@ -54,19 +42,16 @@ uint64_t StateWriter::CoveringVersion(const MutationResult& result) {
 absl::StatusOr<MutationResult> StateWriter::Put(const std::string& address,
                                                 int64_t ticks,
                                                 const Attribution& who) {
-  return Commit([&] { return store_->Put(address, ticks, who); });
+  return store_->Put(address, ticks, who);
 }
 
 absl::StatusOr<MutationResult> StateWriter::Delete(
     const std::vector<std::string>& addresses) {
-  return Commit(
-      [&] { return store_->Delete(addresses, clock_->NowSeconds()); });
+  return store_->Delete(addresses, clock_->NowSeconds());
 }
 
 absl::StatusOr<MutationResult> StateWriter::Expire(int64_t cutoff) {
-  return Commit([&] {
-    return store_->Expire(cutoff, std::numeric_limits<int64_t>::min());
-  });
+  return store_->Expire(cutoff, std::numeric_limits<int64_t>::min());
 }
 
 absl::Status StateWriter::ExpireNow() {
@@ -80,7 +65,7 @@ absl::Status StateWriter::ExpireNow() {
     // delete time, and those are dropped by the cut-off anyway.
     forget_before = cutoff;
   }
-  return Commit([&] { return store_->Expire(cutoff, forget_before); }).status();
+  return store_->Expire(cutoff, forget_before).status();
 }
 
 }  // namespace relaysync

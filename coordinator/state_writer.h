@@ -1,12 +1,12 @@
 // StateWriter: the only path by which the coordinator changes the store.
-// It applies the clock rules (skew clamp, expiry cut-off) and publishes
-// every resulting change to the ChangeHub in version order. Grouping login
-// batches into one transaction is the caller's (SyncService's merge loop).
+// It applies the clock rules (skew clamp, expiry cut-off) and writes; the
+// changes reach the agents through the ChangeFeed, which follows the store.
+// Grouping login batches into one transaction is the caller's
+// (GroupCommit).
 #ifndef RELAYSYNC_COORDINATOR_STATE_WRITER_H_
 #define RELAYSYNC_COORDINATOR_STATE_WRITER_H_
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,7 +15,6 @@
 #include "absl/time/time.h"
 #include "backends/store/store.h"
 #include "common/clock.h"
-#include "coordinator/change_hub.h"
 
 namespace relaysync {
 
@@ -31,8 +30,9 @@ struct StateWriterOptions {
 
 class StateWriter {
  public:
-  // None owned; all must outlive the writer. Thread-safe.
-  StateWriter(Store* store, ChangeHub* hub, const Clock* clock,
+  // None owned; all must outlive the writer. Thread-safe: mutations run
+  // concurrently, as the store allows.
+  StateWriter(Store* store, const Clock* clock,
               const StateWriterOptions& options);
 
   // Merges `logins` (addresses already canonical) in one store
@@ -61,18 +61,10 @@ class StateWriter {
  private:
   // The version an acknowledgement of a merge's logins must wait for.
   uint64_t CoveringVersion(const MutationResult& result);
-  // Runs a store mutation and publishes its changes, serialized with every
-  // other mutation so the hub sees versions in order (on a shared store:
-  // neither; its follower publishes).
-  template <typename Fn>
-  absl::StatusOr<MutationResult> Commit(Fn fn);
 
   Store* const store_;
-  ChangeHub* const hub_;
   const Clock* const clock_;
   const StateWriterOptions options_;
-
-  std::mutex commit_mu_;  // held across a store mutation + publish
 };
 
 }  // namespace relaysync

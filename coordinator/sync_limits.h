@@ -17,7 +17,7 @@ struct SyncLimits {
   // included); more are refused with RESOURCE_EXHAUSTED.
   size_t max_streams = 1000;
   // Event ids a stream may have waiting for their acknowledgement before it
-  // stops reading (SyncStreamDeps::max_unsent).
+  // stops reading (SyncStreamShared::max_unsent).
   size_t max_unsent = 10000;
   // A write the agent has not taken for this long ends its stream.
   absl::Duration stall_timeout = absl::Seconds(60);

@@ -1,33 +1,30 @@
 // The RelaySync service: one bidirectional stream per agent (SyncStream, a
-// callback reactor), and the threads the streams share: one (two on a
-// shared store) that group-commits the login batches of every stream into
-// the store, and a few workers for the store reads a stream must not do on
-// gRPC's threads.
+// callback reactor), admitted within the stream limits (OpenStreams), and
+// what the streams share: the group commit of their login batches
+// (GroupCommit), the workers for the store reads a stream must not do on
+// gRPC's threads (WorkerPool), the pacing of pushes (PushPacer), the
+// snapshot slots, and a tick that looks at every stream now and then.
 // Threads do not grow with the number of agents.
 #ifndef RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 #define RELAYSYNC_COORDINATOR_SYNC_SERVICE_H_
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <map>
-#include <mutex>
-#include <set>
-#include <string>
 #include <thread>
-#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "backends/store/store.h"
 #include "common/clock.h"
 #include "common/never_relay_gate.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_hub.h"
+#include "coordinator/group_commit.h"
+#include "coordinator/open_streams.h"
+#include "coordinator/push_pacer.h"
 #include "coordinator/snapshot_slots.h"
 #include "coordinator/state_writer.h"
 #include "coordinator/sync_limits.h"
 #include "coordinator/sync_stream.h"
+#include "coordinator/worker_pool.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 
 namespace relaysync {
@@ -36,11 +33,9 @@ class SyncService final : public v1::RelaySync::CallbackService {
  public:
   // None owned; all must outlive the service. Starts its threads.
   // With `push_budget` > 0 (pushes per second, to all agents together),
-  // pushes to each agent are at least agents / push_budget seconds apart:
-  // with few agents nothing waits, with many each push carries more
-  // changes instead of the coordinator and every agent spending their CPU
-  // on one message per change. Every stream needs the agent role from
-  // `authorizer`. Logins `gate` refuses are acknowledged and dropped.
+  // pushes to each agent are spaced out (PushPacer). Every stream needs the
+  // agent role from `authorizer`. Logins `gate` refuses are acknowledged
+  // and dropped. Merges run on store->concurrent_merges() threads.
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock,
               Authorizer* authorizer, RateLimiter* limiter,
@@ -57,51 +52,20 @@ class SyncService final : public v1::RelaySync::CallbackService {
   void Shutdown();
 
  private:
-  struct MergeJob {
-    std::vector<Login> logins;
-    std::function<void(absl::StatusOr<uint64_t>)> done;
-  };
+  // Every 200 ms: ends the streams stalled for stall_timeout, and pumps
+  // the others, so a change no publish announced is noticed.
+  void TickLoop();
 
-  void Merge(std::vector<Login> logins,
-             std::function<void(absl::StatusOr<uint64_t>)> done);
-  void Post(std::function<void()> task);
-  void Forget(SyncStream* stream);
-  // The beat of paced pushes (agents / push_budget), or zero: no pacing.
-  std::chrono::microseconds PushInterval() const;
-  void Pace(SyncStream* stream);
-  // On each beat, calls Paced() on every stream waiting for it.
-  void PaceLoop();
-  // The open streams, each with a reference the caller must drop.
-  std::vector<SyncStream*> RefStreams();
-  // Group commit: everything queued while the previous commit ran goes
-  // into the next one. With `ticks`, also pumps every stream now and then,
-  // so a change no publish announced (a store epoch moving) is noticed.
-  void MergeLoop(bool ticks);
-  void WorkLoop();
-
-  StateWriter* const writer_;
-  const int push_budget_;
-  const SyncLimits limits_;
+  PushPacer pacer_;
   SnapshotSlots snapshots_;
-  SyncStreamDeps deps_;
-  std::atomic<size_t> open_streams_{0};
+  WorkerPool workers_;
+  GroupCommit commits_;
+  OpenStreams streams_;
+  SyncStreamShared shared_;  // points at the members above
 
-  std::mutex mu_;
-  std::condition_variable merge_cv_;
-  std::condition_variable work_cv_;
-  // At most one job per stream: a stream reads its next batch only once
-  // its last one is merged (so at most limits_.max_streams jobs).
-  std::deque<MergeJob> merges_;                     // guarded by mu_
-  std::deque<std::function<void()>> work_;          // guarded by mu_
-  std::set<SyncStream*> streams_;                   // guarded by mu_
-  std::map<std::string, int> streams_by_identity_;  // guarded by mu_
-  std::condition_variable pace_cv_;
-  std::vector<SyncStream*> paced_;  // guarded by mu_
-  bool shutting_down_ = false;      // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
-  std::vector<std::thread> mergers_;
-  std::vector<std::thread> workers_;
-  std::thread pacer_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread ticker_;
 };
 
 }  // namespace relaysync

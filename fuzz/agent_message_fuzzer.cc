@@ -2,7 +2,8 @@
 // (proto/relaysync/v1/relaysync.proto) on a Sync stream: parse, the checks
 // SyncStream runs (coordinator/sync_input.h), and for a login batch the
 // merge through StateWriter into a real EmbeddedStore in a scratch
-// directory, published to a ChangeHub as the coordinator does. Asserts: a
+// directory, published to a ChangeHub by the ChangeFeed, as in the
+// coordinator (one round at a time here, without its thread). Asserts: a
 // hello is accepted exactly when its host id is 1-256 bytes; a batch is
 // refused exactly when it has over 1000 events, and otherwise every event
 // is either merged (canonical address, positive time, in order) or dropped,
@@ -24,6 +25,7 @@
 #include "common/address.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "coordinator/change_feed.h"
 #include "coordinator/change_hub.h"
 #include "coordinator/state_writer.h"
 #include "coordinator/sync_input.h"
@@ -45,6 +47,7 @@ struct Coordinator {
   FakeClock clock{absl::FromUnixSeconds(1795000000)};
   std::unique_ptr<EmbeddedStore> store;
   std::unique_ptr<ChangeHub> hub;
+  std::unique_ptr<ChangeFeed> feed;
   std::unique_ptr<StateWriter> writer;
   int merges = 0;
 };
@@ -61,11 +64,23 @@ Coordinator& TheCoordinator() {
     absl::StatusOr<uint64_t> version = c->store->Version();
     FUZZ_CHECK(version.ok(), version.status().ToString());
     c->hub = std::make_unique<ChangeHub>(100000, c->store->Epoch(), *version);
-    c->writer = std::make_unique<StateWriter>(c->store.get(), c->hub.get(),
-                                              &c->clock, StateWriterOptions());
+    c->feed = std::make_unique<ChangeFeed>(c->store.get(), c->hub.get());
+    c->writer = std::make_unique<StateWriter>(c->store.get(), &c->clock,
+                                              StateWriterOptions());
     return c;
   }();
   return *c;
+}
+
+// What the ChangeFeed's thread does after a commit: the hub catches up with
+// the store.
+void CatchUp(Coordinator& c) {
+  absl::StatusOr<uint64_t> version = c.store->Version();
+  FUZZ_CHECK(version.ok(), version.status().ToString());
+  while (c.hub->latest() < *version) {
+    absl::Status s = c.feed->CatchUp();
+    FUZZ_CHECK(s.ok(), s.ToString());
+  }
 }
 
 void CheckHelloMessage(const v1::Hello& hello) {
@@ -101,6 +116,7 @@ void Merge(std::vector<Login> logins) {
     absl::StatusOr<MutationResult> all =
         c.writer->Expire(std::numeric_limits<int64_t>::max());
     FUZZ_CHECK(all.ok(), all.status().ToString());
+    CatchUp(c);
   }
   // What each address should end up with: the latest time, clamped as
   // StateWriter does, if after the expiry cut-off.
@@ -126,6 +142,7 @@ void Merge(std::vector<Login> logins) {
   absl::StatusOr<uint64_t> merged = c.writer->MergeLogins(std::move(logins));
   FUZZ_CHECK(merged.ok(), merged.status().ToString());
   FUZZ_CHECK(*merged >= *before, "version went back");
+  CatchUp(c);
   std::vector<StateChange> changes;
   FUZZ_CHECK(c.hub->Read(c.store->Epoch(), *before, 100000, &changes),
              "hub cannot answer");

@@ -33,6 +33,9 @@ namespace {
 // every call serialized by the store's mutex deadlocks are not expected;
 // the loop is there so that one never surfaces as a spurious error.
 constexpr int kMaxTxnAttempts = 5;
+// Latest changes ChangesSince answers from memory (fewer if the change log
+// keeps fewer).
+constexpr size_t kRecentChanges = 10000;
 
 // Addresses are canonicalized by the coordinator; only "" is refused.
 absl::Status CheckAddress(absl::string_view address) {
@@ -58,7 +61,8 @@ std::string EmbeddedStore::Name() const {
 }
 
 absl::Status EmbeddedStore::RunTxn(absl::string_view what, bool mutating,
-                                   const TxnBody& body) {
+                                   const TxnBody& body,
+                                   const std::function<void()>& committed) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int attempt = 1;; ++attempt) {
     DB_TXN* raw = nullptr;
@@ -73,6 +77,7 @@ absl::Status EmbeddedStore::RunTxn(absl::string_view what, bool mutating,
       // Berkeley DB has aborted the transaction.
       err = raw->commit(raw, DB_TXN_SYNC);
       if (err == 0) {
+        if (committed) committed();
         if (mutating) MaybeCheckpoint();
         return absl::OkStatus();
       }
@@ -93,15 +98,52 @@ absl::Status EmbeddedStore::RunTxn(absl::string_view what, bool mutating,
 absl::StatusOr<MutationResult> EmbeddedStore::Mutate(absl::string_view what,
                                                      const TxnBody& body) {
   MutationResult result;
-  absl::Status s = RunTxn(what, /*mutating=*/true, [&](Txn& txn) {
-    absl::Status s = txn.Begin();
-    if (s.ok()) s = body(txn);
-    if (s.ok()) s = txn.Finish(options_.change_log_limit);
-    if (s.ok()) result = std::move(txn.result());
-    return s;
-  });
+  absl::Status s = RunTxn(
+      what, /*mutating=*/true,
+      [&](Txn& txn) {
+        absl::Status s = txn.Begin();
+        if (s.ok()) s = body(txn);
+        if (s.ok()) s = txn.Finish(options_.change_log_limit);
+        if (s.ok()) result = std::move(txn.result());
+        return s;
+      },
+      [&] { Committed(result.changes); });
   if (!s.ok()) return s;
   return result;
+}
+
+void EmbeddedStore::Committed(const std::vector<StateChange>& changes) {
+  if (changes.empty()) return;
+  const size_t keep = std::min(kRecentChanges, options_.change_log_limit);
+  absl::MutexLock lock(&committed_mu_);
+  if (changes.front().version != committed_version_ + 1) recent_.clear();
+  const size_t skip = changes.size() > keep ? changes.size() - keep : 0;
+  recent_.insert(recent_.end(), changes.begin() + skip, changes.end());
+  while (recent_.size() > keep) recent_.pop_front();
+  committed_version_ = changes.back().version;
+}
+
+bool EmbeddedStore::RecentChanges(uint64_t since, size_t limit,
+                                  std::vector<StateChange>* out) {
+  absl::MutexLock lock(&committed_mu_);
+  if (since > committed_version_) return false;  // OutOfRange, from disk
+  if (since == committed_version_) return true;
+  if (recent_.empty() || since + 1 < recent_.front().version) return false;
+  for (size_t i = since + 1 - recent_.front().version;
+       i < recent_.size() && out->size() < limit; ++i) {
+    out->push_back(recent_[i]);
+  }
+  return true;
+}
+
+absl::StatusOr<uint64_t> EmbeddedStore::WaitForChange(uint64_t since,
+                                                      absl::Duration timeout) {
+  absl::MutexLock lock(&committed_mu_);
+  auto moved = [this, since]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(committed_mu_) {
+    return committed_version_ > since;
+  };
+  committed_mu_.AwaitWithTimeout(absl::Condition(&moved), timeout);
+  return committed_version_;
 }
 
 absl::StatusOr<MutationResult> EmbeddedStore::MergeLogins(
@@ -228,6 +270,7 @@ absl::StatusOr<std::vector<AttributedEntry>> EmbeddedStore::ReadAttributed() {
 absl::StatusOr<std::vector<StateChange>> EmbeddedStore::ChangesSince(
     uint64_t since, size_t limit) {
   std::vector<StateChange> out;
+  if (RecentChanges(since, limit, &out)) return out;
   const std::string what = absl::StrCat("changes since ", since);
   absl::Status s = RunTxn(what, false, [&](Txn& txn) -> absl::Status {
     out.clear();

@@ -7,15 +7,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "backends/store/relay_record.h"
 #include "backends/store/store.h"
 
@@ -71,12 +75,18 @@ class EmbeddedStore : public Store {
 
   absl::StatusOr<Snapshot> ReadSnapshot() override;
   absl::StatusOr<std::vector<AttributedEntry>> ReadAttributed() override;
+  // The latest changes come from memory, without waiting behind a commit
+  // in progress: the coordinator reads every commit right after it.
   absl::StatusOr<std::vector<StateChange>> ChangesSince(uint64_t since,
                                                         size_t limit) override;
   absl::StatusOr<uint64_t> Version() override;
   // O(1): a count kept in the meta database.
   absl::StatusOr<int64_t> EntryCount() override;
   absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override;
+  // Waits for a commit of this store object (a condition signalled after
+  // each one), not behind the mutex of the calls: the epoch never changes.
+  absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
+                                         absl::Duration timeout) override;
 
   // Checks that by_login.db and by_delete.db hold exactly one entry per
   // record (present: login_time; tombstone: delete_time) and nothing else,
@@ -101,8 +111,11 @@ class EmbeddedStore : public Store {
   // Runs `body` in a transaction and commits it synchronously, retrying the
   // whole transaction on deadlock. `what` names the operation in errors.
   // `mutating` transactions may trigger a checkpoint after commit.
+  // `committed`, if given, runs after the commit with mu_ still held, so
+  // in commit order.
   absl::Status RunTxn(absl::string_view what, bool mutating,
-                      const TxnBody& body);
+                      const TxnBody& body,
+                      const std::function<void()>& committed = nullptr);
   // RunTxn for a mutation: `body` applies rules through the Txn, which
   // gives each visible change the next version; the same transaction then
   // appends them to the change log, trims it and updates the counters.
@@ -115,6 +128,13 @@ class EmbeddedStore : public Store {
       const std::function<void(absl::string_view, RelayRecord&)>& fn);
   // One counter from the meta database, in its own transaction.
   absl::StatusOr<uint64_t> ReadMetaU64(const char* key);
+  // Keeps a commit's changes for ChangesSince and wakes WaitForChange.
+  // Called in commit order.
+  void Committed(const std::vector<StateChange>& changes);
+  // ChangesSince from memory; false when memory does not reach back to
+  // `since`.
+  bool RecentChanges(uint64_t since, size_t limit,
+                     std::vector<StateChange>* out);
   void MaybeCheckpoint();
   void Close();
 
@@ -134,6 +154,13 @@ class EmbeddedStore : public Store {
   __db* meta_ = nullptr;
   std::string epoch_;  // fixed once opened
   int commits_since_checkpoint_ = 0;
+
+  // The version of the last commit and the latest changes (dense, ending
+  // at that version), for WaitForChange and ChangesSince: neither waits
+  // behind mu_, held across whole transactions.
+  absl::Mutex committed_mu_;
+  uint64_t committed_version_ ABSL_GUARDED_BY(committed_mu_) = 0;
+  std::deque<StateChange> recent_ ABSL_GUARDED_BY(committed_mu_);
 };
 
 }  // namespace relaysync

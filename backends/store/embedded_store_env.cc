@@ -67,6 +67,12 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(
   if (s.ok()) s = store->OpenDatabase("meta.db", true, &store->meta_);
   if (s.ok()) s = store->LoadOrInitMeta();
   if (!s.ok()) return s;
+  absl::StatusOr<uint64_t> version = store->Version();
+  if (!version.ok()) return version.status();
+  {
+    absl::MutexLock lock(&store->committed_mu_);
+    store->committed_version_ = *version;
+  }
   return store;
 }
 

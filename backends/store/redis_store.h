@@ -5,6 +5,7 @@
 #ifndef RELAYSYNC_BACKENDS_STORE_REDIS_STORE_H_
 #define RELAYSYNC_BACKENDS_STORE_REDIS_STORE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -102,7 +103,10 @@ class RedisStore : public Store {
   absl::StatusOr<int64_t> EntryCount() override;
   absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override;
 
-  bool shared() const override { return true; }
+  // MergeLogins has `merge_connections` connections of its own.
+  int concurrent_merges() const override {
+    return std::max(1, options_.merge_connections);
+  }
   // Blocks (XREAD BLOCK on its own connection) until a change after
   // `since` is logged, the epoch differs from Epoch() at the call (checked
   // at least every second), or `timeout` passes. While Redis is down it

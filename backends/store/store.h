@@ -106,21 +106,17 @@ class Store {
   // vsmtprelay add IP TICKS), which no expiry removes. Walks only those.
   virtual absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) = 0;
 
-  // True when other coordinators may change this store too (Redis). The
-  // coordinator then learns every change, its own included, by following
-  // the change log (ChangesSince + WaitForChange) instead of publishing
-  // mutation results, so all coordinators see one order.
-  virtual bool shared() const { return false; }
+  // How many MergeLogins calls the store serves at once to good effect; the
+  // coordinator runs that many merge threads. A tuning hint only: every
+  // call of every store is thread-safe, and the data path is the same.
+  virtual int concurrent_merges() const { return 1; }
 
   // Blocks until the store's version exceeds `since`, its epoch changes, or
-  // `timeout` passes; returns the current version. Only called when
-  // shared().
+  // `timeout` passes; returns the current version. The coordinator learns
+  // every committed change this way (then ChangesSince), its own included,
+  // whatever the store: see coordinator/change_feed.h.
   virtual absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
-                                                 absl::Duration timeout) {
-    (void)since;
-    (void)timeout;
-    return Version();
-  }
+                                                 absl::Duration timeout) = 0;
 };
 
 }  // namespace relaysync

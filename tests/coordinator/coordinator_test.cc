@@ -77,6 +77,11 @@ class StoreThatCanBeDown : public Store {
   absl::StatusOr<int64_t> CountLaterThan(int64_t ticks) override {
     return store_->CountLaterThan(ticks);
   }
+  int concurrent_merges() const override { return store_->concurrent_merges(); }
+  absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
+                                         absl::Duration timeout) override {
+    return store_->WaitForChange(since, timeout);
+  }
 
  private:
   std::unique_ptr<Store> store_;

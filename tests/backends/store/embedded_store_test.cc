@@ -136,6 +136,43 @@ TEST(EmbeddedStoreTest, SurvivesReopen) {
   EXPECT_EQ(r->changes[0].version, version + 1);
 }
 
+// ChangesSince answers the latest changes from memory (so it never waits
+// behind a commit in progress) and older ones from the log on disk: both
+// must say the same, and a change log kept shorter than memory still wins.
+TEST(EmbeddedStoreTest, ChangesSinceFromMemoryMatchesTheLogOnDisk) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  std::vector<std::vector<StateChange>> from_memory;
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}, {Addr(2), kT}}, kNone).ok());
+    ASSERT_TRUE(store->Put(Addr(3), kT + 5, kByAdmin).ok());
+    ASSERT_TRUE(store->Delete({Addr(1)}, kT + 1).ok());
+    ASSERT_TRUE(store->Expire(kT + 1, kNone).ok());
+    for (uint64_t since = 0; since <= 5; ++since) {
+      absl::StatusOr<std::vector<StateChange>> c =
+          store->ChangesSince(since, 3);
+      ASSERT_TRUE(c.ok()) << c.status();
+      from_memory.push_back(*c);
+    }
+    EXPECT_TRUE(absl::IsOutOfRange(store->ChangesSince(6, 3).status()));
+  }
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);  // memory empty
+  ASSERT_NE(store, nullptr);
+  for (uint64_t since = 0; since <= 5; ++since) {
+    absl::StatusOr<std::vector<StateChange>> c = store->ChangesSince(since, 3);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_EQ(c->size(), from_memory[since].size()) << "since " << since;
+    for (size_t i = 0; i < c->size(); ++i) {
+      EXPECT_EQ((*c)[i].version, from_memory[since][i].version);
+      EXPECT_EQ((*c)[i].address, from_memory[since][i].address);
+      EXPECT_EQ((*c)[i].ticks, from_memory[since][i].ticks);
+      EXPECT_EQ((*c)[i].removed, from_memory[since][i].removed);
+    }
+  }
+}
+
 TEST(EmbeddedStoreTest, SecondOpenOfSameDirFails) {
   ScratchDir scratch;
   const std::string dir = scratch.File("store");

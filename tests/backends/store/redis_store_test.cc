@@ -192,7 +192,7 @@ TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->Name(),
             absl::StrCat("redis:", server.address(), " {", p, "}"));
-  EXPECT_TRUE(store->shared());
+  EXPECT_EQ(store->concurrent_merges(), 2);  // merge_connections
   ASSERT_TRUE(
       store->MergeLogins({{"10.0.0.1", kT}, {"10.0.0.2", kT + 1}}, kNone).ok());
   ASSERT_TRUE(store->Delete({"10.0.0.2"}, kT + 5).ok());

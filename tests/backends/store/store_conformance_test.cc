@@ -1,6 +1,7 @@
 #include "tests/backends/store/store_conformance_test.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <random>
@@ -8,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "backends/store/relay_record.h"
 #include "gmock/gmock.h"
 
@@ -610,6 +612,39 @@ TEST_P(StoreConformanceTest, FreshStoresHaveDistinctEpochs) {
   ASSERT_NE(other, nullptr);
   EXPECT_FALSE(other->Epoch().empty());
   EXPECT_NE(other->Epoch(), store_->Epoch());
+}
+
+// How the coordinator learns every commit (coordinator/change_feed.h).
+TEST_P(StoreConformanceTest, WaitForChangeReturnsTheVersionOfACommit) {
+  const uint64_t v0 = Must(store_->Version());
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Merge(*store_, {{"10.0.0.1", kT}});
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<uint64_t> woken = store_->WaitForChange(v0, absl::Seconds(20));
+  writer.join();
+  ASSERT_TRUE(woken.ok()) << woken.status();
+  EXPECT_EQ(*woken, v0 + 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST_P(StoreConformanceTest, WaitForChangeReturnsAtOnceWhenAlreadyPast) {
+  const uint64_t v0 = Must(store_->Version());
+  Merge(*store_, {{"10.0.0.1", kT}, {"10.0.0.2", kT}});
+  absl::StatusOr<uint64_t> v = store_->WaitForChange(v0, absl::Seconds(20));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, v0 + 2);
+}
+
+TEST_P(StoreConformanceTest, WaitForChangeWithoutACommitWaitsOutTheTimeout) {
+  const uint64_t v0 = Must(store_->Version());
+  const absl::Time start = absl::Now();
+  absl::StatusOr<uint64_t> v =
+      store_->WaitForChange(v0, absl::Milliseconds(200));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, v0);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
 }
 
 }  // namespace relaysync::testing

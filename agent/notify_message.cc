@@ -28,8 +28,7 @@ absl::StatusOr<std::string> FormatNotifyMessage(const LocalLogin& login) {
   return absl::StrCat(
       kVersion, "\t", address->ToString(), "\t", CleanLoginText(login.user),
       "\t", ProtocolName(login.protocol), "\t",
-      CleanLoginText(login.source, kMaxTextField - kSourcePrefix.size()),
-      "\n");
+      CleanLoginText(login.source, kMaxTextField - kSourcePrefix.size()), "\n");
 }
 
 absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
@@ -59,8 +58,8 @@ absl::StatusOr<LocalLogin> ParseNotifyMessage(absl::string_view message,
       fields[4].empty()
           ? std::string("notify")
           : absl::StrCat(kSourcePrefix,
-                         CleanLoginText(fields[4], kMaxTextField -
-                                                       kSourcePrefix.size()));
+                         CleanLoginText(fields[4],
+                                        kMaxTextField - kSourcePrefix.size()));
   return login;
 }
 

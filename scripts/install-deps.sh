@@ -27,6 +27,8 @@ packages=(
   # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer
   # runtimes
   clang libfuzzer-14-dev libclang-rt-14-dev
+  # the format check of scripts/test.sh
+  clang-format
 )
 
 # Keep package post-install scripts from starting system daemons on

@@ -53,9 +53,11 @@ double ProcMb(pid_t pid, const std::string& field) {
        absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
     if (!absl::ConsumePrefix(&line, field)) continue;
     int64_t kb = 0;
-    absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(
-                         absl::StripAsciiWhitespace(line), "kB")),
-                     &kb);
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(
+                              absl::StripAsciiWhitespace(line), "kB")),
+                          &kb)) {
+      return 0;
+    }
     return static_cast<double>(kb) / 1024;
   }
   return -1;

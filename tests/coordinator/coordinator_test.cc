@@ -139,6 +139,17 @@ class CoordinatorTest : public ::testing::Test {
     return stream;
   }
 
+  // The store's epoch, as a new agent "h" learns it from its snapshot.
+  std::string StoreEpoch() {
+    grpc::ClientContext ctx;
+    auto stream = OpenSync(&ctx, "h");
+    v1::CoordinatorMessage reply;
+    EXPECT_TRUE(stream->Read(&reply));
+    ctx.TryCancel();
+    stream->Finish();
+    return reply.snapshot().store_epoch();
+  }
+
   v1::LoginEvent* AddEvent(v1::AgentMessage* msg, const std::string& id,
                            const std::string& address, int64_t t) {
     v1::LoginEvent* e = msg->mutable_logins()->add_events();
@@ -416,13 +427,8 @@ TEST_F(CoordinatorTest, PacedPushesCarrySeveralChangesAndLoseNone) {
 }
 
 TEST_F(CoordinatorTest, AgentAheadOfTheStoreGetsASnapshot) {
-  grpc::ClientContext ctx;
-  auto stream = OpenSync(&ctx, "h");
+  const std::string epoch = StoreEpoch();
   v1::CoordinatorMessage reply;
-  ASSERT_TRUE(stream->Read(&reply));
-  const std::string epoch = reply.snapshot().store_epoch();
-  ctx.TryCancel();
-  stream->Finish();
   // Same epoch, but a version this store never reached (restored backup).
   grpc::ClientContext ctx2;
   auto again = OpenSync(&ctx2, "h", 999, epoch);
@@ -433,13 +439,8 @@ TEST_F(CoordinatorTest, AgentAheadOfTheStoreGetsASnapshot) {
 }
 
 TEST_F(CoordinatorTest, AgentSayingHelloWhileTheStoreIsDownIsToldToRetry) {
-  grpc::ClientContext ctx;
-  auto stream = OpenSync(&ctx, "h");
+  const std::string epoch = StoreEpoch();
   v1::CoordinatorMessage reply;
-  ASSERT_TRUE(stream->Read(&reply));
-  const std::string epoch = reply.snapshot().store_epoch();
-  ctx.TryCancel();
-  stream->Finish();
   // The store cannot say its version: that is no proof it lost the agent's
   // state, so no snapshot asking the agent to re-send its map.
   store_->failing_versions = 1;  // then back before a snapshot is read

@@ -1,5 +1,6 @@
 #include "coordinator/change_feed.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,9 +55,11 @@ absl::Status ChangeFeed::CatchUp() {
 void ChangeFeed::Loop() {
   // Store down (Redis failing over, say): retry on a jittered backoff
   // (every coordinator of the cluster saw it fail at once), log now and
-  // then. At most a second: one attempt a second per coordinator is nothing
-  // for Redis, and after a partition heals this is what brings the agents
-  // the other coordinators' changes.
+  // then. Attempts start at most a second apart, counting the time the
+  // failed one took (a connect into a partition lasts the whole Redis
+  // timeout): one a second per coordinator is nothing for Redis, and after
+  // a partition heals this is what brings the agents the other
+  // coordinators' changes.
   Backoff backoff(absl::Milliseconds(200), absl::Seconds(1));
   RateLimitedLog warnings(absl::Seconds(30));
   auto stopping = [this]()
@@ -66,6 +69,7 @@ void ChangeFeed::Loop() {
       absl::MutexLock l(&mu_);
       if (stopping_) return;
     }
+    const absl::Time attempt_start = absl::Now();
     absl::StatusOr<uint64_t> version =
         store_->WaitForChange(hub_->latest(), kWait);
     absl::Status s = version.ok() ? Step(*version) : version.status();
@@ -80,8 +84,10 @@ void ChangeFeed::Loop() {
                               "other coordinators' changes until it is, "
                               "retrying at least every ",
                               absl::FormatDuration(backoff.max())));
+    const absl::Duration wait = std::max(
+        absl::ZeroDuration(), backoff.Next() - (absl::Now() - attempt_start));
     absl::MutexLock l(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping), backoff.Next());
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
   }
 }
 

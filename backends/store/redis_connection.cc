@@ -184,7 +184,18 @@ absl::Status RedisConnection::Connect() {
 }
 
 absl::Status RedisConnection::EnsureConnected() {
-  return ctx_ != nullptr ? absl::OkStatus() : Connect();
+  if (ctx_ != nullptr) return absl::OkStatus();
+  absl::Status s = Connect();
+  if (absl::IsUnavailable(s)) {
+    connect_failure_ = s;
+    connect_failed_at_ = absl::Now();
+  }
+  return s;
+}
+
+absl::Status RedisConnection::ConnectFailedSince(absl::Time since) const {
+  if (ctx_ != nullptr || connect_failed_at_ < since) return absl::OkStatus();
+  return connect_failure_;
 }
 
 absl::Status RedisConnection::Handshake() {

@@ -64,6 +64,10 @@ class RedisConnection {
   // the server the next command goes to.
   absl::Status EnsureConnected();
   bool connected() const { return ctx_ != nullptr; }
+  // While not connected: why the last attempt to connect failed, if it
+  // ended at or after `since`; OK otherwise. Lets callers queued behind
+  // that attempt fail at once instead of each waiting out the timeout.
+  absl::Status ConnectFailedSince(absl::Time since) const;
   void Disconnect();
   // The server this connection talks (or last talked) to, "HOST:PORT" or a
   // socket path; with Sentinel and no master found yet, a description of
@@ -96,6 +100,8 @@ class RedisConnection {
   redisContext* ctx_ = nullptr;
   std::string address_;
   std::string identity_;
+  absl::Status connect_failure_;
+  absl::Time connect_failed_at_ = absl::InfinitePast();
 };
 
 // "HOST:PORT" ("[v6]:PORT" too) or a path starting with '/'.

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "backends/store/redis_connection.h"
 #include "backends/store/redis_replies.h"
@@ -199,7 +200,15 @@ class RedisStore : public Store {
 template <typename Fn>
 auto RedisStore::WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
     -> decltype(fn()) {
+  const absl::Time asked = absl::Now();
   std::lock_guard<std::mutex> lock(mu);
+  // Queued behind an attempt to connect that failed meanwhile: Redis is
+  // unreachable now. Trying again would make every queued caller wait out
+  // the timeout in turn (a partition once held hellos 3 s behind each
+  // other); each waits for one attempt at most.
+  if (absl::Status down = conn.ConnectFailedSince(asked); !down.ok()) {
+    return Error(conn, "waiting for the connection", down);
+  }
   const bool was_connected = conn.connected();
   auto result = fn();
   if (absl::IsUnavailable(StatusOf(result)) && was_connected) {

@@ -131,5 +131,54 @@ TEST(ChangeFeedTest, AFailingStoreIsReportedAndPublishesNothing) {
   EXPECT_EQ(hub.latest(), 1u);
 }
 
+// Redis behind a partition: each attempt to follow it hangs for the whole
+// connect timeout, then fails. The feed must try again at once rather than
+// add its backoff on top, or the heal reaches the agents a second late.
+class PartitionedStore : public FakeStore {
+ public:
+  explicit PartitionedStore(int failures) : failures_left_(failures) {}
+
+  absl::StatusOr<uint64_t> WaitForChange(uint64_t since,
+                                         absl::Duration timeout) override {
+    {
+      absl::MutexLock l(&attempts_mu_);
+      if (failures_left_ > 0) {
+        if (last_failure_end_ != absl::InfinitePast()) {
+          idle_between_attempts_ += absl::Now() - last_failure_end_;
+        }
+        --failures_left_;
+        absl::SleepFor(kConnectTimeout);
+        last_failure_end_ = absl::Now();
+        return absl::UnavailableError("redis: connect: Connection timed out");
+      }
+    }
+    return FakeStore::WaitForChange(since, timeout);
+  }
+
+  static constexpr absl::Duration kConnectTimeout = absl::Milliseconds(700);
+
+  mutable absl::Mutex attempts_mu_;
+  int failures_left_ ABSL_GUARDED_BY(attempts_mu_);
+  absl::Time last_failure_end_ ABSL_GUARDED_BY(attempts_mu_) =
+      absl::InfinitePast();
+  absl::Duration idle_between_attempts_ ABSL_GUARDED_BY(attempts_mu_);
+};
+
+TEST(ChangeFeedTest, AStoreThatTimesOutIsRetriedWithoutAnExtraWait) {
+  // Between its four failures the backoff grows 200, 400, 800 ms (each
+  // times a random factor in [0.5, 1]): added on top of the attempts, that
+  // idles the feed 700 ms at least; counted from their start, 100 at most.
+  PartitionedStore store(/*failures=*/4);
+  ChangeHub hub(1000, store.Epoch(), 0);
+  ChangeFeed feed(&store, &hub);
+  ASSERT_TRUE(store.MergeLogins({{"10.0.0.1", kT}}, 0).ok());
+  feed.Start();
+  ASSERT_TRUE(
+      WaitForCondition([&] { return hub.latest() == 1; }, absl::Seconds(10)));
+  feed.Stop();
+  absl::MutexLock l(&store.attempts_mu_);
+  EXPECT_LT(store.idle_between_attempts_, absl::Milliseconds(300));
+}
+
 }  // namespace
 }  // namespace relaysync

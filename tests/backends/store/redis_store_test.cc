@@ -4,7 +4,11 @@
 // two coordinators on one Redis, WaitForChange, and a Sentinel failover.
 #include "backends/store/redis_store.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -130,6 +134,43 @@ std::string FreshPrefix() {
   static int n = 0;
   return absl::StrCat("test-", getpid(), "-", ++n);
 }
+
+// A loopback port whose connects hang until they time out, as into a
+// partition: a listener that never accepts, with a full backlog, so that
+// the kernel drops every further SYN.
+class BlackHole {
+ public:
+  explicit BlackHole(int port) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    const int on = 1;
+    setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = listener_ >= 0 &&
+          bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
+              0 &&
+          listen(listener_, 0) == 0;
+    // Backlog 0 queues one connection; the second one's SYN is dropped.
+    for (int i = 0; ok_ && i < 2; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+      fillers_.push_back(fd);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ~BlackHole() {
+    for (int fd : fillers_) close(fd);
+    if (listener_ >= 0) close(listener_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  int listener_ = -1;
+  bool ok_ = false;
+  std::vector<int> fillers_;
+};
 
 std::unique_ptr<RedisStore> OpenOrFail(RedisStoreOptions options) {
   absl::StatusOr<std::unique_ptr<RedisStore>> store = RedisStore::Open(options);
@@ -338,6 +379,44 @@ TEST(RedisStoreTest, ReconnectsAfterRedisRestart) {
             (std::map<std::string, int64_t>{
                 {Addr(1), kT}, {Addr(2), kT + 1}, {Addr(3), kT + 2}}));
   EXPECT_EQ(store->ChangesSince(0, 10)->size(), 3u);
+}
+
+// Redis behind a partition, several callers at once (hellos of reconnecting
+// agents): each waits out one connect timeout at most, not a queue of them.
+TEST(RedisStoreTest, CallersQueuedBehindAFailedConnectFailWithIt) {
+  RedisServer server;
+  ASSERT_EQ(server.Start(), absl::OkStatus());
+  RedisStoreOptions options;
+  options.address = server.address();
+  options.timeout = absl::Milliseconds(500);
+  std::unique_ptr<RedisStore> store = OpenOrFail(options);
+  ASSERT_NE(store, nullptr);
+  server.Stop(SIGKILL);
+  auto hole = std::make_unique<BlackHole>(server.port());
+  ASSERT_TRUE(hole->ok()) << "port " << server.port();
+
+  constexpr int kCallers = 4;
+  std::vector<absl::Duration> took(kCallers);
+  std::vector<absl::Status> status(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      const absl::Time start = absl::Now();
+      status[i] = store->Version().status();
+      took[i] = absl::Now() - start;
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  for (int i = 0; i < kCallers; ++i) {
+    EXPECT_TRUE(absl::IsUnavailable(status[i])) << status[i];
+    EXPECT_THAT(status[i].message(), HasSubstr(server.address()));
+    // One timeout, and some slack; one after another they take 2 s.
+    EXPECT_LT(took[i], absl::Seconds(1)) << "caller " << i;
+  }
+  // Redis back: the next call connects again.
+  hole.reset();
+  ASSERT_EQ(server.Restart(), absl::OkStatus());
+  EXPECT_TRUE(store->Version().ok());
 }
 
 TEST(RedisStoreTest, RestartOfARedisThatMayLoseWritesGivesANewEpoch) {

@@ -129,8 +129,8 @@ ABSL_FLAG(int, stream_max_unsent, 10000,
           "acknowledgement; beyond it the coordinator stops reading that "
           "stream until the agent takes its answers (backpressure)");
 ABSL_FLAG(absl::Duration, stall_timeout, absl::Seconds(60),
-          "a stream whose agent has not taken a message for this long is "
-          "ended (it is not reading)");
+          "a stream whose agent has not taken a message for this long (it "
+          "is not reading), or has not said hello, is ended");
 ABSL_FLAG(int, max_snapshots, 4,
           "agent streams holding a full snapshot in memory at once; others "
           "needing one wait their turn");

@@ -341,28 +341,37 @@ void SyncStream::OnWriteDone(bool ok) {
 }
 
 bool SyncStream::CheckStalled(std::chrono::steady_clock::time_point now) {
+  const auto limit = absl::ToChronoNanoseconds(shared_.stall_timeout);
+  const std::string timeout = absl::FormatDuration(shared_.stall_timeout);
   std::string host;
+  std::string why;
+  bool stalled = false;
   {
     absl::MutexLock l(&mu_);
-    if (!write_in_flight_ || end_.has_value() || finished_ ||
-        now - write_started_ <
-            absl::ToChronoNanoseconds(shared_.stall_timeout)) {
+    if (end_.has_value() || finished_) return false;
+    if (write_in_flight_ && now - write_started_ >= limit) {
+      stalled = true;
+      why = absl::StrCat("stalled, no message taken for ", timeout);
+    } else if (!hello_done_ && now - opened_ >= limit) {
+      why = absl::StrCat("no hello within ", timeout);
+    } else {
       return false;
     }
     host = host_id_.empty() ? "(before hello)" : host_id_;
-    end_ = ToGrpcStatus(absl::DeadlineExceededError(absl::StrCat(
-        "stalled: the agent took no message for ",
-        absl::FormatDuration(shared_.stall_timeout), " (--stall-timeout)")));
+    end_ = ToGrpcStatus(
+        absl::DeadlineExceededError(absl::StrCat(why, " (--stall-timeout)")));
   }
   static RateLimitedLog* const stalls = new RateLimitedLog(absl::Seconds(10));
   stalls->Log(LogLevel::kWarning,
-              absl::StrCat("agent ", host, " from ", caller_.peer,
-                           ": stalled, no message taken for ",
-                           absl::FormatDuration(shared_.stall_timeout),
+              absl::StrCat("agent ", host, " from ", caller_.peer, ": ", why,
                            "; ending its stream (--stall-timeout)"));
-  // The write the agent does not take never completes by itself: cancel
-  // it, and OnWriteDone(false) finishes the stream.
-  context_->TryCancel();
+  if (stalled) {
+    // The write the agent does not take never completes by itself: cancel
+    // it, and OnWriteDone(false) finishes the stream.
+    context_->TryCancel();
+  } else {
+    Pump();  // finishes with the status, which the client then reads
+  }
   return true;
 }
 

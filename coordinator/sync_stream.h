@@ -94,8 +94,10 @@ class SyncStream final
   // Ends the stream with `status` once the write in flight is done.
   void End(grpc::Status status);
   // Ends the stream (cancelling the write the agent does not take) when
-  // one write has been outstanding for stall_timeout at `now`. Returns
-  // whether it did. Called by the service now and then.
+  // one write has been outstanding for stall_timeout at `now`, or when the
+  // stream has been open that long without a hello (a client holding a
+  // stream and its connection for nothing). Returns whether it did.
+  // Called by the service now and then.
   bool CheckStalled(std::chrono::steady_clock::time_point now);
 
   // Keep the stream alive across work that outlives its callbacks (worker
@@ -149,6 +151,8 @@ class SyncStream final
   const SyncStreamShared shared_;
   grpc::CallbackServerContext* const context_;
   const Caller caller_;
+  const std::chrono::steady_clock::time_point opened_ =
+      std::chrono::steady_clock::now();
   AgentFeed feed_;              // thread-safe; taken after mu_ when both are
   v1::AgentMessage in_;         // the read in flight
   v1::CoordinatorMessage out_;  // the write in flight (filled under mu_)

@@ -229,6 +229,24 @@ TEST_P(MemoryBoundTest, ANonReadingClientIsHeldBackThenDisconnected) {
   ExpectPropagationWithinTwiceNormal(under_load);
 }
 
+TEST_P(MemoryBoundTest, AClientThatNeverSaysHelloIsDisconnected) {
+  // It would hold its stream, and its connection off --max-connection-idle,
+  // for as long as it liked; 200 of them would fill --max-streams.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stub = Stub(0);
+  const absl::Time start = absl::Now();
+  auto stream = stub->Sync(&ctx);
+  v1::CoordinatorMessage m;
+  EXPECT_FALSE(stream->Read(&m));
+  const grpc::Status status = stream->Finish();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(), HasSubstr("no hello within 4s"));
+  EXPECT_THAT(ReadFile(c_.dir() + "/coordinator-0.log"),
+              HasSubstr("no hello within 4s; ending its stream"));
+}
+
 TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
   const int connections =
       static_cast<int>(EnvOr("RELAYSYNC_MEMORY_CONNECTIONS", 500));

@@ -5,7 +5,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/logging.h"
+#include "common/rate_limited_log.h"
 #include "proto/relaysync/v1/limits.h"
 #include "rpc/wire.h"
 
@@ -17,6 +19,16 @@ namespace {
 
 absl::Status StoreFailed(const absl::Status& s) {
   return absl::UnavailableError(absl::StrCat("store: ", s.message()));
+}
+
+// A store read that failed for one stream. Every stream sees the same
+// failure at once (Redis loading its AOF, say) and its agent retries within
+// a second: one line for all of them every 10 s, with a count of the rest.
+void LogReadFailure(const std::string& host, absl::string_view what,
+                    const absl::Status& s) {
+  static RateLimitedLog* const log = new RateLimitedLog(absl::Seconds(10));
+  log->Log(LogLevel::kWarning,
+           absl::StrCat("agent ", host, ": ", what, ": ", s.message()));
 }
 
 }  // namespace
@@ -167,7 +179,7 @@ absl::Status AgentFeed::LoadSnapshot() {
   absl::StatusOr<Snapshot> snap = store_->ReadSnapshot();
   if (!snap.ok()) {
     absl::MutexLock l(&mu_);
-    LogWarning("agent ", host_id_, ": snapshot: ", snap.status().message());
+    LogReadFailure(host_id_, "snapshot", snap.status());
     loading_ = false;
     return StoreFailed(snap.status());
   }
@@ -223,8 +235,7 @@ absl::Status AgentFeed::LoadChanges() {
       need_snapshot_ = true;
       return absl::OkStatus();
     }
-    LogWarning("agent ", host_id_,
-               ": reading changes: ", changes.status().message());
+    LogReadFailure(host_id_, "reading changes", changes.status());
     return StoreFailed(changes.status());
   }
   if (next_version_ == since && !need_snapshot_) {

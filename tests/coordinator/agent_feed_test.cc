@@ -3,6 +3,8 @@
 // inline here (RunLoad), where the stream would post them to a worker.
 #include "coordinator/agent_feed.h"
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -300,6 +302,28 @@ TEST_F(AgentFeedTest, AFailedSnapshotReadEndsTheStreamAsUnavailable) {
   absl::Status s = feed_.RunLoad(Load::kSnapshot);
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_EQ(s.message(), "store: disk on fire");
+}
+
+TEST_F(AgentFeedTest, StoreReadFailuresOfManyStreamsAreLoggedOnce) {
+  // Redis loading its AOF: every agent's snapshot read fails, and each
+  // agent retries within a second. One line tells the operator.
+  store_.FailReads(absl::OkStatus());
+  std::vector<std::unique_ptr<AgentFeed>> feeds;
+  for (int i = 0; i < 50; ++i) {
+    feeds.push_back(
+        std::make_unique<AgentFeed>(&store_, &hub_, absl::Minutes(30)));
+    ASSERT_EQ(StartOk(*feeds.back(), HelloAt("", 0)), std::nullopt);
+  }
+  store_.FailReads(absl::UnavailableError("LOADING Redis is loading"));
+  ::testing::internal::CaptureStderr();
+  for (auto& feed : feeds) {
+    EXPECT_TRUE(absl::IsUnavailable(feed->RunLoad(Load::kSnapshot)));
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  // One line, or none if an earlier test of this process logged one in the
+  // last 10 s (the limiter is shared, as all streams of a coordinator
+  // share it); RateLimitedLogTest shows the first line goes out.
+  EXPECT_LE(std::count(log.begin(), log.end(), '\n'), 1) << log;
 }
 
 TEST_F(AgentFeedTest, AFailedChangesReadEndsTheStreamAsUnavailable) {

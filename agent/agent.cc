@@ -167,6 +167,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   CoordinatorClientOptions client_options;
   client_options.coordinators = options.coordinators;
   client_options.tls = options.tls;
+  client_options.max_queued_changes = options.max_queued_changes;
   client_options.host_id = options.host_id;
   impl->recorder = std::make_unique<LocalRecorder>(
       impl->spool.get(), impl->materializer.get(), &impl->signal);

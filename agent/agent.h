@@ -24,6 +24,8 @@ struct AgentOptions {
   std::vector<std::string> coordinators;  // gRPC targets
   std::string host_id;
   TlsFiles tls;  // mutual TLS to the coordinators, or tls.insecure
+  // See CoordinatorClientOptions::max_queued_changes.
+  size_t max_queued_changes = 100000;
   std::string db_path;
   std::string spool_dir;
   std::string notify_socket;  // empty: none

@@ -47,6 +47,11 @@ struct CoordinatorClientOptions {
   // stream stays up (see ApplyLoop in sync_session.cc).
   absl::Duration map_retry_min = absl::Seconds(1);
   absl::Duration map_retry_max = absl::Seconds(30);
+  // Changes read from the coordinator but not yet applied, at most (one
+  // message more): while the map cannot be written the agent stops
+  // reading there, and the coordinator ends the stalled stream
+  // (--stall-timeout) instead of the agent queueing every change.
+  size_t max_queued_changes = 100000;
   // The applied version is saved at most this often (re-applying after a
   // crash is harmless: deltas set absolute values).
   absl::Duration save_interval = absl::Milliseconds(200);

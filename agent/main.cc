@@ -93,6 +93,11 @@ ABSL_FLAG(bool, map_fsync, false,
           "wait for the disk after every relayers.db write; without it "
           "writes reach the kernel (and every reader) at once, and the map "
           "is resynchronized from a snapshot after a reboot");
+ABSL_FLAG(int64_t, max_queued_changes, 100000,
+          "changes taken from the coordinator but not yet written to the "
+          "map, at most: while the map cannot be written the agent stops "
+          "reading there (the coordinator ends the stalled stream, and the "
+          "agent catches up once the map is writable)");
 ABSL_FLAG(std::string, never_relay, "",
           "CIDR,... whose local logins never reach the map or the "
           "coordinator (e.g. this site's server networks), on top of the "
@@ -191,6 +196,12 @@ int RunAgent() {
     return 2;
   }
   if (options.tls.insecure) relaysync::LogWarning(relaysync::kInsecureWarning);
+  if (absl::GetFlag(FLAGS_max_queued_changes) < 1) {
+    relaysync::LogError("--max-queued-changes: must be at least 1");
+    return 2;
+  }
+  options.max_queued_changes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_changes));
   options.host_id = absl::GetFlag(FLAGS_host_id);
   if (options.host_id.empty()) options.host_id = HostName();
   if (options.host_id.empty() ||

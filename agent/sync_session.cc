@@ -95,6 +95,10 @@ bool SyncSession::Run() {
       LogWarning("agent state: ", s.message());
     }
   }
+  {
+    absl::MutexLock l(&queue_mu_);
+    cancelled_ = true;  // a reader waiting for room stops too
+  }
   context_.TryCancel();
   reader.join();
   applier.join();
@@ -295,6 +299,14 @@ void SyncSession::ReadLoop() {
       continue;
     }
     absl::MutexLock l(&queue_mu_);
+    // Bounded: while the applier cannot keep up (a map it cannot write),
+    // stop reading; gRPC's flow control holds the coordinator back.
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return queued_changes_ < with_.options->max_queued_changes || cancelled_;
+    };
+    queue_mu_.Await(absl::Condition(&room));
+    if (cancelled_) break;
+    queued_changes_ += in.changes.size() + in.entries.size();
     queue_.push_back(std::move(in));
   }
   absl::MutexLock l(&queue_mu_);
@@ -303,6 +315,7 @@ void SyncSession::ReadLoop() {
 
 void SyncSession::ApplyLoop() {
   std::deque<Incoming> batch;  // taken from the queue, not yet applied
+  size_t batch_changes = 0;    // still counted in queued_changes_
   for (;;) {
     {
       absl::MutexLock l(&queue_mu_);
@@ -311,11 +324,19 @@ void SyncSession::ApplyLoop() {
       };
       queue_mu_.Await(absl::Condition(&ready));
       if (batch.empty() && queue_.empty()) break;
-      for (Incoming& in : queue_) batch.push_back(std::move(in));
+      for (Incoming& in : queue_) {
+        batch_changes += in.changes.size() + in.entries.size();
+        batch.push_back(std::move(in));
+      }
       queue_.clear();
     }
     bool wake = false;
     absl::Status s = ApplyBatch(&batch, &wake);
+    if (batch.empty()) {
+      absl::MutexLock l(&queue_mu_);
+      queued_changes_ -= batch_changes;
+      batch_changes = 0;
+    }
     if (wake) with_.signal->Wake();
     // A local failure: the map is unwritable, corrupt or on a full disk.
     // Ending the stream would only fetch the same changes again (the

@@ -128,7 +128,11 @@ class SyncSession {
   // The reader's queue for the applier.
   absl::Mutex queue_mu_;
   std::deque<Incoming> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // Entries and deltas read but not yet applied (queued or in the
+  // applier's batch).
+  size_t queued_changes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool reading_done_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(queue_mu_) = false;  // Run() is ending
 
   // Deferred events to send again (the reader hands them to the sending
   // thread, which owns window_), and when sending may resume.

@@ -1,17 +1,24 @@
 // A relay map that stops being a Berkeley DB while the agent runs: the
 // agent keeps its stream, backs off, says what to do, and rebuilds the map
 // once the file is moved away (issue "local errors back off").
+#include <grpcpp/grpcpp.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "relaysync/v1/relaysync.grpc.pb.h"
 #include "testing/files.h"
 #include "testing/wait.h"
 #include "tests/integration/cluster.h"
@@ -88,6 +95,102 @@ TEST(MapFailureTest, AMapThatIsNotABerkeleyDbBacksOffAndIsRebuiltOnceMoved) {
   ASSERT_EQ(c.Notify(1, "192.0.2.4"), 0);
   EXPECT_TRUE(
       WaitForCondition([&] { return c.AllHave("192.0.2.4"); }, kPropagation))
+      << c.Logs();
+}
+
+// Long (IPv6, no zero group) so that the deltas fill the transport's
+// buffers soon.
+std::string FloodAddress(int64_t i) {
+  return absl::StrCat(
+      "2001:db8:aaaa:bbbb:cccc:dddd:", absl::Hex(0x1000 + (i >> 12)), ":",
+      absl::Hex(0x1000 + (i & 0xfff)));
+}
+
+// Sends `events` new logins as host "flooder" (insecure coordinator), in
+// batches of 1,000, reading the acknowledgements; returns how many were
+// acknowledged within a minute.
+int64_t Flood(const std::string& target, int64_t events) {
+  auto stub = v1::RelaySync::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = stub->Sync(&ctx);
+  std::atomic<int64_t> acked{0};
+  std::thread reader([&] {
+    v1::CoordinatorMessage m;
+    while (acked < events && stream->Read(&m)) {
+      if (m.has_ack()) acked += m.ack().event_ids_size();
+    }
+  });
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id("flooder");
+  bool ok = stream->Write(hello);
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  for (int64_t n = 0; ok && n < events; n += 1000) {
+    v1::AgentMessage batch;
+    for (int64_t i = n; i < n + 1000 && i < events; ++i) {
+      v1::LoginEvent* e = batch.mutable_logins()->add_events();
+      e->set_event_id(absl::StrCat("flooder/", i));
+      e->set_address(FloodAddress(i));
+      e->set_login_time(now);
+      e->set_user("u");
+    }
+    ok = stream->Write(batch);
+  }
+  reader.join();
+  ctx.TryCancel();
+  stream->Finish();
+  return acked;
+}
+
+TEST(MapFailureTest, ABrokenMapStopsTheAgentReadingInsteadOfQueueingAll) {
+  // 300,000 changes for an agent that cannot write its map: it reads
+  // --max-queued-changes of them and stops, and the coordinator ends the
+  // stalled stream, rather than the agent queueing every change the
+  // cluster makes for as long as the map stays broken. (A low bound here:
+  // with the default, the transport's own buffers hold the rest of this
+  // many.)
+  constexpr int64_t kEvents = 300000;
+  Cluster c(2, {"--stall-timeout=3s", "--agent-login-rate=0"});
+  c.UseInsecure();
+  c.AddAgentFlags(1, {"--max-queued-changes=1000"});
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  ASSERT_EQ(c.Notify(0, "192.0.2.1"), 0);
+  ASSERT_TRUE(
+      WaitForCondition([&] { return c.AllHave("192.0.2.1"); }, kPropagation))
+      << c.Logs();
+  const std::string db = c.Db(1);
+  testing::WriteFile(db + ".new", std::string(16384, 'x'));
+  ASSERT_EQ(rename((db + ".new").c_str(), db.c_str()), 0);
+
+  ASSERT_EQ(Flood(c.target(), kEvents), kEvents);
+  const std::string last = "ipv6:" + FloodAddress(kEvents - 1);  // map key
+  EXPECT_TRUE(WaitForCondition([&] { return c.Lookup(0, last).has_value(); },
+                               absl::Seconds(60)))
+      << "the healthy agent";
+  const std::string coordinator_log = c.dir() + "/coordinator-0.log";
+  EXPECT_TRUE(WaitForCondition(
+      [&] {
+        return absl::StrContains(ReadFile(coordinator_log),
+                                 "stalled, no message taken for 3s");
+      },
+      absl::Seconds(30)))
+      << ReadFile(coordinator_log);
+  // Memory: the queue held back (300,000 queued changes took 50 MB).
+  int64_t hwm_kb = -1;
+  for (absl::string_view line : absl::StrSplit(
+           ReadFile(absl::StrCat("/proc/", c.agent_pid(1), "/status")), '\n')) {
+    if (absl::ConsumePrefix(&line, "VmHWM:")) {
+      EXPECT_TRUE(absl::SimpleAtoi(absl::StripSuffix(line, " kB"), &hwm_kb));
+    }
+  }
+  std::cout << "agent with the broken map: VmHWM " << hwm_kb << " kB\n";
+  EXPECT_LT(hwm_kb, 40 * 1024);
+
+  // Moved away: the map is rebuilt, and every change reaches it.
+  ASSERT_EQ(unlink(db.c_str()), 0);
+  EXPECT_TRUE(
+      WaitForCondition([&] { return c.Lookup(1, last).has_value(); }, kRebuild))
       << c.Logs();
 }
 

@@ -1,7 +1,6 @@
 #include "bench/bench_cluster.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,15 +17,6 @@ int64_t MonoNanos() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-double SelfCpuSeconds() {
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
-  auto seconds = [](const struct timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-  };
-  return seconds(ru.ru_utime) + seconds(ru.ru_stime);
 }
 
 absl::StatusOr<int> StartCoordinator(

@@ -18,9 +18,6 @@ namespace relaysync::bench {
 // CLOCK_MONOTONIC in nanoseconds: the time base of every latency measured.
 int64_t MonoNanos();
 
-// User + system CPU seconds of this process so far (getrusage).
-double SelfCpuSeconds();
-
 // Starts relaysync-coordinator with `store_flags` (BenchStore::
 // CoordinatorFlags), listening on a free loopback port, and waits (20 s at
 // most) for its port file. Returns the port.

@@ -33,6 +33,7 @@
 #include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/endpoints.h"
+#include "testing/process.h"
 #include "testing/scratch_dir.h"
 
 ABSL_FLAG(std::string, coordinator, "",
@@ -274,7 +275,7 @@ CpuSample SampleCpu(const Cluster& cluster) {
   for (const auto& co : cluster.coordinators) {
     s.coordinators.push_back(co->CpuSeconds());
   }
-  s.self = SelfCpuSeconds();
+  s.self = testing::SelfCpuSeconds();
   if (cluster.store != nullptr) s.redis = cluster.store->ReadStats();
   s.machine = ReadMachineStat();
   return s;

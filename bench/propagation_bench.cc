@@ -35,6 +35,7 @@
 #include "bench/presence_tracker.h"
 #include "common/flag_names.h"
 #include "common/process.h"
+#include "testing/process.h"
 #include "testing/scratch_dir.h"
 #include "testing/wait.h"
 
@@ -387,7 +388,7 @@ CpuSample SampleCpu(const Cluster& cluster) {
   for (const auto& a : cluster.agents) {
     s.agents += std::max(0.0, a->CpuSeconds());
   }
-  s.self = SelfCpuSeconds();
+  s.self = testing::SelfCpuSeconds();
   s.redis = cluster.store->ReadStats();
   s.machine = ReadMachineStat();
   return s;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,11 +103,11 @@ bool Process::Running() {
   return pid_ > 0;
 }
 
-double Process::CpuSeconds() const {
-  if (pid_ <= 0) return -1;
+double CpuSecondsOf(pid_t pid) {
+  if (pid <= 0) return -1;
   // Fields after the parenthesised command name; utime and stime are the
   // 14th and 15th fields of the whole line.
-  const std::string stat = ReadFile(absl::StrCat("/proc/", pid_, "/stat"));
+  const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   const size_t close_paren = stat.rfind(')');
   if (close_paren == std::string::npos) return -1;
   std::istringstream rest(stat.substr(close_paren + 2));
@@ -118,6 +119,15 @@ double Process::CpuSeconds() const {
   }
   if (utime < 0 || stime < 0) return -1;
   return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+double SelfCpuSeconds() {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  auto seconds = [](const struct timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+  };
+  return seconds(ru.ru_utime) + seconds(ru.ru_stime);
 }
 
 int RunCommand(const std::vector<std::string>& argv, std::string* output,

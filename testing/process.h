@@ -16,6 +16,12 @@
 
 namespace relaysync::testing {
 
+// User + system CPU seconds process `pid` has used so far (/proc/PID/stat);
+// -1 if it cannot be read.
+double CpuSecondsOf(pid_t pid);
+// The same for this process (getrusage).
+double SelfCpuSeconds();
+
 // One child process. Not thread-safe. The destructor SIGKILLs and reaps a
 // child that is still running.
 class Process {
@@ -46,9 +52,8 @@ class Process {
   bool Running();
   // The child's pid; -1 once it is reaped.
   pid_t pid() const { return pid_; }
-  // User + system CPU seconds the child has used so far (/proc/PID/stat);
-  // -1 if it cannot be read.
-  double CpuSeconds() const;
+  // User + system CPU seconds the child has used so far; -1 if none.
+  double CpuSeconds() const { return CpuSecondsOf(pid_); }
 
  private:
   pid_t pid_ = -1;

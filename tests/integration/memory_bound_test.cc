@@ -30,6 +30,7 @@
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/tls.h"
 #include "testing/files.h"
+#include "testing/process.h"
 #include "testing/wait.h"
 #include "tests/integration/cluster.h"
 
@@ -277,6 +278,10 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
     return reinterpret_cast<void*>(static_cast<uintptr_t>(3 * i + kind));
   };
   const absl::Time start = absl::Now();
+  // Who spends the two CPUs while the flood is opened: this process (the
+  // flood's TLS handshakes, and the probes) against the coordinator.
+  const double self_cpu_before = testing::SelfCpuSeconds();
+  const double coordinator_cpu_before = testing::CpuSecondsOf(pid_);
   // Opened in waves, as fast as this process can handshake: thousands at
   // once would overflow the listen backlog (4,096) and leave handshakes
   // waiting on this process longer than the coordinator's 10 s handshake
@@ -337,6 +342,11 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
     drain(absl::Now() + absl::Milliseconds(100));
     under_load.push_back(Propagate());
   }
+  const absl::Duration flood_time = absl::Now() - start;
+  std::cerr << "CPU over the " << flood_time << " of the flood: this process "
+            << testing::SelfCpuSeconds() - self_cpu_before
+            << " s, the coordinator "
+            << testing::CpuSecondsOf(pid_) - coordinator_cpu_before << " s\n";
   const double open_mb = ProcMb(pid_, "VmRSS:");
   const int open_fds = OpenFds(pid_);
   std::cerr << connections << " connections in " << absl::Now() - start << ": "

@@ -205,7 +205,7 @@ void LogTailer::Close(Reader* reader) {
 }
 
 absl::Status LogTailer::Start(LineCallback callback) {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::MutexLock lock(&lifecycle_mu_);
   if (started_) {
     return absl::FailedPreconditionError(
         absl::StrCat("log ", options_.path, ": tailer started twice"));
@@ -263,7 +263,7 @@ absl::Status LogTailer::Start(LineCallback callback) {
 }
 
 void LogTailer::Stop() {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::MutexLock lock(&lifecycle_mu_);
   if (!started_ || stopped_) return;
   stopped_ = true;
   stop_.store(true);

@@ -10,12 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/tail_state.h"
 #include "common/rate_limited_log.h"
@@ -121,11 +122,11 @@ class LogTailer {
 
   const Options options_;
   LineCallback callback_;
-  std::mutex lifecycle_mu_;  // serializes Start and Stop
-  std::thread thread_;
+  absl::Mutex lifecycle_mu_;  // serializes Start and Stop
+  std::thread thread_ ABSL_GUARDED_BY(lifecycle_mu_);
   std::atomic<bool> stop_{false};
-  bool started_ = false;
-  bool stopped_ = false;
+  bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
 
   // The rest is used by one thread at a time: Start() before the tailer
   // thread exists, then the tailer thread, then Stop() after joining it.

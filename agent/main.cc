@@ -5,17 +5,17 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/local_login.h"
@@ -163,6 +163,12 @@ std::string HostName() {
   return buf;
 }
 
+// Set by the signal thread, waited for by RunAgent.
+struct StopState {
+  absl::Mutex mu;
+  bool stop ABSL_GUARDED_BY(mu) = false;
+};
+
 int RunAgent() {
   // glibc gives threads their own malloc arenas, up to 8 per CPU. Every
   // coordinator reconnect starts new stream threads, and memory an old one
@@ -257,22 +263,19 @@ int RunAgent() {
         "only mirrors the cluster state");
   }
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stop = false;
+  StopState state;
   relaysync::HandleStopSignals([&](int sig) {
     relaysync::LogInfo("signal ", sig, ": shutting down");
-    std::lock_guard<std::mutex> l(mu);
-    stop = true;
-    cv.notify_all();
+    absl::MutexLock l(&state.mu);
+    state.stop = true;
   }).detach();
   auto agent = relaysync::Agent::Start(options, relaysync::SystemClock::Get());
   if (!agent.ok()) {
     relaysync::LogError(agent.status().message());
     return 1;
   }
-  std::unique_lock<std::mutex> l(mu);
-  cv.wait(l, [&] { return stop; });
+  absl::MutexLock l(&state.mu);
+  state.mu.Await(absl::Condition(&state.stop));
   (*agent)->Stop();
   return 0;
 }

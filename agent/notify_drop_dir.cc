@@ -161,22 +161,20 @@ absl::Status NotifyDropDir::Start(Sink sink) {
 
 void NotifyDropDir::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     if (!started_ || stop_) return;
     stop_ = true;
   }
-  cv_.notify_all();
   thread_.join();
 }
 
 void NotifyDropDir::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   while (!stop_) {
-    l.unlock();
+    mu_.Unlock();
     Drain();
-    l.lock();
-    cv_.wait_for(l, absl::ToChronoMilliseconds(options_.interval),
-                 [this] { return stop_; });
+    mu_.Lock();
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.interval);
   }
 }
 

@@ -17,13 +17,13 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/event_source.h"
 #include "agent/local_login.h"
@@ -83,10 +83,9 @@ class NotifyDropDir : public EventSource {
   const Options options_;
   Sink sink_;
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  bool started_ = false;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ = false;  // set by Start(), before the thread exists
   std::atomic<uint64_t> taken_{0};
   std::atomic<uint64_t> refused_{0};
   RateLimitedLog refuse_log_{absl::Minutes(1)};

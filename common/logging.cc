@@ -2,30 +2,34 @@
 
 #include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace relaysync {
 namespace {
 
-std::mutex& Mu() {
-  static std::mutex* mu = new std::mutex;
-  return *mu;
-}
-std::string& Program() {
-  static std::string* name = new std::string("relaysync");
-  return *name;
+// mu also keeps each line whole on stderr. Never destroyed: threads may
+// still log while the program exits.
+struct Output {
+  absl::Mutex mu;
+  std::string program ABSL_GUARDED_BY(mu) = "relaysync";
+};
+Output& Out() {
+  static Output* out = new Output;
+  return *out;
 }
 std::atomic<bool> quiet{false};
 
 }  // namespace
 
 void SetLogProgramName(absl::string_view name) {
-  std::lock_guard<std::mutex> l(Mu());
-  Program() = std::string(name);
+  Output& out = Out();
+  absl::MutexLock l(&out.mu);
+  out.program = std::string(name);
 }
 
 void SetLogQuiet(bool q) { quiet = q; }
@@ -37,9 +41,10 @@ void LogLine(LogLevel level, absl::string_view message) {
                                                   : "ERROR: ";
   std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
                                       absl::UTCTimeZone());
-  std::lock_guard<std::mutex> l(Mu());
-  std::fprintf(stderr, "%s %s: %s%.*s\n", time.c_str(), Program().c_str(), tag,
-               static_cast<int>(message.size()), message.data());
+  Output& out = Out();
+  absl::MutexLock l(&out.mu);
+  std::fprintf(stderr, "%s %s: %s%.*s\n", time.c_str(), out.program.c_str(),
+               tag, static_cast<int>(message.size()), message.data());
   std::fflush(stderr);
 }
 

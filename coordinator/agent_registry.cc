@@ -5,25 +5,25 @@
 namespace relaysync {
 
 int AgentRegistry::Add(AgentInfo info) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   int handle = next_++;
   agents_[handle] = std::move(info);
   return handle;
 }
 
 void AgentRegistry::SetApplied(int handle, uint64_t version) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   auto it = agents_.find(handle);
   if (it != agents_.end()) it->second.applied_version = version;
 }
 
 void AgentRegistry::Remove(int handle) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   agents_.erase(handle);
 }
 
 std::vector<AgentInfo> AgentRegistry::List() const {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   std::vector<AgentInfo> out;
   for (const auto& [handle, info] : agents_) out.push_back(info);
   return out;

@@ -7,9 +7,11 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace relaysync {
 
@@ -37,9 +39,9 @@ class AgentRegistry {
 
  private:
   std::atomic<int64_t> rejected_{0};
-  mutable std::mutex mu_;
-  std::map<int, AgentInfo> agents_;
-  int next_ = 0;
+  mutable absl::Mutex mu_;
+  std::map<int, AgentInfo> agents_ ABSL_GUARDED_BY(mu_);
+  int next_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace relaysync

@@ -10,12 +10,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
+#include <chrono>
 #include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
 #include "common/logging.h"
@@ -102,9 +103,8 @@ struct Coordinator::Impl {
   int port = 0;
   int health_port = 0;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
+  absl::Mutex mu;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
   std::thread expirer;
 
   void ExpiryLoop() {
@@ -113,9 +113,9 @@ struct Coordinator::Impl {
     Backoff backoff(options.expire_interval,
                     std::max(options.expire_interval, absl::Minutes(1)));
     RateLimitedLog warnings(absl::Minutes(1));
-    std::unique_lock<std::mutex> l(mu);
+    absl::MutexLock l(&mu);
     while (!stopping) {
-      l.unlock();
+      mu.Unlock();
       absl::Status s = writer->ExpireNow();
       absl::Duration wait = options.expire_interval;
       if (s.ok()) {
@@ -129,9 +129,8 @@ struct Coordinator::Impl {
                                   "works, retrying at least every ",
                                   absl::FormatDuration(backoff.max())));
       }
-      l.lock();
-      cv.wait_for(l, absl::ToChronoMicroseconds(wait),
-                  [this] { return stopping; });
+      mu.Lock();
+      mu.AwaitWithTimeout(absl::Condition(&stopping), wait);
     }
   }
 };
@@ -265,16 +264,15 @@ void Coordinator::Reload() {
 }
 
 void Coordinator::Wait() {
-  std::unique_lock<std::mutex> l(impl_->mu);
-  impl_->cv.wait(l, [this] { return impl_->stopping; });
+  absl::MutexLock l(&impl_->mu);
+  impl_->mu.Await(absl::Condition(&impl_->stopping));
 }
 
 void Coordinator::Shutdown() {
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    absl::MutexLock l(&impl_->mu);
     if (impl_->stopping) return;
     impl_->stopping = true;
-    impl_->cv.notify_all();
   }
   SetServing(impl_->server.get(), false);
   if (impl_->health_server != nullptr) {

@@ -3,19 +3,19 @@
 // See docs/operations.md and --help.
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
@@ -207,6 +207,14 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+// What main shares with the signal thread and with gRPC's log callback. A
+// stop signal may arrive before the coordinator exists.
+struct StopState {
+  absl::Mutex mu;
+  relaysync::Coordinator* running ABSL_GUARDED_BY(mu) = nullptr;
+  bool stop_requested ABSL_GUARDED_BY(mu) = false;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,30 +233,26 @@ int main(int argc, char** argv) {
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();
 
-  // A stop signal may arrive before the coordinator exists.
-  std::mutex mu;
-  std::condition_variable cv;
-  relaysync::Coordinator* running = nullptr;
-  bool stop_requested = false;
+  StopState state;
   relaysync::RouteGrpcLogs([&](absl::string_view reason) {
-    // try_lock: the stop handler holds mu while the server shuts down.
-    std::unique_lock<std::mutex> l(mu, std::try_to_lock);
-    if (l.owns_lock() && running != nullptr) running->RefusedHandshake(reason);
+    // TryLock: the stop handler holds mu while the server shuts down.
+    if (!state.mu.TryLock()) return;
+    if (state.running != nullptr) state.running->RefusedHandshake(reason);
+    state.mu.Unlock();
   });
   relaysync::HandleStopSignals(
       [&](int sig) {
         relaysync::LogInfo("signal ", sig, ": shutting down");
-        std::lock_guard<std::mutex> l(mu);
-        stop_requested = true;
-        cv.notify_all();
-        if (running != nullptr) running->Shutdown();
+        absl::MutexLock l(&state.mu);
+        state.stop_requested = true;
+        if (state.running != nullptr) state.running->Shutdown();
       },
       [&] {
         relaysync::LogInfo(
             "SIGHUP: re-reading the policy, reopening the "
             "audit log");
-        std::lock_guard<std::mutex> l(mu);
-        if (running != nullptr) running->Reload();
+        absl::MutexLock l(&state.mu);
+        if (state.running != nullptr) state.running->Reload();
       })
       .detach();
 
@@ -367,9 +371,9 @@ int main(int argc, char** argv) {
                               "(--redis); retrying with backoff, at least "
                               "every ",
                               absl::FormatDuration(backoff.max())));
-    std::unique_lock<std::mutex> l(mu);
-    if (cv.wait_for(l, absl::ToChronoMicroseconds(backoff.Next()),
-                    [&] { return stop_requested; })) {
+    absl::MutexLock l(&state.mu);
+    if (state.mu.AwaitWithTimeout(absl::Condition(&state.stop_requested),
+                                  backoff.Next())) {
       return 0;
     }
   }
@@ -384,12 +388,12 @@ int main(int argc, char** argv) {
     }
   }
   {
-    std::lock_guard<std::mutex> l(mu);
-    running = coordinator.get();
-    if (stop_requested) running->Shutdown();
+    absl::MutexLock l(&state.mu);
+    state.running = coordinator.get();
+    if (state.stop_requested) state.running->Shutdown();
   }
   coordinator->Wait();
-  std::lock_guard<std::mutex> l(mu);
-  running = nullptr;
+  absl::MutexLock l(&state.mu);
+  state.running = nullptr;
   return 0;
 }

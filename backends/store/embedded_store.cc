@@ -63,7 +63,7 @@ std::string EmbeddedStore::Name() const {
 absl::Status EmbeddedStore::RunTxn(absl::string_view what, bool mutating,
                                    const TxnBody& body,
                                    const std::function<void()>& committed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (int attempt = 1;; ++attempt) {
     DB_TXN* raw = nullptr;
     int err = env_->txn_begin(env_, nullptr, &raw, 0);
@@ -107,7 +107,7 @@ absl::StatusOr<MutationResult> EmbeddedStore::Mutate(absl::string_view what,
         if (s.ok()) result = std::move(txn.result());
         return s;
       },
-      [&] { Committed(result.changes); });
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Committed(result.changes); });
   if (!s.ok()) return s;
   return result;
 }

@@ -10,7 +10,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -115,7 +114,8 @@ class EmbeddedStore : public Store {
   // in commit order.
   absl::Status RunTxn(absl::string_view what, bool mutating,
                       const TxnBody& body,
-                      const std::function<void()>& committed = nullptr);
+                      const std::function<void()>& committed = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // RunTxn for a mutation: `body` applies rules through the Txn, which
   // gives each visible change the next version; the same transaction then
   // appends them to the change log, trims it and updates the counters.
@@ -130,12 +130,13 @@ class EmbeddedStore : public Store {
   absl::StatusOr<uint64_t> ReadMetaU64(const char* key);
   // Keeps a commit's changes for ChangesSince and wakes WaitForChange.
   // Called in commit order.
-  void Committed(const std::vector<StateChange>& changes);
+  void Committed(const std::vector<StateChange>& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ChangesSince from memory; false when memory does not reach back to
   // `since`.
   bool RecentChanges(uint64_t since, size_t limit,
                      std::vector<StateChange>* out);
-  void MaybeCheckpoint();
+  void MaybeCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Close();
 
   // Statuses naming the data dir and the operation. DbError maps a
@@ -144,7 +145,8 @@ class EmbeddedStore : public Store {
   absl::Status Corrupt(absl::string_view what) const;
 
   const EmbeddedStoreOptions options_;
-  std::mutex mu_;  // serializes every call after Open
+  // Fixed once opened (Close runs in the destructor). The handles are
+  // free-threaded (DB_THREAD); mu_ serializes the transactions using them.
   int lock_fd_ = -1;
   __db_env* env_ = nullptr;
   __db* records_ = nullptr;    // address -> record
@@ -152,13 +154,15 @@ class EmbeddedStore : public Store {
   __db* by_delete_ = nullptr;  // tombstones: (delete_time, address)
   __db* changelog_ = nullptr;
   __db* meta_ = nullptr;
-  std::string epoch_;  // fixed once opened
-  int commits_since_checkpoint_ = 0;
+  std::string epoch_;
+
+  absl::Mutex mu_;  // serializes every call after Open
+  int commits_since_checkpoint_ ABSL_GUARDED_BY(mu_) = 0;
 
   // The version of the last commit and the latest changes (dense, ending
   // at that version), for WaitForChange and ChangesSince: neither waits
   // behind mu_, held across whole transactions.
-  absl::Mutex committed_mu_;
+  absl::Mutex committed_mu_ ABSL_ACQUIRED_AFTER(mu_);
   uint64_t committed_version_ ABSL_GUARDED_BY(committed_mu_) = 0;
   std::deque<StateChange> recent_ ABSL_GUARDED_BY(committed_mu_);
 };

@@ -134,7 +134,9 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Open(
   s = store->LoadScripts();
   if (!s.ok()) return s;
   absl::StatusOr<Info> info =
-      store->WithRetry([&] { return store->ReadInfo(*store->conn_, "open"); });
+      store->WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
+        return store->ReadInfo(*store->conn_, "open");
+      });
   if (!info.ok()) return info.status();
   store->WarnIfNotDurable();
   return store;
@@ -143,12 +145,12 @@ absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Open(
 std::string RedisStore::Name() const { return name_; }
 
 std::string RedisStore::Epoch() const {
-  std::lock_guard<std::mutex> lock(epoch_mu_);
+  absl::MutexLock lock(&epoch_mu_);
   return epoch_;
 }
 
 void RedisStore::NoteEpoch(const std::string& epoch) {
-  std::lock_guard<std::mutex> lock(epoch_mu_);
+  absl::MutexLock lock(&epoch_mu_);
   if (epoch == epoch_) return;
   if (!epoch_.empty()) {
     LogWarning(name_, ": epoch changed from ", epoch_, " to ", epoch,
@@ -177,7 +179,7 @@ absl::Status RedisStore::ReplyError(const RedisConnection& conn,
 }
 
 absl::Status RedisStore::LoadScripts() {
-  return WithRetry([&]() -> absl::Status {
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     std::vector<std::vector<std::string>> commands;
     for (int i = 0; i < redis::kScriptCount; ++i) {
       commands.push_back(
@@ -200,7 +202,7 @@ void RedisStore::WarnIfNotDurable() {
   std::string appendonly, appendfsync;
   bool no_run_id = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     absl::StatusOr<std::vector<RedisReply>> replies = conn_->Pipeline(
         {{"CONFIG", "GET", "appendonly"}, {"CONFIG", "GET", "appendfsync"}});
     // CONFIG may be renamed or denied by an ACL: then say nothing.
@@ -320,16 +322,17 @@ absl::StatusOr<MutationResult> RedisStore::MergeLogins(
   size_t pick = next_merge_.fetch_add(1) % n;
   for (size_t i = 0; i < n; ++i) {
     MergeConnection& candidate = *merge_conns_[(pick + i) % n];
-    if (candidate.mu.try_lock()) {
-      candidate.mu.unlock();
+    if (candidate.mu.TryLock()) {
+      candidate.mu.Unlock();
       pick = (pick + i) % n;
       break;
     }
   }
   MergeConnection& m = *merge_conns_[pick];
-  return WithRetry(m.mu, *m.conn, [&] {
-    return Mutate(*m.conn, "merge logins", Script::kMerge, &*argv);
-  });
+  return WithRetry(
+      m.mu, m.conn.get(), [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) {
+        return Mutate(*m.conn, "merge logins", Script::kMerge, &*argv);
+      });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
@@ -345,7 +348,9 @@ absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
   argv->push_back(absl::StrCat(ticks));
   argv->push_back(absl::StrCat(ticks - 1));
   argv->push_back(redis::PackAttribution(who));
-  return WithRetry([&] { return Mutate(*conn_, "put", Script::kPut, &*argv); });
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return Mutate(*conn_, "put", Script::kPut, &*argv);
+  });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Delete(
@@ -362,8 +367,9 @@ absl::StatusOr<MutationResult> RedisStore::Delete(
   if (!argv.ok()) return argv.status();
   argv->push_back(absl::StrCat(now));
   argv->insert(argv->end(), addresses.begin(), addresses.end());
-  return WithRetry(
-      [&] { return Mutate(*conn_, "delete", Script::kDelete, &*argv); });
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return Mutate(*conn_, "delete", Script::kDelete, &*argv);
+  });
 }
 
 absl::StatusOr<MutationResult> RedisStore::Expire(int64_t cutoff,
@@ -373,8 +379,9 @@ absl::StatusOr<MutationResult> RedisStore::Expire(int64_t cutoff,
   if (!argv.ok()) return argv.status();
   argv->push_back(Threshold(cutoff));
   argv->push_back(Threshold(forget_before));
-  return WithRetry(
-      [&] { return Mutate(*conn_, "expire", Script::kExpire, &*argv); });
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return Mutate(*conn_, "expire", Script::kExpire, &*argv);
+  });
 }
 
 absl::StatusOr<uint64_t> RedisStore::WaitForChange(uint64_t since,
@@ -382,7 +389,7 @@ absl::StatusOr<uint64_t> RedisStore::WaitForChange(uint64_t since,
   const std::string epoch = Epoch();
   const absl::Time deadline = absl::Now() + timeout;
   const char* what = "wait for change";
-  std::lock_guard<std::mutex> lock(wait_mu_);
+  absl::MutexLock lock(&wait_mu_);
   for (;;) {
     absl::Status failure;
     absl::StatusOr<Info> info = ReadInfo(*wait_conn_, what);

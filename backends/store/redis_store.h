@@ -10,12 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "backends/store/redis_connection.h"
@@ -150,15 +151,19 @@ class RedisStore : public Store {
   // returns EXEC's reply (element i + 1 answers reads[i]), consistent.
   absl::StatusOr<RedisReply> Transaction(
       const char* what, const std::vector<std::vector<std::string>>& reads,
-      Info* info);
+      Info* info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `fn` (which uses `conn`) under `mu`, once more if a connection
   // that was up failed with Unavailable. Without arguments: conn_, mu_.
+  // `fn` is a lambda marked ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) with `mu`
+  // spelled as the caller names it (mu_, m.mu), which the analysis cannot
+  // match with the reference `mu` taken here: so it does not check this one.
   template <typename Fn>
-  auto WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
+  ABSL_NO_THREAD_SAFETY_ANALYSIS auto WithRetry(absl::Mutex& mu,
+                                                RedisConnection* conn, Fn fn)
       -> decltype(fn());
   template <typename Fn>
   auto WithRetry(Fn fn) -> decltype(fn()) {
-    return WithRetry(mu_, *conn_, std::move(fn));
+    return WithRetry(mu_, conn_.get(), std::move(fn));
   }
   static const absl::Status& StatusOf(const absl::Status& s) { return s; }
   template <typename T>
@@ -178,38 +183,40 @@ class RedisStore : public Store {
 
   const RedisStoreOptions options_;
   const std::string name_;
-  std::vector<std::string> keys_;  // redis::KeyIndex order
-
-  std::mutex mu_;  // guards conn_, and orders the commands on it
-  std::unique_ptr<RedisConnection> conn_;
-  std::mutex wait_mu_;  // guards wait_conn_
-  std::unique_ptr<RedisConnection> wait_conn_;
-  struct MergeConnection {
-    std::mutex mu;
-    std::unique_ptr<RedisConnection> conn;
-  };
-  std::vector<std::unique_ptr<MergeConnection>> merge_conns_;
-  std::atomic<unsigned> next_merge_{0};
-
+  std::vector<std::string> keys_;          // redis::KeyIndex order
   std::string shas_[redis::kScriptCount];  // fixed after Open
 
-  mutable std::mutex epoch_mu_;
-  std::string epoch_;
+  // Each connection is made in the constructor and used under its mutex,
+  // which also orders the commands on it.
+  absl::Mutex mu_;
+  std::unique_ptr<RedisConnection> conn_ ABSL_PT_GUARDED_BY(mu_);
+  absl::Mutex wait_mu_;
+  std::unique_ptr<RedisConnection> wait_conn_ ABSL_PT_GUARDED_BY(wait_mu_);
+  struct MergeConnection {
+    absl::Mutex mu;
+    std::unique_ptr<RedisConnection> conn ABSL_PT_GUARDED_BY(mu);
+  };
+  std::vector<std::unique_ptr<MergeConnection>>
+      merge_conns_;  // fixed after construction
+  std::atomic<unsigned> next_merge_{0};
+
+  mutable absl::Mutex epoch_mu_;
+  std::string epoch_ ABSL_GUARDED_BY(epoch_mu_);
 };
 
 template <typename Fn>
-auto RedisStore::WithRetry(std::mutex& mu, RedisConnection& conn, Fn fn)
+auto RedisStore::WithRetry(absl::Mutex& mu, RedisConnection* conn, Fn fn)
     -> decltype(fn()) {
   const absl::Time asked = absl::Now();
-  std::lock_guard<std::mutex> lock(mu);
+  absl::MutexLock lock(&mu);
   // Queued behind an attempt to connect that failed meanwhile: Redis is
   // unreachable now. Trying again would make every queued caller wait out
   // the timeout in turn (a partition once held hellos 3 s behind each
   // other); each waits for one attempt at most.
-  if (absl::Status down = conn.ConnectFailedSince(asked); !down.ok()) {
-    return Error(conn, "waiting for the connection", down);
+  if (absl::Status down = conn->ConnectFailedSince(asked); !down.ok()) {
+    return Error(*conn, "waiting for the connection", down);
   }
-  const bool was_connected = conn.connected();
+  const bool was_connected = conn->connected();
   auto result = fn();
   if (absl::IsUnavailable(StatusOf(result)) && was_connected) {
     result = fn();

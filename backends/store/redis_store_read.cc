@@ -72,39 +72,41 @@ absl::StatusOr<RedisReply> RedisStore::Transaction(
 
 absl::StatusOr<Snapshot> RedisStore::ReadSnapshot() {
   const char* what = "read snapshot";
-  return WithRetry([&]() -> absl::StatusOr<Snapshot> {
-    Info info;
-    absl::StatusOr<RedisReply> exec =
-        Transaction(what, {{"HGETALL", keys_[redis::kRecKey]}}, &info);
-    if (!exec.ok()) return exec.status();
-    const redisReply* records = (*exec)->element[1];
-    Snapshot snapshot;
-    snapshot.version = info.version;
-    snapshot.epoch = info.epoch;
-    snapshot.entries.reserve(
-        static_cast<size_t>(std::max<int64_t>(0, info.count)));
-    for (size_t i = 0; i + 1 < ReplyArraySize(records); i += 2) {
-      const redisReply* key = records->element[i];
-      const redisReply* value = records->element[i + 1];
-      int64_t login_time, delete_time;
-      if (!redis::ParseRecord(absl::string_view(value->str, value->len),
-                              &login_time, &delete_time)) {
-        return Error(*conn_, what,
-                     absl::DataLossError(absl::StrCat(
-                         "record of ", ReplyText(key), ": bad value \"",
-                         ReplyText(value), "\"")));
-      }
-      if (login_time > delete_time) {
-        snapshot.entries.push_back({ReplyText(key), login_time});
-      }
-    }
-    return snapshot;
-  });
+  return WithRetry(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<Snapshot> {
+        Info info;
+        absl::StatusOr<RedisReply> exec =
+            Transaction(what, {{"HGETALL", keys_[redis::kRecKey]}}, &info);
+        if (!exec.ok()) return exec.status();
+        const redisReply* records = (*exec)->element[1];
+        Snapshot snapshot;
+        snapshot.version = info.version;
+        snapshot.epoch = info.epoch;
+        snapshot.entries.reserve(
+            static_cast<size_t>(std::max<int64_t>(0, info.count)));
+        for (size_t i = 0; i + 1 < ReplyArraySize(records); i += 2) {
+          const redisReply* key = records->element[i];
+          const redisReply* value = records->element[i + 1];
+          int64_t login_time, delete_time;
+          if (!redis::ParseRecord(absl::string_view(value->str, value->len),
+                                  &login_time, &delete_time)) {
+            return Error(*conn_, what,
+                         absl::DataLossError(absl::StrCat(
+                             "record of ", ReplyText(key), ": bad value \"",
+                             ReplyText(value), "\"")));
+          }
+          if (login_time > delete_time) {
+            snapshot.entries.push_back({ReplyText(key), login_time});
+          }
+        }
+        return snapshot;
+      });
 }
 
 absl::StatusOr<std::vector<AttributedEntry>> RedisStore::ReadAttributed() {
   const char* what = "read attributed entries";
-  return WithRetry([&]() -> absl::StatusOr<std::vector<AttributedEntry>> {
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                       mu_) -> absl::StatusOr<std::vector<AttributedEntry>> {
     Info info;
     absl::StatusOr<RedisReply> exec =
         Transaction(what,
@@ -177,7 +179,8 @@ absl::StatusOr<std::vector<StateChange>> RedisStore::ChangesSince(
       reads.push_back({"XRANGE", log, from, "+"});
     }
   }
-  return WithRetry([&]() -> absl::StatusOr<std::vector<StateChange>> {
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                       mu_) -> absl::StatusOr<std::vector<StateChange>> {
     Info info;
     absl::StatusOr<RedisReply> exec = Transaction(what, reads, &info);
     if (!exec.ok()) return exec.status();
@@ -229,20 +232,25 @@ absl::StatusOr<std::vector<StateChange>> RedisStore::ChangesSince(
 
 absl::StatusOr<uint64_t> RedisStore::Version() {
   absl::StatusOr<Info> info =
-      WithRetry([&] { return ReadInfo(*conn_, "read version"); });
+      WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return ReadInfo(*conn_, "read version");
+      });
   if (!info.ok()) return info.status();
   return info->version;
 }
 
 absl::StatusOr<int64_t> RedisStore::EntryCount() {
   absl::StatusOr<Info> info =
-      WithRetry([&] { return ReadInfo(*conn_, "read entry count"); });
+      WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return ReadInfo(*conn_, "read entry count");
+      });
   if (!info.ok()) return info.status();
   return info->count;
 }
 
 absl::StatusOr<int64_t> RedisStore::CountLaterThan(int64_t ticks) {
-  return WithRetry([&]() -> absl::StatusOr<int64_t> {
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                       mu_) -> absl::StatusOr<int64_t> {
     const char* what = "count later entries";
     absl::StatusOr<RedisReply> reply =
         conn_->Command({"ZCOUNT", keys_[1], absl::StrCat("(", ticks), "+inf"});

@@ -26,9 +26,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/cluster.h"
+#include "testing/login_load.h"
 #include "testing/redis_server.h"
-#include "tests/integration/cluster.h"
-#include "tests/integration/login_load.h"
 
 ABSL_FLAG(int, agents, 4, "agents (1-8)");
 ABSL_FLAG(int, coordinators, 2, "coordinators sharing Redis (1-4)");

@@ -10,9 +10,9 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/cluster.h"
 #include "testing/redis_server.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
 
 namespace relaysync {
 namespace {

@@ -1,6 +1,6 @@
 // A coordinator and three agents as real processes on loopback: logins,
 // admin commands, expiry and crashes of either side.
-#include "tests/integration/cluster.h"
+#include "testing/cluster.h"
 
 #include <signal.h>
 

@@ -19,9 +19,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
+#include "testing/cluster.h"
 #include "testing/files.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
 
 namespace relaysync {
 namespace {

@@ -29,10 +29,10 @@
 #include "gtest/gtest.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
 #include "rpc/tls.h"
+#include "testing/cluster.h"
 #include "testing/files.h"
 #include "testing/process.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
 
 namespace relaysync {
 namespace {

@@ -18,9 +18,9 @@
 #include "agent/notify_drop_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/cluster.h"
 #include "testing/files.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
 
 namespace relaysync {
 namespace {

@@ -17,11 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "testing/cluster.h"
+#include "testing/login_load.h"
+#include "testing/netns.h"
 #include "testing/redis_server.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
-#include "tests/integration/login_load.h"
-#include "tests/integration/netns.h"
 
 namespace relaysync {
 namespace {

@@ -13,12 +13,12 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/cluster.h"
 #include "testing/files.h"
 #include "testing/process.h"
 #include "testing/redis_server.h"
 #include "testing/scratch_dir.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
 
 namespace relaysync {
 namespace {

@@ -11,9 +11,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/cluster.h"
 #include "testing/redis_server.h"
 #include "testing/wait.h"
-#include "tests/integration/cluster.h"
 
 namespace relaysync {
 namespace {

@@ -2,8 +2,8 @@
 // as `relaysync-agent notify` sends them (NotifyDurably: OK once the agent
 // has spooled the login, or it is in the drop directory), and a checker
 // that says which confirmed logins are missing from which maps.
-#ifndef RELAYSYNC_TESTS_INTEGRATION_LOGIN_LOAD_H_
-#define RELAYSYNC_TESTS_INTEGRATION_LOGIN_LOAD_H_
+#ifndef RELAYSYNC_TESTING_LOGIN_LOAD_H_
+#define RELAYSYNC_TESTING_LOGIN_LOAD_H_
 
 #include <atomic>
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "tests/integration/netns.h"
+#include "testing/netns.h"
 
 namespace relaysync::testing {
 
@@ -89,4 +89,4 @@ absl::Duration TimeToConverge(MapChecker* checker, absl::Duration timeout);
 
 }  // namespace relaysync::testing
 
-#endif  // RELAYSYNC_TESTS_INTEGRATION_LOGIN_LOAD_H_
+#endif  // RELAYSYNC_TESTING_LOGIN_LOAD_H_

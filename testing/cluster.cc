@@ -1,4 +1,4 @@
-#include "tests/integration/cluster.h"
+#include "testing/cluster.h"
 
 #include <signal.h>
 #include <unistd.h>

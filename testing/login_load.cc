@@ -1,4 +1,4 @@
-#include "tests/integration/login_load.h"
+#include "testing/login_load.h"
 
 #include "absl/strings/str_cat.h"
 #include "agent/local_login.h"

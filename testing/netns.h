@@ -5,8 +5,8 @@
 // Needs root (CI runs as root); creation failures are test failures, never
 // skips. Everything is deleted by the destructors, and namespaces left by
 // a test that was killed are swept by the next one.
-#ifndef RELAYSYNC_TESTS_INTEGRATION_NETNS_H_
-#define RELAYSYNC_TESTS_INTEGRATION_NETNS_H_
+#ifndef RELAYSYNC_TESTING_NETNS_H_
+#define RELAYSYNC_TESTING_NETNS_H_
 
 #include <memory>
 #include <string>
@@ -71,4 +71,4 @@ class VethLink {
 
 }  // namespace relaysync::testing
 
-#endif  // RELAYSYNC_TESTS_INTEGRATION_NETNS_H_
+#endif  // RELAYSYNC_TESTING_NETNS_H_

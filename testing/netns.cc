@@ -1,4 +1,4 @@
-#include "tests/integration/netns.h"
+#include "testing/netns.h"
 
 #include <errno.h>
 #include <fcntl.h>

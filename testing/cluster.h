@@ -5,8 +5,8 @@
 // failover. Every connection is mutual TLS, with certificates made by
 // scripts/make-certs.sh in <dir>/tls: the coordinator's (localhost and
 // 127.0.0.1), agent<i> for each agent, admin "test" and reader "monitor".
-#ifndef RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
-#define RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
+#ifndef RELAYSYNC_TESTING_CLUSTER_H_
+#define RELAYSYNC_TESTING_CLUSTER_H_
 
 #include <map>
 #include <memory>
@@ -112,4 +112,4 @@ class Cluster {
 
 }  // namespace relaysync::testing
 
-#endif  // RELAYSYNC_TESTS_INTEGRATION_CLUSTER_H_
+#endif  // RELAYSYNC_TESTING_CLUSTER_H_

@@ -99,7 +99,11 @@ bool SyncSession::Run() {
     absl::MutexLock l(&queue_mu_);
     cancelled_ = true;  // a reader waiting for room stops too
   }
-  context_.TryCancel();
+  // Ended by this side (stopping, a failed write): cancel the call. Ended
+  // by the coordinator: a cancel now would replace its status with
+  // CANCELLED, and the backoff below tells "store down, retry soon"
+  // (UNAVAILABLE) and "slow down" (RESOURCE_EXHAUSTED) apart by it.
+  if (!reader_done_) context_.TryCancel();
   reader.join();
   applier.join();
   grpc::Status s = stream_->Finish();

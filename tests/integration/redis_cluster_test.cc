@@ -4,6 +4,7 @@
 // restarts, failovers and a dead coordinator lose nothing acknowledged.
 #include <signal.h>
 
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/cluster.h"
+#include "testing/files.h"
 #include "testing/redis_server.h"
 #include "testing/wait.h"
 
@@ -21,6 +23,7 @@ namespace {
 using testing::Cluster;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::ReadFile;
 using testing::RedisSentinel;
 using testing::RedisServer;
 using testing::RedisServerOptions;
@@ -150,6 +153,36 @@ TEST_F(RedisClusterTest, AgentConnectingWhileRedisIsDownIsNotToldToResend) {
       WaitForCondition([&] { return AllHaveAll(c, all); }, kPropagation))
       << c.Logs();
   EXPECT_THAT(c.Logs(), Not(HasSubstr("lost state")));
+}
+
+// Refused at hello while Redis is down (UNAVAILABLE), an agent keeps
+// trying every second at most, not on its growing backoff (up to 5 s): it
+// is back within about a second of Redis.
+TEST_F(RedisClusterTest, AnAgentRefusedWhileRedisIsDownIsBackWithinASecond) {
+  RedisServer redis(Durable());
+  ASSERT_EQ(redis.Start(), absl::OkStatus());
+  Cluster c(2, RedisFlags(redis), 1);
+  ASSERT_TRUE(c.StartAll()) << c.Logs();
+  redis.Stop(SIGKILL);
+  c.StopAgent(1, SIGKILL);
+  ASSERT_TRUE(c.StartAgent(1)) << c.Logs();
+  absl::SleepFor(absl::Seconds(12));  // a dozen refused hellos
+  const std::string log_path = c.dir() + "/coordinator-0.log";
+  const size_t from = ReadFile(log_path).size();
+  ASSERT_EQ(redis.Restart(), absl::OkStatus());
+  const absl::Time restarted = absl::Now();
+  ASSERT_TRUE(WaitForCondition(
+      [&] {
+        return ReadFile(log_path).find("agent agent1 connected from", from) !=
+               std::string::npos;
+      },
+      absl::Seconds(20)))
+      << c.Logs();
+  const absl::Duration back = absl::Now() - restarted;
+  std::cout << "agent back " << back << " after Redis\n";
+  EXPECT_LT(back, absl::Milliseconds(1500)) << c.Logs();
+  EXPECT_THAT(ReadFile(c.dir() + "/agent-1.log"),
+              HasSubstr("stream ended: store: "));
 }
 
 TEST_F(RedisClusterTest, RedisRestartedEmptyIsRefilledByAgents) {

@@ -1,0 +1,99 @@
+#include "backends/map/map_kind.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "backends/map/text_map.h"
+
+namespace relaysync {
+namespace {
+
+struct KindInfo {
+  MapKind kind;
+  const char* name;
+  KeyStyle key_style;
+};
+
+constexpr KindInfo kKinds[] = {
+    {MapKind::kSendmail, "sendmail", KeyStyle::kSendmail},
+    {MapKind::kPostfixHash, "postfix-hash", KeyStyle::kCanonical},
+    {MapKind::kEximDbm, "exim-dbm", KeyStyle::kCanonical},
+    {MapKind::kEximDbmnz, "exim-dbmnz", KeyStyle::kCanonical},
+    {MapKind::kText, "text", KeyStyle::kCanonical},
+};
+
+const KindInfo& Info(MapKind kind) {
+  for (const KindInfo& info : kKinds) {
+    if (info.kind == kind) return info;
+  }
+  return kKinds[0];  // unreachable: every enumerator is listed
+}
+
+}  // namespace
+
+absl::string_view MapKindName(MapKind kind) { return Info(kind).name; }
+
+std::string MapKindNames() {
+  std::vector<std::string> names;
+  for (const KindInfo& info : kKinds) names.push_back(info.name);
+  return absl::StrJoin(names, ", ");
+}
+
+absl::StatusOr<MapKind> ParseMapKind(absl::string_view name) {
+  for (const KindInfo& info : kKinds) {
+    if (name == info.name) return info.kind;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown map kind \"", name, "\" (one of ", MapKindNames(), ")"));
+}
+
+KeyStyle MapKindKeyStyle(MapKind kind) { return Info(kind).key_style; }
+
+std::string MapOutput::ToString() const {
+  return absl::StrCat(MapKindName(kind), ":", path);
+}
+
+absl::StatusOr<MapOutput> ParseMapOutput(absl::string_view spec) {
+  const size_t colon = spec.find(':');
+  if (colon == absl::string_view::npos || colon + 1 == spec.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", spec, "\": expected KIND:PATH (KIND one of ",
+                     MapKindNames(), ")"));
+  }
+  absl::StatusOr<MapKind> kind = ParseMapKind(spec.substr(0, colon));
+  if (!kind.ok()) return kind.status();
+  return MapOutput{*kind, std::string(spec.substr(colon + 1))};
+}
+
+absl::StatusOr<std::unique_ptr<MapWriter>> OpenMap(MapKind kind,
+                                                   const std::string& path,
+                                                   RelayersDb::Mode mode,
+                                                   const MapOptions& options) {
+  MapOptions o = options;
+  switch (kind) {
+    case MapKind::kText: {
+      absl::StatusOr<std::unique_ptr<TextMap>> text =
+          TextMap::Open(path, mode == RelayersDb::Mode::kReadWrite, o);
+      if (!text.ok()) return text.status();
+      return std::unique_ptr<MapWriter>(std::move(*text));
+    }
+    case MapKind::kSendmail:
+      break;
+    case MapKind::kPostfixHash:
+    case MapKind::kEximDbm:
+      o.type = MapOptions::Type::kHash;
+      o.nul_terminated_keys = true;
+      break;
+    case MapKind::kEximDbmnz:
+      o.type = MapOptions::Type::kHash;
+      o.nul_terminated_keys = false;
+      break;
+  }
+  absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+      RelayersDb::Open(path, mode, o);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<MapWriter>(std::move(*db));
+}
+
+}  // namespace relaysync

@@ -21,7 +21,7 @@ std::string StoredKey(const std::string& key, KeyStyle style) {
 // A key read from a map in `style`: canonical if it is an address spelled
 // as that map spells it, else as stored (the materializer removes it).
 std::string CanonicalKey(const std::string& stored, KeyStyle style) {
-  absl::StatusOr<Address> a = Address::Parse(stored);
+  absl::StatusOr<Address> a = Address::ParseKey(stored);
   return a.ok() && a->ToKey(style) == stored ? a->ToString() : stored;
 }
 

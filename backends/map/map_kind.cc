@@ -18,8 +18,8 @@ struct KindInfo {
 constexpr KindInfo kKinds[] = {
     {MapKind::kSendmail, "sendmail", KeyStyle::kSendmail},
     {MapKind::kPostfixHash, "postfix-hash", KeyStyle::kCanonical},
-    {MapKind::kEximDbm, "exim-dbm", KeyStyle::kCanonical},
-    {MapKind::kEximDbmnz, "exim-dbmnz", KeyStyle::kCanonical},
+    {MapKind::kEximDbm, "exim-dbm", KeyStyle::kExim},
+    {MapKind::kEximDbmnz, "exim-dbmnz", KeyStyle::kExim},
     {MapKind::kText, "text", KeyStyle::kCanonical},
 };
 

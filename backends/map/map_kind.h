@@ -23,7 +23,8 @@ enum class MapKind {
   // the compressed form smtpd's check_client_access looks up.
   kPostfixHash,
   // Berkeley DB hash for Exim's dbm lookup (keys NUL-terminated) and dbmnz
-  // lookup (no NUL); IPv6 compressed, as $sender_host_address.
+  // lookup (no NUL); IPv6 as a host list's net-dbm;FILE looks it up
+  // (KeyStyle::kExim).
   kEximDbm,
   kEximDbmnz,
   // "IP<TAB>ticks" lines (IPv6 keys in double quotes, as Exim's lsearch and

@@ -43,3 +43,7 @@ chmod 755 "$policy"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
+
+# Postfix's postmap and Exim for the map reader tests, unpacked into a
+# private tree: as packages they would replace sendmail.
+"$(dirname "$0")/install-mta-readers.sh"

@@ -53,7 +53,7 @@ ABSL_FLAG(std::string, db, "/etc/mail/relayers.db",
 ABSL_FLAG(std::string, output, "",
           "KIND:PATH: one more relay map to keep from the same state, in "
           "KIND's format (sendmail, postfix-hash, exim-dbm, exim-dbmnz, "
-          "text; docs/maps.md); repeat for several. With --output and no "
+          "cdb, text; docs/maps.md); repeat for several. With --output and no "
           "--db, no sendmail map is written");
 ABSL_FLAG(std::string, spool_dir, "/var/spool/relaysync",
           "durable spool of unacknowledged logins and agent state");

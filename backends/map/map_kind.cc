@@ -4,7 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "backends/map/text_map.h"
+#include "backends/map/map_file_formats.h"
+#include "backends/map/replaced_map.h"
 
 namespace relaysync {
 namespace {
@@ -20,6 +21,7 @@ constexpr KindInfo kKinds[] = {
     {MapKind::kPostfixHash, "postfix-hash", KeyStyle::kCanonical},
     {MapKind::kEximDbm, "exim-dbm", KeyStyle::kExim},
     {MapKind::kEximDbmnz, "exim-dbmnz", KeyStyle::kExim},
+    {MapKind::kCdb, "cdb", KeyStyle::kCanonical},
     {MapKind::kText, "text", KeyStyle::kCanonical},
 };
 
@@ -70,25 +72,34 @@ absl::StatusOr<std::unique_ptr<MapWriter>> OpenMap(MapKind kind,
                                                    const std::string& path,
                                                    RelayersDb::Mode mode,
                                                    const MapOptions& options) {
+  const bool writable = mode == RelayersDb::Mode::kReadWrite;
+  std::unique_ptr<MapFileFormat> format;
   MapOptions o = options;
   switch (kind) {
-    case MapKind::kText: {
-      absl::StatusOr<std::unique_ptr<TextMap>> text =
-          TextMap::Open(path, mode == RelayersDb::Mode::kReadWrite, o);
-      if (!text.ok()) return text.status();
-      return std::unique_ptr<MapWriter>(std::move(*text));
-    }
     case MapKind::kSendmail:
       break;
     case MapKind::kPostfixHash:
-    case MapKind::kEximDbm:
       o.type = MapOptions::Type::kHash;
       o.nul_terminated_keys = true;
       break;
-    case MapKind::kEximDbmnz:
-      o.type = MapOptions::Type::kHash;
-      o.nul_terminated_keys = false;
+    case MapKind::kEximDbm:
+      format = std::make_unique<BdbFileFormat>(/*nul_terminated_keys=*/true);
       break;
+    case MapKind::kEximDbmnz:
+      format = std::make_unique<BdbFileFormat>(/*nul_terminated_keys=*/false);
+      break;
+    case MapKind::kCdb:
+      format = std::make_unique<CdbFormat>();
+      break;
+    case MapKind::kText:
+      format = std::make_unique<TextFormat>();
+      break;
+  }
+  if (format != nullptr) {
+    absl::StatusOr<std::unique_ptr<ReplacedMap>> map =
+        ReplacedMap::Open(path, writable, std::move(format), o);
+    if (!map.ok()) return map.status();
+    return std::unique_ptr<MapWriter>(std::move(*map));
   }
   absl::StatusOr<std::unique_ptr<RelayersDb>> db =
       RelayersDb::Open(path, mode, o);

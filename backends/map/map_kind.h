@@ -24,15 +24,19 @@ enum class MapKind {
   kPostfixHash,
   // Berkeley DB hash for Exim's dbm lookup (keys NUL-terminated) and dbmnz
   // lookup (no NUL); IPv6 as a host list's net-dbm;FILE looks it up
-  // (KeyStyle::kExim).
+  // (KeyStyle::kExim). Exim reads without a lock, so the file is built
+  // whole and renamed into place.
   kEximDbm,
   kEximDbmnz,
+  // cdb (tinycdb), for Postfix's cdb: tables and Exim's cdb lookup; keys
+  // without a NUL, IPv6 compressed. Built whole and renamed into place.
+  kCdb,
   // "IP<TAB>ticks" lines (IPv6 keys in double quotes, as Exim's lsearch and
   // iplsearch need), replaced whole by rename.
   kText,
 };
 
-// "sendmail", "postfix-hash", "exim-dbm", "exim-dbmnz", "text".
+// "sendmail", "postfix-hash", "exim-dbm", "exim-dbmnz", "cdb", "text".
 absl::string_view MapKindName(MapKind kind);
 // The names above, comma-separated, for messages and --help.
 std::string MapKindNames();
@@ -50,11 +54,12 @@ struct MapOutput {
 // Parses "KIND:PATH" (PATH non-empty; it may contain colons).
 absl::StatusOr<MapOutput> ParseMapOutput(absl::string_view spec);
 
-// Opens the map at `path` in `kind`'s format. `options` supplies the lock
-// timeout, clock and sync policy; each Berkeley DB kind other than
-// sendmail fixes its own key termination (sendmail keeps
-// options.nul_terminated_keys and options.type, for the older --nul-keys
-// and --btree flags). Errors as RelayersDb::Open.
+// Opens the map at `path` in `kind`'s format: RelayersDb (in place, under
+// flock) for sendmail and postfix-hash, ReplacedMap (rebuilt and renamed)
+// for the others. `options` supplies the lock timeout, clock and sync
+// policy; every kind other than sendmail fixes its own key termination and
+// type (sendmail keeps options.nul_terminated_keys and options.type, for
+// the older --nul-keys and --btree flags).
 absl::StatusOr<std::unique_ptr<MapWriter>> OpenMap(MapKind kind,
                                                    const std::string& path,
                                                    RelayersDb::Mode mode,

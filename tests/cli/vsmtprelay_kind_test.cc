@@ -46,6 +46,7 @@ TEST_F(VsmtprelayKindTest, AddsDeletesAndExpiresInEveryKind) {
              "fd00.0db8.0000.0000.0000.0000.0000.0005"},
         Case{"exim-dbmnz", MapKind::kEximDbmnz,
              "fd00.0db8.0000.0000.0000.0000.0000.0005"},
+        Case{"cdb", MapKind::kCdb, "fd00:db8::5"},
         Case{"text", MapKind::kText, "fd00:db8::5"}}) {
     SCOPED_TRACE(c.kind);
     const std::string path = dir_.File(absl::StrCat(c.kind, ".map"));

@@ -1,6 +1,7 @@
 #include "backends/map/map_kind.h"
 
 #include <db.h>
+#include <sys/stat.h>
 
 #include <cstring>
 
@@ -53,6 +54,7 @@ TEST(MapKindTest, EachKindSpellsIpv6AsItsReaderLooksItUp) {
   EXPECT_EQ(MapKindKeyStyle(MapKind::kPostfixHash), KeyStyle::kCanonical);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kEximDbm), KeyStyle::kExim);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kEximDbmnz), KeyStyle::kExim);
+  EXPECT_EQ(MapKindKeyStyle(MapKind::kCdb), KeyStyle::kCanonical);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kText), KeyStyle::kCanonical);
 }
 
@@ -95,6 +97,34 @@ TEST(MapKindTest, EachBerkeleyDbKindTerminatesKeysAsItsReaderLooksThemUp) {
     ASSERT_TRUE(all.ok());
     ASSERT_EQ(all->size(), 1u);
     EXPECT_EQ((*all)[0].key, "10.0.0.1");
+  }
+}
+
+TEST(MapKindTest, RenamedKindsReplaceTheFileOnEveryChange) {
+  testing::ScratchDir dir;
+  for (MapKind kind : {MapKind::kEximDbm, MapKind::kEximDbmnz, MapKind::kCdb,
+                       MapKind::kText}) {
+    SCOPED_TRACE(MapKindName(kind));
+    const std::string path = dir.File(std::string(MapKindName(kind)));
+    absl::StatusOr<std::unique_ptr<MapWriter>> map =
+        OpenMap(kind, path, RelayersDb::Mode::kReadWrite, MapOptions());
+    ASSERT_TRUE(map.ok()) << map.status();
+    struct stat before, after;
+    ASSERT_EQ(stat(path.c_str(), &before), 0);
+    MapBatch batch;
+    batch.Put("10.0.0.1", 42);
+    ASSERT_TRUE((*map)->Apply(batch).ok());
+    ASSERT_EQ(stat(path.c_str(), &after), 0);
+    EXPECT_NE(before.st_ino, after.st_ino);
+    EXPECT_EQ(after.st_mode & 0777, 0644u);
+    absl::StatusOr<std::unique_ptr<MapWriter>> reader =
+        OpenMap(kind, path, RelayersDb::Mode::kReadOnly, MapOptions());
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    absl::StatusOr<std::vector<MapEntry>> all = (*reader)->ReadAll();
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->size(), 1u);
+    EXPECT_EQ((*all)[0].key, "10.0.0.1");
+    EXPECT_EQ((*all)[0].value, "42");
   }
 }
 

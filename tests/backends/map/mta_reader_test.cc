@@ -1,8 +1,9 @@
 // Maps of each kind as their MTA's own code reads them: Postfix's postmap
-// for postfix-hash, Exim's expansion test mode (exim -be) for exim-dbm,
-// exim-dbmnz and text. Both come unpacked from their Debian packages by
-// scripts/install-mta-readers.sh (they conflict with the sendmail the other
-// tests need); RELAYSYNC_MTA_READERS in the environment overrides where.
+// for postfix-hash and cdb, Exim's expansion test mode (exim -be) for
+// exim-dbm, exim-dbmnz, cdb and text. Both come unpacked from their Debian
+// packages by scripts/install-mta-readers.sh (they conflict with the sendmail
+// the other tests need); RELAYSYNC_MTA_READERS in the environment overrides
+// where.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -143,6 +144,34 @@ TEST_F(MtaReaderTest, EximDbmnzFindsKeysWithoutTheNul) {
   EXPECT_EQ(HostListMatches("2001:db8::5", "net-dbmnz;" + path), "yes");
   // And a dbm lookup (which adds the NUL) does not: the kinds differ.
   EXPECT_EQ(HostListMatches("192.0.2.9", "net-dbm;" + path), "no");
+}
+
+TEST_F(MtaReaderTest, AnEmptiedEximDbmIsStillAMapEximReads) {
+  const std::string path = dir_.File("relayers.db");
+  Write(MapKind::kEximDbm, path, {{"192.0.2.9", 1764662400}});
+  Write(MapKind::kEximDbm, path, {}, {"192.0.2.9"});
+  EXPECT_EQ(EximExpand("${lookup{192.0.2.9}dbm{" + path + "}{found}{absent}}"),
+            "absent");
+}
+
+TEST_F(MtaReaderTest, PostmapAndEximReadTheCdbMap) {
+  // postmap names a cdb map without its ".cdb".
+  const std::string table = "cdb:" + dir_.File("relayers");
+  const std::string path = dir_.File("relayers.cdb");
+  Write(MapKind::kCdb, path,
+        {{"192.0.2.9", 1764662400}, {"2001:db8::5", 1764662401}});
+  EXPECT_EQ(PostmapQuery("192.0.2.9", table), "1764662400");
+  EXPECT_EQ(PostmapQuery("2001:db8::5", table), "1764662401");
+  EXPECT_EQ(PostmapQuery("192.0.2.10", table), "(none)");
+  EXPECT_EQ(EximExpand("${lookup{192.0.2.9}cdb{" + path + "}}"), "1764662400");
+  EXPECT_EQ(EximExpand("${lookup{2001:db8::5}cdb{" + path + "}}"),
+            "1764662401");
+
+  Write(MapKind::kCdb, path, {{"192.0.2.10", 1764662402}}, {"192.0.2.9"});
+  EXPECT_EQ(PostmapQuery("192.0.2.9", table), "(none)");
+  EXPECT_EQ(PostmapQuery("192.0.2.10", table), "1764662402");
+  EXPECT_EQ(EximExpand("${lookup{192.0.2.9}cdb{" + path + "}{found}{absent}}"),
+            "absent");
 }
 
 TEST_F(MtaReaderTest, EximIplsearchAndLsearchReadTheTextMap) {

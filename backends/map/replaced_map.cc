@@ -1,4 +1,4 @@
-#include "backends/map/text_map.h"
+#include "backends/map/replaced_map.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,9 +8,7 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "backends/map/file_lock.h"
 #include "common/ticks.h"
 
@@ -25,54 +23,6 @@ int64_t MtimeNanos(const struct stat& st) {
          st.st_mtim.tv_nsec;
 }
 
-bool NeedsQuotes(absl::string_view key) {
-  return key.empty() || key.find_first_of(": \t#") != absl::string_view::npos;
-}
-
-// One line of the file: an entry, or false for a blank line or comment.
-bool ParseLine(absl::string_view line, std::string* key, std::string* value) {
-  line = absl::StripAsciiWhitespace(line);
-  if (line.empty() || line.front() == '#') return false;
-  size_t end;
-  if (line.front() == '"') {
-    end = line.find('"', 1);
-    if (end == absl::string_view::npos) end = line.size();
-    *key = std::string(line.substr(1, end - 1));
-    ++end;
-  } else {
-    end = line.find_first_of(" \t:");
-    if (end == absl::string_view::npos) end = line.size();
-    *key = std::string(line.substr(0, end));
-  }
-  absl::string_view rest = end < line.size() ? line.substr(end) : "";
-  rest = absl::StripLeadingAsciiWhitespace(rest);
-  if (!rest.empty() && rest.front() == ':') rest.remove_prefix(1);
-  *value = std::string(absl::StripAsciiWhitespace(rest));
-  return true;
-}
-
-absl::Status WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "write");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadAllFrom(int fd) {
-  std::string out;
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "read");
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-  }
-}
-
 std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -82,7 +32,7 @@ std::string DirectoryOf(const std::string& path) {
 }  // namespace
 
 // flock(LOCK_EX) on PATH.lock, released when the object dies.
-class TextMap::WriteLock {
+class ReplacedMap::WriteLock {
  public:
   WriteLock() = default;
   ~WriteLock() {
@@ -95,8 +45,7 @@ class TextMap::WriteLock {
     const std::string path = map_path + ".lock";
     fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kLockMode);
     if (fd < 0) {
-      return absl::ErrnoToStatus(errno,
-                                 absl::StrCat("text map: ", path, ": open"));
+      return absl::ErrnoToStatus(errno, absl::StrCat(path, ": open"));
     }
     return FlockWithTimeout(fd, /*exclusive=*/true, timeout, path);
   }
@@ -104,18 +53,25 @@ class TextMap::WriteLock {
   int fd = -1;
 };
 
-TextMap::TextMap(std::string path, bool writable, const MapOptions& options)
-    : path_(std::move(path)), writable_(writable), options_(options) {}
+ReplacedMap::ReplacedMap(std::string path, bool writable,
+                         std::unique_ptr<MapFileFormat> format,
+                         const MapOptions& options)
+    : path_(std::move(path)),
+      writable_(writable),
+      format_(std::move(format)),
+      options_(options) {}
 
-absl::StatusOr<std::unique_ptr<TextMap>> TextMap::Open(
-    const std::string& path, bool writable, const MapOptions& options) {
-  std::unique_ptr<TextMap> map(new TextMap(path, writable, options));
+absl::StatusOr<std::unique_ptr<ReplacedMap>> ReplacedMap::Open(
+    const std::string& path, bool writable,
+    std::unique_ptr<MapFileFormat> format, const MapOptions& options) {
+  std::unique_ptr<ReplacedMap> map(
+      new ReplacedMap(path, writable, std::move(format), options));
   absl::Status s = map->Validate();
   if (!s.ok()) return s;
   return map;
 }
 
-absl::Status TextMap::Validate() {
+absl::Status ReplacedMap::Validate() {
   absl::MutexLock l(&mu_);
   if (writable_) {
     WriteLock lock;
@@ -131,9 +87,13 @@ absl::Status TextMap::Validate() {
   return LoadLocked().status();
 }
 
-absl::Status TextMap::Error(absl::string_view what, int err) const {
+std::string ReplacedMap::Prefix() const {
+  return absl::StrCat(format_->name(), ": ", path_, ": ");
+}
+
+absl::Status ReplacedMap::Error(absl::string_view what, int err) const {
   const std::string msg =
-      absl::StrCat("text map: ", path_, ": ", what, ": ", std::strerror(err));
+      absl::StrCat(Prefix(), what, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(msg);
   if (err == EACCES || err == EPERM || err == EROFS) {
     return absl::PermissionDeniedError(msg);
@@ -141,7 +101,7 @@ absl::Status TextMap::Error(absl::string_view what, int err) const {
   return absl::UnavailableError(msg);
 }
 
-absl::StatusOr<const TextMap::Entries*> TextMap::LoadLocked() {
+absl::StatusOr<const ReplacedMap::Entries*> ReplacedMap::LoadLocked() {
   const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT && writable_) {
@@ -161,46 +121,27 @@ absl::StatusOr<const TextMap::Entries*> TextMap::LoadLocked() {
   if (!S_ISREG(st.st_mode)) {
     close(fd);
     return absl::FailedPreconditionError(
-        absl::StrCat("text map: ", path_, ": not a regular file"));
+        absl::StrCat(Prefix(), "not a regular file"));
   }
   const Identity now{st.st_dev, st.st_ino, st.st_size, MtimeNanos(st)};
   if (cached_ && now == seen_) {
     close(fd);
     return &entries_;
   }
-  absl::StatusOr<std::string> text = ReadAllFrom(fd);
+  absl::StatusOr<Entries> entries = format_->Read(fd, path_);
   close(fd);
-  if (!text.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("text map: ", path_, ": ", text.status().message()));
-  }
-  entries_.clear();
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-    std::string key, value;
-    if (ParseLine(line, &key, &value)) entries_[key] = value;
-  }
+  if (!entries.ok()) return entries.status();
+  entries_ = std::move(*entries);
   seen_ = now;
   cached_ = true;
   return &entries_;
 }
 
-std::string TextMap::Format(const Entries& entries) {
-  std::string out;
-  for (const auto& [key, value] : entries) {
-    if (NeedsQuotes(key)) {
-      absl::StrAppend(&out, "\"", key, "\"\t", value, "\n");
-    } else {
-      absl::StrAppend(&out, key, "\t", value, "\n");
-    }
-  }
-  return out;
-}
-
-absl::Status TextMap::ReplaceLocked(Entries entries) {
+absl::Status ReplacedMap::ReplaceLocked(Entries entries) {
   std::string temp = path_ + ".XXXXXX";
   const int fd = mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) return Error("create temporary file", errno);
-  absl::Status s = WriteAll(fd, Format(entries));
+  absl::Status s = format_->Write(fd, temp, entries);
   if (s.ok() && fchmod(fd, kMapMode) != 0) {
     s = absl::ErrnoToStatus(errno, "chmod 0644");
   }
@@ -212,8 +153,7 @@ absl::Status TextMap::ReplaceLocked(Entries entries) {
   }
   if (!s.ok()) {
     unlink(temp.c_str());
-    return absl::UnavailableError(
-        absl::StrCat("text map: ", path_, ": ", s.message()));
+    return absl::Status(s.code(), absl::StrCat(Prefix(), s.message()));
   }
   if (options_.sync_to_disk) {
     const int dir = open(DirectoryOf(path_).c_str(), O_RDONLY | O_CLOEXEC);
@@ -231,7 +171,7 @@ absl::Status TextMap::ReplaceLocked(Entries entries) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<MapEntry>> TextMap::ReadAll() {
+absl::StatusOr<std::vector<MapEntry>> ReplacedMap::ReadAll() {
   absl::MutexLock l(&mu_);
   absl::StatusOr<const Entries*> entries = LoadLocked();
   if (!entries.ok()) return entries.status();
@@ -241,17 +181,16 @@ absl::StatusOr<std::vector<MapEntry>> TextMap::ReadAll() {
   return out;
 }
 
-absl::StatusOr<ApplyResult> TextMap::Apply(const MapBatch& batch) {
+absl::StatusOr<ApplyResult> ReplacedMap::Apply(const MapBatch& batch) {
   ApplyResult result;
   if (batch.empty()) return result;
   if (!writable_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("text map: ", path_, ": opened read-only"));
+        absl::StrCat(Prefix(), "opened read-only"));
   }
   for (const MapBatch::Op& op : batch.ops()) {
-    if (op.key.find_first_of("\"\t\r\n") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "text map: ", path_, ": key \"", op.key, "\" cannot be written"));
+    if (absl::Status s = format_->CheckKey(op.key); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(Prefix(), s.message()));
     }
   }
   absl::MutexLock l(&mu_);
@@ -278,11 +217,11 @@ absl::StatusOr<ApplyResult> TextMap::Apply(const MapBatch& batch) {
   return result;
 }
 
-absl::StatusOr<std::vector<MapEntry>> TextMap::RemoveAtOrBefore(
+absl::StatusOr<std::vector<MapEntry>> ReplacedMap::RemoveAtOrBefore(
     int64_t cutoff) {
   if (!writable_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("text map: ", path_, ": opened read-only"));
+        absl::StrCat(Prefix(), "opened read-only"));
   }
   absl::MutexLock l(&mu_);
   WriteLock lock;

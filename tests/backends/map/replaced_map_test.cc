@@ -1,10 +1,11 @@
-#include "backends/map/text_map.h"
+#include "backends/map/replaced_map.h"
 
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "backends/map/map_file_formats.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/files.h"
@@ -14,6 +15,13 @@
 namespace relaysync {
 namespace {
 
+// A text map, the ReplacedMap with the simplest format.
+absl::StatusOr<std::unique_ptr<ReplacedMap>> OpenText(
+    const std::string& path, bool writable, const MapOptions& options = {}) {
+  return ReplacedMap::Open(path, writable, std::make_unique<TextFormat>(),
+                           options);
+}
+
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
@@ -22,10 +30,10 @@ MATCHER_P2(Entry, key, value, "") {
   return arg.key == key && arg.value == value;
 }
 
-class TextMapTest : public ::testing::Test {
+class ReplacedMapTest : public ::testing::Test {
  protected:
-  std::unique_ptr<TextMap> OpenWritable() {
-    absl::StatusOr<std::unique_ptr<TextMap>> map = TextMap::Open(path_, true);
+  std::unique_ptr<ReplacedMap> OpenWritable() {
+    absl::StatusOr<std::unique_ptr<ReplacedMap>> map = OpenText(path_, true);
     EXPECT_TRUE(map.ok()) << map.status();
     return map.ok() ? std::move(*map) : nullptr;
   }
@@ -38,7 +46,7 @@ class TextMapTest : public ::testing::Test {
   std::string path_ = dir_.File("relayers.txt");
 };
 
-TEST_F(TextMapTest, WritesOneTabSeparatedLinePerEntryWithIpv6Quoted) {
+TEST_F(ReplacedMapTest, WritesOneTabSeparatedLinePerEntryWithIpv6Quoted) {
   auto map = OpenWritable();
   MapBatch batch;
   batch.Put("10.1.2.3", 1700000000);
@@ -51,11 +59,11 @@ TEST_F(TextMapTest, WritesOneTabSeparatedLinePerEntryWithIpv6Quoted) {
   EXPECT_EQ(st.st_mode & 0777, 0644u);
 }
 
-TEST_F(TextMapTest, OpenCreatesAnEmptyMapAndReadOnlyNeedsOne) {
-  EXPECT_TRUE(absl::IsNotFound(TextMap::Open(path_, false).status()));
+TEST_F(ReplacedMapTest, OpenCreatesAnEmptyMapAndReadOnlyNeedsOne) {
+  EXPECT_TRUE(absl::IsNotFound(OpenText(path_, false).status()));
   auto map = OpenWritable();
   EXPECT_EQ(testing::ReadFile(path_), "");
-  absl::StatusOr<std::unique_ptr<TextMap>> reader = TextMap::Open(path_, false);
+  absl::StatusOr<std::unique_ptr<ReplacedMap>> reader = OpenText(path_, false);
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_THAT(*(*reader)->ReadAll(), IsEmpty());
   MapBatch batch;
@@ -63,7 +71,7 @@ TEST_F(TextMapTest, OpenCreatesAnEmptyMapAndReadOnlyNeedsOne) {
   EXPECT_TRUE(absl::IsFailedPrecondition((*reader)->Apply(batch).status()));
 }
 
-TEST_F(TextMapTest, EveryChangeIsANewFileRenamedIntoPlace) {
+TEST_F(ReplacedMapTest, EveryChangeIsANewFileRenamedIntoPlace) {
   auto map = OpenWritable();
   MapBatch put;
   put.Put("10.0.0.1", 5);
@@ -84,7 +92,7 @@ TEST_F(TextMapTest, EveryChangeIsANewFileRenamedIntoPlace) {
             "relayers.txt\nrelayers.txt.lock\n");
 }
 
-TEST_F(TextMapTest, ReadsWhatAnotherWriterOrAPersonWrote) {
+TEST_F(ReplacedMapTest, ReadsWhatAnotherWriterOrAPersonWrote) {
   auto map = OpenWritable();
   testing::WriteFile(path_,
                      "# hand-edited\n\n10.0.0.1 100\n10.0.0.2: 200\n"
@@ -101,7 +109,7 @@ TEST_F(TextMapTest, ReadsWhatAnotherWriterOrAPersonWrote) {
             "\"fd00::1\"\t300\n");
 }
 
-TEST_F(TextMapTest, RemoveAtOrBeforeKeepsLaterAndNonNumericEntries) {
+TEST_F(ReplacedMapTest, RemoveAtOrBeforeKeepsLaterAndNonNumericEntries) {
   auto map = OpenWritable();
   testing::WriteFile(path_, "10.0.0.1\t100\n10.0.0.2\t200\n10.0.0.3\tjunk\n");
   absl::StatusOr<std::vector<MapEntry>> removed = map->RemoveAtOrBefore(150);
@@ -110,7 +118,7 @@ TEST_F(TextMapTest, RemoveAtOrBeforeKeepsLaterAndNonNumericEntries) {
   EXPECT_EQ(testing::ReadFile(path_), "10.0.0.2\t200\n10.0.0.3\tjunk\n");
 }
 
-TEST_F(TextMapTest, RefusesKeysThatWouldBreakTheFormat) {
+TEST_F(ReplacedMapTest, RefusesKeysThatWouldBreakTheFormat) {
   auto map = OpenWritable();
   MapBatch batch;
   batch.Put("10.0.0.1\n10.0.0.2", 1);
@@ -119,24 +127,24 @@ TEST_F(TextMapTest, RefusesKeysThatWouldBreakTheFormat) {
   EXPECT_EQ(testing::ReadFile(path_), "");
 }
 
-TEST_F(TextMapTest, WaitsForAnotherWriterAndGivesUpAfterTheTimeout) {
+TEST_F(ReplacedMapTest, WaitsForAnotherWriterAndGivesUpAfterTheTimeout) {
   auto map = OpenWritable();
   const int fd = open((path_ + ".lock").c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(flock(fd, LOCK_EX), 0);
   MapOptions quick;
   quick.lock_timeout = absl::Milliseconds(100);
-  absl::StatusOr<std::unique_ptr<TextMap>> other =
-      TextMap::Open(path_, true, quick);
+  absl::StatusOr<std::unique_ptr<ReplacedMap>> other =
+      OpenText(path_, true, quick);
   EXPECT_TRUE(absl::IsDeadlineExceeded(other.status())) << other.status();
   close(fd);
-  other = TextMap::Open(path_, true, quick);
+  other = OpenText(path_, true, quick);
   ASSERT_TRUE(other.ok()) << other.status();
 }
 
-TEST_F(TextMapTest, ErrorsNameTheFile) {
-  absl::StatusOr<std::unique_ptr<TextMap>> map =
-      TextMap::Open(dir_.File("missing/relayers.txt"), true);
+TEST_F(ReplacedMapTest, ErrorsNameTheFile) {
+  absl::StatusOr<std::unique_ptr<ReplacedMap>> map =
+      OpenText(dir_.File("missing/relayers.txt"), true);
   ASSERT_FALSE(map.ok());
   EXPECT_THAT(map.status().message(), HasSubstr("missing/relayers.txt"));
 }

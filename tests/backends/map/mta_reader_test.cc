@@ -4,6 +4,7 @@
 // packages by scripts/install-mta-readers.sh (they conflict with the sendmail
 // the other tests need); RELAYSYNC_MTA_READERS in the environment overrides
 // where.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -11,7 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "backends/map/map_kind.h"
 #include "common/address.h"
@@ -191,6 +194,49 @@ TEST_F(MtaReaderTest, EximIplsearchAndLsearchReadTheTextMap) {
   Write(MapKind::kText, path, {{"192.0.2.10", 1764662402}}, {"192.0.2.9"});
   EXPECT_EQ(HostListMatches("192.0.2.9", "net-iplsearch;" + path), "no");
   EXPECT_EQ(HostListMatches("192.0.2.10", "net-iplsearch;" + path), "yes");
+}
+
+// deploy/exim/relaysync.acl in an rcpt ACL, run by exim -bh (a fake SMTP
+// session from a given address): listed clients relay, others do not.
+TEST_F(MtaReaderTest, TheDeployedEximAclRelaysListedClientsOnly) {
+  const std::string path = dir_.File("relayers.db");
+  Write(MapKind::kEximDbm, path,
+        {{"192.0.2.7", 1764662400}, {"2001:db8::7", 1764662400}});
+  std::string acl =
+      testing::ReadFile(RELAYSYNC_SOURCE_DIR "/deploy/exim/relaysync.acl");
+  ASSERT_TRUE(absl::StrContains(acl, "/etc/exim4/relayers.db"));
+  acl = absl::StrReplaceAll(acl, {{"/etc/exim4/relayers.db", path}});
+  // -bh gives up root before it reads the map: the folder must be open to
+  // Exim's user, as /etc/exim4 is.
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  testing::WriteFile(dir_.File("exim.conf"),
+                     absl::StrCat("exim_user = daemon\nexim_group = daemon\n",
+                                  "spool_directory = ", dir_.path(), "/spool\n",
+                                  "log_file_path = ", dir_.path(), "/%slog\n",
+                                  "primary_hostname = mx.example.org\n"
+                                  "domainlist local_domains = example.org\n"
+                                  "acl_smtp_rcpt = acl_check_rcpt\n"
+                                  "begin acl\nacl_check_rcpt:\n",
+                                  acl,
+                                  "\n  accept domains = +local_domains\n"
+                                  "  deny message = relay not permitted\n"));
+  auto relays = [&](const std::string& address) {
+    testing::CommandResult r =
+        testing::RunShell(absl::StrCat(Exim(), " -C ", dir_.File("exim.conf"),
+                                       " -bh ", address, " 2>&1"),
+                          "helo x\r\nmail from:<a@example.org>\r\n"
+                          "rcpt to:<b@example.net>\r\nquit\r\n");
+    if (absl::StrContains(r.output, "\n250 Accepted")) return "relays";
+    if (absl::StrContains(r.output, "\n550 relay not permitted")) {
+      return "refused";
+    }
+    ADD_FAILURE() << r.output;
+    return "unexpected";
+  };
+  EXPECT_STREQ(relays("192.0.2.7"), "relays");
+  EXPECT_STREQ(relays("2001:db8::7"), "relays");
+  EXPECT_STREQ(relays("192.0.2.8"), "refused");
+  EXPECT_STREQ(relays("2001:db8::8"), "refused");
 }
 
 }  // namespace

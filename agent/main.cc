@@ -52,8 +52,9 @@ ABSL_FLAG(std::string, db, "/etc/mail/relayers.db",
           "the relay map the MTA reads (created if missing)");
 ABSL_FLAG(std::string, output, "",
           "KIND:PATH: one more relay map to keep from the same state, in "
-          "KIND's format (sendmail, postfix-hash, exim-dbm, exim-dbmnz, "
-          "cdb, text; docs/maps.md); repeat for several. With --output and no "
+          "KIND's format (sendmail, postfix-hash, postfix-lmdb, exim-dbm, "
+          "exim-dbmnz, cdb, text; docs/maps.md); repeat for several. With "
+          "--output and no "
           "--db, no sendmail map is written");
 ABSL_FLAG(std::string, spool_dir, "/var/spool/relaysync",
           "durable spool of unacknowledged logins and agent state");

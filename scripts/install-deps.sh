@@ -15,7 +15,7 @@ packages=(
   # certificates for mutual TLS (scripts/make-certs.sh)
   openssl
   # libraries
-  libdb5.3-dev libcdb-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
+  libdb5.3-dev libcdb-dev liblmdb-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backends/map/lmdb_map.h"
 #include "backends/map/map_file_formats.h"
 #include "backends/map/replaced_map.h"
 
@@ -19,6 +20,7 @@ struct KindInfo {
 constexpr KindInfo kKinds[] = {
     {MapKind::kSendmail, "sendmail", KeyStyle::kSendmail},
     {MapKind::kPostfixHash, "postfix-hash", KeyStyle::kCanonical},
+    {MapKind::kPostfixLmdb, "postfix-lmdb", KeyStyle::kCanonical},
     {MapKind::kEximDbm, "exim-dbm", KeyStyle::kExim},
     {MapKind::kEximDbmnz, "exim-dbmnz", KeyStyle::kExim},
     {MapKind::kCdb, "cdb", KeyStyle::kCanonical},
@@ -82,6 +84,12 @@ absl::StatusOr<std::unique_ptr<MapWriter>> OpenMap(MapKind kind,
       o.type = MapOptions::Type::kHash;
       o.nul_terminated_keys = true;
       break;
+    case MapKind::kPostfixLmdb: {
+      absl::StatusOr<std::unique_ptr<LmdbMap>> lmdb =
+          LmdbMap::Open(path, writable, o);
+      if (!lmdb.ok()) return lmdb.status();
+      return std::unique_ptr<MapWriter>(std::move(*lmdb));
+    }
     case MapKind::kEximDbm:
       format = std::make_unique<BdbFileFormat>(/*nul_terminated_keys=*/true);
       break;

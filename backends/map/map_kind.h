@@ -22,6 +22,10 @@ enum class MapKind {
   // Berkeley DB hash, keys NUL-terminated as postmap writes them, IPv6 in
   // the compressed form smtpd's check_client_access looks up.
   kPostfixHash,
+  // LMDB, keys and values NUL-terminated, IPv6 compressed, for Postfix's
+  // lmdb: tables (postfix-lmdb). Written in place in one transaction under
+  // the fcntl lock Postfix's readers take.
+  kPostfixLmdb,
   // Berkeley DB hash for Exim's dbm lookup (keys NUL-terminated) and dbmnz
   // lookup (no NUL); IPv6 as a host list's net-dbm;FILE looks it up
   // (KeyStyle::kExim). Exim reads without a lock, so the file is built
@@ -36,7 +40,8 @@ enum class MapKind {
   kText,
 };
 
-// "sendmail", "postfix-hash", "exim-dbm", "exim-dbmnz", "cdb", "text".
+// "sendmail", "postfix-hash", "postfix-lmdb", "exim-dbm", "exim-dbmnz",
+// "cdb", "text".
 absl::string_view MapKindName(MapKind kind);
 // The names above, comma-separated, for messages and --help.
 std::string MapKindNames();
@@ -55,11 +60,11 @@ struct MapOutput {
 absl::StatusOr<MapOutput> ParseMapOutput(absl::string_view spec);
 
 // Opens the map at `path` in `kind`'s format: RelayersDb (in place, under
-// flock) for sendmail and postfix-hash, ReplacedMap (rebuilt and renamed)
-// for the others. `options` supplies the lock timeout, clock and sync
-// policy; every kind other than sendmail fixes its own key termination and
-// type (sendmail keeps options.nul_terminated_keys and options.type, for
-// the older --nul-keys and --btree flags).
+// flock) for sendmail and postfix-hash, LmdbMap for postfix-lmdb,
+// ReplacedMap (rebuilt and renamed) for the others. `options` supplies the lock
+// timeout, clock and sync policy; every kind other than sendmail fixes its own
+// key termination and type (sendmail keeps options.nul_terminated_keys and
+// options.type, for the older --nul-keys and --btree flags).
 absl::StatusOr<std::unique_ptr<MapWriter>> OpenMap(MapKind kind,
                                                    const std::string& path,
                                                    RelayersDb::Mode mode,

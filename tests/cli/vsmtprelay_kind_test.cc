@@ -42,6 +42,7 @@ TEST_F(VsmtprelayKindTest, AddsDeletesAndExpiresInEveryKind) {
   for (const Case& c :
        {Case{"sendmail", MapKind::kSendmail, "ipv6:fd00:db8:0:0:0:0:0:5"},
         Case{"postfix-hash", MapKind::kPostfixHash, "fd00:db8::5"},
+        Case{"postfix-lmdb", MapKind::kPostfixLmdb, "fd00:db8::5"},
         Case{"exim-dbm", MapKind::kEximDbm,
              "fd00.0db8.0000.0000.0000.0000.0000.0005"},
         Case{"exim-dbmnz", MapKind::kEximDbmnz,

@@ -38,8 +38,8 @@ std::vector<std::string> RawKeys(const std::string& path) {
 
 TEST(MapKindTest, ParsesEveryKindByName) {
   for (MapKind kind :
-       {MapKind::kSendmail, MapKind::kPostfixHash, MapKind::kEximDbm,
-        MapKind::kEximDbmnz, MapKind::kText}) {
+       {MapKind::kSendmail, MapKind::kPostfixHash, MapKind::kPostfixLmdb,
+        MapKind::kEximDbm, MapKind::kEximDbmnz, MapKind::kText}) {
     absl::StatusOr<MapKind> parsed = ParseMapKind(MapKindName(kind));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, kind);
@@ -52,6 +52,7 @@ TEST(MapKindTest, ParsesEveryKindByName) {
 TEST(MapKindTest, EachKindSpellsIpv6AsItsReaderLooksItUp) {
   EXPECT_EQ(MapKindKeyStyle(MapKind::kSendmail), KeyStyle::kSendmail);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kPostfixHash), KeyStyle::kCanonical);
+  EXPECT_EQ(MapKindKeyStyle(MapKind::kPostfixLmdb), KeyStyle::kCanonical);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kEximDbm), KeyStyle::kExim);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kEximDbmnz), KeyStyle::kExim);
   EXPECT_EQ(MapKindKeyStyle(MapKind::kCdb), KeyStyle::kCanonical);

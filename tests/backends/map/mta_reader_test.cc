@@ -1,6 +1,6 @@
 // Maps of each kind as their MTA's own code reads them: Postfix's postmap
-// for postfix-hash and cdb, Exim's expansion test mode (exim -be) for
-// exim-dbm, exim-dbmnz, cdb and text. Both come unpacked from their Debian
+// for postfix-hash, postfix-lmdb and cdb, Exim's expansion test mode (exim -be)
+// for exim-dbm, exim-dbmnz, cdb and text. Both come unpacked from their Debian
 // packages by scripts/install-mta-readers.sh (they conflict with the sendmail
 // the other tests need); RELAYSYNC_MTA_READERS in the environment overrides
 // where.
@@ -119,6 +119,22 @@ TEST_F(MtaReaderTest, PostmapFindsIpv4AndCompressedIpv6InPostfixHash) {
 
   // A change is seen by the next lookup.
   Write(MapKind::kPostfixHash, path, {{"2001:db8::5", 1764662500}},
+        {"192.0.2.9"});
+  EXPECT_EQ(PostmapQuery("192.0.2.9", table), "(none)");
+  EXPECT_EQ(PostmapQuery("2001:db8::5", table), "1764662500");
+}
+
+TEST_F(MtaReaderTest, PostmapReadsThePostfixLmdbMap) {
+  // postmap names an lmdb map without its ".lmdb".
+  const std::string table = "lmdb:" + dir_.File("relayers");
+  const std::string path = dir_.File("relayers.lmdb");
+  Write(MapKind::kPostfixLmdb, path,
+        {{"192.0.2.9", 1764662400}, {"2001:db8::5", 1764662401}});
+  EXPECT_EQ(PostmapQuery("192.0.2.9", table), "1764662400");
+  EXPECT_EQ(PostmapQuery("2001:db8::5", table), "1764662401");
+  EXPECT_EQ(PostmapQuery("192.0.2.10", table), "(none)");
+
+  Write(MapKind::kPostfixLmdb, path, {{"2001:db8::5", 1764662500}},
         {"192.0.2.9"});
   EXPECT_EQ(PostmapQuery("192.0.2.9", table), "(none)");
   EXPECT_EQ(PostmapQuery("2001:db8::5", table), "1764662500");

@@ -6,11 +6,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/agent_state.h"
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
 #include "agent/local_expiry.h"
 #include "agent/local_recorder.h"
+#include "agent/map_outputs.h"
 #include "agent/materializer.h"
 #include "agent/notify_drop_dir.h"
 #include "agent/notify_senders.h"
@@ -50,10 +52,48 @@ absl::StatusOr<NotifySource::Options> NotifyOptions(
   return o;
 }
 
+// The maps to keep: --db (sendmail, as configured) first, then each
+// --output; one map is written directly, several through MapOutputs.
+// Sets `key_style` to the spelling the materializer must write.
+absl::StatusOr<std::unique_ptr<MapWriter>> OpenMaps(
+    const AgentOptions& options, const MapOptions& map_options,
+    KeyStyle* key_style) {
+  std::vector<MapOutputs::Output> maps;
+  if (!options.db_path.empty()) {
+    absl::StatusOr<std::unique_ptr<MapWriter>> db =
+        OpenMap(MapKind::kSendmail, options.db_path,
+                RelayersDb::Mode::kReadWrite, map_options);
+    if (!db.ok()) return db.status();
+    maps.push_back({MapOutput{MapKind::kSendmail, options.db_path}.ToString(),
+                    std::move(*db), options.key_style});
+  }
+  for (const MapOutput& output : options.outputs) {
+    // --nul-keys and --map-type are for --db only.
+    MapOptions o = map_options;
+    o.type = MapOptions::Type::kHash;
+    o.nul_terminated_keys = false;
+    absl::StatusOr<std::unique_ptr<MapWriter>> map =
+        OpenMap(output.kind, output.path, RelayersDb::Mode::kReadWrite, o);
+    if (!map.ok()) return map.status();
+    maps.push_back(
+        {output.ToString(), std::move(*map), MapKindKeyStyle(output.kind)});
+  }
+  if (maps.empty()) {
+    return absl::InvalidArgumentError("no relay map: give --db or --output");
+  }
+  if (maps.size() == 1) {
+    *key_style = maps[0].key_style;
+    return std::move(maps[0].map);
+  }
+  *key_style = KeyStyle::kCanonical;
+  return std::unique_ptr<MapWriter>(std::make_unique<MapOutputs>(
+      std::move(maps), options.map_retry_min, options.map_retry_max));
+}
+
 }  // namespace
 
 struct Agent::Impl {
-  std::unique_ptr<RelayersDb> map;
+  std::unique_ptr<MapWriter> map;
   std::unique_ptr<Materializer> materializer;
   std::unique_ptr<Spool> spool;
   std::unique_ptr<AgentStateFile> state_file;
@@ -108,8 +148,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   const std::string boot_id = CurrentBootId();
   MapOptions map_options = options.map_options;
   map_options.sync_to_disk = options.map_fsync || boot_id.empty();
-  absl::StatusOr<std::unique_ptr<RelayersDb>> map = RelayersDb::Open(
-      options.db_path, RelayersDb::Mode::kReadWrite, map_options);
+  KeyStyle key_style = options.key_style;
+  absl::StatusOr<std::unique_ptr<MapWriter>> map =
+      OpenMaps(options, map_options, &key_style);
   if (!map.ok()) return map.status();
   impl->map = std::move(*map);
 
@@ -128,8 +169,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
       (state->applied_version != 0 || !state->store_epoch.empty())) {
     // Writes of the last boot may not have reached the disk: the saved
     // version is no proof of what the map holds. A snapshot reconciles it.
-    LogInfo("the machine restarted since ", options.db_path,
-            " was last written: resynchronizing it from a snapshot");
+    LogInfo(
+        "the machine restarted since the relay map was last written: "
+        "resynchronizing it from a snapshot");
     AgentState fresh;
     fresh.expire_after_seconds = state->expire_after_seconds;  // still true
     *state = fresh;
@@ -137,7 +179,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   state->boot_id = boot_id;
 
   impl->materializer =
-      std::make_unique<Materializer>(impl->map.get(), options.key_style, clock);
+      std::make_unique<Materializer>(impl->map.get(), key_style, clock);
   // The last policy the coordinator told, before anything reaches the map:
   // what expired while the agent was down must not relay again.
   absl::Status s = impl->materializer->SetExpireAfter(
@@ -169,6 +211,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   client_options.tls = options.tls;
   client_options.max_queued_changes = options.max_queued_changes;
   client_options.host_id = options.host_id;
+  client_options.map_retry_min = options.map_retry_min;
+  client_options.map_retry_max = options.map_retry_max;
   impl->recorder = std::make_unique<LocalRecorder>(
       impl->spool.get(), impl->materializer.get(), &impl->signal);
   impl->client = std::make_unique<CoordinatorClient>(
@@ -227,9 +271,12 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     if (!s.ok()) return s;  // ~Agent stops what started
     LogInfo("watching ", source->Name());
   }
-  LogInfo("agent ", options.host_id, " writing ", options.db_path, ", spool ",
-          options.spool_dir, ", ", agent->impl_->spool->pending_count(),
-          " login(s) pending");
+  std::vector<std::string> maps;
+  if (!options.db_path.empty()) maps.push_back(options.db_path);
+  for (const MapOutput& o : options.outputs) maps.push_back(o.ToString());
+  LogInfo("agent ", options.host_id, " writing ", absl::StrJoin(maps, ", "),
+          ", spool ", options.spool_dir, ", ",
+          agent->impl_->spool->pending_count(), " login(s) pending");
   return agent;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "backends/map/map_kind.h"
 #include "backends/map/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
@@ -26,7 +27,12 @@ struct AgentOptions {
   TlsFiles tls;  // mutual TLS to the coordinators, or tls.insecure
   // See CoordinatorClientOptions::max_queued_changes.
   size_t max_queued_changes = 100000;
+  // The sendmail map (--db), written with key_style and map_options;
+  // empty: none.
   std::string db_path;
+  // More maps to keep from the same state (--output=KIND:PATH), each in its
+  // kind's format and key spelling.
+  std::vector<MapOutput> outputs;
   std::string spool_dir;
   std::string notify_socket;  // empty: none
   // Where `relaysync-agent notify` leaves logins the agent could not
@@ -52,6 +58,10 @@ struct AgentOptions {
   // may have lost unsynced writes) makes the agent start from a snapshot.
   MapOptions map_options;
   bool map_fsync = false;
+  // With several maps, one that cannot be written is retried this often
+  // (doubling) while the others stay current.
+  absl::Duration map_retry_min = absl::Seconds(1);
+  absl::Duration map_retry_max = absl::Seconds(30);
   // Local logins for these addresses are dropped before the spool and the
   // map (--never-relay); the coordinator applies its own list as well.
   NeverRelay never_relay = NeverRelay::Defaults();

@@ -13,13 +13,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/local_login.h"
 #include "agent/notify_drop_dir.h"
+#include "backends/map/map_kind.h"
 #include "common/address.h"
 #include "common/flag_names.h"
 #include "common/logging.h"
@@ -47,6 +50,12 @@ ABSL_FLAG(std::string, host_id, "",
           "(default: the host name)");
 ABSL_FLAG(std::string, db, "/etc/mail/relayers.db",
           "the relay map the MTA reads (created if missing)");
+ABSL_FLAG(std::string, output, "",
+          "KIND:PATH: one more relay map to keep from the same state, in "
+          "KIND's format (sendmail, postfix-hash, postfix-lmdb, exim-dbm, "
+          "exim-dbmnz, cdb, text; docs/maps.md); repeat for several. With "
+          "--output and no "
+          "--db, no sendmail map is written");
 ABSL_FLAG(std::string, spool_dir, "/var/spool/relaysync",
           "durable spool of unacknowledged logins and agent state");
 ABSL_FLAG(std::string, notify_socket, "",
@@ -169,7 +178,28 @@ struct StopState {
   bool stop ABSL_GUARDED_BY(mu) = false;
 };
 
-int RunAgent() {
+// Every value given for --NAME or -NAME, in order (Abseil keeps only the
+// last of a repeated flag); arguments after "--" are not flags.
+std::vector<std::string> FlagValues(int argc, char** argv,
+                                    const std::string& name) {
+  std::vector<std::string> values;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+      continue;
+    }
+    if (!absl::ConsumePrefix(&arg, name)) continue;
+    if (absl::ConsumePrefix(&arg, "=")) {
+      values.emplace_back(arg);
+    } else if (arg.empty() && i + 1 < argc) {
+      values.emplace_back(argv[++i]);
+    }
+  }
+  return values;
+}
+
+int RunAgent(int argc, char** argv) {
   // glibc gives threads their own malloc arenas, up to 8 per CPU. Every
   // coordinator reconnect starts new stream threads, and memory an old one
   // freed in its arena is not reused by allocations in another: in the
@@ -215,7 +245,19 @@ int RunAgent() {
     relaysync::LogError("--host_id: must be non-empty and contain no '/'");
     return 2;
   }
-  options.db_path = absl::GetFlag(FLAGS_db);
+  for (const std::string& spec : FlagValues(argc, argv, "output")) {
+    absl::StatusOr<relaysync::MapOutput> output =
+        relaysync::ParseMapOutput(spec);
+    if (!output.ok()) {
+      relaysync::LogError("--output: ", output.status().message());
+      return 2;
+    }
+    options.outputs.push_back(*output);
+  }
+  // --db keeps its default unless --output names the maps instead.
+  if (options.outputs.empty() || !FlagValues(argc, argv, "db").empty()) {
+    options.db_path = absl::GetFlag(FLAGS_db);
+  }
   options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   options.notify_socket = absl::GetFlag(FLAGS_notify_socket);
   options.notify_drop_dir = absl::GetFlag(FLAGS_notify_drop_dir);
@@ -304,5 +346,5 @@ int main(int argc, char** argv) {
               << "\" (see --help)\n";
     return 2;
   }
-  return RunAgent();
+  return RunAgent(argc, argv);
 }

@@ -107,7 +107,7 @@ absl::Status Materializer::Load() {
   absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
   if (!current.ok()) return current.status();
   for (const MapEntry& e : *current) {
-    absl::StatusOr<Address> a = Address::Parse(e.key);
+    absl::StatusOr<Address> a = Address::ParseKey(e.key);
     absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
     if (!a.ok() || !t.ok()) continue;  // the first snapshot removes it
     SetWritten(a->ToString(), *t);
@@ -212,7 +212,7 @@ absl::StatusOr<MapBatch> Materializer::RereadLocked() {
   written_known_ = true;
   MapBatch foreign;
   for (const MapEntry& e : *current) {
-    absl::StatusOr<Address> a = Address::Parse(e.key);
+    absl::StatusOr<Address> a = Address::ParseKey(e.key);
     absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
     if (!a.ok() || !t.ok() || a->ToKey(key_style_) != e.key) {
       foreign.Delete(e.key);

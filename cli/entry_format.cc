@@ -17,7 +17,7 @@ void SortEntries(std::vector<ListedEntry>* entries) {
   std::vector<Keyed> keyed;
   keyed.reserve(entries->size());
   for (ListedEntry& e : *entries) {
-    absl::StatusOr<Address> a = Address::Parse(e.entry.key);
+    absl::StatusOr<Address> a = Address::ParseKey(e.entry.key);
     keyed.push_back(Keyed{a.ok() ? std::optional<Address>(*a) : std::nullopt,
                           std::move(e)});
   }

@@ -12,9 +12,12 @@ namespace {
 
 class LocalBackend : public RelayBackend {
  public:
-  LocalBackend(std::unique_ptr<RelayersDb> db, KeyStyle key_style,
-               const Clock* clock)
-      : db_(std::move(db)), key_style_(key_style), clock_(clock) {}
+  LocalBackend(std::string path, std::unique_ptr<MapWriter> db,
+               KeyStyle key_style, const Clock* clock)
+      : path_(std::move(path)),
+        db_(std::move(db)),
+        key_style_(key_style),
+        clock_(clock) {}
 
   // Writes the key in `key_style_` and removes the address's other
   // spellings, so that the address has one entry, as the agent keeps it.
@@ -67,7 +70,7 @@ class LocalBackend : public RelayBackend {
   absl::StatusOr<std::vector<ListedEntry>> List(bool attribution) override {
     if (attribution) {
       return absl::FailedPreconditionError(
-          absl::StrCat(db_->path(),
+          absl::StrCat(path_,
                        ": a local map keeps no attribution; ask the "
                        "coordinator (--coordinator)"));
     }
@@ -82,11 +85,12 @@ class LocalBackend : public RelayBackend {
   absl::StatusOr<std::string> Describe() override {
     absl::StatusOr<std::vector<MapEntry>> all = db_->ReadAll();
     if (!all.ok()) return all.status();
-    return absl::StrCat("map: ", db_->path(), "\nentries: ", all->size(), "\n");
+    return absl::StrCat("map: ", path_, "\nentries: ", all->size(), "\n");
   }
 
  private:
-  std::unique_ptr<RelayersDb> db_;
+  const std::string path_;
+  std::unique_ptr<MapWriter> db_;
   const KeyStyle key_style_;
   const Clock* const clock_;
 };
@@ -94,15 +98,15 @@ class LocalBackend : public RelayBackend {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RelayBackend>> OpenLocalBackend(
-    const std::string& path, bool writable, KeyStyle key_style,
+    const std::string& path, bool writable, MapKind kind, KeyStyle key_style,
     const MapOptions& options, const Clock* clock) {
-  absl::StatusOr<std::unique_ptr<RelayersDb>> db = RelayersDb::Open(
-      path,
+  absl::StatusOr<std::unique_ptr<MapWriter>> db = OpenMap(
+      kind, path,
       writable ? RelayersDb::Mode::kReadWrite : RelayersDb::Mode::kReadOnly,
       options);
   if (!db.ok()) return db.status();
   return std::unique_ptr<RelayBackend>(
-      new LocalBackend(std::move(*db), key_style, clock));
+      new LocalBackend(path, std::move(*db), key_style, clock));
 }
 
 }  // namespace relaysync

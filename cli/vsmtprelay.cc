@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "backends/map/map_kind.h"
 #include "cli/client_tls.h"
 #include "cli/coordinator_backend.h"
 #include "cli/entry_format.h"
@@ -56,12 +58,21 @@ const char kHelp[] =
     "                      when connecting by another name or an IP\n"
     "  --insecure          talk plaintext to a coordinator started with\n"
     "                      --insecure ($VSMTPRELAY_INSECURE=1)\n"
+    "  --kind=KIND         the map's format, as the agent's --output writes\n"
+    "                      it: sendmail (default), postfix-hash,\n"
+    "                      postfix-lmdb, exim-dbm, exim-dbmnz, cdb or text\n"
+    "                      (docs/maps.md)\n"
     "  --key-style=STYLE   how add writes IPv6 keys: sendmail\n"
-    "                      (ipv6:fd00:db8:0:0:0:0:0:5, default: what sendmail\n"
-    "                      looks up) or canonical (fd00:db8::5); add replaces\n"
-    "                      and delete removes the address in any spelling\n"
-    "  --nul-keys          keys end with a NUL byte (Postfix, Exim)\n"
+    "                      (ipv6:fd00:db8:0:0:0:0:0:5, default with\n"
+    "                      --kind=sendmail: what sendmail looks up) or\n"
+    "                      canonical (fd00:db8::5, default with\n"
+    "                      the postfix kinds, cdb or text) or exim\n"
+    "                      (fd00.0db8.0000.0000.0000.0000.0000.0005, default\n"
+    "                      with the exim kinds); add replaces and delete\n"
+    "                      removes the address in any spelling\n"
+    "  --nul-keys          keys end with a NUL byte (--kind=sendmail only)\n"
     "  --btree             the map is a Berkeley DB btree, not a hash\n"
+    "                      (--kind=sendmail only)\n"
     "  --attribution       list and dump with --coordinator: before each\n"
     "                      entry, a comment line \"# attribution: host=HOST\n"
     "                      user=USER\" naming who granted it (bytes outside\n"
@@ -90,8 +101,10 @@ struct Options {
   std::optional<std::string> coordinator;
   ClientTlsOptions tls;
   int64_t timeout_seconds = 10;
-  // New keys are what sendmail looks up, as the agent writes them.
-  KeyStyle key_style = KeyStyle::kSendmail;
+  MapKind kind = MapKind::kSendmail;
+  // New keys are what the kind's reader looks up, as the agent writes them,
+  // unless --key-style says otherwise.
+  std::optional<KeyStyle> key_style;
   MapOptions map;
   bool attribution = false;
   std::vector<std::string> words;  // command and its arguments
@@ -177,6 +190,14 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
         return kExitUsage;
       }
       opts->key_style = *style;
+    } else if (name == "--kind") {
+      if (!take_value()) return kExitUsage;
+      absl::StatusOr<MapKind> kind = ParseMapKind(value);
+      if (!kind.ok()) {
+        err << "vsmtprelay: --kind: " << kind.status().message() << "\n";
+        return kExitUsage;
+      }
+      opts->kind = *kind;
     } else if (name == "--nul-keys" && !has_value) {
       opts->map.nul_terminated_keys = true;
     } else if (name == "--btree" && !has_value) {
@@ -338,7 +359,9 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
   } else {
     path = opts.db ? *opts.db : DefaultDbPath(ctx);
     backend =
-        OpenLocalBackend(path, writes, opts.key_style, opts.map, ctx.clock);
+        OpenLocalBackend(path, writes, opts.kind,
+                         opts.key_style.value_or(MapKindKeyStyle(opts.kind)),
+                         opts.map, ctx.clock);
   }
   if (!backend.ok()) return Fail(backend.status(), err);
 

@@ -133,8 +133,36 @@ uint16_t Word(const std::array<uint8_t, 16>& b, int i) {
 absl::StatusOr<KeyStyle> ParseKeyStyle(absl::string_view text) {
   if (text == "canonical") return KeyStyle::kCanonical;
   if (text == "sendmail") return KeyStyle::kSendmail;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid key style \"", text, "\": expected canonical or sendmail"));
+  if (text == "exim") return KeyStyle::kExim;
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid key style \"", text,
+                   "\": expected canonical, sendmail or exim"));
+}
+
+absl::StatusOr<Address> Address::ParseKey(absl::string_view key) {
+  // "hhhh.hhhh.hhhh.hhhh.hhhh.hhhh.hhhh.hhhh", lower case.
+  if (key.size() != 39) return Parse(key);
+  std::array<uint8_t, 16> bytes{};
+  for (int i = 0; i < 8; ++i) {
+    if (i > 0 && key[5 * i - 1] != '.') return Parse(key);
+    uint16_t word = 0;
+    for (int j = 0; j < 4; ++j) {
+      const char c = key[5 * i + j];
+      int digit;
+      if (c >= '0' && c <= '9') {
+        digit = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        digit = c - 'a' + 10;
+      } else {
+        return Parse(key);
+      }
+      word = static_cast<uint16_t>(word << 4 | digit);
+    }
+    bytes[2 * i] = static_cast<uint8_t>(word >> 8);
+    bytes[2 * i + 1] = static_cast<uint8_t>(word & 0xff);
+  }
+  // Through the text form, so that IPv4-mapped folds as Parse folds it.
+  return Parse(Address(Family::kV6, bytes).ToString());
 }
 
 absl::StatusOr<Address> Address::Parse(absl::string_view text) {
@@ -208,6 +236,16 @@ std::string Address::ToKey(KeyStyle style) const {
   if (family_ == Family::kV4 || style == KeyStyle::kCanonical) {
     return ToString();
   }
+  if (style == KeyStyle::kExim) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+      char buf[6];
+      std::snprintf(buf, sizeof(buf), i == 0 ? "%04x" : ".%04x",
+                    Word(bytes_, i));
+      out += buf;
+    }
+    return out;
+  }
   std::vector<std::string> words;
   for (int i = 0; i < 8; ++i) {
     char buf[5];
@@ -219,6 +257,13 @@ std::string Address::ToKey(KeyStyle style) const {
 
 std::vector<std::string> Address::KeySpellings(KeyStyle first) const {
   if (family_ == Family::kV4) return {ToString()};
+  if (first == KeyStyle::kExim) {
+    std::vector<std::string> keys = {ToKey(first)};
+    for (std::string& k : KeySpellings(KeyStyle::kSendmail)) {
+      keys.push_back(std::move(k));
+    }
+    return keys;
+  }
   const KeyStyle other =
       first == KeyStyle::kSendmail ? KeyStyle::kCanonical : KeyStyle::kSendmail;
   std::vector<std::string> keys = {ToKey(first), ToKey(other),

@@ -22,9 +22,14 @@ enum class KeyStyle {
   // "ipv6:" + the full uncompressed form, e.g. "ipv6:fd00:db8:0:0:0:0:0:5".
   // IPv4 is the same as kCanonical.
   kSendmail,
+  // What Exim's net- lookups in a host list look up (hosts = net-dbm;FILE):
+  // IPv6 as eight four-digit groups joined by dots,
+  // "fd00.0db8.0000.0000.0000.0000.0000.0005". IPv4 is the same as
+  // kCanonical.
+  kExim,
 };
 
-// Parses "canonical" or "sendmail" (the spelling used by flags).
+// Parses "canonical", "sendmail" or "exim" (the spelling used by flags).
 absl::StatusOr<KeyStyle> ParseKeyStyle(absl::string_view text);
 
 // An IPv4 or IPv6 address. Value type; IPv4-mapped IPv6 (::ffff:a.b.c.d)
@@ -39,6 +44,9 @@ class Address {
   // optionally prefixed by sendmail's "IPv6:" tag (any case). Zone ids,
   // prefixes and surrounding whitespace are refused.
   static absl::StatusOr<Address> Parse(absl::string_view text);
+  // A key read from a map: what Parse accepts, or the kExim spelling of an
+  // IPv6 address (exactly as ToKey(kExim) writes it).
+  static absl::StatusOr<Address> ParseKey(absl::string_view key);
 
   Family family() const { return family_; }
   // Network byte order; IPv4 uses the first 4 bytes.
@@ -49,8 +57,9 @@ class Address {
   // The relayers.db key for `style`.
   std::string ToKey(KeyStyle style) const;
   // Every key under which a map may hold this address, ToKey(`first`)
-  // first: both styles, and for IPv6 also the tag with the compressed form
-  // ("ipv6:fd00:db8::5"), which older writers used. One key for IPv4.
+  // first: kSendmail and kCanonical (and kExim when it is `first`), and for
+  // IPv6 also the tag with the compressed form ("ipv6:fd00:db8::5"), which
+  // older writers used. One key for IPv4.
   // Lower case only: sendmail and makemap fold keys to lower case.
   std::vector<std::string> KeySpellings(KeyStyle first) const;
 

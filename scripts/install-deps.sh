@@ -15,7 +15,7 @@ packages=(
   # certificates for mutual TLS (scripts/make-certs.sh)
   openssl
   # libraries
-  libdb5.3-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
+  libdb5.3-dev libcdb-dev liblmdb-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -43,3 +43,7 @@ chmod 755 "$policy"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
+
+# Postfix's postmap and Exim for the map reader tests, unpacked into a
+# private tree: as packages they would replace sendmail.
+"$(dirname "$0")/install-mta-readers.sh"

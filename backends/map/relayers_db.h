@@ -73,8 +73,10 @@ struct ApplyResult {
   std::vector<std::string> missing;  // deleted keys that were not present
 };
 
-// The seam over a relay map file, so the agent's materializer can be tested
-// without a real file. RelayersDb is the implementation.
+// The seam over a relay map file, one implementation per file format
+// (backends/map/map_kind.h opens the right one), so that the agent's
+// materializer and vsmtprelay write every kind alike, and the materializer
+// can be tested without a real file. Keys are in the map's own spelling.
 class MapWriter {
  public:
   virtual ~MapWriter() = default;
@@ -82,6 +84,10 @@ class MapWriter {
   virtual absl::StatusOr<std::vector<MapEntry>> ReadAll() = 0;
   // Applies the batch under one exclusive lock and one sync.
   virtual absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) = 0;
+  // Removes, under one exclusive lock, every entry whose value is a number
+  // <= `cutoff`, and returns them; entries whose value is not a number stay.
+  virtual absl::StatusOr<std::vector<MapEntry>> RemoveAtOrBefore(
+      int64_t cutoff) = 0;
   // Moves the mtime for writes that could not move it themselves (see
   // RelayersDb::Apply), once the clock allows. Call about once a second.
   virtual absl::Status SignalWrites() { return absl::OkStatus(); }
@@ -138,7 +144,8 @@ class RelayersDb : public MapWriter {
   // Removes, under one exclusive lock, every entry whose value is a number
   // <= `cutoff`, and returns them. Entries whose value is not a number are
   // left alone.
-  absl::StatusOr<std::vector<MapEntry>> RemoveAtOrBefore(int64_t cutoff);
+  absl::StatusOr<std::vector<MapEntry>> RemoveAtOrBefore(
+      int64_t cutoff) override;
 
  private:
   class Lock;

@@ -4,12 +4,14 @@
 #ifndef RELAYSYNC_TESTS_AGENT_FAKE_MAP_H_
 #define RELAYSYNC_TESTS_AGENT_FAKE_MAP_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "backends/map/relayers_db.h"
 
 namespace relaysync {
@@ -36,6 +38,21 @@ class FakeMap : public MapWriter {
       }
     }
     return r;
+  }
+  absl::StatusOr<std::vector<MapEntry>> RemoveAtOrBefore(
+      int64_t cutoff) override {
+    if (fail) return absl::DeadlineExceededError("locked");
+    std::vector<MapEntry> removed;
+    for (auto it = entries.begin(); it != entries.end();) {
+      int64_t ticks;
+      if (absl::SimpleAtoi(it->second, &ticks) && ticks <= cutoff) {
+        removed.push_back(MapEntry{it->first, it->second});
+        it = entries.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return removed;
   }
   std::map<std::string, std::string> entries;  // key -> value
   int applies = 0;

@@ -130,9 +130,36 @@ TEST(AddressTest, OrdersIpv4BeforeIpv6Numerically) {
                                            "10.0.0.10", "::1", "2001:db8::1"}));
 }
 
+TEST(AddressTest, EximKeyIsFullIpv6WithDotsAndParsesBack) {
+  absl::StatusOr<Address> v6 = Address::Parse("fd00:db8::5");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->ToKey(KeyStyle::kExim),
+            "fd00.0db8.0000.0000.0000.0000.0000.0005");
+  EXPECT_EQ(Address::Parse("10.1.2.3")->ToKey(KeyStyle::kExim), "10.1.2.3");
+  absl::StatusOr<Address> back =
+      Address::ParseKey("fd00.0db8.0000.0000.0000.0000.0000.0005");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, *v6);
+  EXPECT_EQ(
+      Address::ParseKey("0000.0000.0000.0000.0000.ffff.0a01.0203")->ToString(),
+      "10.1.2.3");
+  EXPECT_EQ(Address::ParseKey("ipv6:fd00:db8:0:0:0:0:0:5")->ToString(),
+            "fd00:db8::5");
+  EXPECT_FALSE(
+      Address::ParseKey("FD00.0db8.0000.0000.0000.0000.0000.0005").ok());
+  EXPECT_FALSE(
+      Address::ParseKey("fd00.0db8.0000.0000.0000.0000.0000:0005").ok());
+  EXPECT_FALSE(Address::Parse("fd00.0db8.0000.0000.0000.0000.0000.0005").ok());
+  EXPECT_EQ(v6->KeySpellings(KeyStyle::kExim),
+            (std::vector<std::string>{"fd00.0db8.0000.0000.0000.0000.0000.0005",
+                                      "ipv6:fd00:db8:0:0:0:0:0:5",
+                                      "fd00:db8::5", "ipv6:fd00:db8::5"}));
+}
+
 TEST(AddressTest, ParsesKeyStyles) {
   EXPECT_EQ(*ParseKeyStyle("canonical"), KeyStyle::kCanonical);
   EXPECT_EQ(*ParseKeyStyle("sendmail"), KeyStyle::kSendmail);
+  EXPECT_EQ(*ParseKeyStyle("exim"), KeyStyle::kExim);
   EXPECT_FALSE(ParseKeyStyle("Sendmail").ok());
 }
 

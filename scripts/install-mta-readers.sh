@@ -19,7 +19,7 @@ fi
 # exim4-daemon-light (their Depends: lines), short of the MTAs themselves.
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y --no-install-recommends \
-  libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 libcdb1 liblmdb0 \
+  adduser libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 libcdb1 liblmdb0 \
   libcrypt1 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libpcre2-8-0
 
 # Exim refuses to start unless its compiled-in user exists; this is what

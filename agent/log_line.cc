@@ -155,7 +155,12 @@ bool ConsumeSyslogHostAndProgram(absl::string_view* s,
                                  absl::string_view* program) {
   absl::string_view rest = *s;
   size_t space = rest.find(' ');
-  if (space == 0 || space == absl::string_view::npos) return false;
+  // A host name never ends with ':'; what does is a daemon's own-log
+  // process name ("imap-login:"), which must not pass for a host.
+  if (space == 0 || space == absl::string_view::npos ||
+      rest[space - 1] == ':') {
+    return false;
+  }
   rest.remove_prefix(space + 1);
   size_t n = 0;
   while (n < rest.size() && n <= 64 && IsProgramChar(rest[n])) ++n;

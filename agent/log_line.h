@@ -62,7 +62,8 @@ bool ConsumeLogTimestamp(absl::string_view* s, absl::Time now,
                          absl::TimeZone tz, absl::Time* when, bool* classic);
 
 // Consumes syslog's "HOST PROGRAM: " or "HOST PROGRAM[PID]: " and sets
-// `program` (without the pid). The host is one non-empty token; the program
+// `program` (without the pid). The host is one non-empty token not ending
+// in ':' (so "imap-login: " of Dovecot's own log is no host); the program
 // is 1-64 of [A-Za-z0-9._/-] (Cyrus logs as "cyrus/imap"); the pid 1-10
 // digits. The tag is what the sender chose: any local user can send any
 // (logger -t), which is why syslog-form lines are believed only when told

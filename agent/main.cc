@@ -71,8 +71,9 @@ ABSL_FLAG(std::vector<std::string>, watch_log, {},
 // Who may grant relaying through this host (docs/operations.md, "Local
 // surfaces").
 ABSL_FLAG(std::vector<std::string>, watch_syslog, {},
-          "RISKY: syslog file(s) (e.g. /var/log/mail.log) whose \"dovecot:\" "
-          "login lines are believed. Any local user can write syslog lines "
+          "RISKY: syslog file(s) (e.g. /var/log/mail.log) whose login lines "
+          "(\"dovecot:\", or those of --log-format) are believed. Any local "
+          "user can write syslog lines "
           "with any tag (logger -t dovecot ...) and so make any address "
           "relay through every host of the cluster; prefer Dovecot's own "
           "log_path with --watch-log, or the notify socket");

@@ -250,6 +250,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     DovecotLogSource::Options o;
     o.log_path = options.watch_logs[i];
     o.state_path = absl::StrCat(options.spool_dir, "/tail-", i, ".state");
+    o.formats = options.log_formats;
     o.clock = clock;
     impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
   }
@@ -258,11 +259,17 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     o.log_path = options.watch_syslogs[i];
     o.state_path =
         absl::StrCat(options.spool_dir, "/tail-syslog-", i, ".state");
+    o.formats = options.log_formats;
     o.trust_syslog = true;
     o.clock = clock;
-    LogWarning("--watch-syslog ", o.log_path,
-               ": trusting its \"dovecot:\" lines; any local user can write "
-               "such a line (logger -t dovecot) and make any address relay");
+    std::string programs;
+    for (const LogFormat* f : o.formats) {
+      absl::StrAppend(&programs, programs.empty() ? "" : ", ", f->programs);
+    }
+    LogWarning("--watch-syslog ", o.log_path, ": trusting the login lines of ",
+               programs,
+               "; any local user can write such a line (logger -t NAME) and "
+               "make any address relay");
     impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
   }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/log_format.h"
 #include "backends/map/map_kind.h"
 #include "backends/map/relayers_db.h"
 #include "common/address.h"
@@ -49,9 +50,12 @@ struct AgentOptions {
   std::vector<std::string> notify_allow_groups;
   // Dovecot's own log_path files to tail: only lines in their form count.
   std::vector<std::string> watch_logs;
-  // Syslog files whose "dovecot:" lines are believed, although any local
-  // user can write such lines (--watch-syslog).
+  // Syslog files whose login lines (of log_formats) are believed, although
+  // any local user can write such lines (--watch-syslog).
   std::vector<std::string> watch_syslogs;
+  // The formats of the watched logs (--log-format); not owned, from
+  // AllLogFormats() (agent/log_format.h).
+  std::vector<const LogFormat*> log_formats = {FindLogFormat("dovecot")};
   KeyStyle key_style = KeyStyle::kSendmail;
   // map_options.sync_to_disk is decided by Start(): true only with
   // map_fsync or when the boot id is unknown. Without it, a reboot (which

@@ -9,6 +9,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/local_login.h"
+#include "agent/log_format.h"
+#include "agent/log_line.h"
 
 namespace relaysync {
 
@@ -25,16 +27,15 @@ namespace relaysync {
 // The user name may contain anything, including a fake "method=..., rip=..."
 // tail, so the fields are taken after the LAST ">, method=" (everything after
 // the real user field is server-generated). User names over
-// kMaxTextField and lines over 800 bytes are refused: Dovecot logs at
-// most 80 bytes of user name, and a line long enough to have been cut by
+// kMaxTextField and lines over kMaxLoginLineBytes are refused: Dovecot logs
+// at most 80 bytes of user name, and a line long enough to have been cut by
 // syslog might have lost its real tail, leaving a fake one last. Lines with
 // a control character (NUL, tab, DEL, ...) are refused: neither Dovecot nor
 // rsyslog writes one raw.
 //
-// Time: RFC 3339 stamps are absolute. Classic syslog stamps have no year:
-// `now`'s year in `tz` is used, or the previous year if that would put the
-// line more than one day in the future (a Dec 31 line read on Jan 1). A time
-// still in the future is clamped to `now`.
+// Time: as ConsumeLogTimestamp (agent/log_line.h): RFC 3339 stamps are
+// absolute, classic ones get the year that is not in the future, and a
+// time still in the future is clamped to `now`.
 //
 // Sets source to "log"; callers that know the file name replace it.
 //
@@ -42,10 +43,20 @@ namespace relaysync {
 // a syslog line with any tag (`logger -t dovecot ...`). When `form` is not
 // null it receives the form of a recognized line, so that callers can
 // refuse the syslog form unless told to trust it.
-enum class DovecotLineForm { kOwnLog, kSyslog };
+using DovecotLineForm = LogLineForm;
 std::optional<LocalLogin> ParseDovecotLoginLine(
     absl::string_view line, absl::Time now, absl::TimeZone tz,
     DovecotLineForm* form = nullptr);
+
+// The parts of the above that the "dovecot" LogFormat is made of
+// (agent/log_format.h). A message of program "dovecot": "imap-login: "
+// or "pop3-login: ", an optional "Info: ", then the login. Failed logins
+// ("... (auth failed, N attempts ...)") are kRefused.
+LoginVerdict ClassifyDovecotMessage(absl::string_view program,
+                                    absl::string_view message);
+// What follows the timestamp in Dovecot's own log file: "imap-login: " or
+// "pop3-login: " (else nullopt), then "Info: " and the login.
+std::optional<LoginVerdict> ClassifyDovecotOwnLog(absl::string_view rest);
 
 }  // namespace relaysync
 

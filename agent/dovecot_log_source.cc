@@ -1,11 +1,9 @@
 #include "agent/dovecot_log_source.h"
 
-#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "agent/dovecot_log_parser.h"
 #include "common/logging.h"
 
 namespace relaysync {
@@ -30,28 +28,30 @@ DovecotLogSource::~DovecotLogSource() { Stop(); }
 
 absl::Status DovecotLogSource::Start(Sink sink) {
   return tailer_.Start([this, sink = std::move(sink)](absl::string_view line) {
-    DovecotLineForm form;
-    std::optional<LocalLogin> login = ParseDovecotLoginLine(
-        line, options_.clock->Now(), options_.time_zone, &form);
-    if (!login) return;
-    if (form == DovecotLineForm::kSyslog && !options_.trust_syslog) {
-      Untrusted(*login);
+    LogLineVerdict v = ClassifyLogLine(
+        line, options_.formats, options_.clock->Now(), options_.time_zone);
+    if (v.verdict.kind != LoginVerdict::Kind::kLogin) return;
+    LocalLogin& login = v.verdict.login;
+    if (v.form == LogLineForm::kSyslog && !options_.trust_syslog) {
+      Untrusted(*v.format, login);
       return;
     }
-    login->source = name_;
+    login.source = name_;
     // One at a time: the tailer may save its offset after any line. A spool
     // failure is the agent's to log; the line is applied locally anyway.
-    sink({std::move(*login)}).IgnoreError();
+    sink({std::move(login)}).IgnoreError();
   });
 }
 
-void DovecotLogSource::Untrusted(const LocalLogin& login) {
+void DovecotLogSource::Untrusted(const LogFormat& format,
+                                 const LocalLogin& login) {
   uint64_t count = ++untrusted_logins_;
   untrusted_log_.Log(
       LogLevel::kWarning,
       absl::StrCat(
-          "log ", options_.log_path, ": ignored a syslog-form login (user <",
-          absl::CHexEscape(login.user), "> from ", login.address,
+          "log ", options_.log_path, ": ignored a syslog-form login (",
+          format.name, ", user <", absl::CHexEscape(login.user), "> from ",
+          login.address,
           "): any local user can write syslog lines with any tag, so they "
           "grant nothing. Point --watch-log at Dovecot's own log_path, or "
           "accept the risk with --watch-syslog (",

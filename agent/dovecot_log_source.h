@@ -1,6 +1,6 @@
-// EventSource that tails a Dovecot log (its own log_path file, or, when told
-// to trust it, a syslog file it writes to) and reports each successful
-// POP3/IMAP login in it.
+// EventSource that tails a mail daemon's log (Dovecot's own log_path file,
+// or, when told to trust it, a syslog file) and reports each successful
+// POP3/IMAP login in it, in the formats it is given (agent/log_format.h).
 #ifndef RELAYSYNC_AGENT_DOVECOT_LOG_SOURCE_H_
 #define RELAYSYNC_AGENT_DOVECOT_LOG_SOURCE_H_
 
@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "agent/event_source.h"
+#include "agent/log_format.h"
 #include "agent/log_tailer.h"
 #include "common/clock.h"
 #include "common/rate_limited_log.h"
@@ -24,10 +26,14 @@ class DovecotLogSource : public EventSource {
     // LogTailer's position file (e.g. <spool dir>/tail-dovecot.state).
     // Empty: no persistence.
     std::string state_path;
+    // The formats whose login lines count (--log-format); not owned, from
+    // AllLogFormats().
+    std::vector<const LogFormat*> formats = {FindLogFormat("dovecot")};
     // Whether login lines in syslog form ("HOST dovecot[PID]: imap-login:
-    // ...") are believed. Any local user can write such a line with any tag
-    // (logger -t dovecot), so by default only lines in the form of Dovecot's
-    // own log_path file are; syslog-form logins are counted, logged (rate
+    // ...", and every line of the daemons that log only to syslog) are
+    // believed. Any local user can write such a line with any tag (logger -t
+    // dovecot), so by default only lines in the form of Dovecot's own
+    // log_path file are; syslog-form logins are counted, logged (rate
     // limited) and dropped.
     bool trust_syslog = false;
     // The zone of the year-less syslog timestamps: the host's.
@@ -51,7 +57,7 @@ class DovecotLogSource : public EventSource {
   uint64_t untrusted_logins() const { return untrusted_logins_.load(); }
 
  private:
-  void Untrusted(const LocalLogin& login);
+  void Untrusted(const LogFormat& format, const LocalLogin& login);
 
   const Options options_;
   const std::string name_;

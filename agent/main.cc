@@ -2,9 +2,11 @@
 //   relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH
 //                   --spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]
 //   relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP [USER]
+//   relaysync-agent test-log [--log-format=FORMAT] FILE
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -21,7 +23,9 @@
 #include "absl/time/time.h"
 #include "agent/agent.h"
 #include "agent/local_login.h"
+#include "agent/log_format.h"
 #include "agent/notify_drop_dir.h"
+#include "agent/test_log.h"
 #include "backends/map/map_kind.h"
 #include "common/address.h"
 #include "common/flag_names.h"
@@ -76,11 +80,17 @@ ABSL_FLAG(std::vector<std::string>, watch_log, {},
 // Who may grant relaying through this host (docs/operations.md, "Local
 // surfaces").
 ABSL_FLAG(std::vector<std::string>, watch_syslog, {},
-          "RISKY: syslog file(s) (e.g. /var/log/mail.log) whose \"dovecot:\" "
-          "login lines are believed. Any local user can write syslog lines "
+          "RISKY: syslog file(s) (e.g. /var/log/mail.log) whose login lines "
+          "(\"dovecot:\", or those of --log-format) are believed. Any local "
+          "user can write syslog lines "
           "with any tag (logger -t dovecot ...) and so make any address "
           "relay through every host of the cluster; prefer Dovecot's own "
           "log_path with --watch-log, or the notify socket");
+ABSL_FLAG(std::string, log_format, "dovecot",
+          "the format of the --watch-log and --watch-syslog files: dovecot, "
+          "courier, cyrus, qpopper, uw-imap, or auto (each in turn). Only "
+          "Dovecot writes a log file of its own; the others log only through "
+          "syslog, so their lines count only under --watch-syslog");
 ABSL_FLAG(std::string, notify_socket_group, "",
           "chown the notify socket to this group (name or number); with "
           "--notify-socket-mode=0660 its members may send, and senders whose "
@@ -162,6 +172,40 @@ int Notify(const std::vector<std::string>& args) {
   if (!s.ok()) {
     std::cerr << "relaysync-agent notify: " << s.message() << "\n";
     return 1;
+  }
+  return 0;
+}
+
+// `relaysync-agent test-log FILE`: 0 once the file is read, 2 for bad
+// arguments or a file that cannot be read.
+int TestLog(const std::vector<std::string>& args) {
+  // args: program, FILE
+  if (args.size() != 2) {
+    std::cerr << "usage: relaysync-agent test-log [--log-format="
+              << relaysync::LogFormatFlagValues() << "] FILE\n";
+    return 2;
+  }
+  relaysync::TestLogOptions options;
+  auto formats = relaysync::LogFormatsFromFlag(absl::GetFlag(FLAGS_log_format));
+  if (!formats.ok()) {
+    std::cerr << "relaysync-agent test-log: --log-format: "
+              << formats.status().message() << "\n";
+    return 2;
+  }
+  options.formats = *formats;
+  auto never_relay = relaysync::NeverRelay::WithExtra(
+      absl::GetFlag(FLAGS_never_relay), "--never-relay");
+  if (!never_relay.ok()) {
+    std::cerr << "relaysync-agent test-log: " << never_relay.status().message()
+              << "\n";
+    return 2;
+  }
+  options.never_relay = *never_relay;
+  absl::Status s = relaysync::TestLogFile(args[1], options, std::cout);
+  std::cout.flush();
+  if (!s.ok()) {
+    std::cerr << "relaysync-agent test-log: " << s.message() << "\n";
+    return 2;
   }
   return 0;
 }
@@ -273,6 +317,25 @@ int RunAgent(int argc, char** argv) {
   options.notify_socket_mode = static_cast<mode_t>(mode);
   options.watch_logs = absl::GetFlag(FLAGS_watch_log);
   options.watch_syslogs = absl::GetFlag(FLAGS_watch_syslog);
+  auto formats = relaysync::LogFormatsFromFlag(absl::GetFlag(FLAGS_log_format));
+  if (!formats.ok()) {
+    relaysync::LogError("--log-format: ", formats.status().message());
+    return 2;
+  }
+  options.log_formats = *formats;
+  const bool has_own_log = std::any_of(formats->begin(), formats->end(),
+                                       [](const relaysync::LogFormat* f) {
+                                         return f->classify_own_log != nullptr;
+                                       });
+  if (!options.watch_logs.empty() && !has_own_log) {
+    // Every line would be ignored as syslog-form: say so now.
+    relaysync::LogError(
+        "--watch-log with --log-format=", absl::GetFlag(FLAGS_log_format),
+        ": that daemon logs only through syslog, whose lines any local user "
+        "can forge (logger -t NAME); give its syslog file to --watch-syslog "
+        "to accept that, or use the notify socket");
+    return 2;
+  }
   options.notify_socket_group = absl::GetFlag(FLAGS_notify_socket_group);
   options.notify_allow_users = absl::GetFlag(FLAGS_notify_allow_uid);
   options.notify_allow_groups = absl::GetFlag(FLAGS_notify_allow_gid);
@@ -331,13 +394,17 @@ int main(int argc, char** argv) {
       "--tls-key=F --host-id=NAME --db=PATH --spool-dir=DIR "
       "[--notify-socket=PATH] [--watch-log=PATH]\n"
       "  relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP "
-      "[USER]\n\n"
+      "[USER]\n"
+      "  relaysync-agent test-log [--log-format=FORMAT] FILE\n\n"
       "Captures POP/IMAP logins on this host, shares them through the "
       "relaysync coordinator and keeps the local relayers.db in sync. Flags "
       "may be spelled with dashes or underscores (--spool-dir, --spool_dir). "
       "See docs/operations.md.");
   if (argc >= 2 && std::string(argv[1]) == "notify") {
     return Notify(relaysync::ParseFlags(argc - 1, argv + 1));
+  }
+  if (argc >= 2 && std::string(argv[1]) == "test-log") {
+    return TestLog(relaysync::ParseFlags(argc - 1, argv + 1));
   }
   std::vector<std::string> args = relaysync::ParseFlags(argc, argv);
   relaysync::InitProcess();

@@ -7,6 +7,7 @@ is the log-injection corpus (CVE-2001-1075 class) that
 tests/agent/log_injection_test.cc also feeds through the parser and the log
 tailer: every address in it an attacker chose is 6.6.6.6, 203.0.113.66 or
 2001:db8:bad::66; the only genuine client address is 192.0.2.10.
+fuzz/corpus/log_formats/ holds the same kind of lines for every log format.
 """
 import os
 import struct
@@ -120,6 +121,62 @@ write("dovecot_log_parser", "inject-nul-before-stamp",
 write("dovecot_log_parser", "inject-nl-forged-line",
       OWN % "a\nNov 25 04:25:39 imap-login: Info: Login: user=<b>, "
       "method=PLAIN, rip=6.6.6.6, lip=192.0.2.1\n")
+
+# --- log_formats ---------------------------------------------------------------
+# Every format through ClassifyLogLine with --log-format=auto: a genuine line
+# of each daemon (client 192.0.2.10), its failures, and user names carrying a
+# fake address field of each format (the attacker's address is 6.6.6.6).
+FORMAT_LINES = {
+    "courier": "Nov 25 04:25:38 mx imapd: LOGIN, user=%s, "
+               "ip=[::ffff:192.0.2.10], port=[51234], protocol=IMAP",
+    "courier-pop3": "2026-11-25T04:28:35.123456+00:00 mx pop3d-ssl[812]: "
+                    "LOGIN, user=%s, ip=[192.0.2.10], port=[995], "
+                    "protocol=POP3, stls=1",
+    "cyrus": "Nov 25 04:25:38 mx cyrus/imap[4242]: login: client.example.org "
+             "[192.0.2.10] %s plaintext+TLS User logged in "
+             "SESSIONID=<mx-4242-1764044738-1-123>",
+    "cyrus-pop3": "Nov  5 04:25:38 mx cyrus/pop3s[17]: login: [2001:db8::10] "
+                  "%s PLAIN User logged in",
+    "qpopper": "Nov 25 04:25:38 mx in.qpopper[7597]: (v4.0.9) POP login by "
+               "user \"%s\" at (client.example.org) 192.0.2.10 "
+               "[pop_log.c:244]",
+    "uw-imap": "Nov 25 04:25:38 mx imapd[4242]: Login user=%s "
+               "host=client.example.org [192.0.2.10]",
+    "uw-imap-auth": "Nov 25 04:25:38 mx imapd[4242]: Authenticated user=%s "
+                    "host=[::ffff:192.0.2.10] mech=PLAIN",
+    "uw-ipop3d": "Nov 25 04:25:38 mx ipop3d[17]: Login user=%s "
+                 "host=[192.0.2.10] nmsgs=3/3",
+    "dovecot": OWN,
+}
+FORMAT_EVIL_USERS = {
+    "plain": "alice",
+    "courier-ip": "x, ip=[6.6.6.6], port=[1], protocol=IMAP",
+    "cyrus-host": "x [6.6.6.6] y",
+    "qpopper-at": "x\" at (h) 6.6.6.6",
+    "uw-host": "x host=[6.6.6.6] mech=PLAIN",
+    "uw-nmsgs": "x host=evil [6.6.6.6] nmsgs=1/1",
+    "dovecot-rip": "a>, method=PLAIN, rip=6.6.6.6, lip=192.0.2.1",
+    "latin1": "\xe9l\xe8ve, ip=[6.6.6.6]",
+}
+for fmt, line in FORMAT_LINES.items():
+    for name, user in FORMAT_EVIL_USERS.items():
+        write("log_formats", "%s-%s" % (fmt, name), line % user)
+for i, line in enumerate([
+    "Nov 25 04:25:38 mx imapd-ssl: LOGIN FAILED, method=PLAIN, user=a, "
+    "ip=[::ffff:192.0.2.10]",
+    "Nov 25 04:25:38 mx cyrus/imap[1]: badlogin: c.example [192.0.2.10] "
+    "plaintext a SASL(-13): authentication failure: checkpass failed",
+    "Nov 25 04:25:38 mx qpopper[1]: a at c.example (192.0.2.10): -ERR [AUTH] "
+    "Password supplied for \"a\" is incorrect. [pop_pass.c:1036]",
+    "Nov 25 04:25:38 mx imapd[1]: Login failed user=a auth=a "
+    "host=[192.0.2.10]",
+    "Nov 25 04:25:38 mx sm-mta[1]: x: from=\"POP login by user \"admin\" "
+    "at (h) 6.6.6.6\"@example.org",
+    "Nov 25 04:25:38 mx imapd: LOGOUT, user=a, ip=[::ffff:192.0.2.10], "
+    "headers=0, body=0, rcvd=1, sent=2, time=3",
+    "Nov 25 04:25:38 mx qpopper[1]: Stats: a 0 0 1 2 h 192.0.2.10",
+]):
+    write("log_formats", "other-%02d" % i, line)
 
 # --- notify_message ----------------------------------------------------------
 notify = [

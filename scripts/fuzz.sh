@@ -12,8 +12,8 @@ seconds=${1:-20}
 shift || true
 jobs=${RELAYSYNC_JOBS:-2}
 build=${RELAYSYNC_FUZZ_BUILD:-$root/build-fuzz}
-all_targets=(address dovecot_log_parser notify_message spool_record
-  state_files vsmtprelay_args agent_message)
+all_targets=(address dovecot_log_parser log_formats notify_message
+  spool_record state_files vsmtprelay_args agent_message)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 

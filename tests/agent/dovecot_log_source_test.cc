@@ -146,6 +146,37 @@ TEST(DovecotLogSourceTest, SyslogFormLoginsAreReportedWhenTrusted) {
   EXPECT_EQ(source.untrusted_logins(), 0u);
 }
 
+// Courier logs only through syslog: with every format, its lines count
+// only where syslog is trusted, as Dovecot's syslog lines do.
+constexpr char kCourierThenOwnLog[] =
+    "Nov 25 04:28:35 mx imapd: LOGIN, user=x, ip=[::ffff:192.0.2.66], "
+    "port=[1], protocol=IMAP\n"
+    "Nov 25 04:28:37 imap-login: Info: Login: user=<alice>, method=PLAIN, "
+    "rip=192.0.2.10, lip=192.0.2.1, mpid=1, session=<a>\n";
+
+TEST(DovecotLogSourceTest, OtherDaemonsLinesCountOnlyWhenSyslogIsTrusted) {
+  for (bool trusted : {false, true}) {
+    ScratchDir dir;
+    FakeClock clock(kNoon);
+    EXPECT_TRUE(AppendToFile(dir.File("mail.log"), ""));
+    DovecotLogSource::Options options = SourceOptions(dir, &clock);
+    options.formats = *LogFormatsFromFlag("auto");
+    options.trust_syslog = trusted;
+    DovecotLogSource source(options);
+    Collector collector;
+    ASSERT_TRUE(source.Start(collector.Sink()).ok());
+    EXPECT_TRUE(AppendToFile(dir.File("mail.log"), kCourierThenOwnLog));
+    if (trusted) {
+      EXPECT_EQ(collector.WaitFor(2),
+                (std::vector<std::string>{"192.0.2.66", "192.0.2.10"}));
+      EXPECT_EQ(source.untrusted_logins(), 0u);
+    } else {
+      EXPECT_EQ(collector.WaitFor(1), std::vector<std::string>{"192.0.2.10"});
+      EXPECT_EQ(source.untrusted_logins(), 1u);
+    }
+  }
+}
+
 TEST(DovecotLogSourceTest, ALogWritableByOthersIsRefused) {
   ScratchDir dir;
   FakeClock clock(kNoon);

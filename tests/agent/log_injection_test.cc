@@ -23,6 +23,7 @@
 #include "absl/time/civil_time.h"
 #include "agent/dovecot_log_parser.h"
 #include "agent/dovecot_log_source.h"
+#include "agent/log_format.h"
 #include "gtest/gtest.h"
 #include "testing/files.h"
 #include "testing/scratch_dir.h"
@@ -115,6 +116,38 @@ TEST(LogInjectionTest, AHostileUserNameStillGrantsTheRealClient) {
   ASSERT_TRUE(login.has_value());
   EXPECT_EQ(login->address, kGenuine);
   EXPECT_EQ(login->user, "a>, method=PLAIN, rip=6.6.6.6, lip=192.0.2.1");
+}
+
+// The same kind of corpus for every other format (fuzz/corpus/log_formats,
+// user names carrying each format's own address field), through every
+// format at once (--log-format=auto): a login is always for the genuine
+// client, and every format's genuine line still counts.
+TEST(LogInjectionTest, NoFormatGrantsAnInjectedAddress) {
+  const std::string dir = RELAYSYNC_SOURCE_DIR "/fuzz/corpus/log_formats";
+  DIR* d = opendir(dir.c_str());
+  ASSERT_NE(d, nullptr) << dir;
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  }
+  closedir(d);
+  ASSERT_GE(names.size(), 50u);
+  const std::vector<const LogFormat*> formats = *LogFormatsFromFlag("auto");
+  size_t granted = 0;
+  std::set<std::string> formats_granting;
+  for (const std::string& name : names) {
+    LogLineVerdict v = ClassifyLogLine(ReadFile(absl::StrCat(dir, "/", name)),
+                                       formats, kNow, absl::UTCTimeZone());
+    if (v.verdict.kind != LoginVerdict::Kind::kLogin) continue;
+    ++granted;
+    formats_granting.insert(std::string(v.format->name));
+    EXPECT_EQ(kAttacker.count(v.verdict.login.address), 0u) << name;
+    EXPECT_TRUE(v.verdict.login.address == kGenuine ||
+                v.verdict.login.address == "2001:db8::10")
+        << name << " -> " << v.verdict.login.address;
+  }
+  EXPECT_GE(granted, names.size() / 2);
+  EXPECT_EQ(formats_granting.size(), AllLogFormats().size());
 }
 
 // The whole corpus appended to a tailed log, raw and as Dovecot writes it,

@@ -48,7 +48,7 @@ struct CoordinatorOptions {
   SyncLimits sync_limits;
   int max_streams_per_connection = 16;  // HTTP/2 MAX_CONCURRENT_STREAMS
   // A connection without a call for this long is closed (GOAWAY).
-  absl::Duration max_connection_idle = absl::Minutes(1);
+  absl::Duration max_connection_idle = absl::Seconds(2);
   // Memory gRPC may take for connections and calls (its ResourceQuota);
   // 0: unlimited.
   size_t grpc_memory_bytes = size_t{256} << 20;

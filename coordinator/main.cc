@@ -134,8 +134,10 @@ ABSL_FLAG(absl::Duration, stall_timeout, absl::Seconds(60),
 ABSL_FLAG(int, max_snapshots, 4,
           "agent streams holding a full snapshot in memory at once; others "
           "needing one wait their turn");
-ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(1),
-          "a connection with no call open for this long is closed");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Seconds(2),
+          "a connection with no call open for this long is closed (within "
+          "about twice this; each holds about 100 kB with TLS; agents and "
+          "vsmtprelay make their call at once)");
 ABSL_FLAG(int, grpc_memory_limit_mb, 256,
           "MiB gRPC may use for connections and calls (its resource quota): "
           "nearing it, gRPC shrinks buffers and closes idle connections. 0 = "

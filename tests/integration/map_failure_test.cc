@@ -43,18 +43,23 @@ int LinesAfter(const std::string& text, size_t from) {
   return n;
 }
 
-TEST(MapFailureTest, AMapThatIsNotABerkeleyDbBacksOffAndIsRebuiltOnceMoved) {
-  Cluster c(2);
+// Starts the cluster, has 192.0.2.1 reach every map, then replaces agent
+// 1's map by something that is not a map (a restore gone wrong).
+void StartAndBreakMapOne(Cluster& c) {
   ASSERT_TRUE(c.StartAll()) << c.Logs();
   ASSERT_EQ(c.Notify(0, "192.0.2.1"), 0);
   ASSERT_TRUE(
       WaitForCondition([&] { return c.AllHave("192.0.2.1"); }, kPropagation))
       << c.Logs();
-
-  // Replaced by something that is not a map (a restore gone wrong).
   const std::string db = c.Db(1);
   testing::WriteFile(db + ".new", std::string(16384, 'x'));
   ASSERT_EQ(rename((db + ".new").c_str(), db.c_str()), 0);
+}
+
+TEST(MapFailureTest, AMapThatIsNotABerkeleyDbBacksOffAndIsRebuiltOnceMoved) {
+  Cluster c(2);
+  ASSERT_NO_FATAL_FAILURE(StartAndBreakMapOne(c));
+  const std::string db = c.Db(1);
   const std::string coordinator_log = c.dir() + "/coordinator-0.log";
   const std::string agent_log = c.dir() + "/agent-1.log";
   const size_t coordinator_from = ReadFile(coordinator_log).size();
@@ -154,14 +159,8 @@ TEST(MapFailureTest, ABrokenMapStopsTheAgentReadingInsteadOfQueueingAll) {
   Cluster c(2, {"--stall-timeout=3s", "--agent-login-rate=0"});
   c.UseInsecure();
   c.AddAgentFlags(1, {"--max-queued-changes=1000"});
-  ASSERT_TRUE(c.StartAll()) << c.Logs();
-  ASSERT_EQ(c.Notify(0, "192.0.2.1"), 0);
-  ASSERT_TRUE(
-      WaitForCondition([&] { return c.AllHave("192.0.2.1"); }, kPropagation))
-      << c.Logs();
+  ASSERT_NO_FATAL_FAILURE(StartAndBreakMapOne(c));
   const std::string db = c.Db(1);
-  testing::WriteFile(db + ".new", std::string(16384, 'x'));
-  ASSERT_EQ(rename((db + ".new").c_str(), db.c_str()), 0);
 
   ASSERT_EQ(Flood(c.target(), kEvents), kEvents);
   const std::string last = "ipv6:" + FloodAddress(kEvents - 1);  // map key

@@ -310,7 +310,7 @@ void SyncSession::ReadLoop() {
     };
     queue_mu_.Await(absl::Condition(&room));
     if (cancelled_) break;
-    queued_changes_ += in.changes.size() + in.entries.size();
+    queued_changes_ += in.Size();
     queue_.push_back(std::move(in));
   }
   absl::MutexLock l(&queue_mu_);
@@ -329,7 +329,7 @@ void SyncSession::ApplyLoop() {
       queue_mu_.Await(absl::Condition(&ready));
       if (batch.empty() && queue_.empty()) break;
       for (Incoming& in : queue_) {
-        batch_changes += in.changes.size() + in.entries.size();
+        batch_changes += in.Size();
         batch.push_back(std::move(in));
       }
       queue_.clear();

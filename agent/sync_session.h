@@ -74,6 +74,8 @@ class SyncSession {
     bool resend = false;               // kSnapshot
     v1::Ack ack;                       // kAck
     int64_t expire_after_seconds = 0;  // kPolicy
+    // What it counts against max_queued_changes.
+    size_t Size() const { return changes.size() + entries.size(); }
   };
 
   // Logs (rate-limited) that the coordinator cannot be reached, and what

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
@@ -20,7 +19,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -28,6 +26,7 @@
 #include "absl/time/time.h"
 #include "testing/cluster.h"
 #include "testing/login_load.h"
+#include "testing/process.h"
 #include "testing/redis_server.h"
 
 ABSL_FLAG(int, agents, 4, "agents (1-8)");
@@ -58,23 +57,6 @@ using testing::MapChecker;
 using testing::RedisServer;
 using testing::RedisServerOptions;
 using testing::SentLogin;
-
-// VmRSS of `pid` in KiB, 0 if unknown.
-int64_t RssKib(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) != 0) continue;
-    int64_t kib = 0;
-    std::string digits;
-    for (char c : line) {
-      if (c >= '0' && c <= '9') digits.push_back(c);
-    }
-    return absl::SimpleAtoi(digits, &kib) ? kib : 0;
-  }
-  return 0;
-}
 
 // How far (seconds) `path`'s mtime is ahead of now; 0 if not.
 int64_t MtimeDrift(const std::string& path) {
@@ -166,7 +148,8 @@ bool Soak::KillAndRestart(int v) {
 
 void Soak::Sample(absl::Duration elapsed, absl::Duration total) {
   auto note = [&](const std::string& kind, int pid) {
-    const int64_t kib = RssKib(pid);
+    const int64_t kib =
+        std::max<int64_t>(0, testing::ProcStatusKib(pid, "VmRSS"));
     Rss& r = rss_[kind];
     r.max = std::max(r.max, kib);
     if (elapsed < total / 3) r.early = std::max(r.early, kib);

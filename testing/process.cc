@@ -12,8 +12,10 @@
 #include <cstring>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "testing/files.h"
@@ -119,6 +121,23 @@ double CpuSecondsOf(pid_t pid) {
   }
   if (utime < 0 || stime < 0) return -1;
   return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+int64_t ProcStatusKib(pid_t pid, absl::string_view field) {
+  if (pid <= 0) return -1;
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
+    if (!absl::ConsumePrefix(&line, field) ||
+        !absl::ConsumePrefix(&line, ":")) {
+      continue;
+    }
+    int64_t kib;
+    return absl::SimpleAtoi(
+               absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kib)
+               ? kib
+               : -1;
+  }
+  return -1;
 }
 
 double SelfCpuSeconds() {

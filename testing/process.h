@@ -7,11 +7,13 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace relaysync::testing {
@@ -21,6 +23,9 @@ namespace relaysync::testing {
 double CpuSecondsOf(pid_t pid);
 // The same for this process (getrusage).
 double SelfCpuSeconds();
+// A kB figure of /proc/PID/status ("VmRSS", "VmHWM", ...) in KiB; -1 if it
+// cannot be read.
+int64_t ProcStatusKib(pid_t pid, absl::string_view field);
 
 // One child process. Not thread-safe. The destructor SIGKILLs and reaps a
 // child that is still running.

@@ -23,7 +23,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -48,20 +47,10 @@ int64_t EnvOr(const char* name, int64_t fallback) {
   return s != nullptr && absl::SimpleAtoi(s, &v) ? v : fallback;
 }
 
-// A "VmRSS:" or "VmHWM:" figure of /proc/PID/status, in MB.
-double ProcMb(pid_t pid, const std::string& field) {
-  for (absl::string_view line :
-       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
-    if (!absl::ConsumePrefix(&line, field)) continue;
-    int64_t kb = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(
-                              absl::StripAsciiWhitespace(line), "kB")),
-                          &kb)) {
-      return 0;
-    }
-    return static_cast<double>(kb) / 1024;
-  }
-  return -1;
+// A "VmRSS" or "VmHWM" figure of /proc/PID/status, in MB; -1 if unknown.
+double ProcMb(pid_t pid, absl::string_view field) {
+  const int64_t kib = testing::ProcStatusKib(pid, field);
+  return kib < 0 ? -1 : static_cast<double>(kib) / 1024;
 }
 
 int OpenFds(pid_t pid) {
@@ -108,7 +97,7 @@ class MemoryBoundTest : public ::testing::TestWithParam<bool> {
     std::vector<absl::Duration> normal;
     for (int i = 0; i < 5; ++i) normal.push_back(Propagate());
     normal_ = Median(normal);
-    baseline_mb_ = ProcMb(pid_, "VmRSS:");
+    baseline_mb_ = ProcMb(pid_, "VmRSS");
     std::cerr << "coordinator baseline RSS " << baseline_mb_
               << " MB, normal propagation " << normal_ << "\n";
   }
@@ -218,7 +207,7 @@ TEST_P(MemoryBoundTest, ANonReadingClientIsHeldBackThenDisconnected) {
   std::vector<absl::Duration> under_load;
   while (!done && under_load.size() < 30) under_load.push_back(Propagate());
   flooder.join();
-  const double hwm = ProcMb(pid_, "VmHWM:");
+  const double hwm = ProcMb(pid_, "VmHWM");
   std::cerr << "non-reading client got " << sent << " of " << events
             << " events in; coordinator VmHWM " << hwm << " MB, "
             << hwm - baseline_mb_ << " MB above baseline\n";
@@ -352,7 +341,7 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
             << testing::SelfCpuSeconds() - self_cpu_before
             << " s, the coordinator "
             << testing::CpuSecondsOf(pid_) - coordinator_cpu_before << " s\n";
-  const double open_mb = ProcMb(pid_, "VmRSS:");
+  const double open_mb = ProcMb(pid_, "VmRSS");
   const int open_fds = OpenFds(pid_);
   std::cerr << connections << " connections in " << absl::Now() - start << ": "
             << started << " started, " << refused
@@ -379,7 +368,7 @@ TEST_P(MemoryBoundTest, AConnectionFloodIsCappedAndHonestAgentsPropagate) {
       [&] { return OpenFds(pid_) < base_fds + kMaxStreams + 50; },
       absl::Seconds(15)))
       << OpenFds(pid_) << " fds open";
-  const double hwm = ProcMb(pid_, "VmHWM:");
+  const double hwm = ProcMb(pid_, "VmHWM");
   std::cerr << "coordinator VmHWM " << hwm << " MB (" << hwm - baseline_mb_
             << " above baseline), " << OpenFds(pid_)
             << " fds once idle connections closed\n";

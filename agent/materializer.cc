@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <unordered_set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/ticks.h"
@@ -13,7 +13,8 @@ namespace {
 
 // Ticks are never negative (ParseTicks and Admin.Add refuse them), so 0 is
 // an entry stamped at the epoch (vsmtprelay add ip 0) and this is none.
-constexpr int64_t kNoEntry = -1;
+constexpr int64_t kNoEntry = AddressTable::kNone;
+constexpr int64_t kNothingWritten = std::numeric_limits<int64_t>::max();
 
 }  // namespace
 
@@ -21,76 +22,51 @@ Materializer::Materializer(MapWriter* map, KeyStyle key_style,
                            const Clock* clock)
     : map_(map), key_style_(key_style), clock_(clock) {}
 
-std::string Materializer::Key(const std::string& address) const {
-  absl::StatusOr<Address> a = Address::Parse(address);
-  return a.ok() ? a->ToKey(key_style_) : address;
-}
-
 int64_t Materializer::CutoffLocked() const {
   if (expire_after_seconds_ <= 0) return std::numeric_limits<int64_t>::min();
   return clock_->NowSeconds() - expire_after_seconds_;
 }
 
-int64_t Materializer::Desired(const std::string& address,
+int64_t Materializer::Desired(const Address& address,
+                              const AddressTable::Cell& cell,
                               int64_t cutoff) const {
-  int64_t ticks = kNoEntry;
-  if (auto it = cluster_.find(address); it != cluster_.end()) {
-    ticks = it->second;
-  }
-  if (auto it = local_.find(address); it != local_.end()) {
-    ticks = std::max(ticks, it->second.ticks);
+  int64_t ticks = cell.cluster;
+  if (!local_.empty()) {
+    if (auto it = local_.find(address.ToString()); it != local_.end()) {
+      ticks = std::max(ticks, it->second.ticks);
+    }
   }
   return ticks > cutoff ? ticks : kNoEntry;
 }
 
-void Materializer::SetWritten(const std::string& address, int64_t ticks) {
-  auto it = written_.find(address);
-  if (it != written_.end()) {
-    by_ticks_.erase({it->second, address});
-    if (ticks == kNoEntry) {
-      written_.erase(it);
-    } else {
-      it->second = ticks;
-    }
-  } else if (ticks != kNoEntry) {
-    written_.emplace(address, ticks);
-  }
-  if (ticks != kNoEntry) by_ticks_.emplace(ticks, address);
+void Materializer::SetWritten(const Address& address, int64_t ticks) {
+  table_.SetWritten(address, ticks);
+  if (ticks != kNoEntry) earliest_written_ = std::min(earliest_written_, ticks);
 }
 
-void Materializer::ClearWritten() {
-  written_.clear();
-  by_ticks_.clear();
+bool Materializer::Plan(
+    const Address& address, int64_t have, int64_t want, MapBatch* batch,
+    std::vector<std::pair<Address, int64_t>>* updates) const {
+  if (want == have) return false;
+  if (want == kNoEntry) {
+    batch->Delete(address.ToKey(key_style_));
+  } else {
+    batch->Put(address.ToKey(key_style_), want);
+  }
+  updates->emplace_back(address, want);
+  return true;
 }
 
-absl::Status Materializer::Write(const std::vector<std::string>& touched) {
-  // After a failed write only a whole rewrite makes the map right again: a
-  // map that was replaced or recreated meanwhile lacks what `touched` does
-  // not name.
-  if (!written_known_) return RebuildLocked();
-  MapBatch batch;
-  std::vector<std::pair<std::string, int64_t>> updates;
-  std::unordered_set<std::string> seen;
-  const int64_t cutoff = CutoffLocked();
-  for (const std::string& address : touched) {
-    if (!seen.insert(address).second) continue;
-    const int64_t want = Desired(address, cutoff);
-    auto it = written_.find(address);
-    const int64_t have = it == written_.end() ? kNoEntry : it->second;
-    if (want == have) continue;
-    if (want == kNoEntry) {
-      batch.Delete(Key(address));
-    } else {
-      batch.Put(Key(address), want);
-    }
-    updates.emplace_back(address, want);
-  }
+absl::Status Materializer::Commit(
+    const MapBatch& batch,
+    const std::vector<std::pair<Address, int64_t>>& updates) {
   if (batch.empty()) return absl::OkStatus();
   absl::StatusOr<ApplyResult> r = map_->Apply(batch);
   if (!r.ok()) {
     // What the map holds is now uncertain: the next write of any kind
     // (a change, an expiry pass, Repair()) rebuilds it.
-    ClearWritten();
+    table_.ClearWritten();
+    earliest_written_ = kNothingWritten;
     written_known_ = false;
     return r.status();
   }
@@ -102,6 +78,74 @@ absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   return absl::OkStatus();
 }
 
+absl::Status Materializer::Write(const std::vector<std::string>& touched) {
+  std::vector<Address> addresses;
+  addresses.reserve(touched.size());
+  for (const std::string& text : touched) {
+    absl::StatusOr<Address> a = Address::Parse(text);
+    if (a.ok()) {
+      addresses.push_back(*a);
+    } else {
+      LogWarning("materializer: ignoring \"", text,
+                 "\", which is not an address: ", a.status().message());
+    }
+  }
+  return WriteAddresses(addresses);
+}
+
+absl::Status Materializer::WriteAddresses(const std::vector<Address>& touched) {
+  // After a failed write only a whole rewrite makes the map right again: a
+  // map that was replaced or recreated meanwhile lacks what `touched` does
+  // not name.
+  if (!written_known_) return RebuildLocked();
+  MapBatch batch;
+  std::vector<std::pair<Address, int64_t>> updates;
+  absl::flat_hash_set<Address> seen;
+  const int64_t cutoff = CutoffLocked();
+  for (const Address& address : touched) {
+    if (touched.size() > 1 && !seen.insert(address).second) continue;
+    const AddressTable::Cell cell = table_.Get(address);
+    Plan(address, cell.written, Desired(address, cell, cutoff), &batch,
+         &updates);
+  }
+  return Commit(batch, updates);
+}
+
+absl::Status Materializer::WriteAll() {
+  if (!written_known_) return RebuildLocked();
+  MapBatch batch;
+  std::vector<std::pair<Address, int64_t>> updates;
+  const int64_t cutoff = CutoffLocked();
+  table_.ForEach([&](const Address& address, const AddressTable::Cell& cell) {
+    mu_.AssertHeld();
+    Plan(address, cell.written, Desired(address, cell, cutoff), &batch,
+         &updates);
+  });
+  // Pending logins of addresses the table does not hold yet.
+  for (const auto& [text, pending] : local_) {
+    absl::StatusOr<Address> a = Address::Parse(text);
+    if (!a.ok() || !table_.Get(*a).empty()) continue;
+    Plan(*a, kNoEntry, Desired(*a, AddressTable::Cell{}, cutoff), &batch,
+         &updates);
+  }
+  // Into an empty map (a first start on a big cluster), all puts: the map
+  // may have a quicker way (MapWriter::Fill).
+  if (batch.size() >= kFillAtLeast && earliest_written_ == kNothingWritten) {
+    absl::StatusOr<bool> filled = map_->Fill(batch);
+    if (!filled.ok())
+      LogWarning(filled.status().message(), "; writing in place");
+    if (filled.ok() && *filled) {
+      ++stats_.batches;
+      for (const auto& [address, ticks] : updates) {
+        SetWritten(address, ticks);
+        ++stats_.puts;
+      }
+      return absl::OkStatus();
+    }
+  }
+  return Commit(batch, updates);
+}
+
 absl::Status Materializer::Load() {
   absl::MutexLock l(&mu_);
   absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
@@ -110,8 +154,8 @@ absl::Status Materializer::Load() {
     absl::StatusOr<Address> a = Address::ParseKey(e.key);
     absl::StatusOr<int64_t> t = ParseTicks(e.value, "value");
     if (!a.ok() || !t.ok()) continue;  // the first snapshot removes it
-    SetWritten(a->ToString(), *t);
-    cluster_[a->ToString()] = *t;
+    table_.Set(*a, AddressTable::Cell{*t, *t});
+    earliest_written_ = std::min(earliest_written_, *t);
   }
   return absl::OkStatus();
 }
@@ -139,10 +183,12 @@ absl::Status Materializer::AddLocal(const std::vector<StateEntry>& logins) {
 std::vector<StateEntry> Materializer::Held() const {
   absl::MutexLock l(&mu_);
   std::vector<StateEntry> out;
-  out.reserve(written_.size());
-  for (const auto& [address, ticks] : written_) {
-    out.push_back(StateEntry{address, ticks});
-  }
+  out.reserve(table_.size());
+  table_.ForEach([&](const Address& address, const AddressTable::Cell& cell) {
+    if (cell.written != kNoEntry) {
+      out.push_back(StateEntry{address.ToString(), cell.written});
+    }
+  });
   return out;
 }
 
@@ -170,8 +216,23 @@ absl::Status Materializer::Acknowledged(
 absl::Status Materializer::ApplySnapshot(
     const std::vector<StateEntry>& entries) {
   absl::MutexLock l(&mu_);
-  cluster_.clear();
-  for (const StateEntry& e : entries) cluster_[e.address] = e.ticks;
+  table_.ClearCluster();
+  size_t refused = 0;
+  std::vector<std::pair<Address, int64_t>> cluster;
+  cluster.reserve(entries.size());
+  for (const StateEntry& e : entries) {
+    absl::StatusOr<Address> a = Address::Parse(e.address);
+    if (!a.ok()) {
+      ++refused;
+      continue;
+    }
+    cluster.emplace_back(*a, e.ticks);
+  }
+  table_.AssignCluster(std::move(cluster));
+  if (refused > 0) {
+    LogWarning("materializer: ignored ", refused,
+               " snapshot entries that are not addresses");
+  }
   // Re-read the map: another writer (vsmtprelay, a restore) may have
   // changed it, and this process may have just started.
   return RebuildLocked();
@@ -192,23 +253,21 @@ absl::Status Materializer::RebuildLocked() {
   if (!batch.empty()) {
     absl::StatusOr<ApplyResult> r = map_->Apply(batch);
     if (!r.ok()) {
-      ClearWritten();
+      table_.ClearWritten();
+      earliest_written_ = kNothingWritten;
       written_known_ = false;
       return r.status();
     }
     ++stats_.batches;
   }
-  std::vector<std::string> touched;
-  for (const auto& [address, ticks] : written_) touched.push_back(address);
-  for (const auto& [address, ticks] : cluster_) touched.push_back(address);
-  for (const auto& [address, p] : local_) touched.push_back(address);
-  return Write(touched);
+  return WriteAll();
 }
 
 absl::StatusOr<MapBatch> Materializer::RereadLocked() {
   absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
   if (!current.ok()) return current.status();
-  ClearWritten();
+  table_.ClearWritten();
+  earliest_written_ = kNothingWritten;
   written_known_ = true;
   MapBatch foreign;
   for (const MapEntry& e : *current) {
@@ -218,23 +277,26 @@ absl::StatusOr<MapBatch> Materializer::RereadLocked() {
       foreign.Delete(e.key);
       continue;
     }
-    SetWritten(a->ToString(), *t);
+    SetWritten(*a, *t);
   }
   return foreign;
 }
 
 absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
   absl::MutexLock l(&mu_);
-  std::vector<std::string> touched;
+  std::vector<Address> touched;
+  touched.reserve(deltas.size());
   for (const StateChange& c : deltas) {
-    if (c.removed) {
-      cluster_.erase(c.address);
-    } else {
-      cluster_[c.address] = c.ticks;
+    absl::StatusOr<Address> a = Address::Parse(c.address);
+    if (!a.ok()) {
+      LogWarning("materializer: ignoring a change of \"", c.address,
+                 "\", which is not an address: ", a.status().message());
+      continue;
     }
-    touched.push_back(c.address);
+    table_.SetCluster(*a, c.removed ? kNoEntry : c.ticks);
+    touched.push_back(*a);
   }
-  return Write(touched);
+  return WriteAddresses(touched);
 }
 
 absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
@@ -243,11 +305,7 @@ absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
       std::max<int64_t>(0, absl::ToInt64Seconds(expire_after));
   if (seconds == expire_after_seconds_) return absl::OkStatus();
   expire_after_seconds_ = seconds;
-  std::vector<std::string> touched;
-  for (const auto& [address, ticks] : written_) touched.push_back(address);
-  for (const auto& [address, ticks] : cluster_) touched.push_back(address);
-  for (const auto& [address, p] : local_) touched.push_back(address);
-  return Write(touched);
+  return WriteAll();
 }
 
 absl::StatusOr<size_t> Materializer::Expire() {
@@ -264,14 +322,24 @@ absl::StatusOr<size_t> Materializer::Expire() {
     return removed;
   }
   const int64_t cutoff = CutoffLocked();
-  std::vector<std::string> due;
-  for (auto it = by_ticks_.begin();
-       it != by_ticks_.end() && it->first <= cutoff; ++it) {
-    due.push_back(it->second);
-  }
+  if (cutoff < earliest_written_) return 0;
+  const absl::Time now = clock_->Now();
+  if (now < last_scan_ + kScanInterval) return 0;
+  last_scan_ = now;
+  std::vector<Address> due;
+  int64_t earliest = kNothingWritten;
+  table_.ForEach([&](const Address& address, const AddressTable::Cell& cell) {
+    if (cell.written == kNoEntry) return;
+    if (cell.written <= cutoff) {
+      due.push_back(address);
+    } else {
+      earliest = std::min(earliest, cell.written);
+    }
+  });
+  earliest_written_ = earliest;
   if (due.empty()) return 0;
   const uint64_t deletes = stats_.deletes;
-  absl::Status s = Write(due);
+  absl::Status s = WriteAddresses(due);
   if (!s.ok()) return s;
   const size_t removed = stats_.deletes - deletes;
   stats_.expired += removed;
@@ -285,14 +353,16 @@ absl::Status Materializer::SignalWrites() {
 
 absl::Time Materializer::NextExpiry() const {
   absl::MutexLock l(&mu_);
-  if (expire_after_seconds_ <= 0 || by_ticks_.empty()) {
+  if (expire_after_seconds_ <= 0 || earliest_written_ == kNothingWritten) {
     return absl::InfiniteFuture();
   }
-  const int64_t first = by_ticks_.begin()->first;
-  if (first > std::numeric_limits<int64_t>::max() - expire_after_seconds_) {
+  if (earliest_written_ >
+      std::numeric_limits<int64_t>::max() - expire_after_seconds_) {
     return absl::InfiniteFuture();  // stamped at the end of time
   }
-  return absl::FromUnixSeconds(first + expire_after_seconds_);
+  return std::max(
+      absl::FromUnixSeconds(earliest_written_ + expire_after_seconds_),
+      last_scan_ + kScanInterval);
 }
 
 MaterializerStats Materializer::stats() const {

@@ -8,7 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <set>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/address_table.h"
 #include "backends/map/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
@@ -55,8 +56,9 @@ class Materializer {
   // bump was held back (MapWriter::SignalWrites); LocalExpiry calls it on
   // every pass.
   absl::Status SignalWrites();
-  // When the earliest entry in the map falls due: InfiniteFuture when
-  // nothing expires.
+  // When the earliest entry in the map falls due (at the soonest a second
+  // after the last pass that found something due: a pass reads every
+  // entry): InfiniteFuture when nothing expires.
   absl::Time NextExpiry() const;
 
   // Starts from what the map holds now (written by an earlier run, at the
@@ -97,32 +99,44 @@ class Materializer {
  private:
   // Ticks at or before this are expired now (INT64_MIN: nothing is).
   int64_t CutoffLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The timestamp the map should hold for `address`, or -1 for none (0 is
-  // an entry stamped at the epoch).
-  int64_t Desired(const std::string& address, int64_t cutoff) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes Desired() for every address in `touched`, skipping no-ops.
+  // The timestamp the map should hold for `address` (whose cell is
+  // `cell`), or AddressTable::kNone.
+  int64_t Desired(const Address& address, const AddressTable::Cell& cell,
+                  int64_t cutoff) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes Desired() for every address in `touched`, skipping no-ops (and
+  // text that is not an address, which no source lets through).
   absl::Status Write(const std::vector<std::string>& touched)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Records what the map holds for `address` (-1: nothing), in written_ and
-  // by_ticks_ alike.
-  void SetWritten(const std::string& address, int64_t ticks)
+  absl::Status WriteAddresses(const std::vector<Address>& touched)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ClearWritten() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reads what the map holds into written_; returns the deletion of every
-  // key this agent would not write (not applied).
+  // Writes Desired() for every address held or pending, skipping no-ops.
+  absl::Status WriteAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends to `batch` the change that brings `address` from what the map
+  // holds to `want`, and records it in `updates`; false for a no-op.
+  bool Plan(const Address& address, int64_t have, int64_t want, MapBatch* batch,
+            std::vector<std::pair<Address, int64_t>>* updates) const;
+  // Applies `batch` and then records `updates` as written.
+  absl::Status Commit(const MapBatch& batch,
+                      const std::vector<std::pair<Address, int64_t>>& updates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records what the map holds for `address` (kNone: nothing).
+  void SetWritten(const Address& address, int64_t ticks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads what the map holds into the table's written side; returns the
+  // deletion of every key this agent would not write (not applied).
   absl::StatusOr<MapBatch> RereadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads the map, removes what this agent would not write, and writes
   // Desired() for every address it holds or the map held.
   absl::Status RebuildLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string Key(const std::string& address) const;
 
   MapWriter* const map_;
   const KeyStyle key_style_;
   const Clock* const clock_;
   mutable absl::Mutex mu_;
   int64_t expire_after_seconds_ ABSL_GUARDED_BY(mu_) = 0;  // 0: never
-  std::unordered_map<std::string, int64_t> cluster_ ABSL_GUARDED_BY(mu_);
+  // Per address: the cluster's timestamp and what the map holds, as far as
+  // this process wrote or read it.
+  AddressTable table_ ABSL_GUARDED_BY(mu_);
   // Unacknowledged local logins: address -> (latest ticks, count pending).
   struct Pending {
     int64_t ticks = 0;
@@ -133,12 +147,17 @@ class Materializer {
   // count. Each cancels one later AddLocal() of that address.
   static constexpr size_t kMaxEarlyAcks = 100000;
   std::unordered_map<std::string, int> early_acks_ ABSL_GUARDED_BY(mu_);
-  // What the map holds, as far as this process wrote or read it.
-  std::unordered_map<std::string, int64_t> written_ ABSL_GUARDED_BY(mu_);
   // False after a failed write: rebuild.
   bool written_known_ ABSL_GUARDED_BY(mu_) = true;
-  // written_ ordered by ticks: what falls due first.
-  std::set<std::pair<int64_t, std::string>> by_ticks_ ABSL_GUARDED_BY(mu_);
+  // No entry in the map is older than this (INT64_MAX: the map is empty);
+  // exact after every expiry scan, a lower bound in between.
+  int64_t earliest_written_ ABSL_GUARDED_BY(mu_) =
+      std::numeric_limits<int64_t>::max();
+  // Batches from this size on go to MapWriter::Fill when the map is empty.
+  static constexpr size_t kFillAtLeast = 10000;
+  // An expiry scan reads every cell, so they run at most once a second.
+  static constexpr absl::Duration kScanInterval = absl::Seconds(1);
+  absl::Time last_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   MaterializerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

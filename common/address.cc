@@ -273,6 +273,11 @@ std::vector<std::string> Address::KeySpellings(KeyStyle first) const {
   return keys;
 }
 
+Address Address::FromBytes(Family family,
+                           const std::array<uint8_t, 16>& bytes) {
+  return Address(family, bytes);
+}
+
 bool operator<(const Address& a, const Address& b) {
   return std::tie(a.family_, a.bytes_) < std::tie(b.family_, b.bytes_);
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -48,6 +49,11 @@ class Address {
   // IPv6 address (exactly as ToKey(kExim) writes it).
   static absl::StatusOr<Address> ParseKey(absl::string_view key);
 
+  // The address that returned `family` and `bytes` from family() and
+  // bytes() (IPv4: the first four bytes, the rest zero), for compact tables
+  // that keep the bytes only.
+  static Address FromBytes(Family family, const std::array<uint8_t, 16>& bytes);
+
   Family family() const { return family_; }
   // Network byte order; IPv4 uses the first 4 bytes.
   const std::array<uint8_t, 16>& bytes() const { return bytes_; }
@@ -67,6 +73,10 @@ class Address {
   friend bool operator<(const Address& a, const Address& b);
   friend bool operator==(const Address& a, const Address& b) {
     return a.family_ == b.family_ && a.bytes_ == b.bytes_;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const Address& a) {
+    return H::combine(std::move(h), a.family_, a.bytes_);
   }
 
  private:

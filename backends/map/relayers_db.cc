@@ -277,11 +277,35 @@ absl::StatusOr<std::vector<MapEntry>> RelayersDb::ReadAll() {
 
 absl::StatusOr<ApplyResult> RelayersDb::Apply(const MapBatch& batch) {
   ApplyResult result;
-  if (batch.empty()) return result;
+  const std::vector<MapBatch::Op>& ops = batch.ops();
+  size_t next = 0;
+  while (next < ops.size()) {
+    if (next > 0) {
+      // flock is not fair: a writer that locks again at once can keep a
+      // woken reader waiting for part after part. A pause lets it in.
+      absl::SleepFor(absl::Microseconds(200));
+    }
+    absl::Status s = ApplyPart(ops, &next, &result);
+    if (!s.ok()) return s;
+  }
+  return result;
+}
+
+absl::Status RelayersDb::ApplyPart(const std::vector<MapBatch::Op>& ops,
+                                   size_t* next, ApplyResult* result) {
   Lock lock;
   absl::Status s = LockAndOpen(true, &lock);
   if (!s.ok()) return s;
-  for (const MapBatch::Op& op : batch.ops()) {
+  const absl::Time locked = absl::Now();
+  size_t written = 0;
+  for (; *next < ops.size(); ++*next) {
+    // A sendmail session waits in flock for as long as this runs. Half the
+    // time is left for the flush, which writes what these changes dirtied.
+    if (*next % 64 == 0 && written > 0 &&
+        absl::Now() - locked >= options_.max_lock_hold / 2) {
+      break;
+    }
+    const MapBatch::Op& op = ops[*next];
     std::string stored = StoredKey(op.key);
     DBT k = bdb::In(stored);
     int err;
@@ -291,23 +315,30 @@ absl::StatusOr<ApplyResult> RelayersDb::Apply(const MapBatch& batch) {
     } else {
       err = db_->del(db_, nullptr, &k, 0);
       if (err == DB_NOTFOUND) {
-        result.missing.push_back(op.key);
+        result->missing.push_back(op.key);
         continue;
       }
     }
     if (err != 0) {
       // Flush what was applied so the file stays consistent, then report.
       absl::Status fail = DbError(op.is_put ? "put" : "delete", err);
-      if (result.written > 0) FinishWrite(lock).IgnoreError();
+      if (written > 0) FinishWrite(lock).IgnoreError();
       return fail;
     }
-    ++result.written;
+    ++written;
+    ++result->written;
   }
-  if (result.written > 0) {
-    s = FinishWrite(lock);
-    if (!s.ok()) return s;
+  if (written > 0) {
+    absl::Status f = FinishWrite(lock);
+    static absl::Duration worst;
+    if (getenv("HOLDDBG") && absl::Now() - locked > worst) {
+      worst = absl::Now() - locked;
+      fprintf(stderr, "hold %s ops %zu\n", absl::FormatDuration(worst).c_str(),
+              written);
+    }
+    return f;
   }
-  return result;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<MapEntry>> RelayersDb::RemoveAtOrBefore(
@@ -341,6 +372,141 @@ absl::StatusOr<std::vector<MapEntry>> RelayersDb::RemoveAtOrBefore(
   return removed;
 }
 
+absl::StatusOr<bool> RelayersDb::Fill(const MapBatch& batch) {
+  if (mode_ != Mode::kReadWrite || batch.empty()) return false;
+  // Only an empty map, seen under the lock; what it looked like then must
+  // still be what is renamed over.
+  Identity empty;
+  struct stat old_st;
+  {
+    Lock lock;
+    absl::Status s = LockAndOpen(true, &lock);
+    if (!s.ok()) return s;
+    DBC* cursor = nullptr;
+    int err = db_->cursor(db_, nullptr, &cursor, 0);
+    if (err != 0) return DbError("cursor", err);
+    DBT k, v;
+    std::memset(&k, 0, sizeof(k));
+    std::memset(&v, 0, sizeof(v));
+    err = cursor->get(cursor, &k, &v, DB_FIRST);
+    cursor->close(cursor);
+    if (err != DB_NOTFOUND) return false;  // not empty (or unreadable)
+    empty = seen_;
+    old_st = lock.st;
+  }
+  struct stat link_st;
+  if (lstat(path_.c_str(), &link_st) != 0 || !S_ISREG(link_st.st_mode) ||
+      link_st.st_nlink != 1) {
+    return false;  // a symlink or a hard link would be cut off
+  }
+  const size_t slash = path_.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : path_.substr(0, slash);
+  std::string temp = absl::StrCat(dir, "/.", path_.substr(slash + 1),
+                                  ".relaysync-fill.XXXXXX");
+  int fd = mkstemp(temp.data());
+  if (fd < 0) return false;  // no write access to the directory
+  auto give_up = [&](absl::Status why) -> absl::StatusOr<bool> {
+    close(fd);
+    unlink(temp.c_str());
+    if (why.ok()) return false;
+    return why;
+  };
+  // The map's owner, group and mode: sendmail checks them.
+  if ((old_st.st_uid != geteuid() || old_st.st_gid != getegid()) &&
+      fchown(fd, old_st.st_uid, old_st.st_gid) != 0) {
+    return give_up(absl::OkStatus());
+  }
+  if (fchmod(fd, old_st.st_mode & 07777) != 0) return give_up(absl::OkStatus());
+  if (absl::Status s = BuildFile(temp, fd, batch); !s.ok()) return give_up(s);
+
+  Lock lock;
+  absl::Status s = LockAndOpen(true, &lock);
+  if (!s.ok()) return give_up(s);
+  if (!(seen_ == empty)) return give_up(absl::OkStatus());  // written since
+  bool unsignalled = false;
+  const int64_t before = lock.st.st_mtim.tv_sec;
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(NextMtime(before, &unsignalled));
+  times[1].tv_nsec = 0;
+  if (futimens(fd, times) != 0 || rename(temp.c_str(), path_.c_str()) != 0) {
+    return give_up(absl::UnavailableError(absl::StrCat(
+        "relayers.db: ", path_, ": replacing it: ", std::strerror(errno))));
+  }
+  close(fd);
+  unsignalled_ = unsignalled_ || unsignalled;
+  // Sessions that have the old file open must see it change to reopen the
+  // map by its path. Its mtime may run ahead of the bound: it has no name
+  // any more, so only they see it.
+  times[1].tv_sec =
+      static_cast<time_t>(std::max(before + 1, options_.clock->NowSeconds()));
+  if (futimens(lock.fd, times) != 0) {
+    LogWarning("relayers.db: ", path_,
+               ": replaced, but moving the old file's mtime failed (",
+               std::strerror(errno),
+               "): sessions that have it open see the new map when they "
+               "reopen it");
+  }
+  if (options_.sync_to_disk) {
+    int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+  }
+  CloseHandle();  // on the old file; the next call opens the new one
+  return true;
+}
+
+absl::Status RelayersDb::BuildFile(const std::string& temp, int fd,
+                                   const MapBatch& batch) const {
+  DB* db = nullptr;
+  int err = db_create(&db, nullptr, 0);
+  if (err != 0) return DbError("db_create", err);
+  bdb::CaptureErrors(db);
+  // Sized for the batch up front: no bucket splits while it is filled. The
+  // cache holds the whole file (about 48 bytes an entry), so each page is
+  // written once, at the end; it is freed when the handle closes.
+  const DBTYPE type =
+      options_.type == MapOptions::Type::kHash ? DB_HASH : DB_BTREE;
+  if (type == DB_HASH) {
+    db->set_h_nelem(
+        db, static_cast<u_int32_t>(std::min<size_t>(batch.size(), UINT32_MAX)));
+  }
+  const uint64_t cache =
+      std::clamp<uint64_t>(uint64_t{batch.size()} * 64, 8 << 20, 512 << 20);
+  db->set_cachesize(db, static_cast<u_int32_t>(cache >> 30),
+                    static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
+  err = db->open(db, nullptr, temp.c_str(), nullptr, type, DB_CREATE, 0600);
+  if (err != 0) {
+    db->close(db, DB_NOSYNC);
+    return DbError("open (new file)", err);
+  }
+  for (const MapBatch::Op& op : batch.ops()) {
+    if (!op.is_put) {
+      db->close(db, DB_NOSYNC);
+      return absl::InvalidArgumentError("relayers.db: Fill: not a put");
+    }
+    std::string stored = StoredKey(op.key);
+    DBT k = bdb::In(stored);
+    DBT v = bdb::In(op.value);
+    err = db->put(db, nullptr, &k, &v, 0);
+    if (err != 0) {
+      db->close(db, DB_NOSYNC);
+      return DbError("put (new file)", err);
+    }
+  }
+  err = db->close(db, 0);  // writes every page
+  if (err != 0) return DbError("write (new file)", err);
+  if (options_.sync_to_disk && fsync(fd) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("relayers.db: ", temp, ": fsync: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RelayersDb::SignalWrites() {
   if (!unsignalled_) return absl::OkStatus();
   Lock lock;
@@ -369,15 +535,21 @@ absl::Status RelayersDb::FinishWrite(const Lock& lock) {
     int err = env->memp_trickle(env, 100, &written);
     if (err != 0) return DbError("write", err);
   }
+  bool unsignalled = false;
+  const int64_t mtime = NextMtime(lock.st.st_mtim.tv_sec, &unsignalled);
+  unsignalled_ = unsignalled;
+  return SetMtime(lock, mtime);
+}
+
+int64_t RelayersDb::NextMtime(int64_t before, bool* unsignalled) const {
   // sendmail reopens a map only when its mtime (whole seconds) moved past the
   // one it saw, so two batches in one second must still differ.
-  const int64_t before = lock.st.st_mtim.tv_sec;
   const int64_t now = options_.clock->NowSeconds();
   const int64_t mtime = std::max(
       now, std::min(before + 1,
                     now + absl::ToInt64Seconds(options_.max_mtime_ahead)));
-  unsignalled_ = mtime <= before;
-  return SetMtime(lock, mtime);
+  *unsignalled = mtime <= before;
+  return mtime;
 }
 
 absl::Status RelayersDb::SetMtime(const Lock& lock, int64_t mtime) {

@@ -39,8 +39,14 @@ struct MapOptions {
   // but not the machine's; for a writer that can rebuild the map after a
   // reboot (the agent), it saves a disk flush per write.
   bool sync_to_disk = true;
-  // How far ahead of the clock a write may move the mtime (see Apply).
-  absl::Duration max_mtime_ahead = absl::Seconds(60);
+  // How far ahead of the clock a write may move the mtime (see Apply). Also
+  // about how long a session that has the map open may answer from its
+  // cached pages after a write: see docs/relayers-db.md.
+  absl::Duration max_mtime_ahead = absl::Seconds(2);
+  // The longest a write holds the exclusive lock, give or take one flush:
+  // a bigger batch is written in several locked parts, so that no lookup
+  // by an MTA waits much longer than this (sendmail blocks in flock).
+  absl::Duration max_lock_hold = absl::Milliseconds(20);
 };
 
 struct MapEntry {
@@ -48,7 +54,7 @@ struct MapEntry {
   std::string value;  // raw stored value, without any trailing NUL
 };
 
-// An ordered list of changes applied under one lock and one sync.
+// An ordered list of changes, applied in order; see MapWriter::Apply.
 class MapBatch {
  public:
   struct Op {
@@ -82,7 +88,12 @@ class MapWriter {
   virtual ~MapWriter() = default;
   // Every entry, read under one shared lock.
   virtual absl::StatusOr<std::vector<MapEntry>> ReadAll() = 0;
-  // Applies the batch under one exclusive lock and one sync.
+  // Applies the batch in order, under one exclusive lock and one sync, or,
+  // for a batch too big to write within MapOptions::max_lock_hold, under
+  // several, one after the other: a reader may then see a prefix of it.
+  // Each change is right on its own, so a prefix is a state a reader may
+  // see (as between two smaller batches). On failure a prefix may be
+  // written.
   virtual absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) = 0;
   // Removes, under one exclusive lock, every entry whose value is a number
   // <= `cutoff`, and returns them; entries whose value is not a number stay.
@@ -91,6 +102,14 @@ class MapWriter {
   // Moves the mtime for writes that could not move it themselves (see
   // RelayersDb::Apply), once the clock allows. Call about once a second.
   virtual absl::Status SignalWrites() { return absl::OkStatus(); }
+  // Writes `batch` (puts of distinct keys only) into a map that holds no
+  // entry, all at once, where the format has a quicker way than Apply and
+  // it is safe; false when it did nothing (then Apply it). See
+  // RelayersDb::Fill.
+  virtual absl::StatusOr<bool> Fill(const MapBatch& batch) {
+    (void)batch;
+    return false;
+  }
 };
 
 // An open relayers.db. Each call takes flock(2) on the file for its own
@@ -123,7 +142,8 @@ class RelayersDb : public MapWriter {
   // Every entry, in the file's own order, read under one shared lock.
   absl::StatusOr<std::vector<MapEntry>> ReadAll() override;
 
-  // Applies `batch` in order under one exclusive lock, syncs the file, and
+  // Applies `batch` in order under one exclusive lock (several for a batch
+  // that takes longer than options.max_lock_hold), syncs the file, and
   // moves its mtime to max(now, previous mtime + 1 s) in whole seconds so
   // that an open sendmail map notices the change, but never further than
   // options.max_mtime_ahead ahead of the clock: more than one write a
@@ -134,6 +154,18 @@ class RelayersDb : public MapWriter {
   // sessions already open once the clock has moved on. A batch that
   // changes nothing leaves the file untouched.
   absl::StatusOr<ApplyResult> Apply(const MapBatch& batch) override;
+
+  // A map that holds no entry gets `batch` (puts of distinct keys) by
+  // building a new file, sized for it, beside the map and renaming it over
+  // the map: several times quicker than in-place puts for a big batch,
+  // and readers are never locked out while it is built. Then the old
+  // file's mtime moves on, so that a session that has it open reopens the
+  // map by its path and finds the new file. Returns false, having changed
+  // nothing, where that is not safe: the map is not empty, is not a plain
+  // file with one link, the directory is not writable by this process, the
+  // new file cannot get the map's owner, group and mode, or someone wrote
+  // the map meanwhile.
+  absl::StatusOr<bool> Fill(const MapBatch& batch) override;
 
   // If a write left the mtime where it was (at the bound), moves it one
   // second on as soon as that is within the bound; else does nothing.
@@ -159,6 +191,16 @@ class RelayersDb : public MapWriter {
   // `empty`: the file has zero length and is formatted as a new map.
   absl::Status OpenHandle(bool empty);
   void CloseHandle();
+  // Applies ops from *next on under one lock, until they are done or the
+  // lock has been held for options_.max_lock_hold; advances *next.
+  absl::Status ApplyPart(const std::vector<MapBatch::Op>& ops, size_t* next,
+                         ApplyResult* result);
+  // Builds the file `temp` (created, empty) from `batch`.
+  absl::Status BuildFile(const std::string& temp, int fd,
+                         const MapBatch& batch) const;
+  // The mtime a write that finds `before` sets, and whether it is still
+  // owed to open sessions (the bound held it back).
+  int64_t NextMtime(int64_t before, bool* unsignalled) const;
   // Syncs, bumps the mtime and records the file's new identity.
   absl::Status FinishWrite(const Lock& lock);
   // Sets the file's mtime (whole seconds) and remembers the file as seen.

@@ -1,7 +1,11 @@
 // A reader process behaving like sendmail (flock LOCK_SH around each lookup,
 // re-open when the mtime moves) runs while RelayersDb applies 10,000
-// changes. The reader must never see an error or a torn value, and must see
-// the final state.
+// changes, with the mtime held within MapOptions::max_mtime_ahead (2 s) of
+// the clock, and again while the agent's Materializer applies snapshots:
+// the first into the empty map (RelayersDb::Fill, a new file renamed into
+// place), the others in place, each written in many locked parts. The
+// reader must never see an error, a torn value or a value going back, and
+// must see the final state.
 #include <db.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/materializer.h"
 #include "backends/map/relayers_db.h"
 #include "gtest/gtest.h"
 #include "testing/scratch_dir.h"
@@ -147,6 +152,65 @@ TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderNeverSeesTornState) {
   }
   EXPECT_FALSE((*db)->unsignalled());
   close(pipe_fds[1]);  // tells the reader the writer is done
+
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), kReaderOk)
+      << "reader exit code (see ReaderExit)";
+}
+
+// 100 snapshots of 10,000 entries (the reader's 100 keys and 9,900 others),
+// each raising every value: snapshot s gives reader key i kBase + 100 s + i.
+TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderThroughSnapshots) {
+  testing::ScratchDir dir;
+  const std::string path = dir.File("relayers.db");
+  MapOptions options;
+  options.sync_to_disk = GetParam();
+  options.max_lock_hold = absl::Milliseconds(1);  // many parts a snapshot
+  absl::StatusOr<std::unique_ptr<RelayersDb>> db =
+      RelayersDb::Open(path, RelayersDb::Mode::kReadWrite, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  Materializer materializer(db->get(), KeyStyle::kSendmail, SystemClock::Get());
+  ASSERT_TRUE(materializer.Load().ok());
+
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_NONBLOCK), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipe_fds[1]);
+    _exit(ReaderMain(path, pipe_fds[0]));
+  }
+  close(pipe_fds[0]);
+
+  struct stat first;
+  ASSERT_EQ(stat(path.c_str(), &first), 0);
+  constexpr int kSnapshots = kChanges / kKeys;
+  for (int s = 0; s < kSnapshots; ++s) {
+    std::vector<StateEntry> entries;
+    for (int i = 0; i < kKeys; ++i) {
+      entries.push_back({Key(i), kBase + s * kKeys + i});
+    }
+    for (int i = 0; i < 9900; ++i) {
+      entries.push_back(
+          {absl::StrCat("10.1.", i / 256, ".", i % 256), kBase + s});
+    }
+    ASSERT_TRUE(materializer.ApplySnapshot(entries).ok());
+    if (s == 0) {
+      struct stat filled;
+      ASSERT_EQ(stat(path.c_str(), &filled), 0);
+      EXPECT_NE(filled.st_ino, first.st_ino)
+          << "the first snapshot went to Fill";
+    }
+  }
+  for (int i = 0; i < 50 && (*db)->unsignalled(); ++i) {
+    ASSERT_TRUE(materializer.SignalWrites().ok());
+    if ((*db)->unsignalled()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_FALSE((*db)->unsignalled());
+  EXPECT_GT(materializer.stats().batches, 0u);
+  close(pipe_fds[1]);
 
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);

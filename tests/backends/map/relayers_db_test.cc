@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -187,6 +188,132 @@ TEST_F(RelayersDbTest, MtimeRunsAheadOfTheClockOnlyUpToTheBound) {
   ASSERT_TRUE(db->SignalWrites().ok());
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mtim.tv_sec, 2000000003);
+}
+
+// Ten minutes at 50 writes a second (the agent's expiry timer calling
+// SignalWrites every 250 ms), on a fake clock: the mtime never runs more
+// than the default bound (2 s) ahead, and every write is signalled to
+// sessions that had the map open (the mtime passes the one they saw) within
+// 2 s of it.
+TEST_F(RelayersDbTest,
+       MtimeStaysWithinTwoSecondsOfTheClockAtFiftyWritesASecond) {
+  const int64_t start = 2000000000;
+  FakeClock clock(absl::FromUnixSeconds(start));
+  MapOptions options;
+  options.clock = &clock;
+  options.sync_to_disk = false;
+  auto db = OpenRw(path_, options);
+  ASSERT_NE(db, nullptr);
+  struct stat st;
+  auto mtime = [&] {
+    EXPECT_EQ(stat(path_.c_str(), &st), 0);
+    return static_cast<int64_t>(st.st_mtim.tv_sec);
+  };
+  int64_t max_ahead = 0;
+  absl::Duration longest_unsignalled;
+  // The oldest write not yet visible to a session that opened the map
+  // just before it: when it was made and the mtime that session saw.
+  absl::Time owed_since = absl::InfiniteFuture();
+  int64_t owed_mtime = 0;
+  const int kWrites = 10 * 60 * 50;
+  for (int i = 0; i < kWrites; ++i) {
+    const int64_t seen = mtime();
+    MapBatch batch;
+    batch.Put(absl::StrCat("10.0.", i % 200, ".1"), start + i / 50);
+    ASSERT_TRUE(db->Apply(batch).ok());
+    if (mtime() <= seen && owed_since == absl::InfiniteFuture()) {
+      owed_since = clock.Now();
+      owed_mtime = seen;
+    }
+    clock.Advance(absl::Milliseconds(20));
+    if (i % 12 == 0) {  // every 240 ms
+      ASSERT_TRUE(db->SignalWrites().ok());
+    }
+    const int64_t now = clock.NowSeconds(), m = mtime();
+    max_ahead = std::max(max_ahead, m - now);
+    if (m > owed_mtime && owed_since != absl::InfiniteFuture()) {
+      longest_unsignalled =
+          std::max(longest_unsignalled, clock.Now() - owed_since);
+      owed_since = absl::InfiniteFuture();
+    }
+  }
+  // After the last write: the timer alone signals it.
+  for (int i = 0; i < 8 && owed_since != absl::InfiniteFuture(); ++i) {
+    clock.Advance(absl::Milliseconds(250));
+    ASSERT_TRUE(db->SignalWrites().ok());
+    if (mtime() > owed_mtime) {
+      longest_unsignalled =
+          std::max(longest_unsignalled, clock.Now() - owed_since);
+      owed_since = absl::InfiniteFuture();
+    }
+  }
+  EXPECT_LE(max_ahead, 2);
+  EXPECT_GE(max_ahead, 1);  // the bump was needed: more than a write a second
+  EXPECT_LE(longest_unsignalled, absl::Seconds(2));
+  EXPECT_EQ(owed_since, absl::InfiniteFuture());
+}
+
+// Fill: a new file, renamed over the empty map, with the map's mode; a
+// session that has the old file open sees its mtime move, so it reopens.
+TEST_F(RelayersDbTest, FillReplacesAnEmptyMapAndSignalsTheOldFile) {
+  auto db = OpenRw(path_);
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(chmod(path_.c_str(), 0640), 0);
+  struct stat before, old_after, now;
+  int old_fd = open(path_.c_str(), O_RDONLY);
+  ASSERT_GE(old_fd, 0);
+  ASSERT_EQ(fstat(old_fd, &before), 0);
+  MapBatch batch;
+  for (int i = 0; i < 3000; ++i) {
+    batch.Put(absl::StrCat("10.0.", i / 256, ".", i % 256), 1700000000 + i);
+  }
+  absl::StatusOr<bool> filled = db->Fill(batch);
+  ASSERT_TRUE(filled.ok()) << filled.status();
+  EXPECT_TRUE(*filled);
+  ASSERT_EQ(fstat(old_fd, &old_after), 0);
+  close(old_fd);
+  EXPECT_GT(old_after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  ASSERT_EQ(stat(path_.c_str(), &now), 0);
+  EXPECT_NE(now.st_ino, before.st_ino);
+  EXPECT_EQ(now.st_mode & 07777, 0640u);
+  EXPECT_EQ(now.st_uid, before.st_uid);
+  EXPECT_EQ(*db->Get("10.0.11.183"), "1700002999");
+  absl::StatusOr<std::vector<MapEntry>> all = db->ReadAll();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3000u);
+  // No temporary file is left beside it.
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    ++files;
+    EXPECT_EQ(e.path().filename(), "relayers.db");
+  }
+  EXPECT_EQ(files, 1);
+  // Not empty any more: Fill declines, and changes nothing.
+  MapBatch more;
+  more.Put("10.9.9.9", 1);
+  filled = db->Fill(more);
+  ASSERT_TRUE(filled.ok());
+  EXPECT_FALSE(*filled);
+  EXPECT_FALSE(db->Get("10.9.9.9").ok());
+}
+
+TEST_F(RelayersDbTest, FillDeclinesAMapReachedThroughASymlink) {
+  const std::string real = dir_.File("real.db");
+  {
+    auto db = OpenRw(real);
+    ASSERT_NE(db, nullptr);
+  }
+  ASSERT_EQ(symlink(real.c_str(), path_.c_str()), 0);
+  auto db = OpenRw(path_);
+  ASSERT_NE(db, nullptr);
+  MapBatch batch;
+  batch.Put("10.0.0.1", 5);
+  absl::StatusOr<bool> filled = db->Fill(batch);
+  ASSERT_TRUE(filled.ok());
+  EXPECT_FALSE(*filled) << "the symlink would be replaced by a file";
+  struct stat st;
+  ASSERT_EQ(lstat(path_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
 }
 
 TEST_F(RelayersDbTest, BatchThatChangesNothingLeavesFileUntouched) {

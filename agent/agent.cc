@@ -10,6 +10,7 @@
 #include "agent/agent_state.h"
 #include "agent/coordinator_client.h"
 #include "agent/dovecot_log_source.h"
+#include "agent/journal_source.h"
 #include "agent/local_expiry.h"
 #include "agent/local_recorder.h"
 #include "agent/map_outputs.h"
@@ -49,6 +50,35 @@ absl::StatusOr<NotifySource::Options> NotifyOptions(
         "--notify-allow-uid/--notify-allow-gid: ", senders.status().message()));
   }
   o.senders = *senders;
+  return o;
+}
+
+// The journal source's settings: the units and executables given, or the
+// units of the formats' daemons. Errors name the flags.
+absl::StatusOr<JournalSource::Options> JournalOptions(
+    const AgentOptions& options, const Clock* clock) {
+  JournalSource::Options o;
+  o.directory = options.journal_directory;
+  o.units = options.journal_units;
+  o.executables = options.journal_executables;
+  if (o.units.empty() && o.executables.empty()) {
+    o.units = JournalSource::DefaultUnits(options.log_formats);
+  }
+  o.state_path = options.spool_dir + "/journal.state";
+  o.formats = options.log_formats;
+  o.clock = clock;
+  if (absl::Status s = JournalSource::Validate(o); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--watch-journal: ", s.message(),
+        o.units.empty() && o.executables.empty()
+            ? " (this --log-format has no unit of its own; qpopper and "
+              "UW-IMAP run from inetd: give --journal-exe)"
+            : ""));
+  }
+  LogInfo("--watch-journal: trusting the entries of ",
+          absl::StrJoin(o.units, ", "),
+          o.units.empty() || o.executables.empty() ? "" : ", ",
+          absl::StrJoin(o.executables, ", "));
   return o;
 }
 
@@ -271,6 +301,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                "; any local user can write such a line (logger -t NAME) and "
                "make any address relay");
     impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
+  }
+  if (options.watch_journal) {
+    absl::StatusOr<JournalSource::Options> o = JournalOptions(options, clock);
+    if (!o.ok()) return o.status();
+    impl->sources.push_back(std::make_unique<JournalSource>(*o));
   }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));
   for (auto& source : agent->impl_->sources) {

@@ -53,8 +53,16 @@ struct AgentOptions {
   // Syslog files whose login lines (of log_formats) are believed, although
   // any local user can write such lines (--watch-syslog).
   std::vector<std::string> watch_syslogs;
-  // The formats of the watched logs (--log-format); not owned, from
-  // AllLogFormats() (agent/log_format.h).
+  // Follow the systemd journal (--watch-journal): only entries of these
+  // units (_SYSTEMD_UNIT) or executables (_EXE) count, both empty: the
+  // units of log_formats' daemons (agent/journal_source.h). An empty
+  // directory is the system journal.
+  bool watch_journal = false;
+  std::vector<std::string> journal_units;
+  std::vector<std::string> journal_executables;
+  std::string journal_directory;
+  // The formats of the watched logs and journal (--log-format); not owned,
+  // from AllLogFormats() (agent/log_format.h).
   std::vector<const LogFormat*> log_formats = {FindLogFormat("dovecot")};
   KeyStyle key_style = KeyStyle::kSendmail;
   // map_options.sync_to_disk is decided by Start(): true only with

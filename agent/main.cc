@@ -1,6 +1,7 @@
 // relaysync-agent: runs on every mail host (see docs/operations.md).
 //   relaysync-agent --coordinator=HOST:PORT --host-id=NAME --db=PATH
 //                   --spool-dir=DIR [--notify-socket=PATH] [--watch-log=PATH]
+//                   [--watch-journal [--journal-unit=UNIT,...]]
 //   relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP [USER]
 //   relaysync-agent test-log [--log-format=FORMAT] FILE
 #include <malloc.h>
@@ -86,8 +87,26 @@ ABSL_FLAG(std::vector<std::string>, watch_syslog, {},
           "with any tag (logger -t dovecot ...) and so make any address "
           "relay through every host of the cluster; prefer Dovecot's own "
           "log_path with --watch-log, or the notify socket");
+ABSL_FLAG(bool, watch_journal, false,
+          "follow the systemd journal for logins: only entries that "
+          "journald itself records as written by the mail daemon's unit "
+          "(--journal-unit) or executable (--journal-exe) count, never one "
+          "matched by its SYSLOG_IDENTIFIER, which any local user can set");
+ABSL_FLAG(std::vector<std::string>, journal_unit, {},
+          "--watch-journal: the systemd units (_SYSTEMD_UNIT) whose entries "
+          "count; default: those of --log-format's Debian packages "
+          "(dovecot.service; courier-imap.service, courier-imap-ssl.service, "
+          "courier-pop.service, courier-pop-ssl.service; cyrus-imapd.service)");
+ABSL_FLAG(std::vector<std::string>, journal_exe, {},
+          "--watch-journal: absolute paths of executables (_EXE) whose "
+          "entries count, for daemons run from inetd (qpopper, UW-IMAP); "
+          "replaces the default units");
+ABSL_FLAG(std::string, journal_directory, "",
+          "--watch-journal: read the journal files in this directory instead "
+          "of the system journal");
 ABSL_FLAG(std::string, log_format, "dovecot",
-          "the format of the --watch-log and --watch-syslog files: dovecot, "
+          "the format of the --watch-log and --watch-syslog files and of "
+          "--watch-journal's messages: dovecot, "
           "courier, cyrus, qpopper, uw-imap, or auto (each in turn). Only "
           "Dovecot writes a log file of its own; the others log only through "
           "syslog, so their lines count only under --watch-syslog");
@@ -336,6 +355,18 @@ int RunAgent(int argc, char** argv) {
         "to accept that, or use the notify socket");
     return 2;
   }
+  options.watch_journal = absl::GetFlag(FLAGS_watch_journal);
+  options.journal_units = absl::GetFlag(FLAGS_journal_unit);
+  options.journal_executables = absl::GetFlag(FLAGS_journal_exe);
+  options.journal_directory = absl::GetFlag(FLAGS_journal_directory);
+  if (!options.watch_journal &&
+      (!options.journal_units.empty() || !options.journal_executables.empty() ||
+       !options.journal_directory.empty())) {
+    relaysync::LogError(
+        "--journal-unit, --journal-exe and --journal-directory need "
+        "--watch-journal");
+    return 2;
+  }
   options.notify_socket_group = absl::GetFlag(FLAGS_notify_socket_group);
   options.notify_allow_users = absl::GetFlag(FLAGS_notify_allow_uid);
   options.notify_allow_groups = absl::GetFlag(FLAGS_notify_allow_gid);
@@ -362,9 +393,9 @@ int RunAgent(int argc, char** argv) {
   }
   options.never_relay = *never_relay;
   if (options.notify_socket.empty() && options.watch_logs.empty() &&
-      options.watch_syslogs.empty()) {
+      options.watch_syslogs.empty() && !options.watch_journal) {
     relaysync::LogWarning(
-        "no --notify_socket and no --watch_log: this agent "
+        "no --notify_socket, --watch_log or --watch_journal: this agent "
         "only mirrors the cluster state");
   }
 

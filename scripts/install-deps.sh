@@ -17,11 +17,15 @@ packages=(
   # libraries
   libdb5.3-dev libcdb-dev liblmdb-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
+  # the journal source (agent/journal_source.cc): sd_journal
+  libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   db5.3-util sendmail-bin sendmail-cf m4
   redis-server redis-sentinel redis-tools dovecot-imapd dovecot-pop3d
   swaks curl iproute2 util-linux procps psmisc strace
+  # real journal files for the journal source's tests (testing/journal_files.h)
+  systemd-journal-remote
   # tests/e2e/forged_syslog_test.sh: a private rsyslogd, logger, raw datagrams
   rsyslog bsdutils python3
   # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer

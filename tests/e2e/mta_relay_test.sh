@@ -19,7 +19,11 @@
 #   1. RCPT TO a remote domain from 127.0.0.2 is refused,
 #   2. accepted after an IMAP login from 127.0.0.2 on host A's Dovecot,
 #      while 127.0.0.5 is still refused,
-#   3. refused again after `vsmtprelay --coordinator=... delete 127.0.0.2`.
+#   3. refused again after `vsmtprelay --coordinator=... delete 127.0.0.2`,
+#   4. where the machine has an IPv6 loopback: the same for ::1 (the
+#      listeners also listen on [::1]), granted by `vsmtprelay add ::1`
+#      through the coordinator; this checks each kind's IPv6 key is the
+#      one its MTA looks up for a real client.
 # The MTA is never restarted or reloaded. The MTAs come unpacked from
 # scripts/install-mta-readers.sh (MTA_READERS, default /opt/relaysync-mta):
 # missing, they fail the test.
@@ -126,8 +130,15 @@ while read -r name kind file item; do
   [ -e "$file" ] || die "agent b did not create its $kind map $file"
 done <<<"$OUTPUTS"
 
-# in_map KIND FILE IP: 0 when the map has IP, read by vsmtprelay.
-in_map() { "$VSMTPRELAY" --db="$2" --kind="$1" dump | grep -q "^$3	"; }
+# in_map KIND FILE IP: 0 when the map has IP (127.0.0.x or ::1) spelled as
+# KIND's reader looks it up, read by vsmtprelay.
+in_map() {
+  local key=$3
+  case "$1:$3" in
+    exim-*:::1) key=0000.0000.0000.0000.0000.0000.0000.0001 ;;
+  esac
+  "$VSMTPRELAY" --db="$2" --kind="$1" dump | grep -qF "$key	"
+}
 wait_maps() { # IP present|absent: every map of host B
   local ip=$1 want=$2 name kind file item i ok
   for i in $(seq 200); do
@@ -146,6 +157,9 @@ wait_maps() { # IP present|absent: every map of host B
 }
 
 # --- the mail daemons -------------------------------------------------------
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128'; then
+  export MTA_IPV6=1
+fi
 IMAP_PORT=$(pick_free_port) || die "no free port"
 POP3_PORT=$(pick_free_port) || die "no free port"
 start_dovecot "$IMAP_PORT" "$POP3_PORT" "$WORK/dovecot" || die "dovecot did not start"
@@ -177,9 +191,10 @@ LISTENERS=${LISTENERS%$'\n'}
 
 RCPT=user@remote.example
 expect_relay() { # WHAT FROM_IP WANT(250|5xx) [RCPT]: through every listener
-  local what=$1 from=$2 want=$3 rcpt=${4:-$RCPT} name port got
+  local what=$1 from=$2 want=$3 rcpt=${4:-$RCPT} server=127.0.0.1 name port got
+  [ "$from" != ::1 ] || server=::1
   while read -r name port; do
-    got=$(smtp_relay_status "$from" "$port" "$rcpt")
+    got=$(MAIL_DAEMONS_HOST=$server smtp_relay_status "$from" "$port" "$rcpt")
     case "$want:$got" in
       250:250 | 5xx:5??) pass "$MTA $name: $what (RCPT from $from -> $got)" ;;
       *) fail "$MTA $name: $what (RCPT from $from -> $got, want $want)" ;;
@@ -206,6 +221,22 @@ fi
   delete 127.0.0.2 || fail "vsmtprelay delete"
 wait_maps 127.0.0.2 absent || fail "127.0.0.2 still in a map of host B after delete"
 expect_relay "relay refused again after vsmtprelay delete" 127.0.0.2 5xx
+
+admin() {
+  "$VSMTPRELAY" --coordinator="$TARGET" --tls-ca="$TLS/ca.pem" \
+    --tls-cert="$TLS/admin-e2e.pem" --tls-key="$TLS/admin-e2e.key" "$@"
+}
+if [ -n "$MTA_IPV6" ]; then
+  expect_relay "IPv6 relay refused before the grant" ::1 5xx
+  admin add ::1 || fail "vsmtprelay add ::1"
+  wait_maps ::1 present || fail "::1 never reached every map of host B"
+  expect_relay "IPv6 relay accepted after vsmtprelay add ::1" ::1 250
+  admin delete ::1 || fail "vsmtprelay delete ::1"
+  wait_maps ::1 absent || fail "::1 still in a map of host B after delete"
+  expect_relay "IPv6 relay refused again after vsmtprelay delete" ::1 5xx
+else
+  echo "NOTE: no IPv6 loopback (::1) here: the IPv6 checks did not run"
+fi
 
 for pid in ${POSTFIX_PID:+"$POSTFIX_PID"} "${EXIM_PIDS[@]}"; do
   kill -0 "$pid" 2>/dev/null || fail "$MTA (pid $pid) exited during the test"

@@ -29,11 +29,13 @@
 #       to EXIM_PIDS for stop_exim). Logs in WORKDIR/log/.
 #   stop_exim                                  stops every started Exim
 #
-# MTA_READERS (default /opt/relaysync-mta) is the unpacked tree.
+# MTA_READERS (default /opt/relaysync-mta) is the unpacked tree. With
+# MTA_IPV6=1, every listener also listens on [::1] at the same port.
 
 MTA_READERS=${MTA_READERS:-${RELAYSYNC_MTA_READERS:-/opt/relaysync-mta}}
 MTA_DAEMONS_REPO=${MTA_DAEMONS_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 MTA_HOSTNAME=mx.relaysync.test
+MTA_IPV6=${MTA_IPV6:-}
 POSTFIX_PID=
 EXIM_PID=
 EXIM_PIDS=()
@@ -69,7 +71,8 @@ mta_postfix_restrictions() {
 mta_postfix_config() {
   local port=$1 workdir=$2 table=$3
   shift 3
-  local conf=$workdir/conf spec name xport xtable
+  local conf=$workdir/conf spec name xport xtable addr protocols=ipv4
+  [ -z "$MTA_IPV6" ] || protocols=all
   mkdir -p "$conf" "$workdir/queue" "$workdir/data" || return 1
   chown postfix "$workdir/data" || return 1
   grep -q 'hash:/etc/postfix/relayers' "$MTA_DAEMONS_REPO/deploy/postfix/main.cf.relaysync" || {
@@ -93,10 +96,10 @@ setgid_group = postdrop
 maillog_file = $workdir/postfix.log
 maillog_file_prefixes = $workdir
 inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
+inet_protocols = $protocols
 myhostname = $MTA_HOSTNAME
 mydestination = $MTA_HOSTNAME
-# 127.0.0.2 and up are strangers here: only 127.0.0.1 is "my network".
+# 127.0.0.2 and up, and ::1, are strangers: only 127.0.0.1 is "my network".
 mynetworks = 127.0.0.1/32
 alias_maps =
 alias_database =
@@ -115,11 +118,14 @@ EOF
     awk -v port="$port" '
       /^[a-z]/ && NF >= 8 { $5 = "n"; if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port }
       { print }' "$MTA_READERS/usr/share/postfix/master.cf.dist"
+    [ -z "$MTA_IPV6" ] || echo "[::1]:$port inet n - n - - smtpd"
     for spec in "$@"; do
       IFS=: read -r name xport xtable <<<"$spec"
-      # shellcheck disable=SC2016 # $relaysync_..._restrictions is Postfix's
-      printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_relay_restrictions=$relaysync_%s_restrictions\n' \
-        "$xport" "$name" "$name"
+      for addr in 127.0.0.1 ${MTA_IPV6:+[::1]}; do
+        # shellcheck disable=SC2016 # $relaysync_..._restrictions is Postfix's
+        printf '%s:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_relay_restrictions=$relaysync_%s_restrictions\n' \
+          "$addr" "$xport" "$name" "$name"
+      done
     done
   } >"$conf/master.cf" || return 1
 }
@@ -190,7 +196,7 @@ exim_user = Debian-exim
 exim_group = Debian-exim
 primary_hostname = $MTA_HOSTNAME
 domainlist local_domains = $MTA_HOSTNAME
-local_interfaces = 127.0.0.1
+local_interfaces = <; 127.0.0.1${MTA_IPV6:+ ; ::1}
 spool_directory = $workdir/spool
 log_file_path = $workdir/log/%slog
 pid_file_path = $workdir/spool/exim.pid

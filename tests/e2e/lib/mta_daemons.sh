@@ -25,8 +25,9 @@
 #       relaysync.acl with the host list item ITEM (e.g. net-dbm;/x/relayers.db)
 #       in place of net-dbm;/etc/exim4/relayers.db, placed as in Debian's
 #       acl_check_rcpt: after a "restricted characters" deny, before
-#       "require domains = +local_domains". Several may run, one WORKDIR each; sets EXIM_PID (and adds it
-#       to EXIM_PIDS for stop_exim). Logs in WORKDIR/log/.
+#       "require domains = +local_domains". Several may run, one WORKDIR
+#       each; sets EXIM_PID (and adds it to EXIM_PIDS for stop_exim).
+#       Logs in WORKDIR/log/.
 #   stop_exim                                  stops every started Exim
 #
 # MTA_READERS (default /opt/relaysync-mta) is the unpacked tree. With
@@ -66,8 +67,9 @@ mta_postfix_restrictions() {
 # Writes WORKDIR/conf/{main.cf,master.cf}. main.cf: the paths of the
 # unpacked tree and of WORKDIR, loopback only, no DNS, then the deployed
 # snippet verbatim but for the map's path. master.cf: Debian's
-# master.cf.dist with the smtp service on 127.0.0.1:PORT, one more smtpd per
-# extra table, and no chroot (the tree has no chroot setup).
+# master.cf.dist with the smtp service on 127.0.0.1:PORT (and [::1]:PORT),
+# one more smtpd per extra table, and no chroot (the tree has no chroot
+# setup).
 mta_postfix_config() {
   local port=$1 workdir=$2 table=$3
   shift 3

@@ -67,9 +67,10 @@ mta_postfix_restrictions() {
 # Writes WORKDIR/conf/{main.cf,master.cf}. main.cf: the paths of the
 # unpacked tree and of WORKDIR, loopback only, no DNS, then the deployed
 # snippet verbatim but for the map's path. master.cf: Debian's
-# master.cf.dist with the smtp service on 127.0.0.1:PORT (and [::1]:PORT),
-# one more smtpd per extra table, and no chroot (the tree has no chroot
-# setup).
+# master.cf.dist, chroot and all, with the smtp service on 127.0.0.1:PORT
+# (and [::1]:PORT), and one more smtpd (chrooted too) per extra table.
+# smtpd opens its tables before it enters the chroot (the queue folder),
+# so the maps stay outside it, as /etc/postfix does.
 mta_postfix_config() {
   local port=$1 workdir=$2 table=$3
   shift 3
@@ -118,14 +119,14 @@ EOF
   } >"$conf/main.cf" || return 1
   {
     awk -v port="$port" '
-      /^[a-z]/ && NF >= 8 { $5 = "n"; if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port }
+      /^[a-z]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port }
       { print }' "$MTA_READERS/usr/share/postfix/master.cf.dist"
-    [ -z "$MTA_IPV6" ] || echo "[::1]:$port inet n - n - - smtpd"
+    [ -z "$MTA_IPV6" ] || echo "[::1]:$port inet n - y - - smtpd"
     for spec in "$@"; do
       IFS=: read -r name xport xtable <<<"$spec"
       for addr in 127.0.0.1 ${MTA_IPV6:+[::1]}; do
         # shellcheck disable=SC2016 # $relaysync_..._restrictions is Postfix's
-        printf '%s:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_relay_restrictions=$relaysync_%s_restrictions\n' \
+        printf '%s:%s inet n - y - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_relay_restrictions=$relaysync_%s_restrictions\n' \
           "$addr" "$xport" "$name" "$name"
       done
     done

@@ -29,8 +29,8 @@
 #   5. with agent B stopped and the deployed snippet's map replaced by junk,
 #      127.0.0.2 (granted again) gets a temporary error (4xx), not relay.
 # The MTA is never restarted or reloaded. The MTAs come unpacked from
-# scripts/install-mta-readers.sh (MTA_READERS, default /opt/relaysync-mta):
-# missing, they fail the test.
+# scripts/install-mta-readers.sh (RELAYSYNC_MTA_READERS or MTA_READERS,
+# default /opt/relaysync-mta): missing, they fail the test.
 #
 # Usage: mta_relay_test.sh BUILD_DIR postfix|exim (as root). Exit 0 pass,
 # 1 fail, 77 skipped (not root). Bounded to 150 s. RELAYSYNC_E2E_KEEP=1

@@ -30,10 +30,12 @@
 #       Logs in WORKDIR/log/.
 #   stop_exim                                  stops every started Exim
 #
-# MTA_READERS (default /opt/relaysync-mta) is the unpacked tree. With
+# The unpacked tree is $RELAYSYNC_MTA_READERS (as for mta_reader_test), else
+# $MTA_READERS (ctest sets the CMake cache's RELAYSYNC_MTA_READERS_DIR),
+# else /opt/relaysync-mta. With
 # MTA_IPV6=1, every listener also listens on [::1] at the same port.
 
-MTA_READERS=${MTA_READERS:-${RELAYSYNC_MTA_READERS:-/opt/relaysync-mta}}
+MTA_READERS=${RELAYSYNC_MTA_READERS:-${MTA_READERS:-/opt/relaysync-mta}}
 MTA_DAEMONS_REPO=${MTA_DAEMONS_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 MTA_HOSTNAME=mx.relaysync.test
 MTA_IPV6=${MTA_IPV6:-}

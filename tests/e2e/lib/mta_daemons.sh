@@ -32,8 +32,8 @@
 #
 # The unpacked tree is $RELAYSYNC_MTA_READERS (as for mta_reader_test), else
 # $MTA_READERS (ctest sets the CMake cache's RELAYSYNC_MTA_READERS_DIR),
-# else /opt/relaysync-mta. With
-# MTA_IPV6=1, every listener also listens on [::1] at the same port.
+# else /opt/relaysync-mta. With MTA_IPV6=1, every listener also listens on
+# [::1] at the same port.
 
 MTA_READERS=${RELAYSYNC_MTA_READERS:-${MTA_READERS:-/opt/relaysync-mta}}
 MTA_DAEMONS_REPO=${MTA_DAEMONS_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}

@@ -175,7 +175,7 @@ start_postfix() {
 }
 
 stop_postfix() {
-  md_stop_group "$POSTFIX_PID" 10
+  md_stop_group "$POSTFIX_PID" 5
   POSTFIX_PID=
 }
 
@@ -244,6 +244,10 @@ EOF
 
 stop_exim() {
   local pid
+  # TERM to every daemon first, so that together they take one wait.
+  for pid in "${EXIM_PIDS[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null
+  done
   for pid in "${EXIM_PIDS[@]}"; do
     md_stop_group "$pid" 5
   done

@@ -23,7 +23,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   db5.3-util sendmail-bin sendmail-cf m4
   redis-server redis-sentinel redis-tools dovecot-imapd dovecot-pop3d
-  swaks curl iproute2 util-linux procps psmisc strace
+  swaks libio-socket-inet6-perl curl iproute2 util-linux procps psmisc strace
   # real journal files for the journal source's tests (testing/journal_files.h)
   systemd-journal-remote
   # tests/e2e/forged_syslog_test.sh: a private rsyslogd, logger, raw datagrams

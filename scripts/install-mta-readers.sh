@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Unpacks Postfix's postmap and Exim into a private tree for the map reader
-# tests (tests/backends/map/mta_reader_test.cc), without installing them as
+# Unpacks Postfix and Exim into a private tree for the map reader tests
+# (tests/backends/map/mta_reader_test.cc) and the end-to-end tests that run
+# their daemons (tests/e2e/mta_relay_test.sh), without installing them as
 # the machine's MTA: sendmail, postfix and exim4 conflict as Debian packages
 # (each provides mail-transport-agent), and the tests need sendmail
 # installed. The .debs are fetched with apt-get download and unpacked with
@@ -28,6 +29,16 @@ if ! getent passwd Debian-exim >/dev/null; then
   adduser --system --group --quiet --home /var/spool/exim4 --no-create-home \
     --disabled-login --force-badname Debian-exim
 fi
+# Postfix's daemons run as mail_owner (postfix) and its queue tools as
+# setgid_group (postdrop), which must differ from every other user and
+# group: what postfix's postinst creates.
+if ! getent group postdrop >/dev/null; then
+  addgroup --system --quiet postdrop
+fi
+if ! getent passwd postfix >/dev/null; then
+  adduser --system --group --quiet --home /var/spool/postfix --no-create-home \
+    --disabled-login postfix
+fi
 
 debs=$(mktemp -d)
 trap 'rm -rf "$debs"' EXIT
@@ -46,4 +57,4 @@ grep -E '^(cdb|lmdb)[[:space:]]' "$dir.new/usr/share/postfix/dynamicmaps.cf" \
   >"$dir.new/etc/postfix/dynamicmaps.cf"
 rm -rf "$dir"
 mv "$dir.new" "$dir"
-echo "install-mta-readers.sh: postmap and exim unpacked in $dir"
+echo "install-mta-readers.sh: postfix and exim unpacked in $dir"

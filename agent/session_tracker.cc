@@ -44,8 +44,10 @@ bool SessionTracker::Begin(absl::string_view source, absl::string_view key,
     DropOldestLocked();
   }
   // The login itself was just reported: the first refresh is one interval
-  // after it.
-  sessions_[std::move(k)] = Session{login, opened, opened};
+  // after it was read. Not after its stamp: a login read late (a backlog
+  // after an agent restart) is refreshed only if its end line, which
+  // follows it in the same backlog, has not come within the interval.
+  sessions_[std::move(k)] = Session{login, opened, now};
   return true;
 }
 

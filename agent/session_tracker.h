@@ -105,7 +105,7 @@ class SessionTracker : public EventSource {
   struct Session {
     LocalLogin login;      // as the source reported it
     absl::Time opened;     // the login's time
-    absl::Time refreshed;  // the last time its grant was renewed
+    absl::Time refreshed;  // when last renewed (or its login was read)
   };
   using Key = std::pair<std::string, std::string>;  // source, key
 

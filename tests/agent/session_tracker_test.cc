@@ -108,6 +108,16 @@ TEST_F(SessionTrackerTest, ALoginOlderThanMaxAgeOpensNothing) {
       "log", "k", Login("192.0.2.1", "alice", kStart - absl::Hours(11))));
 }
 
+// A login read late (a backlog) is first refreshed one interval after it
+// was read, so that its end line, later in the backlog, comes first.
+TEST_F(SessionTrackerTest, ALateLoginIsFirstRefreshedAnIntervalAfterItIsRead) {
+  SessionTracker tracker(Defaults());
+  tracker.Begin("log", "k",
+                Login("192.0.2.1", "alice", kStart - absl::Hours(1)));
+  EXPECT_TRUE(tracker.TakeDue().empty());
+  EXPECT_TRUE(tracker.End("log", "k", "alice"));
+}
+
 TEST_F(SessionTrackerTest, AtTheBoundTheOldestSessionIsDropped) {
   SessionTracker::Options o = Defaults();
   o.max_sessions = 2;

@@ -177,7 +177,17 @@ LoginVerdict ClassifyDovecotMessage(absl::string_view program,
 std::optional<LoginVerdict> ClassifyDovecotOwnLog(absl::string_view rest) {
   LocalLogin::Protocol protocol;
   if (ConsumeMailProcess(&rest)) {
-    return ClassifyMailProcessMessage(rest, /*own_log=*/true);
+    // Only a session end, and only of a user without a space: then the
+    // line's first word ends with ':' and is no syslog host, so no other
+    // format can read the line as its own (a user "a imapd: LOGIN, ..."
+    // could otherwise make one line both). Anything else is not in this
+    // file's form.
+    LoginVerdict v = ClassifyMailProcessMessage(rest, /*own_log=*/true);
+    if (v.kind != LoginVerdict::Kind::kSessionEnd ||
+        absl::StrContains(v.login.user, ' ')) {
+      return std::nullopt;
+    }
+    return v;
   }
   if (!ConsumeLoginProcess(&rest, &protocol)) return std::nullopt;
   // Dovecot's own file always names the level.

@@ -44,12 +44,14 @@ absl::Status DovecotLogSource::Start(Sink sink) {
       return;
     }
     login.source = name_;
-    // One at a time: the tailer may save its offset after any line. A spool
-    // failure is the agent's to log; the line is applied locally anyway.
-    sink({login}).IgnoreError();
+    // Its first refresh is an interval away: the login goes first in any
+    // case.
     if (options_.sessions != nullptr) {
       options_.sessions->Begin(name_, v.verdict.session, login);
     }
+    // One at a time: the tailer may save its offset after any line. A spool
+    // failure is the agent's to log; the line is applied locally anyway.
+    sink({std::move(login)}).IgnoreError();
   });
 }
 

@@ -390,27 +390,46 @@ TEST(DovecotLogParserTest, OtherMailProcessLinesEndNoSession) {
            "Dec 02 11:34:35 imap-login: Info: Disconnected: Connection "
            "closed (no auth attempts in 0 secs): user=<>, rip=192.0.2.1",
            "Dec 02 11:34:35 imap()<1><AAAA>: Info: Logged out",
+           // In the own log, a user with a space: the line could be read as
+           // syslog's "HOST PROGRAM: " by another format.
+           "Dec 02 11:34:35 imap(a b)<1><AAAA>: Info: Logged out",
        }) {
     EXPECT_TRUE(testing::IsNotALogin(ClassifyDovecot(line))) << line;
   }
 }
 
 // The user name is not escaped in the prefix: a fake prefix inside it does
-// not choose the session; and text after the real prefix (a mailbox name)
-// that looks like one yields a user that is not the login's.
+// not choose the session.
 TEST(DovecotLogParserTest, AFakePrefixInTheUserNameDoesNotChooseTheSession) {
   LogLineVerdict v = ClassifyDovecot(
-      "Dec 02 11:34:35 imap(bob)<1><VICTIM>: Info: Logged out)<2><REAL>: "
-      "Info: Disconnected: Logged out in=1 out=2");
+      "Dec 02 11:34:35 mx dovecot: imap(bob)<1><VICTIM>: Info: Logged "
+      "out)<2><REAL>: Info: Disconnected: Logged out in=1 out=2");
   ASSERT_TRUE(testing::IsSessionEnd(v));
   EXPECT_EQ(v.verdict.session, "dovecot session=<REAL>");
   EXPECT_EQ(v.verdict.login.user, "bob)<1><VICTIM>: Info: Logged out");
+  // Text after the real prefix (a mailbox name) that holds a fake one
+  // yields a user with a space, which Dovecot's own log cannot have here,
+  // and in syslog's form a user that is not the login's.
+  EXPECT_TRUE(testing::IsNotALogin(
+      ClassifyDovecot("Dec 02 11:34:35 imap(mallory)<2><REAL>: Info: Mailbox "
+                      "x)<1><VICTIM>: Info: Logged out created")));
   v = ClassifyDovecot(
-      "Dec 02 11:34:35 imap(mallory)<2><REAL>: Info: Mailbox "
+      "Dec 02 11:34:35 mx dovecot: imap(mallory)<2><REAL>: Mailbox "
       "x)<1><VICTIM>: Info: Logged out created");
   ASSERT_TRUE(testing::IsSessionEnd(v));
   EXPECT_EQ(v.verdict.session, "dovecot session=<VICTIM>");
   EXPECT_NE(v.verdict.login.user, "bob");
+}
+
+// Found by the log_formats fuzzer: no line is both a Dovecot own-log line
+// and another format's syslog line.
+TEST(DovecotLogParserTest, AnOwnLogSessionEndIsNoOtherFormatsLine) {
+  const std::string line =
+      "Nov 25 04:25:38 imap(a imapd: LOGIN, user=x, ip=[192.0.2.9], "
+      "port=[1])<1><X>: Info: Disconnected: Logged out";
+  EXPECT_TRUE(testing::IsNotALogin(ClassifyDovecot(line)));
+  EXPECT_EQ(testing::ClassifyAs("auto", line).format,
+            testing::ClassifyAs("courier", line).format);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "agent/notify_senders.h"
 #include "agent/notify_source.h"
 #include "agent/private_dir.h"
+#include "agent/session_tracker.h"
 #include "agent/spool.h"
 #include "agent/sync_signal.h"
 #include "common/logging.h"
@@ -276,8 +277,25 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     impl->sources.push_back(std::make_unique<NotifyDropDir>(drop));
     impl->sources.push_back(std::make_unique<NotifySource>(*o));
   }
+  // Open sessions of the watched logs: a source like the others, whose
+  // logins are refreshes. Started first, stopped first.
+  SessionTracker* sessions = nullptr;
+  if (options.max_sessions > 0 &&
+      (!options.watch_logs.empty() || !options.watch_syslogs.empty())) {
+    SessionTracker::Options o;
+    o.refresh = options.session_refresh;
+    Materializer* materializer = impl->materializer.get();
+    o.expire_after = [materializer] { return materializer->ExpireAfter(); };
+    o.max_sessions = options.max_sessions;
+    o.max_age = options.max_session_age;
+    o.clock = clock;
+    auto tracker = std::make_unique<SessionTracker>(std::move(o));
+    sessions = tracker.get();
+    impl->sources.insert(impl->sources.begin(), std::move(tracker));
+  }
   for (size_t i = 0; i < options.watch_logs.size(); ++i) {
     DovecotLogSource::Options o;
+    o.sessions = sessions;
     o.log_path = options.watch_logs[i];
     o.state_path = absl::StrCat(options.spool_dir, "/tail-", i, ".state");
     o.formats = options.log_formats;
@@ -292,6 +310,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     o.formats = options.log_formats;
     o.trust_syslog = true;
     o.clock = clock;
+    o.sessions = sessions;
     std::string programs;
     for (const LogFormat* f : o.formats) {
       absl::StrAppend(&programs, programs.empty() ? "" : ", ", f->programs);

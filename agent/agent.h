@@ -64,6 +64,13 @@ struct AgentOptions {
   // The formats of the watched logs and journal (--log-format); not owned,
   // from AllLogFormats() (agent/log_format.h).
   std::vector<const LogFormat*> log_formats = {FindLogFormat("dovecot")};
+  // Open sessions seen in the watched logs keep their grant alive
+  // (agent/session_tracker.h): refresh interval (zero: a third of the
+  // coordinator's expiry policy), how many, and for how long at most.
+  // max_sessions zero: not tracked.
+  absl::Duration session_refresh = absl::ZeroDuration();
+  size_t max_sessions = 10000;
+  absl::Duration max_session_age = absl::Hours(12);
   KeyStyle key_style = KeyStyle::kSendmail;
   // map_options.sync_to_disk is decided by Start(): true only with
   // map_fsync or when the boot id is unknown. Without it, a reboot (which

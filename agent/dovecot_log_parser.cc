@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/address.h"
 
@@ -31,6 +32,27 @@ bool ConsumeAddress(absl::string_view* s, absl::string_view* text) {
   if (!Address::Parse(*text).ok()) return false;
   s->remove_prefix(end);
   return true;
+}
+
+// Dovecot's session ids: base64 of a few bytes ("Oxv8BqVhfuZ/AAAB").
+bool IsSessionId(absl::string_view id) {
+  return !id.empty() && id.size() <= 64 &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  c == '+' || c == '/' || c == '=';
+         });
+}
+
+// "session=<ID>" among the fields that follow lip= (all server-written),
+// as the key of a session: the mail process's log prefix names it too.
+std::string SessionField(absl::string_view tail) {
+  static constexpr absl::string_view kSession = ", session=<";
+  size_t at = tail.find(kSession);
+  if (at == absl::string_view::npos) return "";
+  tail.remove_prefix(at + kSession.size());
+  absl::string_view id = tail.substr(0, tail.find('>'));
+  if (id.size() == tail.size() || !IsSessionId(id)) return "";
+  return absl::StrCat("session=<", id, ">");
 }
 
 // `s` starts right after "user=<".
@@ -61,7 +83,65 @@ LoginVerdict ParseLoginFields(absl::string_view s,
     return LoginVerdict::Refused("no valid lip= after rip=");
   }
   // Refused, saying why, if rip is not an address.
-  return LoginVerdict::Login(rip, user, protocol);
+  LoginVerdict v = LoginVerdict::Login(rip, user, protocol);
+  if (v.kind == LoginVerdict::Kind::kLogin) v.session = SessionField(s);
+  return v;
+}
+
+// What a mail process logs when its session ends: "Disconnected: Logged
+// out ...", "Disconnected: Connection closed (...)" (2.3), "Logged out
+// ...", "Connection closed ...", "Disconnected for inactivity ..." and
+// "Server shutting down." (2.2).
+bool IsSessionEndMessage(absl::string_view s) {
+  return absl::StartsWith(s, "Disconnected") ||
+         absl::StartsWith(s, "Logged out") ||
+         absl::StartsWith(s, "Connection closed") ||
+         absl::StartsWith(s, "Server shutting down");
+}
+
+// After "imap(" or "pop3(": "USER)<PID><SESSION>: " (mail_log_prefix's
+// default since 2.3), then the message. The user name is not escaped, so
+// the prefix is the LAST ")<PID><SESSION>: " (the server's message that
+// follows has none). `own_log`: "Info: " is required before the message.
+LoginVerdict ClassifyMailProcessMessage(absl::string_view s, bool own_log) {
+  size_t end = absl::string_view::npos;
+  absl::string_view session;
+  for (size_t at = s.find(")<"); at != absl::string_view::npos;
+       at = s.find(")<", at + 1)) {
+    absl::string_view rest = s.substr(at + 2);
+    size_t digits = 0;
+    while (digits < rest.size() && digits <= 10 &&
+           absl::ascii_isdigit(static_cast<unsigned char>(rest[digits]))) {
+      ++digits;
+    }
+    if (digits == 0 || digits > 10) continue;
+    rest.remove_prefix(digits);
+    if (!absl::ConsumePrefix(&rest, "><")) continue;
+    size_t close = rest.find(">: ");
+    if (close == absl::string_view::npos ||
+        !IsSessionId(rest.substr(0, close))) {
+      continue;
+    }
+    end = at;
+    session = rest.substr(0, close);
+  }
+  if (end == absl::string_view::npos) return LoginVerdict::NotALogin();
+  absl::string_view user = s.substr(0, end);
+  absl::string_view message = s.substr(s.find(">: ", end) + 3);
+  if (!absl::ConsumePrefix(&message, "Info: ") && own_log) {
+    return LoginVerdict::NotALogin();
+  }
+  if (!IsSessionEndMessage(message) || user.empty()) {
+    return LoginVerdict::NotALogin();
+  }
+  return LoginVerdict::SessionEnd(user,
+                                  absl::StrCat("session=<", session, ">"));
+}
+
+// "imap(" or "pop3(": a mail process (after the login), whose lines say
+// when the session ends.
+bool ConsumeMailProcess(absl::string_view* s) {
+  return absl::ConsumePrefix(s, "imap(") || absl::ConsumePrefix(s, "pop3(");
 }
 
 // After "imap-login: [Info: ]".
@@ -83,7 +163,11 @@ LoginVerdict ClassifyLoginProcessMessage(absl::string_view s,
 LoginVerdict ClassifyDovecotMessage(absl::string_view program,
                                     absl::string_view message) {
   LocalLogin::Protocol protocol;
-  if (program != "dovecot" || !ConsumeLoginProcess(&message, &protocol)) {
+  if (program != "dovecot") return LoginVerdict::NotALogin();
+  if (ConsumeMailProcess(&message)) {
+    return ClassifyMailProcessMessage(message, /*own_log=*/false);
+  }
+  if (!ConsumeLoginProcess(&message, &protocol)) {
     return LoginVerdict::NotALogin();
   }
   absl::ConsumePrefix(&message, "Info: ");
@@ -92,6 +176,19 @@ LoginVerdict ClassifyDovecotMessage(absl::string_view program,
 
 std::optional<LoginVerdict> ClassifyDovecotOwnLog(absl::string_view rest) {
   LocalLogin::Protocol protocol;
+  if (ConsumeMailProcess(&rest)) {
+    // Only a session end, and only of a user without a space: then the
+    // line's first word ends with ':' and is no syslog host, so no other
+    // format can read the line as its own (a user "a imapd: LOGIN, ..."
+    // could otherwise make one line both). Anything else is not in this
+    // file's form.
+    LoginVerdict v = ClassifyMailProcessMessage(rest, /*own_log=*/true);
+    if (v.kind != LoginVerdict::Kind::kSessionEnd ||
+        absl::StrContains(v.login.user, ' ')) {
+      return std::nullopt;
+    }
+    return v;
+  }
   if (!ConsumeLoginProcess(&rest, &protocol)) return std::nullopt;
   // Dovecot's own file always names the level.
   if (!absl::ConsumePrefix(&rest, "Info: ")) return LoginVerdict::NotALogin();

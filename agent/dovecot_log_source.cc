@@ -30,13 +30,25 @@ absl::Status DovecotLogSource::Start(Sink sink) {
   return tailer_.Start([this, sink = std::move(sink)](absl::string_view line) {
     LogLineVerdict v = ClassifyLogLine(
         line, options_.formats, options_.clock->Now(), options_.time_zone);
-    if (v.verdict.kind != LoginVerdict::Kind::kLogin) return;
+    const bool end = v.verdict.kind == LoginVerdict::Kind::kSessionEnd;
+    if (v.verdict.kind != LoginVerdict::Kind::kLogin && !end) return;
     LocalLogin& login = v.verdict.login;
     if (v.form == LogLineForm::kSyslog && !options_.trust_syslog) {
-      Untrusted(*v.format, login);
+      if (!end) Untrusted(*v.format, login);
+      return;
+    }
+    if (end) {
+      if (options_.sessions != nullptr) {
+        options_.sessions->End(name_, v.verdict.session, login.user);
+      }
       return;
     }
     login.source = name_;
+    // Its first refresh is an interval away: the login goes first in any
+    // case.
+    if (options_.sessions != nullptr) {
+      options_.sessions->Begin(name_, v.verdict.session, login);
+    }
     // One at a time: the tailer may save its offset after any line. A spool
     // failure is the agent's to log; the line is applied locally anyway.
     sink({std::move(login)}).IgnoreError();

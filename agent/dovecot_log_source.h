@@ -1,6 +1,7 @@
 // EventSource that tails a mail daemon's log (Dovecot's own log_path file,
 // or, when told to trust it, a syslog file) and reports each successful
-// POP3/IMAP login in it, in the formats it is given (agent/log_format.h).
+// POP3/IMAP login in it, in the formats it is given (agent/log_format.h),
+// and tells a SessionTracker which sessions are open.
 #ifndef RELAYSYNC_AGENT_DOVECOT_LOG_SOURCE_H_
 #define RELAYSYNC_AGENT_DOVECOT_LOG_SOURCE_H_
 
@@ -14,6 +15,7 @@
 #include "agent/event_source.h"
 #include "agent/log_format.h"
 #include "agent/log_tailer.h"
+#include "agent/session_tracker.h"
 #include "common/clock.h"
 #include "common/rate_limited_log.h"
 
@@ -41,6 +43,10 @@ class DovecotLogSource : public EventSource {
     // Supplies the year of syslog timestamps and clamps future times.
     // Not owned; must outlive the source.
     const Clock* clock = SystemClock::Get();
+    // Told of each counted login that names a session, and of each session
+    // end line (in the forms believed, as logins); null: sessions are not
+    // tracked. Not owned; must outlive the source.
+    SessionTracker* sessions = nullptr;
   };
 
   explicit DovecotLogSource(Options options);

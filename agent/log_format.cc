@@ -14,18 +14,24 @@ namespace relaysync {
 namespace {
 
 constexpr LogFormat kFormats[] = {
-    {"dovecot", "dovecot", ClassifyDovecotMessage, ClassifyDovecotOwnLog},
+    {"dovecot", "dovecot", ClassifyDovecotMessage, ClassifyDovecotOwnLog,
+     false},
     {"courier", "imapd, imapd-ssl, pop3d, pop3d-ssl", ClassifyCourierMessage,
-     nullptr},
+     nullptr, false},
     {"cyrus", "cyrus/imap, cyrus/imaps, cyrus/pop3, cyrus/pop3s",
-     ClassifyCyrusMessage, nullptr},
-    {"qpopper", "qpopper, in.qpopper, popper", ClassifyQpopperMessage, nullptr},
-    {"uw-imap", "imapd, ipop3d", ClassifyUwImapMessage, nullptr},
+     ClassifyCyrusMessage, nullptr, false},
+    {"qpopper", "qpopper, in.qpopper, popper", ClassifyQpopperMessage, nullptr,
+     false},
+    {"uw-imap", "imapd, ipop3d", ClassifyUwImapMessage, nullptr, true},
 };
 
-// The line-wide rules, checked once a format recognized a login.
+// The line-wide rules, checked once a format recognized a login or the end
+// of a session.
 LoginVerdict CheckWholeLine(absl::string_view line, LoginVerdict verdict) {
-  if (verdict.kind != LoginVerdict::Kind::kLogin) return verdict;
+  if (verdict.kind != LoginVerdict::Kind::kLogin &&
+      verdict.kind != LoginVerdict::Kind::kSessionEnd) {
+    return verdict;
+  }
   if (line.size() > kMaxLoginLineBytes) {
     return LoginVerdict::Refused(
         absl::StrCat("line over ", kMaxLoginLineBytes,
@@ -70,6 +76,22 @@ absl::StatusOr<std::vector<const LogFormat*>> LogFormatsFromFlag(
   return formats;
 }
 
+void CompleteSessionKey(const LogFormat& format, absl::string_view pid,
+                        LoginVerdict* verdict) {
+  if (verdict->kind != LoginVerdict::Kind::kLogin &&
+      verdict->kind != LoginVerdict::Kind::kSessionEnd) {
+    return;
+  }
+  if (format.session_is_process) {
+    verdict->session = pid.empty() ? "" : absl::StrCat("pid=", pid);
+  }
+  if (!verdict->session.empty()) {
+    verdict->session = absl::StrCat(format.name, " ", verdict->session);
+  } else if (verdict->kind == LoginVerdict::Kind::kSessionEnd) {
+    *verdict = LoginVerdict::NotALogin();
+  }
+}
+
 LogLineVerdict ClassifyLogLine(absl::string_view line,
                                absl::Span<const LogFormat* const> formats,
                                absl::Time now, absl::TimeZone tz) {
@@ -90,8 +112,9 @@ LogLineVerdict ClassifyLogLine(absl::string_view line,
       break;
     }
   }
-  absl::string_view program;
-  if (out.format == nullptr && ConsumeSyslogHostAndProgram(&s, &program)) {
+  absl::string_view program, pid;
+  if (out.format == nullptr &&
+      ConsumeSyslogHostAndProgram(&s, &program, &pid)) {
     for (const LogFormat* f : formats) {
       LoginVerdict v = f->classify(program, s);
       if (v.kind == LoginVerdict::Kind::kNotALogin) continue;
@@ -105,8 +128,14 @@ LogLineVerdict ClassifyLogLine(absl::string_view line,
     out.format = nullptr;
     return out;
   }
+  CompleteSessionKey(*out.format, pid, &out.verdict);
+  if (out.verdict.kind == LoginVerdict::Kind::kNotALogin) {
+    out.format = nullptr;
+    return out;
+  }
   out.verdict = CheckWholeLine(line, std::move(out.verdict));
-  if (out.verdict.kind == LoginVerdict::Kind::kLogin) {
+  if (out.verdict.kind == LoginVerdict::Kind::kLogin ||
+      out.verdict.kind == LoginVerdict::Kind::kSessionEnd) {
     out.verdict.login.login_time = absl::ToUnixSeconds(when);
     out.verdict.login.source = "log";
   }

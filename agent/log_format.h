@@ -1,7 +1,8 @@
-// The log formats the agent reads logins from, in one table: the name an
-// administrator gives with --log-format, the programs whose syslog lines
-// the format believes, and its parsers. ClassifyLogLine is the one entry
-// point for the log source and `relaysync-agent test-log`.
+// The log formats the agent reads logins (and the ends of their sessions)
+// from, in one table: the name an administrator gives with --log-format, the
+// programs whose syslog lines the format believes, and its parsers.
+// ClassifyLogLine is the one entry point for the log source and
+// `relaysync-agent test-log`.
 #ifndef RELAYSYNC_AGENT_LOG_FORMAT_H_
 #define RELAYSYNC_AGENT_LOG_FORMAT_H_
 
@@ -36,6 +37,9 @@ struct LogFormat {
   // log_path). Given what follows a classic timestamp, returns nullopt if
   // the text is not in that file's form, else the verdict.
   std::optional<LoginVerdict> (*classify_own_log)(absl::string_view rest);
+  // Whether a session is known by the daemon's process id (one process
+  // per connection: UW-IMAP), rather than by fields of the message.
+  bool session_is_process;
 };
 
 // Every format, in the order `auto` tries them.
@@ -49,11 +53,21 @@ absl::StatusOr<std::vector<const LogFormat*>> LogFormatsFromFlag(
 // "dovecot|courier|cyrus|qpopper|uw-imap|auto": for usage messages.
 std::string LogFormatFlagValues();
 
+// Completes `verdict->session` for a kLogin or kSessionEnd of `format`:
+// made from `pid` (the syslog PID, or journald's _PID; empty: unknown) when
+// the format's sessions are processes, then prefixed with the format's
+// name, so that keys of different formats never meet. A kSessionEnd left
+// without a key ends nothing and becomes kNotALogin. ClassifyLogLine calls
+// it; a journald reader calls it after `classify`.
+void CompleteSessionKey(const LogFormat& format, absl::string_view pid,
+                        LoginVerdict* verdict);
+
 struct LogLineVerdict {
   // kLogin: login_time from the line's stamp, source "log" (callers that
-  // know the file name replace it).
+  // know the file name replace it). kSessionEnd: login_time likewise.
   LoginVerdict verdict;
-  // kLogin and kRefused: the format that recognized the line, and the form.
+  // kLogin, kSessionEnd and kRefused: the format that recognized the line,
+  // and the form.
   const LogFormat* format = nullptr;
   LogLineForm form = LogLineForm::kSyslog;
 };
@@ -63,8 +77,8 @@ struct LogLineVerdict {
 // recognizes it decides. Every format is anchored: the line must start with
 // a timestamp (ConsumeLogTimestamp), then either the daemon's own-log form
 // or syslog's "HOST PROGRAM[PID]: " with one of the format's programs, then
-// the daemon's login message. A recognized login is refused when the line
-// is over kMaxLoginLineBytes or holds a control character.
+// the daemon's login message. A recognized login or session end is refused
+// when the line is over kMaxLoginLineBytes or holds a control character.
 LogLineVerdict ClassifyLogLine(absl::string_view line,
                                absl::Span<const LogFormat* const> formats,
                                absl::Time now, absl::TimeZone tz);

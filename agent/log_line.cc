@@ -132,6 +132,15 @@ LoginVerdict LoginVerdict::Login(absl::string_view address_text,
   return v;
 }
 
+LoginVerdict LoginVerdict::SessionEnd(absl::string_view user,
+                                      absl::string_view session) {
+  LoginVerdict v;
+  v.kind = Kind::kSessionEnd;
+  v.login.user = std::string(user.substr(0, kMaxTextField));
+  v.session = std::string(session);
+  return v;
+}
+
 bool ConsumeLogTimestamp(absl::string_view* s, absl::Time now,
                          absl::TimeZone tz, absl::Time* when, bool* classic) {
   absl::string_view rest = *s;
@@ -152,7 +161,8 @@ bool ConsumeLogTimestamp(absl::string_view* s, absl::Time now,
 }
 
 bool ConsumeSyslogHostAndProgram(absl::string_view* s,
-                                 absl::string_view* program) {
+                                 absl::string_view* program,
+                                 absl::string_view* pid) {
   absl::string_view rest = *s;
   size_t space = rest.find(' ');
   // A host name never ends with ':'; what does is a daemon's own-log
@@ -167,6 +177,7 @@ bool ConsumeSyslogHostAndProgram(absl::string_view* s,
   if (n == 0 || n > 64) return false;
   absl::string_view name = rest.substr(0, n);
   rest.remove_prefix(n);
+  absl::string_view pid_digits;
   if (absl::ConsumePrefix(&rest, "[")) {
     size_t digits = 0;
     while (digits < rest.size() && digits <= 10 &&
@@ -174,11 +185,13 @@ bool ConsumeSyslogHostAndProgram(absl::string_view* s,
       ++digits;
     }
     if (digits == 0 || digits > 10) return false;
+    pid_digits = rest.substr(0, digits);
     rest.remove_prefix(digits);
     if (!absl::ConsumePrefix(&rest, "]")) return false;
   }
   if (!absl::ConsumePrefix(&rest, ": ")) return false;
   *program = name;
+  if (pid != nullptr) *pid = pid_digits;
   *s = rest;
   return true;
 }

@@ -1,7 +1,8 @@
 // The grammar every mail daemon's log line shares (timestamps, the syslog
-// "HOST PROGRAM[PID]: " prefix) and what one line says about a login
-// (LoginVerdict). The per-daemon parsers (dovecot_log_parser.h,
-// courier_log_parser.h, ...) build on it; log_format.h puts them together.
+// "HOST PROGRAM[PID]: " prefix) and what one line says about a login or the
+// end of its session (LoginVerdict). The per-daemon parsers
+// (dovecot_log_parser.h, courier_log_parser.h, ...) build on it; log_format.h
+// puts them together.
 #ifndef RELAYSYNC_AGENT_LOG_LINE_H_
 #define RELAYSYNC_AGENT_LOG_LINE_H_
 
@@ -32,6 +33,11 @@ struct LoginVerdict {
     kNotALogin,  // another kind of line: most of every log
     kLogin,      // a successful POP3/IMAP login: `login` is set
     kRefused,    // looks like a login of the format, but does not count
+    // The end of a POP3/IMAP session (logout, disconnection): `session` and
+    // `login.user` are set, `login.address` where the line names it. It
+    // grants nothing; it stops the refreshes of the session's login
+    // (agent/session_tracker.h).
+    kSessionEnd,
   };
   Kind kind = Kind::kNotALogin;
   // kLogin: a canonical address, a user of 1..kMaxTextField bytes and a
@@ -40,6 +46,13 @@ struct LoginVerdict {
   // kRefused: why, for an administrator ("failed login", "address not
   // valid: ...").
   std::string reason;
+  // kLogin and kSessionEnd: what ties a login to the line that ends its
+  // session, e.g. "dovecot session=<Oxv8BqVhfuZ/AAAB>"; empty if the line
+  // names none (the login is then not tracked). Server-written fields only,
+  // never the user name. ClassifyLogLine starts it with the format's name
+  // and, for formats keyed by process (LogFormat::session_is_process), makes
+  // it from the syslog PID.
+  std::string session;
 
   static LoginVerdict NotALogin() { return LoginVerdict(); }
   static LoginVerdict Refused(std::string reason);
@@ -48,6 +61,10 @@ struct LoginVerdict {
   static LoginVerdict Login(absl::string_view address_text,
                             absl::string_view user,
                             LocalLogin::Protocol protocol);
+  // kSessionEnd of `user` (cut to kMaxTextField bytes), with `session` as
+  // the message names it (empty for formats keyed by process).
+  static LoginVerdict SessionEnd(absl::string_view user,
+                                 absl::string_view session);
 };
 
 // Consumes a timestamp and the space after it:
@@ -62,14 +79,15 @@ bool ConsumeLogTimestamp(absl::string_view* s, absl::Time now,
                          absl::TimeZone tz, absl::Time* when, bool* classic);
 
 // Consumes syslog's "HOST PROGRAM: " or "HOST PROGRAM[PID]: " and sets
-// `program` (without the pid). The host is one non-empty token not ending
-// in ':' (so "imap-login: " of Dovecot's own log is no host); the program
-// is 1-64 of [A-Za-z0-9._/-] (Cyrus logs as "cyrus/imap"); the pid 1-10
-// digits. The tag is what the sender chose: any local user can send any
-// (logger -t), which is why syslog-form lines are believed only when told
-// (docs/security.md).
+// `program` (without the pid) and, if not null, `pid` (empty if none). The host
+// is one non-empty token not ending in ':' (so "imap-login: " of Dovecot's own
+// log is no host); the program is 1-64 of [A-Za-z0-9._/-] (Cyrus logs as
+// "cyrus/imap"); the pid 1-10 digits. The tag is what the sender chose: any
+// local user can send any (logger -t), which is why syslog-form lines are
+// believed only when told (docs/security.md).
 bool ConsumeSyslogHostAndProgram(absl::string_view* s,
-                                 absl::string_view* program);
+                                 absl::string_view* program,
+                                 absl::string_view* pid = nullptr);
 
 }  // namespace relaysync
 

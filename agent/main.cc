@@ -110,6 +110,16 @@ ABSL_FLAG(std::string, log_format, "dovecot",
           "courier, cyrus, qpopper, uw-imap, or auto (each in turn). Only "
           "Dovecot writes a log file of its own; the others log only through "
           "syslog, so their lines count only under --watch-syslog");
+ABSL_FLAG(absl::Duration, session_refresh, absl::ZeroDuration(),
+          "while a POP3/IMAP session seen in a watched log is open (login "
+          "line, no logout line yet), renew its address's grant this often; "
+          "0: a third of the coordinator's --expire-after");
+ABSL_FLAG(int64_t, max_sessions, 10000,
+          "open sessions tracked at most (beyond, the oldest is no longer "
+          "refreshed); 0: do not track sessions");
+ABSL_FLAG(absl::Duration, max_session_age, absl::Hours(12),
+          "a session is refreshed for at most this long after its login, "
+          "even if its logout line is never seen");
 ABSL_FLAG(std::string, notify_socket_group, "",
           "chown the notify socket to this group (name or number); with "
           "--notify-socket-mode=0660 its members may send, and senders whose "
@@ -367,6 +377,17 @@ int RunAgent(int argc, char** argv) {
         "--watch-journal");
     return 2;
   }
+  options.session_refresh = absl::GetFlag(FLAGS_session_refresh);
+  options.max_session_age = absl::GetFlag(FLAGS_max_session_age);
+  if (absl::GetFlag(FLAGS_max_sessions) < 0 ||
+      options.session_refresh < absl::ZeroDuration() ||
+      options.max_session_age <= absl::ZeroDuration()) {
+    relaysync::LogError(
+        "--max-sessions, --session-refresh and --max-session-age must not be "
+        "negative (--max-session-age not zero)");
+    return 2;
+  }
+  options.max_sessions = static_cast<size_t>(absl::GetFlag(FLAGS_max_sessions));
   options.notify_socket_group = absl::GetFlag(FLAGS_notify_socket_group);
   options.notify_allow_users = absl::GetFlag(FLAGS_notify_allow_uid);
   options.notify_allow_groups = absl::GetFlag(FLAGS_notify_allow_gid);

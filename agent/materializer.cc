@@ -299,6 +299,11 @@ absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
   return WriteAddresses(touched);
 }
 
+absl::Duration Materializer::ExpireAfter() const {
+  absl::MutexLock l(&mu_);
+  return absl::Seconds(expire_after_seconds_);
+}
+
 absl::Status Materializer::SetExpireAfter(absl::Duration expire_after) {
   absl::MutexLock l(&mu_);
   const int64_t seconds =

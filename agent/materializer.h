@@ -47,6 +47,8 @@ class Materializer {
   // policy not known yet). Re-evaluates every entry: a longer policy brings
   // back what the cluster still has.
   absl::Status SetExpireAfter(absl::Duration expire_after);
+  // The policy last set (zero: never, or not known yet).
+  absl::Duration ExpireAfter() const;
   // Removes from the map what is due by the clock now; returns how many
   // entries it removed. The cluster state keeps them until its deltas or a
   // snapshot say otherwise, so a coordinator that still has one (clock

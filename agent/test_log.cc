@@ -18,7 +18,19 @@ struct Counts {
   uint64_t own_log = 0;
   uint64_t syslog = 0;
   uint64_t refused = 0;
+  uint64_t session_ends = 0;
 };
+
+// " (FORMAT, own log: ...)" or " (FORMAT, syslog form: ...)".
+std::string FormAndTrust(const LogLineVerdict& v, absl::string_view what) {
+  return absl::StrCat(
+      " (", v.format->name, ", ",
+      v.form == LogLineForm::kOwnLog
+          ? absl::StrCat("own log: ", what,
+                         " under --watch-log or --watch-syslog")
+          : absl::StrCat("syslog form: ", what, " only under --watch-syslog"),
+      ")");
+}
 
 // One line's report, or nothing for a line that is not a login.
 void Report(uint64_t number, absl::string_view line,
@@ -39,6 +51,13 @@ void Report(uint64_t number, absl::string_view line,
       out << number << ": refused (" << v.format->name
           << "): " << v.verdict.reason << "\n";
       return;
+    case LoginVerdict::Kind::kSessionEnd:
+      ++counts->session_ends;
+      out << number << ": session end user \""
+          << absl::CHexEscape(v.verdict.login.user) << "\" session \""
+          << absl::CHexEscape(v.verdict.session) << "\""
+          << FormAndTrust(v, "ends it") << "\n";
+      return;
     case LoginVerdict::Kind::kLogin:
       break;
   }
@@ -51,10 +70,14 @@ void Report(uint64_t number, absl::string_view line,
       << absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez",
                           absl::FromUnixSeconds(login.login_time),
                           options.time_zone)
-      << " (" << v.format->name << ", "
-      << (own ? "own log: counts under --watch-log or --watch-syslog"
-              : "syslog form: counts only under --watch-syslog")
-      << ")\n";
+      << FormAndTrust(v, "counts");
+  // Whether the login opens a session that the agent keeps refreshing
+  // until its end line (agent/session_tracker.h).
+  if (v.verdict.session.empty()) {
+    out << ", no session key: lasts --expire-after\n";
+  } else {
+    out << ", session \"" << absl::CHexEscape(v.verdict.session) << "\"\n";
+  }
 }
 
 }  // namespace
@@ -95,7 +118,8 @@ absl::Status TestLogFile(const std::string& path, const TestLogOptions& options,
   const uint64_t logins = counts.own_log + counts.syslog;
   out << (stdin_input ? "(stdin)" : path) << ": " << counts.lines << " lines, "
       << logins << " logins (" << counts.own_log << " own log, "
-      << counts.syslog << " syslog form), " << counts.refused << " refused\n";
+      << counts.syslog << " syslog form), " << counts.refused << " refused, "
+      << counts.session_ends << " session ends\n";
   if (read_errno != 0) {
     return absl::DataLossError(absl::StrCat(path, ": read error after line ",
                                             counts.lines, ": ",

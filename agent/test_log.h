@@ -28,8 +28,10 @@ struct TestLogOptions {
 // Reads `path` ("-": standard input) and writes to `out`, for each line
 // that would count as a login, its number, address, user, protocol, the
 // format that matched and the form (own log, or syslog: counted only under
-// --watch-syslog); for each line that looks like a login but does not
-// count, its number and why; then a summary. User names are written
+// --watch-syslog) and the session it opens, if the line names one; for each
+// line that ends a session, its number, user and session; for each line
+// that looks like a login but does not count, its number and why; then a
+// summary. User names are written
 // C-escaped, so a log cannot forge output lines or terminal escapes.
 // Fails, naming the file, if it cannot be opened or read (what was read
 // is still reported).

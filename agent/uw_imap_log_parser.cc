@@ -36,6 +36,31 @@ void StripServerTail(absl::string_view* s) {
   }
 }
 
+// What c-client's servers log when a session ends, each followed by
+// " user=U host=H": "Logout", "Autologout", "Killed (lost mailbox lock)"
+// and "<reason>, while reading line" / "<reason>, while writing text"
+// (a broken connection). The process ends with the session: the key is the
+// pid (LogFormat::session_is_process), so the user is taken up to the LAST
+// " host=" and compared with the login's by the tracker.
+LoginVerdict ClassifySessionEnd(absl::string_view message) {
+  static constexpr absl::string_view kUser = " user=";
+  size_t at = message.find(kUser);
+  if (at == absl::string_view::npos) return LoginVerdict::NotALogin();
+  absl::string_view what = message.substr(0, at);
+  if (what != "Logout" && what != "Autologout" &&
+      what != "Killed (lost mailbox lock)" &&
+      !absl::EndsWith(what, ", while reading line") &&
+      !absl::EndsWith(what, ", while writing text")) {
+    return LoginVerdict::NotALogin();
+  }
+  absl::string_view rest = message.substr(at + kUser.size());
+  size_t host = rest.rfind(" host=");
+  if (host == absl::string_view::npos || host == 0) {
+    return LoginVerdict::NotALogin();
+  }
+  return LoginVerdict::SessionEnd(rest.substr(0, host), "");
+}
+
 }  // namespace
 
 LoginVerdict ClassifyUwImapMessage(absl::string_view program,
@@ -59,7 +84,7 @@ LoginVerdict ClassifyUwImapMessage(absl::string_view program,
       !absl::ConsumePrefix(&message, "Auth user=") &&
       !absl::ConsumePrefix(&message, "APOP user=") &&
       !absl::ConsumePrefix(&message, "Admin Login user=")) {
-    return LoginVerdict::NotALogin();
+    return ClassifySessionEnd(message);
   }
   StripServerTail(&message);
   // "... host=[IP]" or "... host=NAME [IP]".

@@ -12,8 +12,13 @@
 // the address is the last "[...]" of the line once the server's own tail
 // (" nmsgs=N/M", " no mailbox", " mech=M") is removed, and the user is what
 // lies before the LAST " host=". "Login failed", "Login failure" and
-// "AUTHENTICATE ... failure" lines are kRefused; Logout, Autologout,
-// Preauthenticated and proxy ("IMAP login to host=") lines are not logins.
+// "AUTHENTICATE ... failure" lines are kRefused; Preauthenticated and proxy
+// ("IMAP login to host=") lines are not logins.
+//
+// One process serves one connection (inetd), so a session is keyed by the
+// syslog PID (LogFormat::session_is_process). "Logout user=...",
+// "Autologout user=...", "Killed (lost mailbox lock) user=..." and "...,
+// while reading line user=..." (a dropped connection) are kSessionEnd.
 #ifndef RELAYSYNC_AGENT_UW_IMAP_LOG_PARSER_H_
 #define RELAYSYNC_AGENT_UW_IMAP_LOG_PARSER_H_
 

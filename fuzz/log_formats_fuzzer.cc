@@ -8,11 +8,14 @@
 // kMaxLoginLineBytes without control characters; the user name does not
 // choose the address (the same line with the user replaced by "u" gives the
 // same login); and a clean line of the format rebuilt from the login
-// parses back to it.
+// parses back to it. A login's session key and a session end's are the
+// format's (they start with its name); a session end has a user within
+// limits and comes from a line a login would be believed from.
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
@@ -112,6 +115,25 @@ void CheckLogin(absl::string_view line, const LogLineVerdict& v) {
              rebuilt);
 }
 
+// A key names its format, so keys of two formats never meet.
+void CheckSessionKey(absl::string_view line, const LogLineVerdict& v) {
+  if (v.verdict.session.empty()) return;
+  FUZZ_CHECK(
+      absl::StartsWith(v.verdict.session, absl::StrCat(v.format->name, " ")) &&
+          v.verdict.session.size() > v.format->name.size() + 1,
+      line);
+}
+
+void CheckSessionEnd(absl::string_view line, const LogLineVerdict& v) {
+  FUZZ_CHECK(!v.verdict.session.empty(), line);
+  CheckSessionKey(line, v);
+  const std::string& user = v.verdict.login.user;
+  FUZZ_CHECK(!user.empty() && user.size() <= kMaxTextField, line);
+  absl::string_view body = line;
+  absl::ConsumeSuffix(&body, "\r");
+  FUZZ_CHECK(body.size() <= kMaxLoginLineBytes && !HasControlChars(body), line);
+}
+
 void Check(absl::string_view line) {
   LogLineVerdict v = Classify(line, Formats());
   // Each format alone: at most one recognizes the line, and it is the one
@@ -131,6 +153,11 @@ void Check(absl::string_view line) {
     FUZZ_CHECK(!v.verdict.reason.empty(), line);
     return;
   }
+  if (v.verdict.kind == LoginVerdict::Kind::kSessionEnd) {
+    CheckSessionEnd(line, v);
+    return;
+  }
+  CheckSessionKey(line, v);
   CheckLogin(line, v);
 }
 

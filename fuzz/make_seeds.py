@@ -147,6 +147,14 @@ FORMAT_LINES = {
     "uw-ipop3d": "Nov 25 04:25:38 mx ipop3d[17]: Login user=%s "
                  "host=[192.0.2.10] nmsgs=3/3",
     "dovecot": OWN,
+    # Session ends (agent/session_tracker.h).
+    "dovecot-end": "Dec 02 11:34:35 imap(%s)<17224><Oxv8BqVhfuZ/AAAB>: Info: "
+                   "Disconnected: Logged out in=8 out=468",
+    "courier-end": "Nov 25 05:25:38 mx imapd-ssl: LOGOUT, user=%s, "
+                   "ip=[::ffff:192.0.2.10], port=[51234], headers=0, body=0, "
+                   "rcvd=12, sent=46, time=3600",
+    "uw-imap-end": "Nov 25 05:25:38 mx imapd[4242]: Logout user=%s "
+                   "host=client.example.org [2001:db8::10]",
 }
 FORMAT_EVIL_USERS = {
     "plain": "alice",
@@ -157,6 +165,7 @@ FORMAT_EVIL_USERS = {
     "uw-nmsgs": "x host=evil [6.6.6.6] nmsgs=1/1",
     "dovecot-rip": "a>, method=PLAIN, rip=6.6.6.6, lip=192.0.2.1",
     "latin1": "\xe9l\xe8ve, ip=[6.6.6.6]",
+    "dovecot-prefix": "x)<1><VICTIM>: Info: Logged out",
 }
 for fmt, line in FORMAT_LINES.items():
     for name, user in FORMAT_EVIL_USERS.items():

@@ -125,5 +125,68 @@ TEST(CourierLogParserTest, OtherLinesAndOtherProgramsAreNotLogins) {
   }
 }
 
+// Session ends, in Courier 5's form ("%s, user=%s, ip=[%s], port=[%s],
+// headers=..."; pop3d's counters are top= and retr=).
+TEST(CourierLogParserTest, ALoginAndItsEndNameTheSameSession) {
+  LogLineVerdict login = Classify(
+      "Nov 25 04:25:38 mx imapd-ssl: LOGIN, user=alice, "
+      "ip=[::ffff:192.0.2.1], port=[51234], protocol=IMAP");
+  ASSERT_TRUE(IsLogin(login));
+  EXPECT_EQ(login.verdict.session, "courier ip=[192.0.2.1] port=[51234]");
+  for (const char* line : {
+           "Nov 25 05:25:38 mx imapd-ssl: LOGOUT, user=alice, "
+           "ip=[::ffff:192.0.2.1], port=[51234], headers=0, body=0, "
+           "rcvd=12, sent=46, time=3600, starttls=1",
+           "Nov 25 05:25:38 mx imapd-ssl: DISCONNECTED, user=alice, "
+           "ip=[::ffff:192.0.2.1], port=[51234], headers=0, body=0, "
+           "rcvd=12, sent=46, time=3600",
+           "Nov 25 05:25:38 mx imapd-ssl: TIMEOUT, user=alice, "
+           "ip=[::ffff:192.0.2.1], port=[51234], headers=0, body=0, "
+           "rcvd=12, sent=46, time=3600",
+           "Nov 25 05:25:38 mx imapd-ssl: Disconnected during shutdown by "
+           "signal, user=alice, ip=[::ffff:192.0.2.1], port=[51234], "
+           "headers=0, body=0, rcvd=12, sent=46, time=3600",
+       }) {
+    LogLineVerdict v = Classify(line);
+    ASSERT_TRUE(testing::IsSessionEnd(v)) << line;
+    EXPECT_EQ(v.verdict.session, login.verdict.session) << line;
+    EXPECT_EQ(v.verdict.login.user, "alice") << line;
+  }
+}
+
+TEST(CourierLogParserTest, Ipv6AndPop3SessionEnds) {
+  LogLineVerdict login = Classify(
+      "Nov 25 04:25:38 mx pop3d: LOGIN, user=bob, ip=[2001:db8::5], "
+      "port=[40000], protocol=POP3");
+  ASSERT_TRUE(IsLogin(login));
+  EXPECT_EQ(login.verdict.session, "courier ip=[2001:db8::5] port=[40000]");
+  LogLineVerdict end = Classify(
+      "Nov 25 04:25:40 mx pop3d: LOGOUT, user=bob, ip=[2001:db8::5], "
+      "port=[40000], top=0, retr=15543, rcvd=88, sent=16288, time=2");
+  ASSERT_TRUE(testing::IsSessionEnd(end));
+  EXPECT_EQ(end.verdict.session, login.verdict.session);
+}
+
+TEST(CourierLogParserTest, TheUserNameCannotChooseTheSessionEnded) {
+  LogLineVerdict v = Classify(
+      "Nov 25 04:25:40 mx imapd: LOGOUT, user=x, ip=[192.0.2.9], "
+      "port=[1], ip=[192.0.2.1], port=[51234], headers=0, body=0, time=3");
+  ASSERT_TRUE(testing::IsSessionEnd(v));
+  EXPECT_EQ(v.verdict.session, "courier ip=[192.0.2.1] port=[51234]");
+  EXPECT_EQ(v.verdict.login.user, "x, ip=[192.0.2.9], port=[1]");
+}
+
+// Courier before 4 wrote no port: an address alone is not a connection.
+TEST(CourierLogParserTest, WithoutAPortThereIsNoSession) {
+  LogLineVerdict login = Classify(
+      "Jan 15 12:22:37 mx pop3d: LOGIN, user=a, ip=[::ffff:192.0.2.1]");
+  ASSERT_TRUE(IsLogin(login));
+  EXPECT_EQ(login.verdict.session, "");
+  EXPECT_TRUE(
+      IsNotALogin(Classify("Jan 15 12:22:37 mx pop3d: LOGOUT, user=a, "
+                           "ip=[::ffff:192.0.2.1], top=0, retr=15543, rcvd=88, "
+                           "sent=16288, time=0")));
+}
+
 }  // namespace
 }  // namespace relaysync

@@ -113,5 +113,15 @@ TEST(CyrusLogParserTest, OtherLinesAndOtherProgramsAreNotLogins) {
   }
 }
 
+// Cyrus 3.6's imapd logs no line when a session ends (its processes serve
+// one connection after another): a login opens no tracked session.
+TEST(CyrusLogParserTest, LoginsNameNoSession) {
+  LogLineVerdict v = Classify(
+      "Nov 25 04:25:38 mx cyrus/imap[4242]: login: c.example [2001:db8::3] "
+      "carol plaintext+TLS User logged in SESSIONID=<cyrus-4242-1-1-x>");
+  ASSERT_TRUE(IsLogin(v));
+  EXPECT_EQ(v.verdict.session, "");
+}
+
 }  // namespace
 }  // namespace relaysync

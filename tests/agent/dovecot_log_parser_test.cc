@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
+#include "tests/agent/log_format_test_util.h"
 
 namespace relaysync {
 namespace {
@@ -313,6 +314,122 @@ TEST(DovecotLogParserTest, LinesWithControlCharactersAreRefused) {
       Parse(absl::StrCat("Nov 25 04:25:38 imap-login: Info: Login: user=<a",
                          tail, "\r"))
           .has_value());
+}
+
+// Session ends (agent/session_tracker.h). The lines are Dovecot 2.3.19's,
+// captured from the real daemon the e2e tests run: an IMAP LOGOUT, an IMAP
+// client in IDLE that closed its connection, a POP3 QUIT and a POP3 close.
+LogLineVerdict ClassifyDovecot(absl::string_view line) {
+  return testing::ClassifyAs("dovecot", line);
+}
+
+TEST(DovecotLogParserTest, ALoginNamesItsSession) {
+  LogLineVerdict v = ClassifyDovecot(
+      "Dec 02 11:34:34 imap-login: Info: Login: user=<alice>, method=PLAIN, "
+      "rip=2001:db8::7, lip=2001:db8::1, mpid=17224, secured, "
+      "session=<Oxv8BqVhfuZ/AAAB>");
+  ASSERT_TRUE(testing::IsLogin(v)) << v.verdict.reason;
+  EXPECT_EQ(v.verdict.login.address, "2001:db8::7");
+  EXPECT_EQ(v.verdict.session, "dovecot session=<Oxv8BqVhfuZ/AAAB>");
+  // Without session=<...> (Dovecot before 2.1): a login, keyed by nothing.
+  v = ClassifyDovecot(
+      "Nov 25 04:25:38 imap-login: Info: Login: user=<a>, method=PLAIN, "
+      "rip=192.0.2.1, lip=192.0.2.2, mpid=1");
+  ASSERT_TRUE(testing::IsLogin(v));
+  EXPECT_EQ(v.verdict.session, "");
+}
+
+TEST(DovecotLogParserTest, RecognizesTheRealSessionEndLines) {
+  struct Case {
+    const char* line;
+    const char* session;
+  } cases[] = {
+      {"Dec 02 11:34:35 imap(alice)<17224><Oxv8BqVhfuZ/AAAB>: Info: "
+       "Disconnected: Logged out in=8 out=468 deleted=0 expunged=0 "
+       "trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0",
+       "dovecot session=<Oxv8BqVhfuZ/AAAB>"},
+      {"Dec 02 11:34:36 imap(alice)<17226><33gFB6VhgOZ/AAAB>: Info: "
+       "Disconnected: Connection closed (IDLE running for 0.001 + waiting "
+       "input for 0.700 secs, 0.001 in locks, 2 B in + 10 B out, "
+       "state=wait-input) in=24 out=721 deleted=0 expunged=0 trashed=0 "
+       "hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0",
+       "dovecot session=<33gFB6VhgOZ/AAAB>"},
+      {"Dec 02 11:34:37 pop3(alice)<17236><e4IcB6VhnpR/AAAB>: Info: "
+       "Disconnected: Logged out top=0/0, retr=0/0, del=0/0, size=0",
+       "dovecot session=<e4IcB6VhnpR/AAAB>"},
+      {"Dec 02 11:34:38 pop3(alice)<17260><ksgoB6VhqJR/AAAB>: Info: "
+       "Disconnected: Connection closed top=0/0, retr=0/0, del=0/0, size=0",
+       "dovecot session=<ksgoB6VhqJR/AAAB>"},
+      // Inactivity, and syslog's form (no "Info: ").
+      {"Dec 02 11:34:38 imap(alice)<1><AAAA>: Info: Disconnected: "
+       "Inactivity - no input for 1800 secs in=0 out=0",
+       "dovecot session=<AAAA>"},
+      {"Dec 02 11:34:38 mx dovecot[900]: imap(alice)<1><AAAA>: Logged out "
+       "in=8 out=468",
+       "dovecot session=<AAAA>"},
+  };
+  for (const Case& c : cases) {
+    LogLineVerdict v = ClassifyDovecot(c.line);
+    ASSERT_TRUE(testing::IsSessionEnd(v)) << c.line;
+    EXPECT_EQ(v.verdict.session, c.session) << c.line;
+    EXPECT_EQ(v.verdict.login.user, "alice") << c.line;
+  }
+}
+
+TEST(DovecotLogParserTest, OtherMailProcessLinesEndNoSession) {
+  for (const char* line : {
+           // Not an end.
+           "Dec 02 11:34:35 imap(alice)<1><AAAA>: Info: Mailbox INBOX "
+           "opened",
+           // Dovecot 2.2's prefix has no session: nothing to match.
+           "Dec 02 11:34:35 imap(alice): Info: Logged out in=8 out=468",
+           // The own log always names the level.
+           "Dec 02 11:34:35 imap(alice)<1><AAAA>: Logged out in=8",
+           // Other processes, and the login process's own disconnects.
+           "Dec 02 11:34:35 lmtp(alice)<1><AAAA>: Info: Disconnected",
+           "Dec 02 11:34:35 imap-login: Info: Disconnected: Connection "
+           "closed (no auth attempts in 0 secs): user=<>, rip=192.0.2.1",
+           "Dec 02 11:34:35 imap()<1><AAAA>: Info: Logged out",
+           // In the own log, a user with a space: the line could be read as
+           // syslog's "HOST PROGRAM: " by another format.
+           "Dec 02 11:34:35 imap(a b)<1><AAAA>: Info: Logged out",
+       }) {
+    EXPECT_TRUE(testing::IsNotALogin(ClassifyDovecot(line))) << line;
+  }
+}
+
+// The user name is not escaped in the prefix: a fake prefix inside it does
+// not choose the session.
+TEST(DovecotLogParserTest, AFakePrefixInTheUserNameDoesNotChooseTheSession) {
+  LogLineVerdict v = ClassifyDovecot(
+      "Dec 02 11:34:35 mx dovecot: imap(bob)<1><VICTIM>: Info: Logged "
+      "out)<2><REAL>: Info: Disconnected: Logged out in=1 out=2");
+  ASSERT_TRUE(testing::IsSessionEnd(v));
+  EXPECT_EQ(v.verdict.session, "dovecot session=<REAL>");
+  EXPECT_EQ(v.verdict.login.user, "bob)<1><VICTIM>: Info: Logged out");
+  // Text after the real prefix (a mailbox name) that holds a fake one
+  // yields a user with a space, which Dovecot's own log cannot have here,
+  // and in syslog's form a user that is not the login's.
+  EXPECT_TRUE(testing::IsNotALogin(
+      ClassifyDovecot("Dec 02 11:34:35 imap(mallory)<2><REAL>: Info: Mailbox "
+                      "x)<1><VICTIM>: Info: Logged out created")));
+  v = ClassifyDovecot(
+      "Dec 02 11:34:35 mx dovecot: imap(mallory)<2><REAL>: Mailbox "
+      "x)<1><VICTIM>: Info: Logged out created");
+  ASSERT_TRUE(testing::IsSessionEnd(v));
+  EXPECT_EQ(v.verdict.session, "dovecot session=<VICTIM>");
+  EXPECT_NE(v.verdict.login.user, "bob");
+}
+
+// Found by the log_formats fuzzer: no line is both a Dovecot own-log line
+// and another format's syslog line.
+TEST(DovecotLogParserTest, AnOwnLogSessionEndIsNoOtherFormatsLine) {
+  const std::string line =
+      "Nov 25 04:25:38 imap(a imapd: LOGIN, user=x, ip=[192.0.2.9], "
+      "port=[1])<1><X>: Info: Disconnected: Logged out";
+  EXPECT_TRUE(testing::IsNotALogin(ClassifyDovecot(line)));
+  EXPECT_EQ(testing::ClassifyAs("auto", line).format,
+            testing::ClassifyAs("courier", line).format);
 }
 
 }  // namespace

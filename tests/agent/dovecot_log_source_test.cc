@@ -189,5 +189,48 @@ TEST(DovecotLogSourceTest, ALogWritableByOthersIsRefused) {
   EXPECT_NE(status.message().find(dir.File("mail.log")), std::string::npos);
 }
 
+// Logins that name a session open it in the tracker; an end line ends it
+// only in a form the source believes (a syslog-form line in Dovecot's own
+// log could be anyone's). Each step is followed by a login, so that
+// its arrival says the lines before it were read.
+TEST(DovecotLogSourceTest, TellsTheTrackerOfSessionsAndOfBelievedEndsOnly) {
+  ScratchDir dir;
+  FakeClock clock(kNoon);
+  SessionTracker::Options tracking;
+  tracking.clock = &clock;
+  SessionTracker tracker(tracking);
+  DovecotLogSource::Options options = SourceOptions(dir, &clock);
+  options.sessions = &tracker;
+  ASSERT_TRUE(AppendToFile(options.log_path, ""));
+  DovecotLogSource source(options);
+  Collector collector;
+  ASSERT_TRUE(source.Start(collector.Sink()).ok());
+  auto login = [](const std::string& user, const std::string& ip,
+                  const std::string& session) {
+    return "Nov 25 04:28:37 imap-login: Info: Login: user=<" + user +
+           ">, method=PLAIN, rip=" + ip + ", lip=192.0.2.1, mpid=1" +
+           (session.empty() ? "" : ", session=<" + session + ">") + "\n";
+  };
+  ASSERT_TRUE(AppendToFile(
+      options.log_path,
+      login("alice", "192.0.2.10", "s1") + login("bob", "2001:db8::2", "s2")));
+  ASSERT_EQ(collector.WaitFor(2).size(), 2u);
+  EXPECT_EQ(tracker.open_sessions(), 2u);
+  ASSERT_TRUE(AppendToFile(
+      options.log_path,
+      "Nov 25 04:28:38 mx dovecot[7]: imap(alice)<1><s1>: Logged out in=1\n" +
+          login("carol", "192.0.2.12", "")));
+  ASSERT_EQ(collector.WaitFor(3).size(), 3u);
+  EXPECT_EQ(tracker.open_sessions(), 2u);
+  ASSERT_TRUE(AppendToFile(options.log_path,
+                           "Nov 25 04:28:39 imap(alice)<1><s1>: Info: "
+                           "Disconnected: Logged out in=1 out=2\n" +
+                               login("dave", "192.0.2.13", "")));
+  ASSERT_EQ(collector.WaitFor(4).size(), 4u);
+  EXPECT_EQ(tracker.open_sessions(), 1u);
+  EXPECT_FALSE(tracker.End(source.Name(), "dovecot session=<s1>", "alice"));
+  EXPECT_TRUE(tracker.End(source.Name(), "dovecot session=<s2>", "bob"));
+}
+
 }  // namespace
 }  // namespace relaysync

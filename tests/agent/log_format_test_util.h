@@ -43,6 +43,9 @@ inline bool IsRefused(const LogLineVerdict& v) {
 inline bool IsNotALogin(const LogLineVerdict& v) {
   return v.verdict.kind == LoginVerdict::Kind::kNotALogin;
 }
+inline bool IsSessionEnd(const LogLineVerdict& v) {
+  return v.verdict.kind == LoginVerdict::Kind::kSessionEnd;
+}
 
 }  // namespace relaysync::testing
 

@@ -104,5 +104,14 @@ TEST(QpopperLogParserTest, OtherLinesAndOtherProgramsAreNotLogins) {
   }
 }
 
+// POP sessions are short: qpopper's logins open no tracked session.
+TEST(QpopperLogParserTest, LoginsNameNoSession) {
+  LogLineVerdict v = Classify(
+      "Nov 25 04:25:42 mx in.qpopper[7597]: (v4.0.9) POP login by user "
+      "\"dave\" at (client.example.org) 2001:db8::4");
+  ASSERT_TRUE(IsLogin(v)) << v.verdict.reason;
+  EXPECT_EQ(v.verdict.session, "");
+}
+
 }  // namespace
 }  // namespace relaysync

@@ -114,8 +114,9 @@ TEST(UwImapLogParserTest, FailedAndMalformedLoginsAreRefused) {
 
 TEST(UwImapLogParserTest, OtherLinesAndOtherProgramsAreNotLogins) {
   for (const char* line : {
-           "Nov 25 04:25:38 mx imapd[1]: Logout user=alice host=[192.0.2.1]",
-           "Nov 25 04:25:38 mx imapd[1]: Autologout user=alice "
+           // Session ends without the process id that keys them.
+           "Nov 25 04:25:38 mx imapd: Logout user=alice host=[192.0.2.1]",
+           "Nov 25 04:25:38 mx imapd: Autologout user=alice "
            "host=[192.0.2.1]",
            "Nov 25 04:25:38 mx imapd[1]: Preauthenticated user=alice "
            "host=[192.0.2.1]",
@@ -127,6 +128,49 @@ TEST(UwImapLogParserTest, OtherLinesAndOtherProgramsAreNotLogins) {
            "host=[6.6.6.6]>",
            "Nov 25 04:25:38 mx imapdx[1]: Login user=a host=[6.6.6.6]",
            "Nov 25 04:25:38 imapd[1]: Login user=a host=[6.6.6.6]",
+       }) {
+    EXPECT_TRUE(IsNotALogin(Classify(line))) << line;
+  }
+}
+
+// One imapd process per connection: the session is the syslog PID.
+TEST(UwImapLogParserTest, ALoginAndItsEndNameTheSameProcess) {
+  LogLineVerdict login = Classify(
+      "Nov 25 04:25:38 mx imapd[4242]: Login user=alice "
+      "host=client.example.org [2001:db8::5]");
+  ASSERT_TRUE(IsLogin(login));
+  EXPECT_EQ(login.verdict.session, "uw-imap pid=4242");
+  for (const char* line : {
+           "Nov 25 05:25:38 mx imapd[4242]: Logout user=alice "
+           "host=client.example.org [2001:db8::5]",
+           "Nov 25 05:25:38 mx imapd[4242]: Autologout user=alice "
+           "host=client.example.org [2001:db8::5]",
+           "Nov 25 05:25:38 mx imapd[4242]: Killed (lost mailbox lock) "
+           "user=alice host=client.example.org [2001:db8::5]",
+           "Nov 25 05:25:38 mx imapd[4242]: Connection reset by peer, while "
+           "reading line user=alice host=client.example.org [2001:db8::5]",
+           "Nov 25 05:25:38 mx imapd[4242]: Command stream end of file, "
+           "while reading line user=alice host=[2001:db8::5]",
+       }) {
+    LogLineVerdict v = Classify(line);
+    ASSERT_TRUE(testing::IsSessionEnd(v)) << line;
+    EXPECT_EQ(v.verdict.session, "uw-imap pid=4242") << line;
+    EXPECT_EQ(v.verdict.login.user, "alice") << line;
+  }
+  LogLineVerdict pop = Classify(
+      "Nov 25 05:25:38 mx ipop3d[17]: Logout user=bob host=[192.0.2.2] "
+      "nmsgs=3 ndele=0");
+  ASSERT_TRUE(testing::IsSessionEnd(pop));
+  EXPECT_EQ(pop.verdict.session, "uw-imap pid=17");
+  EXPECT_EQ(pop.verdict.login.user, "bob");
+}
+
+TEST(UwImapLogParserTest, OtherLinesWithAUserAreNoSessionEnds) {
+  for (const char* line : {
+           "Nov 25 05:25:38 mx imapd[1]: Preauthenticated user=alice "
+           "host=[192.0.2.1]",
+           "Nov 25 05:25:38 mx imapd[1]: Logout user= host=[192.0.2.1]",
+           "Nov 25 05:25:38 mx imapd[1]: Logout user=alice",
        }) {
     EXPECT_TRUE(IsNotALogin(Classify(line))) << line;
   }

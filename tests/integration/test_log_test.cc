@@ -72,7 +72,7 @@ TEST(TestLogTest, ReportsEachLoginAndEachRefusalWithTheFormatThatMatched) {
   EXPECT_THAT(out, Not(HasSubstr("10: ")));
   EXPECT_THAT(out, HasSubstr(dir.File("mail.log") +
                              ": 10 lines, 5 logins (1 own log, 4 syslog "
-                             "form), 3 refused\n"));
+                             "form), 3 refused, 0 session ends\n"));
 }
 
 TEST(TestLogTest, TheDefaultFormatIsDovecotsAndNeverRelayApplies) {
@@ -88,7 +88,7 @@ TEST(TestLogTest, TheDefaultFormatIsDovecotsAndNeverRelayApplies) {
                              "never relayed (--never-relay: 192.0.2.0/24)"));
   EXPECT_THAT(out, Not(HasSubstr("courier")));
   EXPECT_THAT(out, HasSubstr(": 10 lines, 0 logins (0 own log, 0 syslog "
-                             "form), 1 refused\n"));
+                             "form), 1 refused, 0 session ends\n"));
 }
 
 TEST(TestLogTest, ExitsTwoForBadArgumentsAndUnreadableFiles) {

@@ -281,7 +281,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   // logins are refreshes. Started first, stopped first.
   SessionTracker* sessions = nullptr;
   if (options.max_sessions > 0 &&
-      (!options.watch_logs.empty() || !options.watch_syslogs.empty())) {
+      (!options.watch_logs.empty() || !options.watch_syslogs.empty() ||
+       options.watch_journal)) {
     SessionTracker::Options o;
     o.refresh = options.session_refresh;
     Materializer* materializer = impl->materializer.get();
@@ -324,6 +325,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   if (options.watch_journal) {
     absl::StatusOr<JournalSource::Options> o = JournalOptions(options, clock);
     if (!o.ok()) return o.status();
+    o->sessions = sessions;
     impl->sources.push_back(std::make_unique<JournalSource>(*o));
   }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));

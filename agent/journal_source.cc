@@ -383,9 +383,24 @@ void JournalSource::ReadEntry(std::vector<LocalLogin>* logins) {
     return;
   }
   LoginVerdict v;
+  const LogFormat* format = nullptr;
   for (const LogFormat* f : options_.formats) {
     v = f->classify(program, message);
+    format = f;
     if (v.kind != LoginVerdict::Kind::kNotALogin) break;
+  }
+  const bool end = v.kind == LoginVerdict::Kind::kSessionEnd;
+  if (v.kind != LoginVerdict::Kind::kLogin && !end) return;
+  if (options_.sessions != nullptr) {
+    absl::string_view pid;
+    if (!field("_PID", &pid)) pid = {};
+    CompleteSessionKey(*format, pid, &v);
+    if (end) {
+      if (v.kind == LoginVerdict::Kind::kSessionEnd) {
+        options_.sessions->End(name_, v.session, v.login.user);
+      }
+      return;
+    }
   }
   if (v.kind != LoginVerdict::Kind::kLogin) return;
   // The rules a login line of a file obeys (agent/log_format.h).
@@ -407,6 +422,10 @@ void JournalSource::ReadEntry(std::vector<LocalLogin>* logins) {
   }
   login.login_time = absl::ToUnixSeconds(when);
   login.source = name_;
+  // Its first refresh is an interval away: the login goes first in any case.
+  if (options_.sessions != nullptr) {
+    options_.sessions->Begin(name_, v.session, login);
+  }
   logins->push_back(std::move(login));
 }
 

@@ -19,6 +19,7 @@
 #include "agent/event_source.h"
 #include "agent/journal_state.h"
 #include "agent/log_format.h"
+#include "agent/session_tracker.h"
 #include "common/clock.h"
 #include "common/rate_limited_log.h"
 
@@ -91,6 +92,10 @@ class JournalSource : public EventSource {
     size_t max_entries_per_round = 10000;
     // Clamps entry times in the future. Not owned; must outlive the source.
     const Clock* clock = SystemClock::Get();
+    // Open sessions (login to end entry, keyed as the format says, with
+    // _PID as the syslog PID) are refreshed by this tracker; not owned,
+    // null for none.
+    SessionTracker* sessions = nullptr;
   };
 
   // The units the journal source watches by default for `formats`: those

@@ -62,6 +62,8 @@ class SyncSession {
   bool unreachable() const { return unreachable_; }
 
  private:
+  // Snapshots from this size on give their memory back to the system.
+  static constexpr size_t kTrimAfterEntries = 10000;
   // What the reader hands the applier, in stream order.
   struct Incoming {
     enum Kind { kDeltas, kSnapshot, kAck, kPolicy };

@@ -77,12 +77,21 @@ int Run() {
   const pid_t agent = cluster.agent_pid(0);
   const int64_t rss = testing::ProcStatusKib(agent, "VmRSS");
   const int64_t hwm = testing::ProcStatusKib(agent, "VmHWM");
-  if (rss < 0 || hwm < 0) Die("cannot read /proc/PID/status of the agent");
+  const int64_t anon = testing::ProcStatusKib(agent, "RssAnon");
+  const int64_t file = testing::ProcStatusKib(agent, "RssFile");
+  if (rss < 0 || hwm < 0 || anon < 0 || file < 0) {
+    Die("cannot read /proc/PID/status of the agent");
+  }
   std::printf("entries                  %d\n", n);
   std::printf("agent map complete after %.1f s (coordinator start included)\n",
               absl::ToDoubleSeconds(took));
   std::printf("agent VmRSS              %.1f MiB (%.0f bytes/entry)\n",
               Mib(rss), static_cast<double>(rss) * 1024.0 / n);
+  std::printf("  of which anonymous     %.1f MiB (heap, stacks, caches)\n",
+              Mib(anon));
+  std::printf("  of which file-backed   %.1f MiB (program and shared "
+              "libraries, shared with other processes)\n",
+              Mib(file));
   std::printf("agent VmHWM (peak)       %.1f MiB\n", Mib(hwm));
   return 0;
 }

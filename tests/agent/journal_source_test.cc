@@ -324,6 +324,44 @@ TEST_F(JournalSourceTest, ACursorThatIsNoneOrOfAnotherJournalStartsAtTheEnd) {
   }
 }
 
+// A login entry opens a session in the tracker; the daemon's end entry
+// (matched by the session id, and the user) closes it.
+TEST_F(JournalSourceTest, ALoginOpensASessionThatItsEndEntryCloses) {
+  SessionTracker::Options t;
+  t.refresh = absl::Minutes(1);
+  t.clock = &clock_;
+  SessionTracker tracker(t);
+  JournalSource::Options o = Options();
+  o.sessions = &tracker;
+  JournalSource source(o);
+  Collector collector;
+  ASSERT_TRUE(source.Start(collector.Sink()).ok());
+  JournalEntry login = Login("192.0.2.20", kStart);
+  login.message =
+      "imap-login: Login: user=<alice>, method=PLAIN, rip=192.0.2.20, "
+      "lip=192.0.2.1, mpid=17224, TLS, session=<Oxv8BqVhfuZ/AAAB>";
+  Append({login});
+  ASSERT_EQ(collector.WaitFor(1).size(), 1u);
+  EXPECT_EQ(tracker.open_sessions(), 1u);
+  JournalEntry forged = login;  // another user's end line ends nothing
+  forged.message =
+      "imap(mallory)<17224><Oxv8BqVhfuZ/AAAB>: Disconnected: Logged out "
+      "in=8 out=468";
+  JournalEntry end = login;
+  end.message =
+      "imap(alice)<17224><Oxv8BqVhfuZ/AAAB>: Disconnected: Logged out in=8 "
+      "out=468 deleted=0 expunged=0 trashed=0";
+  Append({forged});
+  absl::SleepFor(absl::Milliseconds(500));  // 10 polls
+  EXPECT_EQ(tracker.open_sessions(), 1u);
+  Append({end});
+  for (int i = 0; i < 100 && tracker.open_sessions() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(tracker.open_sessions(), 0u);
+  EXPECT_EQ(collector.WaitFor(1).size(), 1u) << "an end line is no login";
+}
+
 TEST_F(JournalSourceTest, AFloodIsDeliveredInBoundedBatches) {
   JournalSource::Options options = Options();
   options.max_batch = 100;

@@ -89,9 +89,10 @@ int Run() {
               Mib(rss), static_cast<double>(rss) * 1024.0 / n);
   std::printf("  of which anonymous     %.1f MiB (heap, stacks, caches)\n",
               Mib(anon));
-  std::printf("  of which file-backed   %.1f MiB (program and shared "
-              "libraries, shared with other processes)\n",
-              Mib(file));
+  std::printf(
+      "  of which file-backed   %.1f MiB (program and shared "
+      "libraries, shared with other processes)\n",
+      Mib(file));
   std::printf("agent VmHWM (peak)       %.1f MiB\n", Mib(hwm));
   return 0;
 }

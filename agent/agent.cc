@@ -179,6 +179,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
   const std::string boot_id = CurrentBootId();
   MapOptions map_options = options.map_options;
   map_options.sync_to_disk = options.map_fsync || boot_id.empty();
+  map_options.cache_bytes = kAgentMapCacheBytes;
   KeyStyle key_style = options.key_style;
   absl::StatusOr<std::unique_ptr<MapWriter>> map =
       OpenMaps(options, map_options, &key_style);

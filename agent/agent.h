@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,12 @@
 #include "rpc/tls.h"
 
 namespace relaysync {
+
+// The Berkeley DB cache of the agent's map handles (MapOptions::
+// cache_bytes): its map lives in the kernel's page cache anyway, and the
+// agent writes a few pages a login, so a small cache costs little speed
+// and keeps a million-entry agent small (bench/README.md).
+inline constexpr size_t kAgentMapCacheBytes = 1 << 20;
 
 struct AgentOptions {
   std::vector<std::string> coordinators;  // gRPC targets

@@ -113,9 +113,18 @@ absl::Status Materializer::WriteAddresses(const std::vector<Address>& touched) {
 
 absl::Status Materializer::WriteAll() {
   if (!written_known_) return RebuildLocked();
-  MapBatch batch;
-  std::vector<std::pair<Address, int64_t>> updates;
   const int64_t cutoff = CutoffLocked();
+  // Sized first: a snapshot's batch can hold a million changes, and a
+  // vector that doubles holds one and a half times that while it grows.
+  size_t changes = local_.size();
+  table_.ForEach([&](const Address& address, const AddressTable::Cell& cell) {
+    mu_.AssertHeld();
+    if (Desired(address, cell, cutoff) != cell.written) ++changes;
+  });
+  MapBatch batch;
+  batch.Reserve(changes);
+  std::vector<std::pair<Address, int64_t>> updates;
+  updates.reserve(changes);
   table_.ForEach([&](const Address& address, const AddressTable::Cell& cell) {
     mu_.AssertHeld();
     Plan(address, cell.written, Desired(address, cell, cutoff), &batch,
@@ -213,8 +222,7 @@ absl::Status Materializer::Acknowledged(
   return Write(touched);
 }
 
-absl::Status Materializer::ApplySnapshot(
-    const std::vector<StateEntry>& entries) {
+absl::Status Materializer::ApplySnapshot(std::vector<StateEntry> entries) {
   absl::MutexLock l(&mu_);
   table_.ClearCluster();
   size_t refused = 0;
@@ -228,6 +236,7 @@ absl::Status Materializer::ApplySnapshot(
     }
     cluster.emplace_back(*a, e.ticks);
   }
+  entries = {};
   table_.AssignCluster(std::move(cluster));
   if (refused > 0) {
     LogWarning("materializer: ignored ", refused,

@@ -85,7 +85,10 @@ class Materializer {
   // Replaces the cluster state and reconciles the map with it: adds what is
   // missing, fixes timestamps, removes what the cluster no longer has
   // (keeping local logins still pending).
-  absl::Status ApplySnapshot(const std::vector<StateEntry>& entries);
+  // Takes `entries` (and frees them before writing: a big snapshot
+  // should not be held twice). On failure the new state is held all the
+  // same, and Repair() writes it.
+  absl::Status ApplySnapshot(std::vector<StateEntry> entries);
   // Applies ordered deltas to the cluster state and the map.
   absl::Status ApplyDeltas(const std::vector<StateChange>& deltas);
 

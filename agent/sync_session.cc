@@ -438,18 +438,26 @@ absl::Status SyncSession::ApplySnapshot(Incoming* snapshot) {
     if (!s.ok()) return s;
     snapshot->resend = false;
   }
-  absl::Status s = with_.materializer->ApplySnapshot(snapshot->entries);
-  if (!s.ok()) return s;
-  const size_t entries = snapshot->entries.size();
-  LogInfo("applied snapshot of ", entries, " entries at version ",
+  if (!snapshot->taken) {
+    // The materializer holds the new state even when its map write fails;
+    // then the map is repaired (WaitForMap) and this is called again, to
+    // record the version only.
+    snapshot->taken = true;
+    snapshot->size = snapshot->entries.size();
+    absl::Status s =
+        with_.materializer->ApplySnapshot(std::move(snapshot->entries));
+    snapshot->entries = {};
+    // A big snapshot passed through here as messages, then entries, then a
+    // map batch: some 200 bytes an entry, freed now but kept by malloc in
+    // the middle of its heap. The materializer keeps about 12
+    // (bench/README.md): give the rest back, or an agent of a million
+    // entries stays at 80 MB.
+    if (snapshot->size >= kTrimAfterEntries) malloc_trim(0);
+    if (!s.ok()) return s;
+  }
+  LogInfo("applied snapshot of ", snapshot->size, " entries at version ",
           snapshot->version);
   with_.applied->Record(snapshot->epoch, snapshot->version);
-  // A big snapshot passed through here as messages, then entries, then a
-  // map batch: some 200 bytes an entry, freed now but kept by malloc in
-  // the middle of its heap. The materializer keeps about 12 (docs/maps.md):
-  // give the rest back, or an agent of a million entries stays at 200 MB.
-  std::vector<StateEntry>().swap(snapshot->entries);
-  if (entries >= kTrimAfterEntries) malloc_trim(0);
   return absl::OkStatus();
 }
 

@@ -74,6 +74,10 @@ class SyncSession {
     uint64_t version = 0;              // kSnapshot
     std::string epoch;                 // kDeltas, kSnapshot
     bool resend = false;               // kSnapshot
+    // kSnapshot: handed to the materializer (entries moved out), and how
+    // many entries it had.
+    bool taken = false;
+    size_t size = 0;
     v1::Ack ack;                       // kAck
     int64_t expire_after_seconds = 0;  // kPolicy
     // What it counts against max_queued_changes.

@@ -73,8 +73,17 @@ int Run() {
     Die("the agent's map never got " + last + ":\n" + cluster.Logs());
   }
   const absl::Duration took = absl::Now() - start;
-  absl::SleepFor(absl::GetFlag(FLAGS_settle));
   const pid_t agent = cluster.agent_pid(0);
+  if (getenv("AGENT_MEMORY_BENCH_LOGS") != nullptr) {
+    for (absl::Time end = absl::Now() + absl::GetFlag(FLAGS_settle);
+         absl::Now() < end; absl::SleepFor(absl::Milliseconds(500))) {
+      std::printf("  %.1f s: RssAnon %.1f MiB\n",
+                  absl::ToDoubleSeconds(absl::Now() - start),
+                  Mib(testing::ProcStatusKib(agent, "RssAnon")));
+    }
+  } else {
+    absl::SleepFor(absl::GetFlag(FLAGS_settle));
+  }
   const int64_t rss = testing::ProcStatusKib(agent, "VmRSS");
   const int64_t hwm = testing::ProcStatusKib(agent, "VmHWM");
   const int64_t anon = testing::ProcStatusKib(agent, "RssAnon");
@@ -94,6 +103,9 @@ int Run() {
       "libraries, shared with other processes)\n",
       Mib(file));
   std::printf("agent VmHWM (peak)       %.1f MiB\n", Mib(hwm));
+  if (getenv("AGENT_MEMORY_BENCH_LOGS") != nullptr) {
+    std::printf("%s\n", cluster.Logs().c_str());
+  }
   return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -33,6 +34,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/agent.h"
 #include "agent/materializer.h"
 #include "backends/map/map_kind.h"
 #include "testing/process.h"
@@ -40,6 +42,8 @@
 ABSL_FLAG(int, entries, 1000000, "snapshot size (distinct IPv4 addresses)");
 ABSL_FLAG(std::string, makemap, "/usr/sbin/makemap",
           "sendmail's makemap; empty to skip the reference");
+ABSL_FLAG(int, cache_kib, -1,
+          "the map handle's Berkeley DB cache (default: the agent's)");
 ABSL_FLAG(std::string, work_dir, "",
           "a new or empty directory to work in (default: a fresh one under "
           "/var/tmp, removed afterwards)");
@@ -223,6 +227,10 @@ int Run() {
   // As the agent opens its --db: kernel-only writes (see MapOptions).
   MapOptions options;
   options.sync_to_disk = false;
+  options.cache_bytes = kAgentMapCacheBytes;
+  if (absl::GetFlag(FLAGS_cache_kib) > 0) {
+    options.cache_bytes = size_t{1024} * absl::GetFlag(FLAGS_cache_kib);
+  }
   absl::StatusOr<std::unique_ptr<MapWriter>> map =
       OpenMap(MapKind::kSendmail, path, RelayersDb::Mode::kReadWrite, options);
   if (!map.ok()) Die(map.status().ToString());
@@ -232,7 +240,7 @@ int Run() {
 
   Reader reader = StartReader(path, n);
   auto start = std::chrono::steady_clock::now();
-  if (absl::Status s = materializer.ApplySnapshot(first); !s.ok()) {
+  if (absl::Status s = materializer.ApplySnapshot(std::move(first)); !s.ok()) {
     Die(s.ToString());
   }
   const double first_s = SecondsSince(start);
@@ -249,7 +257,7 @@ int Run() {
   }
   reader = StartReader(path, n);
   start = std::chrono::steady_clock::now();
-  if (absl::Status s = materializer.ApplySnapshot(second); !s.ok()) {
+  if (absl::Status s = materializer.ApplySnapshot(std::move(second)); !s.ok()) {
     Die(s.ToString());
   }
   const double second_s = SecondsSince(start);

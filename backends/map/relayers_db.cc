@@ -199,7 +199,7 @@ absl::Status RelayersDb::OpenHandle(bool empty) {
   const bool writable = mode_ == Mode::kReadWrite;
   if (writable) {
     // Bulk loads of a million entries thrash the 256 KiB default cache.
-    db->set_cachesize(db, 0, 8 << 20, 1);
+    db->set_cachesize(db, 0, static_cast<u_int32_t>(options_.cache_bytes), 1);
   }
   const DBTYPE type =
       options_.type == MapOptions::Type::kHash ? DB_HASH : DB_BTREE;
@@ -467,8 +467,8 @@ absl::Status RelayersDb::BuildFile(const std::string& temp, int fd,
   if (err != 0) return DbError("db_create", err);
   bdb::CaptureErrors(db);
   // Sized for the batch up front: no bucket splits while it is filled. The
-  // cache holds the whole file (about 48 bytes an entry), so each page is
-  // written once, at the end; it is freed when the handle closes.
+  // cache holds the whole file (42 bytes an entry for IPv4), so each page
+  // is written once, at the end; it is freed when the handle closes.
   const DBTYPE type =
       options_.type == MapOptions::Type::kHash ? DB_HASH : DB_BTREE;
   if (type == DB_HASH) {
@@ -476,7 +476,7 @@ absl::Status RelayersDb::BuildFile(const std::string& temp, int fd,
         db, static_cast<u_int32_t>(std::min<size_t>(batch.size(), UINT32_MAX)));
   }
   const uint64_t cache =
-      std::clamp<uint64_t>(uint64_t{batch.size()} * 64, 8 << 20, 512 << 20);
+      std::clamp<uint64_t>(uint64_t{batch.size()} * 48, 8 << 20, 512 << 20);
   db->set_cachesize(db, static_cast<u_int32_t>(cache >> 30),
                     static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
   err = db->open(db, nullptr, temp.c_str(), nullptr, type, DB_CREATE, 0600);

@@ -46,7 +46,12 @@ struct MapOptions {
   // The longest a write holds the exclusive lock, give or take one flush:
   // a bigger batch is written in several locked parts, so that no lookup
   // by an MTA waits much longer than this (sendmail blocks in flock).
-  absl::Duration max_lock_hold = absl::Milliseconds(20);
+  absl::Duration max_lock_hold = absl::Milliseconds(10);
+  // The Berkeley DB cache of a writer's handle. Bulk loads of a million
+  // entries thrash a small one (the library default is 256 KiB); a writer
+  // that lives with the map (the agent) trades some of that speed for its
+  // memory. Fill sizes its own cache for the batch.
+  size_t cache_bytes = 8 << 20;
 };
 
 struct MapEntry {
@@ -68,6 +73,7 @@ class MapBatch {
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
   void Clear() { ops_.clear(); }
+  void Reserve(size_t n) { ops_.reserve(n); }
   const std::vector<Op>& ops() const { return ops_; }
 
  private:

@@ -120,6 +120,22 @@ variant redis-everything redis cert-manager sentinel agent-daemonset -- "${coord
   --expect=Certificate/relaysync-coordinator --expect=DaemonSet/relaysync-agent \
   --absent=Deployment/mail
 
+# README.md, "Better for a site": a site's own overlay over these files.
+echo "== site: an overlay of overlays/redis with components/sentinel =="
+mkdir "$tmp/site"
+cat >"$tmp/site/kustomization.yaml" <<'END'
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: mail
+resources:
+  - ../kubernetes/overlays/redis
+components:
+  - ../kubernetes/components/sentinel
+END
+kubectl kustomize "$tmp/site" >"$tmp/site.yaml" || fail "site: kubectl kustomize failed"
+node "$here/validate.js" --expect=StatefulSet/relaysync-redis-sentinel \
+  --expect=Deployment/relaysync-coordinator "$tmp/site.yaml" || fail "site: invalid objects (above)"
+
 echo "== images, ACL and arguments =="
 for f in "$tmp"/*.yaml; do
   bad=$(grep -E '^ *image: relaysync' "$f" | grep -v "image: relaysync:$version\$" || true)

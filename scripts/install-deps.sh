@@ -33,7 +33,18 @@ packages=(
   clang libfuzzer-14-dev libclang-rt-14-dev
   # the format check of scripts/test.sh
   clang-format
+  # deploy/kubernetes/check.sh: yamllint and redis-server (above); kubectl,
+  # node and npm below
+  yamllint
 )
+# kubectl for `kubectl kustomize` (check.sh needs kustomize v4+, kubectl
+# 1.21+), node and npm for the schema check: only where none is installed,
+# as these machines come with newer ones than Debian's (kubernetes-client is
+# kubectl 1.20 with kustomize v2.0.3, too old for components, and would
+# conflict with an installed kubectl).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 # Keep package post-install scripts from starting system daemons on
 # public interfaces; we restore any existing policy afterwards.
@@ -47,6 +58,10 @@ chmod 755 "$policy"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
+
+# The npm packages of deploy/kubernetes/check.sh (kubernetes-models, ...),
+# pinned by its package-lock.json, into deploy/kubernetes/node_modules.
+(cd "$(dirname "$0")/../deploy/kubernetes" && npm ci --no-audit --no-fund)
 
 # Postfix's postmap and Exim for the map reader tests, unpacked into a
 # private tree: as packages they would replace sendmail.

@@ -328,16 +328,7 @@ absl::Status RelayersDb::ApplyPart(const std::vector<MapBatch::Op>& ops,
     ++written;
     ++result->written;
   }
-  if (written > 0) {
-    absl::Status f = FinishWrite(lock);
-    static absl::Duration worst;
-    if (getenv("HOLDDBG") && absl::Now() - locked > worst) {
-      worst = absl::Now() - locked;
-      fprintf(stderr, "hold %s ops %zu\n", absl::FormatDuration(worst).c_str(),
-              written);
-    }
-    return f;
-  }
+  if (written > 0) return FinishWrite(lock);
   return absl::OkStatus();
 }
 

@@ -33,6 +33,10 @@ packages=(
   clang libfuzzer-14-dev libclang-rt-14-dev
   # the format check of scripts/test.sh
   clang-format
+  # Prometheus metrics (metrics/): prometheus-cpp's /metrics endpoint, and
+  # promtool for the metrics and alert tests (the prometheus daemon is not
+  # used and is kept stopped, see below)
+  prometheus-cpp-dev prometheus
 )
 
 # Keep package post-install scripts from starting system daemons on
@@ -47,6 +51,12 @@ chmod 755 "$policy"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
+
+# The prometheus package is installed for promtool only. policy-rc.d kept
+# it from starting; keep it from starting at boot too, where systemd runs.
+if [[ -d /run/systemd/system ]]; then
+  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
 
 # Postfix's postmap and Exim for the map reader tests, unpacked into a
 # private tree: as packages they would replace sendmail.

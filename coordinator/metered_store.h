@@ -1,11 +1,12 @@
 // MeteredStore: a Store that forwards every call to another and counts its
 // errors for Prometheus (relaysync_coordinator_store_errors_total, by
-// operation and status code) and whether the last call reached the store
+// kind: the status code) and whether the last call reached the store
 // (relaysync_coordinator_store_up). Wraps the store only when metrics are
 // on; adds one virtual call per store call.
 #ifndef RELAYSYNC_COORDINATOR_METERED_STORE_H_
 #define RELAYSYNC_COORDINATOR_METERED_STORE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,13 +44,15 @@ class MeteredStore final : public Store {
                                          absl::Duration timeout) override;
 
  private:
-  // Counts `s` (by `op`) when it is an error. OutOfRange
-  // is no error: it tells the caller to read a snapshot.
-  void Count(const char* op, const absl::Status& s);
+  // Counts `s` when it is an error. OutOfRange is no error: it tells the
+  // caller to read a snapshot.
+  void Count(const absl::Status& s);
 
   const std::unique_ptr<Store> store_;
-  metrics::Registry* const registry_;
   const metrics::Gauge up_;
+  // Fixed after construction: read without a lock.
+  std::map<absl::StatusCode, metrics::Counter> errors_;
+  metrics::Counter other_errors_;
 };
 
 }  // namespace relaysync

@@ -132,7 +132,6 @@ class Registry {
 
  private:
   class Hooks;
-  void RunHooks();
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<Hooks> hooks_;                  // runs the OnScrape callbacks

@@ -53,9 +53,13 @@ apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
 
 # The prometheus package is installed for promtool only. policy-rc.d kept
-# it from starting; keep it from starting at boot too, where systemd runs.
-if [[ -d /run/systemd/system ]]; then
-  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+# its daemon from starting; keep it from starting at boot too (disable works
+# without a running systemd), and stop it if systemd started it anyway.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable prometheus.service >/dev/null 2>&1 || true
+  if [[ -d /run/systemd/system ]]; then
+    systemctl stop prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # Postfix's postmap and Exim for the map reader tests, unpacked into a

@@ -15,6 +15,7 @@
 #include "agent/local_recorder.h"
 #include "agent/map_outputs.h"
 #include "agent/materializer.h"
+#include "agent/metered_map.h"
 #include "agent/notify_drop_dir.h"
 #include "agent/notify_senders.h"
 #include "agent/notify_source.h"
@@ -24,6 +25,7 @@
 #include "agent/sync_signal.h"
 #include "common/logging.h"
 #include "common/never_relay_gate.h"
+#include "metrics/metrics.h"
 
 namespace relaysync {
 namespace {
@@ -124,6 +126,17 @@ absl::StatusOr<std::unique_ptr<MapWriter>> OpenMaps(
 }  // namespace
 
 struct Agent::Impl {
+  // First: the last to go, so every handle stays valid while the rest
+  // stops. Null without metrics_listen.
+  std::unique_ptr<metrics::Registry> metrics;
+  metrics::Counter logins;  // recorded locally
+  metrics::Gauge connected;
+  metrics::Gauge applied_version;
+  metrics::Gauge spool_depth;
+  metrics::Gauge spool_oldest_age;
+  metrics::Gauge map_entries;
+  const Clock* clock = nullptr;
+  std::vector<const DovecotLogSource*> tails;  // in `sources`
   std::unique_ptr<MapWriter> map;
   std::unique_ptr<Materializer> materializer;
   std::unique_ptr<Spool> spool;
@@ -157,7 +170,53 @@ struct Agent::Impl {
       if (Admit(login)) logins.push_back(login);
     }
     // Spool, then map (agent/local_recorder.h).
-    return recorder->Record(logins);
+    absl::Status s = recorder->Record(logins);
+    if (s.ok()) this->logins.Increment(static_cast<double>(logins.size()));
+    return s;
+  }
+
+  // Registers the metrics read at scrape time (metrics on only).
+  void ServeGauges() {
+    metrics::Registry* r = metrics.get();
+    logins = r->AddCounter("relaysync_agent_logins_total",
+                           "Logins seen on this host and recorded (spool and "
+                           "map), from every source.");
+    connected = r->AddGauge(
+        "relaysync_agent_coordinator_connected",
+        "1 while a coordinator answers this agent's stream, else 0.");
+    applied_version =
+        r->AddGauge("relaysync_agent_applied_version",
+                    "The store version applied to the map (0 before the first "
+                    "snapshot).");
+    spool_depth = r->AddGauge(
+        "relaysync_agent_spool_logins",
+        "Logins in the spool: not yet acknowledged by a coordinator.");
+    spool_oldest_age = r->AddGauge(
+        "relaysync_agent_spool_oldest_age_seconds",
+        "Age of the oldest login in the spool; 0 when it is empty.");
+    map_entries =
+        r->AddGauge("relaysync_agent_map_entries", "Entries in the relay map.");
+    r->OnScrape([this] { UpdateGauges(); });
+  }
+
+  void UpdateGauges() {
+    connected.Set(client->connected() ? 1 : 0);
+    applied_version.Set(static_cast<double>(client->applied_version()));
+    spool_depth.Set(static_cast<double>(spool->pending_count()));
+    const std::vector<SpooledLogin> oldest = spool->Pending(1);
+    spool_oldest_age.Set(
+        oldest.empty()
+            ? 0
+            : static_cast<double>(std::max<int64_t>(
+                  0, clock->NowSeconds() - oldest.front().login.login_time)));
+    map_entries.Set(static_cast<double>(materializer->entries()));
+    std::vector<std::pair<std::string, double>> lag;
+    for (const DovecotLogSource* tail : tails) {
+      lag.emplace_back(tail->log_path(), static_cast<double>(tail->LagBytes()));
+    }
+    metrics->ReplaceGauges("relaysync_agent_log_tail_lag_bytes",
+                           "Bytes of each watched log (path) not read yet.",
+                           "path", lag);
   }
 };
 
@@ -168,6 +227,13 @@ Agent::~Agent() { Stop(); }
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                                                     const Clock* clock) {
   auto impl = std::make_unique<Impl>();
+  impl->clock = clock;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<metrics::Registry>> registry =
+        metrics::Registry::Serve(options.metrics_listen, "--metrics-listen");
+    if (!registry.ok()) return registry.status();
+    impl->metrics = std::move(*registry);
+  }
   impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   absl::Status private_dir = MakePrivateDirectory(options.spool_dir);
   if (!private_dir.ok()) return private_dir;
@@ -185,6 +251,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
       OpenMaps(options, map_options, &key_style);
   if (!map.ok()) return map.status();
   impl->map = std::move(*map);
+  if (impl->metrics != nullptr) {
+    impl->map =
+        std::make_unique<MeteredMap>(std::move(impl->map), impl->metrics.get());
+  }
 
   impl->state_file = std::make_unique<AgentStateFile>(options.spool_dir);
   absl::StatusOr<AgentState> state = impl->state_file->Load();
@@ -302,7 +372,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
     o.state_path = absl::StrCat(options.spool_dir, "/tail-", i, ".state");
     o.formats = options.log_formats;
     o.clock = clock;
-    impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
+    auto source = std::make_unique<DovecotLogSource>(o);
+    impl->tails.push_back(source.get());
+    impl->sources.push_back(std::move(source));
   }
   for (size_t i = 0; i < options.watch_syslogs.size(); ++i) {
     DovecotLogSource::Options o;
@@ -321,13 +393,20 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                programs,
                "; any local user can write such a line (logger -t NAME) and "
                "make any address relay");
-    impl->sources.push_back(std::make_unique<DovecotLogSource>(o));
+    auto source = std::make_unique<DovecotLogSource>(o);
+    impl->tails.push_back(source.get());
+    impl->sources.push_back(std::move(source));
   }
   if (options.watch_journal) {
     absl::StatusOr<JournalSource::Options> o = JournalOptions(options, clock);
     if (!o.ok()) return o.status();
     o->sessions = sessions;
     impl->sources.push_back(std::make_unique<JournalSource>(*o));
+  }
+  if (impl->metrics != nullptr) {
+    impl->ServeGauges();
+    LogInfo("serving metrics on ", options.metrics_listen, " (port ",
+            impl->metrics->port(), ", /metrics, no authentication)");
   }
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(impl)));
   for (auto& source : agent->impl_->sources) {
@@ -347,6 +426,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
 void Agent::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
+  // No scrape reads the spool, the map or the client from here on.
+  if (impl_->metrics != nullptr) impl_->metrics->ClearOnScrape();
   for (auto& source : impl_->sources) source->Stop();
   impl_->expiry->Stop();
   impl_->client->Stop();

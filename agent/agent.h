@@ -42,6 +42,9 @@ struct AgentOptions {
   // kind's format and key spelling.
   std::vector<MapOutput> outputs;
   std::string spool_dir;
+  // HOST:PORT serving Prometheus /metrics over plain HTTP, without
+  // authentication (docs/operations.md, "Metrics"); empty: none.
+  std::string metrics_listen;
   std::string notify_socket;  // empty: none
   // Where `relaysync-agent notify` leaves logins the agent could not
   // confirm; drained at start and twice a second. Empty: the socket's path

@@ -59,6 +59,10 @@ class DovecotLogSource : public EventSource {
   void Stop() override;
   std::string Name() const override;  // "log:" + log_path
 
+  // Bytes of the log not read yet (LogTailer::LagBytes); thread-safe.
+  int64_t LagBytes() const { return tailer_.LagBytes(); }
+  const std::string& log_path() const { return options_.log_path; }
+
   // Syslog-form login lines dropped because trust_syslog is off.
   uint64_t untrusted_logins() const { return untrusted_logins_.load(); }
 

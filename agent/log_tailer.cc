@@ -145,6 +145,8 @@ bool LogTailer::OpenCurrent(bool from_end, const TailState* state) {
     return false;
   }
   current_ = Reader{fd, st.st_dev, st.st_ino, offset, "", skip};
+  delivered_offset_.store(offset, std::memory_order_relaxed);
+  delivered_inode_.store(st.st_ino, std::memory_order_relaxed);
   if (resumed) {
     current_.head_bytes = state->head_bytes;
     current_.head_crc = state->head_crc;
@@ -281,6 +283,17 @@ void LogTailer::Stop() {
   inotify_fd_ = wake_fd_ = -1;
 }
 
+int64_t LogTailer::LagBytes() const {
+  struct stat st;
+  if (stat(options_.path.c_str(), &st) != 0) return 0;
+  if (static_cast<uint64_t>(st.st_ino) !=
+      delivered_inode_.load(std::memory_order_relaxed)) {
+    return st.st_size;
+  }
+  return std::max<int64_t>(
+      0, st.st_size - delivered_offset_.load(std::memory_order_relaxed));
+}
+
 void LogTailer::Run() {
   bool more = false;
   while (!stop_.load()) {
@@ -335,6 +348,7 @@ void LogTailer::Round(bool* more) {
       lseek(current_.fd, 0, SEEK_SET) == 0) {
     Note("truncated; reading from the start");
     current_.read_offset = committed_offset_ = 0;
+    delivered_offset_.store(0, std::memory_order_relaxed);
     current_.pending.clear();
     current_.discarding = committed_skip_ = false;
     current_.head_bytes = 0;
@@ -403,6 +417,7 @@ void LogTailer::Consume(Reader* reader, absl::string_view data) {
     if (reader != &current_) continue;
     ++lines_since_checkpoint_;
     committed_offset_ = reader->read_offset;
+    delivered_offset_.store(committed_offset_, std::memory_order_relaxed);
     committed_skip_ = false;
     if (lines_since_checkpoint_ >= options_.checkpoint_lines) {
       Checkpoint(/*force=*/false);

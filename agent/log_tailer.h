@@ -90,6 +90,11 @@ class LogTailer {
   void Stop();
 
   const std::string& path() const { return options_.path; }
+  // Bytes of the file at path() not yet delivered as lines: its size less
+  // the position of the last delivered line, or its whole size when it is
+  // a file not opened yet (rotated in). For metrics; thread-safe; one
+  // stat(2).
+  int64_t LagBytes() const;
 
  private:
   // One open file and the bytes read from it that are not a line yet.
@@ -147,6 +152,10 @@ class LogTailer {
   // A file was refused as writable by others: read the next one from its
   // end.
   bool distrusted_ = false;
+  // For LagBytes(), from any thread: current_'s inode, and its offset just
+  // past the last delivered line.
+  std::atomic<uint64_t> delivered_inode_{0};
+  std::atomic<int64_t> delivered_offset_{0};
 };
 
 }  // namespace relaysync

@@ -61,6 +61,10 @@ ABSL_FLAG(std::string, output, "",
           "exim-dbmnz, cdb, text; docs/maps.md); repeat for several. With "
           "--output and no "
           "--db, no sendmail map is written");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving Prometheus metrics at /metrics over plain HTTP, "
+          "without authentication: bind it to loopback or a pod IP (with a "
+          "NetworkPolicy). Empty: off");
 ABSL_FLAG(std::string, spool_dir, "/var/spool/relaysync",
           "durable spool of unacknowledged logins and agent state");
 ABSL_FLAG(std::string, notify_socket, "",
@@ -339,6 +343,7 @@ int RunAgent(int argc, char** argv) {
     options.db_path = absl::GetFlag(FLAGS_db);
   }
   options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.notify_socket = absl::GetFlag(FLAGS_notify_socket);
   options.notify_drop_dir = absl::GetFlag(FLAGS_notify_drop_dir);
   unsigned mode = 0;

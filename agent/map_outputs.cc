@@ -1,5 +1,6 @@
 #include "agent/map_outputs.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -109,8 +110,15 @@ absl::StatusOr<ApplyResult> MapOutputs::ApplyLocked(const MapBatch& batch) {
   bool any_current = false;
   for (const std::unique_ptr<Slot>& slot : slots_) {
     if (!slot->current) continue;  // CatchUpLocked below
-    absl::Status s =
-        slot->out.map->Apply(InStyle(batch, slot->out.key_style)).status();
+    absl::StatusOr<ApplyResult> applied =
+        slot->out.map->Apply(InStyle(batch, slot->out.key_style));
+    const absl::Status s = applied.status();
+    if (applied.ok()) {
+      result.longest_lock_wait =
+          std::max(result.longest_lock_wait, applied->longest_lock_wait);
+      result.longest_lock_hold =
+          std::max(result.longest_lock_hold, applied->longest_lock_hold);
+    }
     RecordLocked(slot.get(), s);
     if (s.ok()) {
       any_current = true;

@@ -379,6 +379,15 @@ absl::Time Materializer::NextExpiry() const {
       last_scan_ + kScanInterval);
 }
 
+size_t Materializer::entries() const {
+  absl::MutexLock l(&mu_);
+  size_t n = 0;
+  table_.ForEach([&n](const Address&, const AddressTable::Cell& cell) {
+    if (cell.written != AddressTable::kNone) ++n;
+  });
+  return n;
+}
+
 MaterializerStats Materializer::stats() const {
   absl::MutexLock l(&mu_);
   return stats_;

@@ -56,9 +56,9 @@ absl::StatusOr<AccessPolicy> ReadPolicyFile(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Open(
-    const AuthorizerOptions& options, AuditLog* audit) {
+    const AuthorizerOptions& options, AuditLog* audit, Refusals refusals) {
   std::unique_ptr<Authorizer> a(new Authorizer(
-      options, audit, AccessPolicy::Default(options.trust_domain)));
+      options, audit, refusals, AccessPolicy::Default(options.trust_domain)));
   if (!options.policy_file.empty()) {
     absl::MutexLock l(&a->mu_);
     if (absl::Status s = a->LoadLocked(); !s.ok()) return s;
@@ -120,6 +120,7 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context,
   std::string why;
   caller->identity = IdentityOf(context, &why);
   if (caller->identity.empty()) {
+    refusals_.Count(Refusal::kUnauthenticated);
     Refused(*caller, action, why);
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         absl::StrCat(action, ": ", why));
@@ -133,6 +134,7 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context,
     const std::string message =
         absl::StrCat(action, ": ", caller->identity, " lacks the role ",
                      RoleName(role), " (see the coordinator's policy)");
+    refusals_.Count(Refusal::kPermission);
     Refused(*caller, action, message);
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message);
   }
@@ -141,6 +143,7 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context,
         absl::StrCat(action, ": ", caller->identity, " is over its limit of ",
                      options_.calls.per_second, " calls/s (burst ",
                      options_.calls.burst, "); retry later");
+    refusals_.Count(Refusal::kCallRate);
     Refused(*caller, action, message);
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, message);
   }
@@ -155,6 +158,7 @@ grpc::Status Authorizer::CheckHostId(const Caller& caller,
   const std::string message = absl::StrCat(
       "hello.host_id: ", caller.identity, " may sync only as host id \"",
       caller.grant.host_id, "\", not \"", host_id, "\"");
+  refusals_.Count(Refusal::kHostId);
   Refused(caller, "sync", message);
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message);
 }

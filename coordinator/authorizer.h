@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "coordinator/access_policy.h"
 #include "coordinator/audit_log.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/rate_limiter.h"
 
 namespace grpc {
@@ -49,8 +50,10 @@ struct Caller {
 class Authorizer {
  public:
   // Reads the policy file. `audit` is not owned and must outlive this.
+  // Refusals decided here are counted in `refusals`.
   static absl::StatusOr<std::unique_ptr<Authorizer>> Open(
-      const AuthorizerOptions& options, AuditLog* audit);
+      const AuthorizerOptions& options, AuditLog* audit,
+      Refusals refusals = Refusals());
 
   // OK when the caller holds `role` and is within its calls per second;
   // fills `caller`. Otherwise UNAUTHENTICATED (no usable identity),
@@ -67,14 +70,17 @@ class Authorizer {
   void Reload();
 
   AuditLog* audit() const { return audit_; }
+  // Where every refusal is counted, also those decided elsewhere.
+  const Refusals& refusals() const { return refusals_; }
   bool insecure() const { return options_.insecure; }
   int max_streams() const { return options_.max_streams; }
 
  private:
   Authorizer(const AuthorizerOptions& options, AuditLog* audit,
-             AccessPolicy policy)
+             Refusals refusals, AccessPolicy policy)
       : options_(options),
         audit_(audit),
+        refusals_(refusals),
         calls_(options.calls),
         policy_(std::move(policy)) {}
   // Re-reads the file when its mtime or inode moved, at most once a second.
@@ -83,6 +89,7 @@ class Authorizer {
 
   const AuthorizerOptions options_;
   AuditLog* const audit_;
+  const Refusals refusals_;
   RateLimiter calls_;
   absl::Mutex mu_;
   AccessPolicy policy_ ABSL_GUARDED_BY(mu_);

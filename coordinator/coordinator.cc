@@ -11,8 +11,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -26,7 +29,10 @@
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_feed.h"
 #include "coordinator/change_hub.h"
+#include "coordinator/coordinator_metrics.h"
+#include "coordinator/metered_store.h"
 #include "coordinator/sync_service.h"
+#include "metrics/metrics.h"
 #include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
@@ -83,6 +89,13 @@ void SetServing(grpc::Server* server, bool serving) {
 }  // namespace
 
 struct Coordinator::Impl {
+  // First: the last to go, so every handle stays valid while the rest
+  // stops. Null without metrics_listen.
+  std::unique_ptr<metrics::Registry> metrics;
+  CoordinatorMetrics counters;  // handles into `metrics`
+  metrics::Gauge connected_agents;
+  metrics::Gauge store_entries;
+  metrics::Gauge store_version;
   std::unique_ptr<Store> store;
   CoordinatorOptions options;
   const Clock* clock;
@@ -106,6 +119,34 @@ struct Coordinator::Impl {
   absl::Mutex mu;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   std::thread expirer;
+
+  // Before each scrape: what is cheaper to read than to track.
+  void UpdateGauges() {
+    const std::vector<AgentInfo> agents = registry.List();
+    connected_agents.Set(static_cast<double>(agents.size()));
+    if (absl::StatusOr<int64_t> n = store->EntryCount(); n.ok()) {
+      store_entries.Set(static_cast<double>(*n));
+    }
+    absl::StatusOr<uint64_t> version = store->Version();
+    if (!version.ok()) return;
+    store_version.Set(static_cast<double>(*version));
+    // One series per connected host id (bounded: agents are authenticated
+    // hosts); a host with two streams while it reconnects shows the larger.
+    std::map<std::string, double> lag;
+    for (const AgentInfo& a : agents) {
+      const double behind =
+          a.applied_version >= *version
+              ? 0
+              : static_cast<double>(*version - a.applied_version);
+      double& v = lag[a.host_id];
+      v = std::max(v, behind);
+    }
+    metrics->ReplaceGauges(
+        "relaysync_coordinator_agent_lag_versions",
+        "How many store versions each connected agent (host_id) is behind "
+        "in applying the state.",
+        "host_id", {lag.begin(), lag.end()});
+  }
 
   void ExpiryLoop() {
     // A failing store is retried no sooner than the interval, and later
@@ -145,6 +186,15 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->clock = clock;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<metrics::Registry>> registry =
+        metrics::Registry::Serve(options.metrics_listen, "--metrics-listen");
+    if (!registry.ok()) return registry.status();
+    impl->metrics = std::move(*registry);
+    impl->counters = CoordinatorMetrics(impl->metrics.get());
+    store =
+        std::make_unique<MeteredStore>(std::move(store), impl->metrics.get());
+  }
   absl::StatusOr<uint64_t> version = store->Version();
   if (!version.ok()) return version.status();
   absl::StatusOr<std::unique_ptr<AuditLog>> audit =
@@ -154,7 +204,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   AuthorizerOptions authorizer = options.authorizer;
   authorizer.insecure = options.tls.insecure;
   absl::StatusOr<std::unique_ptr<Authorizer>> authz =
-      Authorizer::Open(authorizer, impl->audit.get());
+      Authorizer::Open(authorizer, impl->audit.get(), impl->counters.refusals);
   if (!authz.ok()) return authz.status();
   impl->authorizer = std::move(*authz);
   impl->limiter = std::make_unique<RateLimiter>(options.agent_login_limit);
@@ -171,7 +221,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
       impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
       clock, impl->authorizer.get(), impl->limiter.get(),
       impl->user_limit.get(), options.push_budget, impl->gate.get(),
-      options.sync_limits);
+      options.sync_limits, &impl->counters);
   impl->admin = std::make_unique<AdminService>(
       impl->store.get(), impl->writer.get(), &impl->registry, clock,
       impl->authorizer.get(), impl->gate.get());
@@ -237,6 +287,20 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   }
   SetServing(impl->server.get(), true);
   impl->feed->Start();
+  if (metrics::Registry* r = impl->metrics.get(); r != nullptr) {
+    impl->connected_agents =
+        r->AddGauge("relaysync_coordinator_connected_agents",
+                    "Agent streams open now (past their hello).");
+    impl->store_entries = r->AddGauge("relaysync_coordinator_store_entries",
+                                      "Entries (granted addresses) in the "
+                                      "store.");
+    impl->store_version =
+        r->AddGauge("relaysync_coordinator_store_version",
+                    "The store's version: its position in the change log.");
+    r->OnScrape([p = impl.get()] { p->UpdateGauges(); });
+    LogInfo("serving metrics on ", options.metrics_listen, " (port ", r->port(),
+            ", /metrics, no authentication)");
+  }
   impl->expirer = std::thread([p = impl.get()] { p->ExpiryLoop(); });
   if (options.tls.insecure) LogWarning(kInsecureWarning);
   LogInfo("listening on ", options.listen, " (port ", impl->port, ", ",
@@ -248,8 +312,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
 
 int Coordinator::port() const { return impl_->port; }
 int Coordinator::health_port() const { return impl_->health_port; }
+int Coordinator::metrics_port() const {
+  return impl_->metrics != nullptr ? impl_->metrics->port() : 0;
+}
 
 void Coordinator::RefusedHandshake(absl::string_view reason) {
+  impl_->authorizer->refusals().Count(Refusal::kTlsHandshake);
   AuditRecord record;
   record.action = "tls-handshake";
   record.result = absl::StrCat("refused: ", reason);
@@ -274,6 +342,8 @@ void Coordinator::Shutdown() {
     if (impl_->stopping) return;
     impl_->stopping = true;
   }
+  // No scrape reads the store or the agents from here on.
+  if (impl_->metrics != nullptr) impl_->metrics->ClearOnScrape();
   SetServing(impl_->server.get(), false);
   if (impl_->health_server != nullptr) {
     SetServing(impl_->health_server.get(), false);

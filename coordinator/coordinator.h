@@ -28,6 +28,9 @@ struct CoordinatorOptions {
   // Plaintext grpc.health.v1 and nothing else (Kubernetes' grpc probe);
   // empty: none.
   std::string health_listen;
+  // HOST:PORT serving Prometheus /metrics over plain HTTP, without
+  // authentication (docs/operations.md, "Metrics"); empty: none.
+  std::string metrics_listen;
   AuthorizerOptions authorizer;  // .insecure follows tls.insecure
   std::string audit_log;         // file, or empty / "-" for stderr
   RateLimit agent_login_limit;   // per host id; default: none
@@ -66,6 +69,8 @@ class Coordinator {
   // without health_listen.
   int port() const;
   int health_port() const;
+  // The port serving /metrics, or 0 without metrics_listen.
+  int metrics_port() const;
   // SIGHUP: re-reads the policy file and reopens the audit log.
   void Reload();
   // Audits a TLS handshake refused by gRPC (see RouteGrpcLogs).

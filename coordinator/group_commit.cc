@@ -4,6 +4,8 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/time/clock.h"
+
 namespace relaysync {
 namespace {
 
@@ -12,7 +14,10 @@ constexpr size_t kMaxGroupLogins = 20000;
 
 }  // namespace
 
-GroupCommit::GroupCommit(StateWriter* writer, int threads) : writer_(writer) {
+GroupCommit::GroupCommit(StateWriter* writer, int threads,
+                         const CoordinatorMetrics* metrics)
+    : writer_(writer),
+      metrics_(metrics != nullptr ? *metrics : CoordinatorMetrics()) {
   for (int i = 0; i < std::max(1, threads); ++i) {
     threads_.emplace_back([this] { Loop(); });
   }
@@ -61,7 +66,15 @@ void GroupCommit::Loop() {
       group.insert(group.end(), std::make_move_iterator(job.logins.begin()),
                    std::make_move_iterator(job.logins.end()));
     }
+    const size_t count = group.size();
+    const absl::Time start = absl::Now();
     absl::StatusOr<uint64_t> merged = writer_->MergeLogins(std::move(group));
+    metrics_.merge_seconds.ObserveDuration(absl::Now() - start);
+    if (merged.ok()) {
+      metrics_.logins_merged.Increment(static_cast<double>(count));
+    } else {
+      metrics_.merge_failures.Increment();
+    }
     for (Job& job : jobs) job.done(merged);
   }
 }

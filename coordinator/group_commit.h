@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "backends/store/store.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/state_writer.h"
 
 namespace relaysync {
@@ -27,9 +28,10 @@ class GroupCommit {
   // covers it (StateWriter::MergeLogins), or the commit's error.
   using Done = std::function<void(const absl::StatusOr<uint64_t>&)>;
 
-  // `writer` is not owned and must outlive this. Starts `threads` (at
-  // least one) merge threads.
-  GroupCommit(StateWriter* writer, int threads);
+  // `writer` (and `metrics`, null: none) are not owned and must outlive
+  // this. Starts `threads` (at least one) merge threads.
+  GroupCommit(StateWriter* writer, int threads,
+              const CoordinatorMetrics* metrics = nullptr);
   // Stop().
   ~GroupCommit();
   GroupCommit(const GroupCommit&) = delete;
@@ -56,6 +58,7 @@ class GroupCommit {
   std::vector<Job> NextGroup();
 
   StateWriter* const writer_;
+  const CoordinatorMetrics metrics_;  // copied handles
 
   absl::Mutex mu_;
   std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);

@@ -75,6 +75,10 @@ ABSL_FLAG(absl::Duration, user_address_window, absl::Minutes(10),
 ABSL_FLAG(std::string, health_listen, "",
           "HOST:PORT serving plaintext grpc.health.v1 only, for probes that "
           "cannot speak TLS (Kubernetes' grpc probe); empty: none");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving Prometheus metrics at /metrics over plain HTTP, "
+          "without authentication: bind it to loopback or a pod IP (with a "
+          "NetworkPolicy). Empty: off");
 ABSL_FLAG(std::string, store, "embedded",
           "state store: embedded (Berkeley DB in --data-dir, one "
           "coordinator) or redis (shared by any number of coordinators)");
@@ -271,6 +275,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.authorizer.policy_file = absl::GetFlag(FLAGS_policy);
   options.authorizer.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.audit_log = absl::GetFlag(FLAGS_audit_log);

@@ -26,13 +26,14 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
                          AgentRegistry* registry, const Clock* clock,
                          Authorizer* authorizer, RateLimiter* limiter,
                          UserAddressLimit* user_limit, int push_budget,
-                         NeverRelayGate* gate, const SyncLimits& limits)
+                         NeverRelayGate* gate, const SyncLimits& limits,
+                         const CoordinatorMetrics* metrics)
     : pacer_(push_budget),
       snapshots_(limits.max_snapshots),
       workers_(kWorkers),
       // A store that takes concurrent merges (Redis): while one batch's
       // script runs, the next is sent and the last one's reply parsed.
-      commits_(writer, store->concurrent_merges()),
+      commits_(writer, store->concurrent_merges(), metrics),
       streams_(limits.max_streams, &pacer_) {
   shared_.store = store;
   shared_.hub = hub;
@@ -50,6 +51,7 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   shared_.expire_after = writer->options().expire_after;
   shared_.max_unsent = limits.max_unsent;
   shared_.stall_timeout = limits.stall_timeout;
+  if (metrics != nullptr) shared_.metrics = *metrics;
   ticker_ = std::thread([this] { TickLoop(); });
 }
 
@@ -98,12 +100,14 @@ SyncService::Sync(grpc::CallbackServerContext* context) {
           absl::StrCat("refused a stream from ", context->peer(), " (",
                        identity.empty() ? "no identity" : identity,
                        "): ", why));
+      shared_.authorizer->refusals().Count(Refusal::kMaxStreams);
       stream->End(ToGrpcStatus(absl::ResourceExhaustedError(why)));
       break;
     }
     case OpenStreams::Admission::kTooManyForIdentity: {
       const std::string why = absl::StrCat(
           "sync: ", identity, " has ", max_streams, " streams open already");
+      shared_.authorizer->refusals().Count(Refusal::kIdentityStreams);
       shared_.authorizer->Refused(stream->caller(), "sync", why);
       stream->End(ToGrpcStatus(absl::ResourceExhaustedError(why)));
       break;

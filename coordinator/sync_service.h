@@ -35,12 +35,14 @@ class SyncService final : public v1::RelaySync::CallbackService {
   // With `push_budget` > 0 (pushes per second, to all agents together),
   // pushes to each agent are spaced out (PushPacer). Every stream needs the
   // agent role from `authorizer`. Logins `gate` refuses are acknowledged
-  // and dropped. Merges run on store->concurrent_merges() threads.
+  // and dropped. Merges run on store->concurrent_merges() threads. What
+  // the streams and merges count goes to `metrics` (null: nothing).
   SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
               AgentRegistry* registry, const Clock* clock,
               Authorizer* authorizer, RateLimiter* limiter,
               UserAddressLimit* user_limit, int push_budget,
-              NeverRelayGate* gate, const SyncLimits& limits);
+              NeverRelayGate* gate, const SyncLimits& limits,
+              const CoordinatorMetrics* metrics = nullptr);
   // After the server has shut down: finishes queued work, joins.
   ~SyncService() override;
 

@@ -146,12 +146,25 @@ void SyncStream::HandleHello() {
   ContinueReading();
 }
 
+void SyncStream::CountWrite() const {
+  const CoordinatorMetrics& m = shared_.metrics;
+  if (out_.has_deltas()) {
+    m.pushes.Increment();
+    m.pushed_changes.Increment(out_.deltas().deltas_size());
+    // ByteSizeLong caches the size, which the serialization reuses.
+    m.push_bytes.Observe(static_cast<double>(out_.ByteSizeLong()));
+  } else if (out_.has_snapshot()) {
+    m.snapshots.Increment();
+  }
+}
+
 std::string SyncStream::host_id() const {
   absl::MutexLock l(&mu_);
   return host_id_;
 }
 
 void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
+  shared_.metrics.logins_received.Increment(batch.events_size());
   absl::StatusOr<CheckedLogins> checked = CheckLoginBatch(batch);
   if (!checked.ok()) {
     End(ToGrpcStatus(checked.status()));
@@ -188,6 +201,7 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
     if (absl::Status s =
             shared_.gate->Admit(*Address::Parse(login.address), who);
         !s.ok()) {
+      shared_.authorizer->refusals().Count(Refusal::kNeverRelay);
       reject(event.event_id(), std::string(s.message()));
       continue;
     }
@@ -204,6 +218,8 @@ void SyncStream::HandleLogins(const v1::LoginBatch& batch) {
     logins.push_back(std::move(login));
   }
   shared_.registry->CountRejected(static_cast<int64_t>(rejected.size()));
+  shared_.metrics.logins_rejected.Increment(
+      static_cast<double>(rejected.size()));
   std::vector<std::string> ids = std::move(checked->event_ids);
   Ref();
   shared_.commits->Merge(
@@ -222,6 +238,7 @@ void SyncStream::Defer(const std::string& host, const v1::LoginBatch& batch,
       "logins: host ", host, " is over its limit of ", limit.per_second,
       " logins/s (burst ", limit.burst, "); retry in ",
       absl::FormatDuration(absl::Ceil(retry_after, absl::Milliseconds(1))));
+  shared_.authorizer->refusals().Count(Refusal::kLoginRate);
   bool accepts;
   bool audit = false;
   int64_t suppressed = 0;
@@ -267,6 +284,7 @@ std::string SyncStream::RefuseOverUserLimit(const std::string& host,
       " from host ", host, " is not granted");
   static RateLimitedLog* const warnings = new RateLimitedLog(absl::Seconds(10));
   warnings->Log(LogLevel::kWarning, absl::StrCat("refused: ", why));
+  shared_.authorizer->refusals().Count(Refusal::kUserAddresses);
   AuditRecord record;
   record.identity = caller_.identity;
   record.peer = caller_.peer;
@@ -417,6 +435,7 @@ void SyncStream::Pump(bool beat) {
           write_in_flight_ = true;
           write_started_ = now;
           if (!out_.has_snapshot()) last_push_ = now;
+          CountWrite();
         }
       }
     }

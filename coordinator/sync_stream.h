@@ -35,6 +35,7 @@
 #include "coordinator/agent_registry.h"
 #include "coordinator/authorizer.h"
 #include "coordinator/change_hub.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/group_commit.h"
 #include "coordinator/push_pacer.h"
 #include "coordinator/rate_limiter.h"
@@ -76,6 +77,7 @@ struct SyncStreamShared {
   size_t max_unsent = 10000;
   // A write outstanding this long ends the stream (CheckStalled).
   absl::Duration stall_timeout = absl::Seconds(60);
+  CoordinatorMetrics metrics;  // handles (default: off)
 };
 
 class SyncStream final
@@ -120,6 +122,8 @@ class SyncStream final
   // `beat`: called on the pacer's beat, so a paced push may go.
   void Pump(bool beat);
   void HandleHello();  // worker thread
+  // Counts the write in out_ (a push, a snapshot chunk) in the metrics.
+  void CountWrite() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string host_id() const;
 
   // A login batch: checked, limited, merged.

@@ -36,6 +36,10 @@ packages=(
   # deploy/kubernetes/check.sh: yamllint and redis-server (above); kubectl,
   # node and npm below
   yamllint
+  # Prometheus metrics (metrics/): prometheus-cpp's /metrics endpoint, and
+  # promtool for the metrics and alert tests (the prometheus daemon is not
+  # used and is kept stopped, see below)
+  prometheus-cpp-dev prometheus
 )
 # kubectl for `kubectl kustomize` (check.sh needs kustomize v4+, kubectl
 # 1.21+), node and npm for the schema check: only where none is installed,
@@ -62,6 +66,15 @@ apt-get install -y --no-install-recommends "${packages[@]}"
 # The npm packages of deploy/kubernetes/check.sh (kubernetes-models, ...),
 # pinned by its package-lock.json, into deploy/kubernetes/node_modules.
 (cd "$(dirname "$0")/../deploy/kubernetes" && npm ci --no-audit --no-fund)
+# The prometheus package is installed for promtool only. policy-rc.d kept
+# its daemon from starting; keep it from starting at boot too (disable works
+# without a running systemd), and stop it if systemd started it anyway.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable prometheus.service >/dev/null 2>&1 || true
+  if [[ -d /run/systemd/system ]]; then
+    systemctl stop prometheus.service >/dev/null 2>&1 || true
+  fi
+fi
 
 # Postfix's postmap and Exim for the map reader tests, unpacked into a
 # private tree: as packages they would replace sendmail.

@@ -293,10 +293,13 @@ absl::StatusOr<ApplyResult> RelayersDb::Apply(const MapBatch& batch) {
 
 absl::Status RelayersDb::ApplyPart(const std::vector<MapBatch::Op>& ops,
                                    size_t* next, ApplyResult* result) {
+  const absl::Time asked = absl::Now();
   Lock lock;
   absl::Status s = LockAndOpen(true, &lock);
   if (!s.ok()) return s;
   const absl::Time locked = absl::Now();
+  result->longest_lock_wait =
+      std::max(result->longest_lock_wait, locked - asked);
   size_t written = 0;
   for (; *next < ops.size(); ++*next) {
     // A sendmail session waits in flock for as long as this runs. Half the
@@ -328,8 +331,10 @@ absl::Status RelayersDb::ApplyPart(const std::vector<MapBatch::Op>& ops,
     ++written;
     ++result->written;
   }
-  if (written > 0) return FinishWrite(lock);
-  return absl::OkStatus();
+  absl::Status f = written > 0 ? FinishWrite(lock) : absl::OkStatus();
+  result->longest_lock_hold =
+      std::max(result->longest_lock_hold, absl::Now() - locked);
+  return f;
 }
 
 absl::StatusOr<std::vector<MapEntry>> RelayersDb::RemoveAtOrBefore(

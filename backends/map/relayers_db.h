@@ -83,6 +83,11 @@ class MapBatch {
 struct ApplyResult {
   size_t written = 0;                // puts plus deletes that found a key
   std::vector<std::string> missing;  // deleted keys that were not present
+  // Over the write's locked parts, the longest wait for the exclusive lock
+  // (with the open that follows it) and the longest hold: what an MTA's
+  // lookup may have waited. Zero where a format does not measure them.
+  absl::Duration longest_lock_wait;
+  absl::Duration longest_lock_hold;
 };
 
 // The seam over a relay map file, one implementation per file format

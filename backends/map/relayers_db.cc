@@ -467,7 +467,20 @@ absl::Status RelayersDb::BuildFile(const std::string& temp, int fd,
   // is written once, at the end; it is freed when the handle closes.
   const DBTYPE type =
       options_.type == MapOptions::Type::kHash ? DB_HASH : DB_BTREE;
+  // makemap's and the file system's page size.
+  constexpr size_t kPageSize = 4096;
   if (type == DB_HASH) {
+    // Berkeley DB uses the estimate only with a fill factor, which its
+    // documentation puts at (pagesize - 32) / (key + data + 8) bytes.
+    size_t bytes = 0;
+    for (const MapBatch::Op& op : batch.ops()) {
+      bytes += op.key.size() + op.value.size();
+    }
+    const size_t per_entry =
+        bytes / batch.size() + 8 + (options_.nul_terminated_keys ? 1 : 0);
+    db->set_pagesize(db, kPageSize);
+    db->set_h_ffactor(db, static_cast<u_int32_t>(std::max<size_t>(
+                              1, (kPageSize - 32) / per_entry)));
     db->set_h_nelem(
         db, static_cast<u_int32_t>(std::min<size_t>(batch.size(), UINT32_MAX)));
   }

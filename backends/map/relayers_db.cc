@@ -378,14 +378,15 @@ absl::StatusOr<bool> RelayersDb::Fill(const MapBatch& batch) {
     Lock lock;
     absl::Status s = LockAndOpen(true, &lock);
     if (!s.ok()) return s;
-    DBC* cursor = nullptr;
-    int err = db_->cursor(db_, nullptr, &cursor, 0);
-    if (err != 0) return DbError("cursor", err);
     DBT k, v;
     std::memset(&k, 0, sizeof(k));
     std::memset(&v, 0, sizeof(v));
-    err = cursor->get(cursor, &k, &v, DB_FIRST);
-    cursor->close(cursor);
+    DBC* cursor = nullptr;
+    int err = db_->cursor(db_, nullptr, &cursor, 0);
+    if (err == 0) {
+      err = cursor->get(cursor, &k, &v, DB_FIRST);
+      cursor->close(cursor);
+    }
     if (err != DB_NOTFOUND) return false;  // not empty (or unreadable)
     empty = seen_;
     old_st = lock.st;

@@ -110,6 +110,35 @@ int ReaderMain(const std::string& path, int done_fd) {
   return kReaderOk;
 }
 
+// ReaderMain in a child process, until Finish() tells it the writer is done.
+class ReaderProcess {
+ public:
+  bool Start(const std::string& path) {
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK) != 0) return false;
+    child_ = fork();
+    if (child_ < 0) return false;
+    if (child_ == 0) {
+      close(fds[1]);
+      _exit(ReaderMain(path, fds[0]));
+    }
+    close(fds[0]);
+    done_ = fds[1];
+    return true;
+  }
+  // The reader's exit code (ReaderExit), or -1.
+  int Finish() {
+    close(done_);  // tells the reader the writer is done
+    int status = 0;
+    if (waitpid(child_, &status, 0) != child_ || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+  }
+
+ private:
+  pid_t child_ = -1;
+  int done_ = -1;
+};
+
 // Both write modes: synced to disk (vsmtprelay) and handed to the kernel
 // only (the agent); readers must not be able to tell them apart.
 class RelayersDbConcurrencyTest : public ::testing::TestWithParam<bool> {};
@@ -123,15 +152,8 @@ TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderNeverSeesTornState) {
       RelayersDb::Open(path, RelayersDb::Mode::kReadWrite, options);
   ASSERT_TRUE(db.ok()) << db.status();
 
-  int pipe_fds[2];
-  ASSERT_EQ(pipe2(pipe_fds, O_NONBLOCK), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(pipe_fds[1]);
-    _exit(ReaderMain(path, pipe_fds[0]));
-  }
-  close(pipe_fds[0]);
+  ReaderProcess reader;
+  ASSERT_TRUE(reader.Start(path));
 
   for (int c = 0; c < kChanges; c += kBatch) {
     MapBatch batch;
@@ -151,13 +173,7 @@ TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderNeverSeesTornState) {
     if ((*db)->unsignalled()) absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_FALSE((*db)->unsignalled());
-  close(pipe_fds[1]);  // tells the reader the writer is done
-
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), kReaderOk)
-      << "reader exit code (see ReaderExit)";
+  EXPECT_EQ(reader.Finish(), kReaderOk) << "reader exit code (see ReaderExit)";
 }
 
 // 100 snapshots of 10,000 entries (the reader's 100 keys and 9,900 others),
@@ -174,15 +190,8 @@ TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderThroughSnapshots) {
   Materializer materializer(db->get(), KeyStyle::kSendmail, SystemClock::Get());
   ASSERT_TRUE(materializer.Load().ok());
 
-  int pipe_fds[2];
-  ASSERT_EQ(pipe2(pipe_fds, O_NONBLOCK), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(pipe_fds[1]);
-    _exit(ReaderMain(path, pipe_fds[0]));
-  }
-  close(pipe_fds[0]);
+  ReaderProcess reader;
+  ASSERT_TRUE(reader.Start(path));
 
   struct stat first;
   ASSERT_EQ(stat(path.c_str(), &first), 0);
@@ -210,13 +219,7 @@ TEST_P(RelayersDbConcurrencyTest, SendmailStyleReaderThroughSnapshots) {
   }
   EXPECT_FALSE((*db)->unsignalled());
   EXPECT_GT(materializer.stats().batches, 0u);
-  close(pipe_fds[1]);
-
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), kReaderOk)
-      << "reader exit code (see ReaderExit)";
+  EXPECT_EQ(reader.Finish(), kReaderOk) << "reader exit code (see ReaderExit)";
 }
 
 INSTANTIATE_TEST_SUITE_P(SyncModes, RelayersDbConcurrencyTest,

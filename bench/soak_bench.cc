@@ -41,7 +41,7 @@ ABSL_FLAG(absl::Duration, expire_after, absl::Minutes(30),
           "the coordinators' --expire-after");
 ABSL_FLAG(absl::Duration, settle, absl::Seconds(30),
           "after the load stops, how long the maps may take to converge");
-ABSL_FLAG(int64_t, max_mtime_drift, 120,
+ABSL_FLAG(int64_t, max_mtime_drift, 2,
           "fail if a map's mtime ever runs more seconds ahead of the clock");
 ABSL_FLAG(double, max_rss_growth, 2.0,
           "fail if a process kind's RSS in the last third of the run exceeds "

@@ -57,18 +57,34 @@ bool Materializer::Plan(
   return true;
 }
 
+void Materializer::ForgetWrittenLocked() {
+  table_.ClearWritten();
+  earliest_written_ = kNothingWritten;
+}
+
 absl::Status Materializer::Commit(
     const MapBatch& batch,
     const std::vector<std::pair<Address, int64_t>>& updates) {
   if (batch.empty()) return absl::OkStatus();
-  absl::StatusOr<ApplyResult> r = map_->Apply(batch);
-  if (!r.ok()) {
-    // What the map holds is now uncertain: the next write of any kind
-    // (a change, an expiry pass, Repair()) rebuilds it.
-    table_.ClearWritten();
-    earliest_written_ = kNothingWritten;
-    written_known_ = false;
-    return r.status();
+  // All puts into an empty map (a first start on a big cluster): the map
+  // may have a quicker way (MapWriter::Fill).
+  bool filled = false;
+  if (updates.size() >= kFillAtLeast && earliest_written_ == kNothingWritten &&
+      std::all_of(updates.begin(), updates.end(),
+                  [](const auto& u) { return u.second != kNoEntry; })) {
+    absl::StatusOr<bool> fill = map_->Fill(batch);
+    if (!fill.ok()) LogWarning(fill.status().message(), "; writing in place");
+    filled = fill.ok() && *fill;
+  }
+  if (!filled) {
+    absl::StatusOr<ApplyResult> r = map_->Apply(batch);
+    if (!r.ok()) {
+      // What the map holds is now uncertain: the next write of any kind
+      // (a change, an expiry pass, Repair()) rebuilds it.
+      ForgetWrittenLocked();
+      written_known_ = false;
+      return r.status();
+    }
   }
   ++stats_.batches;
   for (const auto& [address, ticks] : updates) {
@@ -136,21 +152,6 @@ absl::Status Materializer::WriteAll() {
     if (!a.ok() || !table_.Get(*a).empty()) continue;
     Plan(*a, kNoEntry, Desired(*a, AddressTable::Cell{}, cutoff), &batch,
          &updates);
-  }
-  // Into an empty map (a first start on a big cluster), all puts: the map
-  // may have a quicker way (MapWriter::Fill).
-  if (batch.size() >= kFillAtLeast && earliest_written_ == kNothingWritten) {
-    absl::StatusOr<bool> filled = map_->Fill(batch);
-    if (!filled.ok())
-      LogWarning(filled.status().message(), "; writing in place");
-    if (filled.ok() && *filled) {
-      ++stats_.batches;
-      for (const auto& [address, ticks] : updates) {
-        SetWritten(address, ticks);
-        ++stats_.puts;
-      }
-      return absl::OkStatus();
-    }
   }
   return Commit(batch, updates);
 }
@@ -258,25 +259,14 @@ absl::Status Materializer::RebuildLocked() {
   absl::StatusOr<MapBatch> foreign = RereadLocked();
   if (!foreign.ok()) return foreign.status();
   // Not something this agent would write: the cluster decides.
-  const MapBatch& batch = *foreign;
-  if (!batch.empty()) {
-    absl::StatusOr<ApplyResult> r = map_->Apply(batch);
-    if (!r.ok()) {
-      table_.ClearWritten();
-      earliest_written_ = kNothingWritten;
-      written_known_ = false;
-      return r.status();
-    }
-    ++stats_.batches;
-  }
+  if (absl::Status s = Commit(*foreign, {}); !s.ok()) return s;
   return WriteAll();
 }
 
 absl::StatusOr<MapBatch> Materializer::RereadLocked() {
   absl::StatusOr<std::vector<MapEntry>> current = map_->ReadAll();
   if (!current.ok()) return current.status();
-  table_.ClearWritten();
-  earliest_written_ = kNothingWritten;
+  ForgetWrittenLocked();
   written_known_ = true;
   MapBatch foreign;
   for (const MapEntry& e : *current) {

@@ -124,10 +124,13 @@ class Materializer {
   // holds to `want`, and records it in `updates`; false for a no-op.
   bool Plan(const Address& address, int64_t have, int64_t want, MapBatch* batch,
             std::vector<std::pair<Address, int64_t>>* updates) const;
-  // Applies `batch` and then records `updates` as written.
+  // Applies `batch` (by MapWriter::Fill where it can) and then records
+  // `updates` as written; after a failure, forgets what the map holds.
   absl::Status Commit(const MapBatch& batch,
                       const std::vector<std::pair<Address, int64_t>>& updates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Nothing is known to be in the map (before a re-read, after a failure).
+  void ForgetWrittenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records what the map holds for `address` (kNone: nothing).
   void SetWritten(const Address& address, int64_t ticks)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -162,7 +165,8 @@ class Materializer {
   // exact after every expiry scan, a lower bound in between.
   int64_t earliest_written_ ABSL_GUARDED_BY(mu_) =
       std::numeric_limits<int64_t>::max();
-  // Batches from this size on go to MapWriter::Fill when the map is empty.
+  // Batches of puts from this size on go to MapWriter::Fill when the map
+  // is empty.
   static constexpr size_t kFillAtLeast = 10000;
   // An expiry scan reads every cell, so they run at most once a second.
   static constexpr absl::Duration kScanInterval = absl::Seconds(1);

@@ -51,6 +51,17 @@ int OpenOrCreate(const std::string& path, bool writable, bool* created) {
   return fd;
 }
 
+// Sets `fd`'s mtime to `mtime` whole seconds, leaving its atime; false
+// with errno set on failure.
+bool SetFileMtime(int fd, int64_t mtime) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(mtime);
+  times[1].tv_nsec = 0;
+  return futimens(fd, times) == 0;
+}
+
 }  // namespace
 
 void MapBatch::Put(std::string key, int64_t ticks) {
@@ -423,12 +434,8 @@ absl::StatusOr<bool> RelayersDb::Fill(const MapBatch& batch) {
   if (!(seen_ == empty)) return give_up(absl::OkStatus());  // written since
   bool unsignalled = false;
   const int64_t before = lock.st.st_mtim.tv_sec;
-  struct timespec times[2];
-  times[0].tv_sec = 0;
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = static_cast<time_t>(NextMtime(before, &unsignalled));
-  times[1].tv_nsec = 0;
-  if (futimens(fd, times) != 0 || rename(temp.c_str(), path_.c_str()) != 0) {
+  if (!SetFileMtime(fd, NextMtime(before, &unsignalled)) ||
+      rename(temp.c_str(), path_.c_str()) != 0) {
     return give_up(absl::UnavailableError(absl::StrCat(
         "relayers.db: ", path_, ": replacing it: ", std::strerror(errno))));
   }
@@ -437,9 +444,8 @@ absl::StatusOr<bool> RelayersDb::Fill(const MapBatch& batch) {
   // Sessions that have the old file open must see it change to reopen the
   // map by its path. Its mtime may run ahead of the bound: it has no name
   // any more, so only they see it.
-  times[1].tv_sec =
-      static_cast<time_t>(std::max(before + 1, options_.clock->NowSeconds()));
-  if (futimens(lock.fd, times) != 0) {
+  if (!SetFileMtime(lock.fd,
+                    std::max(before + 1, options_.clock->NowSeconds()))) {
     LogWarning("relayers.db: ", path_,
                ": replaced, but moving the old file's mtime failed (",
                std::strerror(errno),
@@ -563,12 +569,7 @@ int64_t RelayersDb::NextMtime(int64_t before, bool* unsignalled) const {
 }
 
 absl::Status RelayersDb::SetMtime(const Lock& lock, int64_t mtime) {
-  struct timespec times[2];
-  times[0].tv_sec = 0;
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = static_cast<time_t>(mtime);
-  times[1].tv_nsec = 0;
-  if (futimens(lock.fd, times) != 0) {
+  if (!SetFileMtime(lock.fd, mtime)) {
     return absl::UnavailableError(absl::StrCat(
         "relayers.db: ", path_, ": futimens: ", std::strerror(errno)));
   }

@@ -137,7 +137,10 @@ TEST_F(MetricsTest, ALoginMovesTheCountersOnBothSides) {
                1 &&
            Value(co, "relaysync_coordinator_store_entries").value_or(0) == 1 &&
            Value(ag, "relaysync_agent_spool_logins").value_or(1) == 0 &&
-           Value(ag, "relaysync_agent_applied_version").value_or(0) >= 1;
+           Value(ag, "relaysync_agent_applied_version").value_or(0) >= 1 &&
+           // The push of the change goes out after the agent has its
+           // acknowledgement: wait for it too.
+           Value(co, "relaysync_coordinator_pushes_total").value_or(0) >= 1;
   });
   const std::string& co = coordinator_;
   const std::string& ag = agent_;

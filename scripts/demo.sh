@@ -44,13 +44,13 @@ rm -rf "$demo/coordinator-data" "$demo/spool" "$demo/relayers.db"
 tls=$demo/tls
 scripts/make-certs.sh --coordinator=localhost,127.0.0.1 --agent=demo-mx1 \
   --admin=demo "$tls" >/dev/null
-build/coordinator/relaysync-coordinator --listen=127.0.0.1:$port \
+build/coordinator/relaysync-coordinator --listen=127.0.0.1:"$port" \
   --tls-cert="$tls/coordinator.pem" --tls-key="$tls/coordinator.key" \
   --tls-client-ca="$tls/ca.pem" --audit-log="$demo/audit.log" \
   --store=embedded --data-dir="$demo/coordinator-data" --expire-after=30m \
   >"$demo/coordinator.log" 2>&1 &
 echo $! >"$demo/coordinator.pid"
-build/agent/relaysync-agent --coordinator=localhost:$port --host-id=demo-mx1 \
+build/agent/relaysync-agent --coordinator=localhost:"$port" --host-id=demo-mx1 \
   --tls-ca="$tls/ca.pem" --tls-cert="$tls/agent-demo-mx1.pem" \
   --tls-key="$tls/agent-demo-mx1.key" \
   --db="$demo/relayers.db" --spool-dir="$demo/spool" \

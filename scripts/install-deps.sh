@@ -36,6 +36,10 @@ packages=(
   # deploy/kubernetes/check.sh: yamllint and redis-server (above); kubectl,
   # node and npm below
   yamllint
+  # tests/deploy/shellcheck_test.sh (the scripts of deploy/, scripts/).
+  # buildah and debootstrap are not here: CI does not build the image,
+  # deploy/container/smoke-test.sh installs them
+  shellcheck
   # Prometheus metrics (metrics/): prometheus-cpp's /metrics endpoint, and
   # promtool for the metrics and alert tests (the prometheus daemon is not
   # used and is kept stopped, see below)

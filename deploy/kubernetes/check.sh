@@ -11,8 +11,14 @@
 #   pod rules (non-root, read-only root, no privilege escalation, no
 #   capabilities, resource requests and limits);
 # - each variant has the objects it promises, and not the ones it replaces;
-# - the image is relaysync:VERSION with the project's version, and Redis'
-#   ACL is deploy/redis/relaysync.acl's;
+#   every Service selects pods and reaches a port they declare;
+# - the image is the one deploy/container/build.sh tags
+#   (localhost/relaysync:VERSION), run as its USER, with a command it has
+#   (deploy/container/Containerfile); each metrics port is the one
+#   --metrics-listen names;
+# - components/prometheus-operator's PrometheusRule has exactly the rules
+#   of deploy/prometheus/alerts.yaml (prometheus-rule.js);
+# - Redis' ACL is deploy/redis/relaysync.acl's;
 # - the rendered redis.conf and ACL start a real redis-server (on a unix
 #   socket, no TCP port), where the coordinators' user logs in and the
 #   default user cannot.
@@ -45,8 +51,17 @@ fi
 [[ -d $here/node_modules/kubernetes-models ]] ||
   fail "no $here/node_modules: run npm ci in deploy/kubernetes (scripts/install-deps.sh does)"
 
-version=$(sed -n 's/^project(relaysync VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
-[[ -n $version ]] || fail "no project version in $repo/CMakeLists.txt"
+# The image deploy/container/build.sh tags, its USER and its programs
+# (COPY ... bin/NAME ... DIR/).
+image=$("$repo/deploy/container/build.sh" --print-image)
+[[ $image == localhost/relaysync:[0-9]* ]] || fail "build.sh --print-image: $image"
+containerfile=$repo/deploy/container/Containerfile
+image_user=$(sed -n 's/^USER \([0-9][0-9]*\)\(:[0-9]*\)\{0,1\}$/\1/p' "$containerfile")
+copy=$(grep '^COPY .* bin/' "$containerfile" || true)
+image_programs=$(grep -o ' bin/[a-z-]*' <<<"$copy" | sed "s| bin/|${copy##* }|" | paste -sd, -)
+[[ -n $image_user && -n $image_programs ]] ||
+  fail "$containerfile: no numeric USER or no COPY of bin/ programs"
+image_args=(--image="$image" --image-user="$image_user" --image-programs="$image_programs")
 
 echo "== yamllint =="
 yamllint --strict -c "$src/.yamllint" "$src"
@@ -91,7 +106,8 @@ variant() {
   echo "== $name: kubectl kustomize overlays/$overlay =="
   kubectl kustomize "$dir/overlays/$overlay" >"$tmp/$name.yaml" ||
     fail "$name: kubectl kustomize overlays/$overlay failed"
-  node "$here/validate.js" "$@" "$tmp/$name.yaml" || fail "$name: invalid objects (above)"
+  node "$here/validate.js" "${image_args[@]}" "$@" "$tmp/$name.yaml" ||
+    fail "$name: invalid objects (above)"
 }
 
 coordinator_side=(--expect=ConfigMap/relaysync --expect=Service/relaysync-coordinator
@@ -99,7 +115,8 @@ coordinator_side=(--expect=ConfigMap/relaysync --expect=Service/relaysync-coordi
 variant embedded embedded -- "${coordinator_side[@]}" \
   --expect=StatefulSet/relaysync-coordinator --expect=Secret/relaysync-coordinator-tls \
   --expect=Deployment/mail --expect=Secret/relaysync-agent-mail-tls \
-  --absent=Certificate/relaysync-coordinator --absent=Deployment/relaysync-coordinator
+  --absent=Certificate/relaysync-coordinator --absent=Deployment/relaysync-coordinator \
+  --absent=ServiceMonitor/relaysync --absent=PrometheusRule/relaysync
 variant embedded-cert-manager embedded cert-manager -- "${coordinator_side[@]}" \
   --expect=StatefulSet/relaysync-coordinator --expect=Issuer/relaysync-ca \
   --expect=Certificate/relaysync-coordinator --expect=Deployment/mail \
@@ -115,10 +132,25 @@ variant redis redis -- "${coordinator_side[@]}" \
 variant redis-sentinel redis sentinel -- "${coordinator_side[@]}" \
   --expect=StatefulSet/relaysync-redis-sentinel --expect=NetworkPolicy/relaysync-redis-sentinel \
   --expect=PodDisruptionBudget/relaysync-redis
-variant redis-everything redis cert-manager sentinel agent-daemonset -- "${coordinator_side[@]}" \
+monitoring=(--expect=ServiceMonitor/relaysync --expect=PrometheusRule/relaysync
+  --expect=Service/relaysync-coordinator-metrics --expect=Service/relaysync-agent-metrics
+  --expect=NetworkPolicy/relaysync-coordinator-metrics)
+variant embedded-monitoring embedded prometheus-operator -- "${coordinator_side[@]}" \
+  "${monitoring[@]}" --expect=StatefulSet/relaysync-coordinator --expect=Deployment/mail
+variant redis-everything redis cert-manager sentinel agent-daemonset prometheus-operator -- \
+  "${coordinator_side[@]}" "${monitoring[@]}" \
   --expect=Deployment/relaysync-coordinator --expect=StatefulSet/relaysync-redis-sentinel \
   --expect=Certificate/relaysync-coordinator --expect=DaemonSet/relaysync-agent \
   --absent=Deployment/mail
+
+echo "== the PrometheusRule against deploy/prometheus/alerts.yaml =="
+node "$here/prometheus-rule.js" --check "$repo/deploy/prometheus/alerts.yaml" \
+  "$tmp/embedded-monitoring.yaml" "$tmp/redis-everything.yaml" ||
+  fail "the PrometheusRule is not deploy/prometheus/alerts.yaml's"
+# README.md, "Monitoring": the file is what prometheus-rule.js makes.
+node "$here/prometheus-rule.js" "$repo/deploy/prometheus/alerts.yaml" |
+  cmp -s - "$src/components/prometheus-operator/prometheusrule.yaml" ||
+  fail "components/prometheus-operator/prometheusrule.yaml differs from what prometheus-rule.js makes of alerts.yaml"
 
 # README.md, "Better for a site": a site's own overlay over these files.
 echo "== site: an overlay of overlays/redis with components/sentinel =="
@@ -133,13 +165,13 @@ components:
   - ../kubernetes/components/sentinel
 END
 kubectl kustomize "$tmp/site" >"$tmp/site.yaml" || fail "site: kubectl kustomize failed"
-node "$here/validate.js" --expect=StatefulSet/relaysync-redis-sentinel \
+node "$here/validate.js" "${image_args[@]}" --expect=StatefulSet/relaysync-redis-sentinel \
   --expect=Deployment/relaysync-coordinator "$tmp/site.yaml" || fail "site: invalid objects (above)"
 
 echo "== images, ACL and arguments =="
 for f in "$tmp"/*.yaml; do
-  bad=$(grep -E '^ *image: relaysync' "$f" | grep -v "image: relaysync:$version\$" || true)
-  [[ -z $bad ]] || fail "$(basename "$f"): image not relaysync:$version: $bad"
+  bad=$(grep -E '^ *image: ([^ ]*/)?relaysync(:[^ ]*)?$' "$f" | grep -v "image: $image\$" || true)
+  [[ -z $bad ]] || fail "$(basename "$f"): image not $image: $bad"
 done
 acl=$(sed 's/>PASSWORD/>@PASSWORD@/' "$repo/deploy/redis/relaysync.acl")
 for f in redis redis-sentinel; do

@@ -3,11 +3,16 @@
 // for check.sh: every object against its kind's schema with the
 // kubernetes-models packages, and relaysync's own rules for its pods.
 //
-//   node validate.js [--expect=Kind/name ...] [--absent=Kind/name ...] FILE...
+//   node validate.js [--expect=Kind/name ...] [--absent=Kind/name ...]
+//                    [--image=NAME --image-user=UID --image-programs=PATH,...]
+//                    FILE...
 //
 // Fails (exit 1) on a schema error, an apiVersion/kind that no installed
 // models package knows, an object without a name, a pod rule broken, an
-// --expect'ed object missing or an --absent one present; prints one line
+// --expect'ed object missing or an --absent one present, or a container of
+// relaysync's image (--image) that runs as another uid or gid than the
+// image's USER (--image-user) or a command not in it (--image-programs,
+// deploy/container/Containerfile); prints one line
 // per problem, naming the file and the object. The models come from
 // node_modules beside this file (npm ci).
 "use strict";
@@ -93,8 +98,64 @@ function checkContainer(c, podSecurity, where) {
   return problems;
 }
 
+// A container of relaysync's image must run as the image's user (so the
+// files the image gives that uid are its own) and one of its programs.
+function checkImage(c, podSecurity, image, where) {
+  if (!image.name || c.image !== image.name) return [];
+  image.used++;
+  const problems = [];
+  const say = (what) => problems.push(`${where}: container ${c.name}: ${what}`);
+  const sc = c.securityContext || {};
+  for (const key of ["runAsUser", "runAsGroup"]) {
+    const id = sc[key] !== undefined ? sc[key] : podSecurity[key];
+    if (id !== image.user) say(`${key} ${id}, the image's USER is ${image.user}`);
+  }
+  const program = (c.command || [])[0];
+  if (!image.programs.includes(program)) {
+    say(`command ${program} is none of the image's programs (${image.programs.join(", ")})`);
+  }
+  // The port named metrics is where --metrics-listen listens.
+  const metricsPort = (c.ports || []).find((p) => p.name === "metrics");
+  const listen = (c.args || []).find((a) => a.startsWith("--metrics-listen="));
+  if (metricsPort && !(listen && listen.endsWith(`:${metricsPort.containerPort}`))) {
+    say(`port metrics ${metricsPort.containerPort} but ${listen || "no --metrics-listen"}`);
+  } else if (listen && !metricsPort) {
+    say(`${listen} without a port named metrics`);
+  }
+  return problems;
+}
+
+// Each Service must select some pod template in the same objects, and each
+// of its ports reach a port those pods declare (by name or number).
+function checkServices(objects) {
+  const problems = [];
+  const pods = objects
+    .filter((o) => kPodTemplateKinds.has(o.kind))
+    .map((o) => ({ labels: o.spec.template.metadata.labels || {}, spec: o.spec.template.spec }));
+  for (const svc of objects.filter((o) => o.kind === "Service" && o.spec.selector)) {
+    const where = `Service/${svc.metadata.name}`;
+    const selected = pods.filter((p) =>
+      Object.entries(svc.spec.selector).every(([k, v]) => p.labels[k] === v),
+    );
+    if (selected.length === 0) {
+      problems.push(`${where}: selects no pod`);
+      continue;
+    }
+    for (const port of svc.spec.ports || []) {
+      const target = port.targetPort !== undefined ? port.targetPort : port.port;
+      const found = selected.some((p) =>
+        p.spec.containers.some((c) =>
+          (c.ports || []).some((cp) => cp.name === target || cp.containerPort === target),
+        ),
+      );
+      if (!found) problems.push(`${where}: port ${port.name} reaches no container port ${target}`);
+    }
+  }
+  return problems;
+}
+
 // relaysync's rules for the pods an object makes.
-function checkPods(obj, where) {
+function checkPods(obj, where, image) {
   if (!kPodTemplateKinds.has(obj.kind)) return [];
   const pod = obj.spec.template.spec;
   const podSecurity = pod.securityContext || {};
@@ -108,6 +169,7 @@ function checkPods(obj, where) {
   ];
   for (const c of containers) {
     problems.push(...checkContainer(c, podSecurity, where));
+    problems.push(...checkImage(c, podSecurity, image, where));
   }
   return problems;
 }
@@ -116,16 +178,24 @@ function main(argv) {
   const expected = [];
   const absent = [];
   const files = [];
+  const image = { name: "", user: NaN, programs: [], used: 0 };
   for (const arg of argv) {
     if (arg.startsWith("--expect=")) expected.push(arg.slice("--expect=".length));
     else if (arg.startsWith("--absent=")) absent.push(arg.slice("--absent=".length));
-    else if (arg.startsWith("--")) {
+    else if (arg.startsWith("--image=")) image.name = arg.slice("--image=".length);
+    else if (arg.startsWith("--image-user=")) image.user = Number(arg.slice("--image-user=".length));
+    else if (arg.startsWith("--image-programs=")) {
+      image.programs = arg.slice("--image-programs=".length).split(",");
+    } else if (arg.startsWith("--")) {
       console.error(`validate: unknown option ${arg}`);
       return 2;
     } else files.push(arg);
   }
-  if (files.length === 0) {
-    console.error("usage: validate.js [--expect=Kind/name ...] [--absent=Kind/name ...] FILE...");
+  if (files.length === 0 || (image.name && (!Number.isInteger(image.user) || !image.programs[0]))) {
+    console.error(
+      "usage: validate.js [--expect=Kind/name ...] [--absent=Kind/name ...] " +
+        "[--image=NAME --image-user=UID --image-programs=PATH,...] FILE...",
+    );
     return 2;
   }
   const problems = [];
@@ -133,6 +203,7 @@ function main(argv) {
   let count = 0;
   for (const file of files) {
     const name = path.basename(file);
+    const objects = [];
     const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"));
     for (const doc of docs) {
       if (doc.errors.length > 0) {
@@ -167,14 +238,19 @@ function main(argv) {
         problems.push(`${where}: schema: ${e.message}`);
         continue;
       }
-      problems.push(...checkPods(obj, where));
+      problems.push(...checkPods(obj, where, image));
+      objects.push(obj);
     }
+    problems.push(...checkServices(objects).map((p) => `${name}: ${p}`));
   }
   for (const id of expected) {
     if (!seen.has(id)) problems.push(`${files.join(" ")}: no ${id}`);
   }
   for (const id of absent) {
     if (seen.has(id)) problems.push(`${files.join(" ")}: ${id} should not be there`);
+  }
+  if (image.name && image.used === 0) {
+    problems.push(`${files.join(" ")}: no container runs ${image.name}`);
   }
   for (const p of problems) console.error(`validate: ${p}`);
   if (problems.length > 0) return 1;

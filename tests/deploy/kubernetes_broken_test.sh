@@ -66,6 +66,21 @@ broken escalation overlays/redis/redis.yaml \
 # A resource the kustomization lists is gone: kustomize fails.
 broken missing-resource overlays/redis/kustomization.yaml \
   's|^  - networkpolicy.yaml$|  - network-policy.yaml|' "kubectl kustomize overlays/redis failed"
+# The image: another name than deploy/container/build.sh tags.
+broken image-name overlays/redis/kustomization.yaml \
+  's|newName: localhost/relaysync$|newName: relaysync|' "no container runs localhost/relaysync:"
+# A uid other than the image's USER (deploy/container/Containerfile).
+broken image-user overlays/embedded/coordinator.yaml \
+  's/^        runAsUser: 65532$/        runAsUser: 1000/' "runAsUser 1000, the image's USER is 65532"
+# A metrics port that is not where --metrics-listen listens.
+broken metrics-port base/mail-deployment.yaml \
+  's/containerPort: 9301$/containerPort: 9302/' "port metrics 9302 but --metrics-listen=0.0.0.0:9301"
+# A Service port that reaches no container port (components/prometheus-operator).
+broken service-port components/prometheus-operator/services.yaml \
+  '0,/targetPort: metrics$/s//targetPort: metric/' "port metrics reaches no container port metric"
+# The PrometheusRule edited instead of deploy/prometheus/alerts.yaml.
+broken rule-drift components/prometheus-operator/prometheusrule.yaml \
+  's/^          for: 2m$/          for: 3m/' "differs from"
 # yamllint: trailing spaces.
 broken lint base/configmap.yaml 's/^kind: ConfigMap$/kind: ConfigMap   /' "trailing-spaces"
 

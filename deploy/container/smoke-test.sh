@@ -84,9 +84,10 @@ cmake --build "$build" -j"${RELAYSYNC_JOBS:-2}" --target relaysync-coordinator r
 step "build.sh (the base, then the image)"
 "$here/build.sh" --build-dir="$build" --archive="$tmp/relaysync.oci.tar"
 image=$("$here/build.sh" --print-image)
-tar -tf "$tmp/relaysync.oci.tar" | grep -qx 'index.json' || fail "the OCI archive has no index.json"
-echo "image $image: $(buildah inspect --format '{{.Size}}' "$image" 2>/dev/null || true)" \
-  "archive $(du -h "$tmp/relaysync.oci.tar" | cut -f 1)"
+index=$(tar -xOf "$tmp/relaysync.oci.tar" index.json) || fail "the OCI archive has no index.json"
+[[ $index == *"\"$image\""* ]] || fail "the OCI archive does not name $image: $index"
+echo "image $image: $(buildah images --format '{{.Size}}' "$image"), OCI archive" \
+  "$(du -h "$tmp/relaysync.oci.tar" | cut -f 1)"
 
 step "certificates (scripts/make-certs.sh) and free ports"
 "$repo/scripts/make-certs.sh" --coordinator=localhost,127.0.0.1 --agent=mx1 --agent=mx2 \
@@ -105,6 +106,8 @@ import socket
 socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
+
+echo "ports: gRPC $grpc_port, health $health_port, metrics $metrics_port"
 
 step "the image's coordinator (buildah run)"
 ctr=$(buildah from --pull=never "$image")
@@ -130,13 +133,19 @@ exe=$(readlink "/proc/$coordinator/exe")
 mnt=$(buildah mount "$ctr")
 echo "pid $coordinator, uid $uid, $exe"
 [[ $uid == 65532 ]] || fail "the coordinator runs as uid $uid, not 65532"
-# The image's binary, with the image's libraries (the chroot is the
-# container's root).
-[[ $(readlink "/proc/$coordinator/root") == "$mnt" ]] ||
-  fail "the coordinator's root is $(readlink "/proc/$coordinator/root"), not the container's $mnt"
+# The image's binary (stripped: not the host's), with the image's libraries
+# (mapped from under the process's root, buildah's view of the container).
+root=$(readlink "/proc/$coordinator/root")
+cmp -s "/proc/$coordinator/exe" "$mnt/usr/local/bin/relaysync-coordinator" ||
+  fail "the coordinator is not the image's /usr/local/bin/relaysync-coordinator"
+grpc_lib=$(grep -o '/[^ ]*/libgrpc++\.so[.0-9]*$' "/proc/$coordinator/maps" | head -n 1)
+echo "root $root, $grpc_lib"
+[[ -n $grpc_lib && $grpc_lib == "$root"/* && $root != / ]] ||
+  fail "the coordinator's libgrpc++ is ${grpc_lib:-not mapped}, not under its root $root"
 ss -ltnH | awk '{print $4}' | grep -E ":($grpc_port|$health_port|$metrics_port)\$" | sort |
   while read -r address; do
-    [[ $address == 127.0.0.1:* ]] || fail "the coordinator listens on $address"
+    [[ $address == 127.0.0.1:* || $address == '[::ffff:127.0.0.1]:'* ]] ||
+      fail "the coordinator listens on $address"
     echo "listens on $address"
   done
 

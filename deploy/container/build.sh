@@ -51,13 +51,16 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== the programs of $build, stripped =="
-mkdir -p "$ctx/bin" "$ctx/debian"
+# Laid out as a Debian package's files (debian/relaysync/..., whose DEBIAN/
+# marks the root) for dpkg-shlibdeps, then moved to the context's bin/.
+staged=$ctx/debian/relaysync/usr/local/bin
+mkdir -p "$ctx/bin" "$staged" "$ctx/debian/relaysync/DEBIAN"
 for p in "${programs[@]}"; do
   [[ -x $build/$p ]] || fail "no $build/$p: cmake --build $build --target $(basename "$p")"
   if ldd "$build/$p" | grep -q -E 'lib(a|ub|t)san'; then
     fail "$build/$p is a sanitizer build"
   fi
-  strip --strip-debug -o "$ctx/bin/$(basename "$p")" "$build/$p"
+  strip --strip-debug -o "$staged/$(basename "$p")" "$build/$p"
 done
 
 echo "== their runtime packages (dpkg-shlibdeps) =="
@@ -65,12 +68,13 @@ echo "== their runtime packages (dpkg-shlibdeps) =="
 # package of these binaries would have: one package per library, with
 # the minimum version the host's build needs.
 printf 'Source: relaysync\n\nPackage: relaysync\nArchitecture: any\n' >"$ctx/debian/control"
-depends=$(cd "$ctx" && dpkg-shlibdeps -O bin/*) || fail "dpkg-shlibdeps failed"
+depends=$(cd "$ctx" && dpkg-shlibdeps -O "${staged#"$ctx"/}"/*) || fail "dpkg-shlibdeps failed"
 # shlibs:Depends=libabsl20220623 (>= 0~20220623.0-1), libc6 (>= 2.34), ...
 packages=$(sed -e 's/^shlibs:Depends=//' -e 's/([^)]*)//g' -e 's/|[^,]*//g' -e 's/,/ /g' <<<"$depends" |
   xargs -n 1 | sort -u | xargs)
 [[ -n $packages ]] || fail "no packages in: $depends"
 echo "$packages"
+mv "$staged"/* "$ctx/bin/"
 rm -r "$ctx/debian"
 
 "$here/base.sh"

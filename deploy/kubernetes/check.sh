@@ -137,6 +137,10 @@ monitoring=(--expect=ServiceMonitor/relaysync --expect=PrometheusRule/relaysync
   --expect=NetworkPolicy/relaysync-coordinator-metrics)
 variant embedded-monitoring embedded prometheus-operator -- "${coordinator_side[@]}" \
   "${monitoring[@]}" --expect=StatefulSet/relaysync-coordinator --expect=Deployment/mail
+# docs/operations.md, "Install to alert: Kubernetes", with cert-manager.
+variant embedded-cert-manager-monitoring embedded cert-manager prometheus-operator -- \
+  "${coordinator_side[@]}" "${monitoring[@]}" --expect=Certificate/relaysync-coordinator \
+  --absent=Secret/relaysync-coordinator-tls
 variant redis-everything redis cert-manager sentinel agent-daemonset prometheus-operator -- \
   "${coordinator_side[@]}" "${monitoring[@]}" \
   --expect=Deployment/relaysync-coordinator --expect=StatefulSet/relaysync-redis-sentinel \
@@ -145,7 +149,8 @@ variant redis-everything redis cert-manager sentinel agent-daemonset prometheus-
 
 echo "== the PrometheusRule against deploy/prometheus/alerts.yaml =="
 node "$here/prometheus-rule.js" --check "$repo/deploy/prometheus/alerts.yaml" \
-  "$tmp/embedded-monitoring.yaml" "$tmp/redis-everything.yaml" ||
+  "$tmp/embedded-monitoring.yaml" "$tmp/embedded-cert-manager-monitoring.yaml" \
+  "$tmp/redis-everything.yaml" ||
   fail "the PrometheusRule is not deploy/prometheus/alerts.yaml's"
 # README.md, "Monitoring": the file is what prometheus-rule.js makes.
 node "$here/prometheus-rule.js" "$repo/deploy/prometheus/alerts.yaml" |

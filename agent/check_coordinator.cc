@@ -44,6 +44,11 @@ void CheckCertificate(const CheckConfigOptions& o, CheckReport* r) {
     r->Warn(absl::StrCat(what, ": expires on ", Utc(facts->not_after),
                          ": renew it soon"));
   }
+  if (!facts->signed_by_ca) {
+    r->Warn(absl::StrCat(what, ": not signed by --tls-ca ", o.tls.ca,
+                         ": the coordinator accepts it only if its "
+                         "--tls-client-ca is the CA that signed it"));
+  }
   // The coordinator takes an agent's host id from its identity's final path
   // segment (coordinator/access_policy.h).
   std::string identity;

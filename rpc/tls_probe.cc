@@ -209,9 +209,32 @@ std::string ClientCertProblem(const std::string& reason) {
     hint = ": the coordinator's CA did not sign --tls-cert (wrong CA)";
   } else if (absl::StrContains(reason, "certificate required")) {
     hint = ": no usable --tls-cert was sent";
+  } else if (absl::StrContains(reason, "eof")) {
+    hint =
+        ": it hung up during the handshake, as it does for a certificate "
+        "its --tls-client-ca did not sign";
   }
   return absl::StrCat("the coordinator refused this agent's certificate (",
                       reason, ")", hint);
+}
+
+// Whether the CA bundle at `ca` verifies `cert` (purpose and time aside).
+bool SignedBy(X509* cert, const std::string& ca) {
+  std::unique_ptr<X509_STORE, Free<X509_STORE, X509_STORE_free>> store(
+      X509_STORE_new());
+  std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX, X509_STORE_CTX_free>>
+      ctx(X509_STORE_CTX_new());
+  if (store == nullptr || ctx == nullptr ||
+      X509_STORE_load_file(store.get(), ca.c_str()) != 1 ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1) {
+    OpenSslReason();
+    return false;
+  }
+  X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx.get()),
+                              X509_V_FLAG_NO_CHECK_TIME);
+  const bool ok = X509_verify_cert(ctx.get()) == 1;
+  OpenSslReason();
+  return ok;
 }
 
 }  // namespace
@@ -255,6 +278,7 @@ absl::StatusOr<CertificateFacts> ReadCertificate(const TlsFiles& files) {
         static_cast<size_t>(ASN1_STRING_length(s)));
   }
   GENERAL_NAMES_free(names);
+  facts.signed_by_ca = SignedBy(cert.get(), files.ca);
   return facts;
 }
 

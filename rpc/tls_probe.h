@@ -21,6 +21,9 @@ struct CertificateFacts {
   int64_t not_before = 0;  // seconds since the epoch
   int64_t not_after = 0;
   std::vector<std::string> uris;  // URI SANs (the SPIFFE identity)
+  // files.ca verifies it too (usual: one CA signs both sides). Otherwise
+  // the coordinator's --tls-client-ca must be another CA that does.
+  bool signed_by_ca = false;
 };
 
 // Reads files.cert and checks that files.key is its key. Errors name the

@@ -162,7 +162,7 @@ TEST_F(CheckConfigTest, AGoodSetupPassesEveryCheck) {
   EXPECT_THAT(r.out, HasSubstr("answers over mutual TLS"));
   EXPECT_THAT(r.out, HasSubstr("ok: --notify-socket " + socket_));
   EXPECT_THAT(r.out, HasSubstr("ok: --watch-log " + log_));
-  EXPECT_THAT(r.out, HasSubstr("check-config: 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("check-config: 0 failed, 0 warnings"));
 }
 
 TEST_F(CheckConfigTest, AGroupWritableDirectoryFailsTheSendmailMap) {
@@ -219,6 +219,8 @@ TEST_F(CheckConfigTest, ACertificateFromAnotherCaIsRefusedByTheCoordinator) {
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_THAT(r.out, HasSubstr("the coordinator refused this agent's "
                                "certificate"));
+  EXPECT_THAT(r.out, HasSubstr("warn: --tls-cert " + options_.tls.cert +
+                               ": not signed by --tls-ca"));
 }
 
 TEST_F(CheckConfigTest, AnExpiredCertificateIsNamed) {

@@ -4,6 +4,7 @@
 //                   [--watch-journal [--journal-unit=UNIT,...]]
 //   relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP [USER]
 //   relaysync-agent test-log [--log-format=FORMAT] FILE
+//   relaysync-agent check-config [the agent's flags]
 #include <malloc.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "agent/check_config_main.h"
 #include "agent/local_login.h"
 #include "agent/log_format.h"
 #include "agent/notify_drop_dir.h"
@@ -167,6 +169,17 @@ ABSL_FLAG(absl::Duration, notify_timeout, absl::Milliseconds(200),
 ABSL_FLAG(std::string, drop_dir, "",
           "notify: where to leave the login if the agent cannot confirm it; "
           "default: --socket plus \".d\" (the agent's --notify-drop-dir)");
+// check-config subcommand (agent/check_config_main.cc)
+ABSL_FLAG(std::string, mta_user, "",
+          "check-config: the user the MTA reads the maps as (name or number); "
+          "default by kind: root (sendmail), postfix (postfix-*, cdb), "
+          "Debian-exim (exim-*, text)");
+ABSL_FLAG(std::string, notify_user, "",
+          "check-config: the user Dovecot's post-login script runs as, who "
+          "must reach --notify-socket; default: the first --notify-allow-uid, "
+          "else the user running the check");
+ABSL_FLAG(absl::Duration, check_timeout, absl::Seconds(5),
+          "check-config: how long each coordinator has to answer");
 
 namespace {
 
@@ -255,27 +268,6 @@ struct StopState {
   bool stop ABSL_GUARDED_BY(mu) = false;
 };
 
-// Every value given for --NAME or -NAME, in order (Abseil keeps only the
-// last of a repeated flag); arguments after "--" are not flags.
-std::vector<std::string> FlagValues(int argc, char** argv,
-                                    const std::string& name) {
-  std::vector<std::string> values;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
-      continue;
-    }
-    if (!absl::ConsumePrefix(&arg, name)) continue;
-    if (absl::ConsumePrefix(&arg, "=")) {
-      values.emplace_back(arg);
-    } else if (arg.empty() && i + 1 < argc) {
-      values.emplace_back(argv[++i]);
-    }
-  }
-  return values;
-}
-
 int RunAgent(int argc, char** argv) {
   // glibc gives threads their own malloc arenas, up to 8 per CPU. Every
   // coordinator reconnect starts new stream threads, and memory an old one
@@ -329,7 +321,7 @@ int RunAgent(int argc, char** argv) {
     relaysync::LogError("--host_id: must be non-empty and contain no '/'");
     return 2;
   }
-  for (const std::string& spec : FlagValues(argc, argv, "output")) {
+  for (const std::string& spec : relaysync::FlagValues(argc, argv, "output")) {
     absl::StatusOr<relaysync::MapOutput> output =
         relaysync::ParseMapOutput(spec);
     if (!output.ok()) {
@@ -339,7 +331,8 @@ int RunAgent(int argc, char** argv) {
     options.outputs.push_back(*output);
   }
   // --db keeps its default unless --output names the maps instead.
-  if (options.outputs.empty() || !FlagValues(argc, argv, "db").empty()) {
+  if (options.outputs.empty() ||
+      !relaysync::FlagValues(argc, argv, "db").empty()) {
     options.db_path = absl::GetFlag(FLAGS_db);
   }
   options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
@@ -459,7 +452,9 @@ int main(int argc, char** argv) {
       "[--notify-socket=PATH] [--watch-log=PATH]\n"
       "  relaysync-agent notify --socket=PATH [--protocol=imap|pop3] IP "
       "[USER]\n"
-      "  relaysync-agent test-log [--log-format=FORMAT] FILE\n\n"
+      "  relaysync-agent test-log [--log-format=FORMAT] FILE\n"
+      "  relaysync-agent check-config [the agent's flags] [--mta-user=USER] "
+      "[--notify-user=USER]\n\n"
       "Captures POP/IMAP logins on this host, shares them through the "
       "relaysync coordinator and keeps the local relayers.db in sync. Flags "
       "may be spelled with dashes or underscores (--spool-dir, --spool_dir). "
@@ -469,6 +464,9 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::string(argv[1]) == "test-log") {
     return TestLog(relaysync::ParseFlags(argc - 1, argv + 1));
+  }
+  if (argc >= 2 && std::string(argv[1]) == "check-config") {
+    return relaysync::CheckConfigMain(argc - 1, argv + 1);
   }
   std::vector<std::string> args = relaysync::ParseFlags(argc, argv);
   relaysync::InitProcess();

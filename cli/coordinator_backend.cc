@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cli/agent_status.h"
 #include "common/ticks.h"
 #include "proto/relaysync/v1/limits.h"
 #include "relaysync/v1/relaysync.grpc.pb.h"
@@ -116,7 +117,7 @@ class CoordinatorBackend : public RelayBackend {
     return out;
   }
 
-  absl::StatusOr<std::string> Describe() override {
+  absl::StatusOr<Description> Describe(const AgentLimits& limits) override {
     v1::StatusResponse resp;
     std::string answered_by;
     absl::Status s = Call(
@@ -136,14 +137,9 @@ class CoordinatorBackend : public RelayBackend {
             : absl::StrCat(resp.expire_after_seconds(), " s"),
         "\nnever-relay refusals: ", resp.never_relay_refused(),
         "\nlogins refused for good (never merged): ", resp.rejected_events(),
-        "\nagents connected: ", resp.agents_size(), "\n");
-    for (const v1::AgentStatus& a : resp.agents()) {
-      absl::StrAppend(&out, "  ", a.host_id(), "\t", a.peer(),
-                      "\tapplied version ", a.applied_version(),
-                      "\tconnected since ", FormatCtimeUtc(a.connected_since()),
-                      " UTC\n");
-    }
-    return out;
+        "\n");
+    const int behind = DescribeAgents(resp, clock_->NowSeconds(), limits, &out);
+    return Description{std::move(out), behind};
   }
 
  private:

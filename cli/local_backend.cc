@@ -82,10 +82,11 @@ class LocalBackend : public RelayBackend {
     return out;
   }
 
-  absl::StatusOr<std::string> Describe() override {
+  absl::StatusOr<Description> Describe(const AgentLimits&) override {
     absl::StatusOr<std::vector<MapEntry>> all = db_->ReadAll();
     if (!all.ok()) return all.status();
-    return absl::StrCat("map: ", path_, "\nentries: ", all->size(), "\n");
+    return Description{
+        absl::StrCat("map: ", path_, "\nentries: ", all->size(), "\n")};
   }
 
  private:

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backends/map/relayers_db.h"
+#include "cli/agent_status.h"
 #include "common/address.h"
 #include "common/relay_state.h"
 
@@ -21,6 +22,12 @@ namespace relaysync {
 struct ListedEntry {
   MapEntry entry;
   Attribution who;
+};
+
+// What `status` prints, and how many agents it marks as behind.
+struct Description {
+  std::string text;
+  int agents_behind = 0;
 };
 
 class RelayBackend {
@@ -43,8 +50,9 @@ class RelayBackend {
   // keeps that; a local map answers FailedPrecondition.
   virtual absl::StatusOr<std::vector<ListedEntry>> List(bool attribution) = 0;
   // A human-readable description of the map and, for the cluster, of the
-  // coordinator's store and connected agents (relaysync's `status`).
-  virtual absl::StatusOr<std::string> Describe() = 0;
+  // coordinator's store and its agents, judged by `limits` (relaysync's
+  // `status`).
+  virtual absl::StatusOr<Description> Describe(const AgentLimits& limits) = 0;
 };
 
 }  // namespace relaysync

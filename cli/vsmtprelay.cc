@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "backends/map/map_kind.h"
 #include "cli/client_tls.h"
 #include "cli/coordinator_backend.h"
@@ -78,11 +79,21 @@ const char kHelp[] =
     "                      user=USER\" naming who granted it (bytes outside\n"
     "                      '!'..'~', and '\\', as \\xHH), or \"# attribution:\n"
     "                      unknown\"; a local map keeps none (exit 2)\n"
+    "  --max-lag=N         status with --coordinator: mark an agent BEHIND\n"
+    "                      when it is more than N store versions behind\n"
+    "                      (default 1000)\n"
+    "  --max-silence=DURATION  status with --coordinator: mark an agent\n"
+    "                      DISCONNECTED when its stream ended longer ago\n"
+    "                      than this (default 60s; e.g. 90s, 5m)\n"
     "  --help              this text\n"
     "  --version           print the version\n"
     "\n"
     "relaysync adds one command: \"status\" describes the map, or with\n"
-    "--coordinator the cluster (store, version, connected agents).\n"
+    "--coordinator the cluster: store, version, and each agent of that\n"
+    "coordinator (connected, or disconnected in the last 24 h) with its\n"
+    "lag in versions and when it was last heard from; agents behind are\n"
+    "marked \"*\". Coordinators sharing a Redis store each list only their\n"
+    "own agents: ask every one.\n"
     "\n"
     "IP addresses are IPv4 dotted quads (10.11.12.13) or IPv6. ticks are\n"
     "seconds since the epoch, exactly (0 is 1 January 1970), on a file as\n"
@@ -91,10 +102,11 @@ const char kHelp[] =
     "list and dump show keys as stored, in a form that makemap(8)\n"
     "rebuilds: vsmtprelay dump | makemap hash FILE.db\n"
     "\n"
-    "Exit status: 0 success, 1 failure (unreadable map, address not present),\n"
-    "2 usage error (bad command, address, n or ticks, or an address that is\n"
-    "never relayed: unspecified, broadcast, multicast, or the coordinator's\n"
-    "--never-relay). See vsmtprelay(1).\n";
+    "Exit status: 0 success, 1 failure (unreadable map, address not present,\n"
+    "no coordinator answered), 2 usage error (bad command, address, n or\n"
+    "ticks, or an address that is never relayed: unspecified, broadcast,\n"
+    "multicast, or the coordinator's --never-relay), 3 status answered but\n"
+    "an agent is marked (for cron and monitoring checks). See vsmtprelay(1).\n";
 
 struct Options {
   std::optional<std::string> db;
@@ -107,6 +119,7 @@ struct Options {
   std::optional<KeyStyle> key_style;
   MapOptions map;
   bool attribution = false;
+  AgentLimits agent_limits;        // status with --coordinator
   std::vector<std::string> words;  // command and its arguments
 };
 
@@ -202,6 +215,21 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args,
       opts->map.nul_terminated_keys = true;
     } else if (name == "--btree" && !has_value) {
       opts->map.type = MapOptions::Type::kBtree;
+    } else if (name == "--max-lag") {
+      if (!take_value()) return kExitUsage;
+      if (!absl::SimpleAtoi(value, &opts->agent_limits.max_lag)) {
+        err << "vsmtprelay: invalid --max-lag \"" << value
+            << "\": expected a whole number of versions\n";
+        return kExitUsage;
+      }
+    } else if (name == "--max-silence") {
+      if (!take_value()) return kExitUsage;
+      if (!absl::ParseDuration(value, &opts->agent_limits.max_silence) ||
+          opts->agent_limits.max_silence < absl::ZeroDuration()) {
+        err << "vsmtprelay: invalid --max-silence \"" << value
+            << "\": expected a duration such as 60s or 5m\n";
+        return kExitUsage;
+      }
     } else if (name == "--attribution" && !has_value) {
       opts->attribution = true;
     } else {
@@ -390,10 +418,10 @@ int RunVsmtprelay(const std::vector<std::string>& args, const CliContext& ctx,
     return kExitOk;
   }
   if (cmd == "status") {
-    absl::StatusOr<std::string> text = (*backend)->Describe();
-    if (!text.ok()) return Fail(text.status(), err);
-    out << *text;
-    return kExitOk;
+    absl::StatusOr<Description> d = (*backend)->Describe(opts.agent_limits);
+    if (!d.ok()) return Fail(d.status(), err);
+    out << d->text;
+    return d->agents_behind > 0 ? kExitAgentsBehind : kExitOk;
   }
   absl::StatusOr<std::vector<ListedEntry>> entries =
       (*backend)->List(opts.attribution);

@@ -18,6 +18,9 @@ namespace relaysync {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // db error, address not present
 inline constexpr int kExitUsage = 2;    // bad command, address, n or ticks
+// `status` with --coordinator answered, and an agent is behind (--max-lag)
+// or gone (--max-silence): distinct from 1 (no answer) for monitoring.
+inline constexpr int kExitAgentsBehind = 3;
 
 // The usage text of vsmtprelay 1.1.0, word for word.
 extern const char kVsmtprelayUsage[];

@@ -10,6 +10,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/version.h"
 
 namespace relaysync {
@@ -27,6 +28,25 @@ void SetFlagHelpFile(const std::string& main_file, const std::string& program) {
     return absl::EndsWith(path, main_file) ? main_file : std::string(path);
   };
   absl::SetFlagsUsageConfig(config);
+}
+
+std::vector<std::string> FlagValues(int argc, char** argv,
+                                    const std::string& name) {
+  std::vector<std::string> values;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+      continue;
+    }
+    if (!absl::ConsumePrefix(&arg, name)) continue;
+    if (absl::ConsumePrefix(&arg, "=")) {
+      values.emplace_back(arg);
+    } else if (arg.empty() && i + 1 < argc) {
+      values.emplace_back(argv[++i]);
+    }
+  }
+  return values;
 }
 
 namespace {

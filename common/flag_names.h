@@ -22,6 +22,11 @@ std::vector<std::string> ParseFlags(int argc, char** argv);
 // and makes --version print VersionLine(`program`) (common/version.h).
 void SetFlagHelpFile(const std::string& main_file, const std::string& program);
 
+// Every value given for --NAME or -NAME in argv, in order (Abseil keeps only
+// the last of a repeated flag); arguments after "--" are not flags.
+std::vector<std::string> FlagValues(int argc, char** argv,
+                                    const std::string& name);
+
 }  // namespace relaysync
 
 #endif  // RELAYSYNC_COMMON_FLAG_NAMES_H_

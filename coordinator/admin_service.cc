@@ -221,12 +221,15 @@ grpc::Status AdminService::Status(grpc::ServerContext* context,
   response->set_never_relay_refused(gate_->refused());
   response->set_rejected_events(registry_->rejected());
   response->set_future_entries(*future);
-  for (const AgentInfo& a : registry_->List()) {
+  response->set_now(clock_->NowSeconds());
+  for (const AgentInfo& a : registry_->ListWithGone()) {
     v1::AgentStatus* s = response->add_agents();
     s->set_host_id(a.host_id);
     s->set_peer(a.peer);
     s->set_applied_version(a.applied_version);
     s->set_connected_since(a.connected_since);
+    s->set_last_seen(a.last_seen);
+    s->set_disconnected(!a.connected);
   }
   return grpc::Status::OK;
 }

@@ -106,7 +106,7 @@ struct Coordinator::Impl {
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<UserAddressLimit> user_limit;
-  AgentRegistry registry;
+  std::unique_ptr<AgentRegistry> registry;
   std::unique_ptr<NeverRelayGate> gate;
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<AdminService> admin;
@@ -122,7 +122,7 @@ struct Coordinator::Impl {
 
   // Before each scrape: what is cheaper to read than to track.
   void UpdateGauges() {
-    const std::vector<AgentInfo> agents = registry.List();
+    const std::vector<AgentInfo> agents = registry->List();
     connected_agents.Set(static_cast<double>(agents.size()));
     if (absl::StatusOr<int64_t> n = store->EntryCount(); n.ok()) {
       store_entries.Set(static_cast<double>(*n));
@@ -186,6 +186,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->clock = clock;
+  impl->registry = std::make_unique<AgentRegistry>(clock);
   if (!options.metrics_listen.empty()) {
     absl::StatusOr<std::unique_ptr<metrics::Registry>> registry =
         metrics::Registry::Serve(options.metrics_listen, "--metrics-listen");
@@ -218,12 +219,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
       std::make_unique<StateWriter>(impl->store.get(), clock, options.writer);
   impl->gate = std::make_unique<NeverRelayGate>(options.never_relay);
   impl->sync = std::make_unique<SyncService>(
-      impl->store.get(), impl->hub.get(), impl->writer.get(), &impl->registry,
-      clock, impl->authorizer.get(), impl->limiter.get(),
+      impl->store.get(), impl->hub.get(), impl->writer.get(),
+      impl->registry.get(), clock, impl->authorizer.get(), impl->limiter.get(),
       impl->user_limit.get(), options.push_budget, impl->gate.get(),
       options.sync_limits, &impl->counters);
   impl->admin = std::make_unique<AdminService>(
-      impl->store.get(), impl->writer.get(), &impl->registry, clock,
+      impl->store.get(), impl->writer.get(), impl->registry.get(), clock,
       impl->authorizer.get(), impl->gate.get());
 
   grpc::EnableDefaultHealthCheckService(true);

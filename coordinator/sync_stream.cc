@@ -65,10 +65,12 @@ void SyncStream::OnReadDone(bool ok) {
     return;
   }
   bool hello_done;
+  int handle;
   {
     absl::MutexLock l(&mu_);
     if (end_.has_value()) return;  // refused or ending: read nothing more
     hello_done = hello_done_;
+    handle = registry_handle_;
   }
   if (!hello_done) {
     // Reads are sequential: the next one starts after the hello is handled.
@@ -91,6 +93,7 @@ void SyncStream::OnReadDone(bool ok) {
     return;
   }
   if (in_.has_logins()) {
+    shared_.registry->Seen(handle);
     HandleLogins(in_.logins());  // reading goes on once merged
     return;
   }
@@ -100,11 +103,6 @@ void SyncStream::OnReadDone(bool ok) {
     return;
   }
   if (in_.has_applied()) {
-    int handle;
-    {
-      absl::MutexLock l(&mu_);
-      handle = registry_handle_;
-    }
     shared_.registry->SetApplied(handle, in_.applied().version());
   }
   ContinueReading();

@@ -17,6 +17,8 @@ packages=(
   # libraries
   libdb5.3-dev libcdb-dev liblmdb-dev libhiredis-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
+  # rpc/tls_probe.cc (relaysync-agent check-config): OpenSSL's own API
+  libssl-dev
   # the journal source (agent/journal_source.cc): sd_journal
   libsystemd-dev
   # tests and benchmarks

@@ -79,6 +79,9 @@ TEST_F(VsmtprelayTest, HelpDocumentsOptionsAndSucceeds) {
   EXPECT_THAT(r.out, HasSubstr("Exit status"));
   EXPECT_THAT(r.out, HasSubstr("(0 is 1 January 1970)"));
   EXPECT_THAT(r.out, HasSubstr("(ipv6:fd00:db8:0:0:0:0:0:5, default"));
+  EXPECT_THAT(r.out, HasSubstr("--max-lag=N"));
+  EXPECT_THAT(r.out, HasSubstr("--max-silence=DURATION"));
+  EXPECT_THAT(r.out, HasSubstr("3 status answered but\nan agent is marked"));
 }
 
 TEST_F(VsmtprelayTest, AttributionOnALocalMapIsAUsageErrorSayingWhy) {
@@ -338,6 +341,18 @@ TEST_F(VsmtprelayTest, StatusDescribesTheLocalMap) {
   CliResult r = Run({"status"});
   EXPECT_EQ(r.code, kExitOk);
   EXPECT_EQ(r.out, "map: " + DefaultDb() + "\nentries: 1\n");
+}
+
+TEST_F(VsmtprelayTest, BadAgentLimitsAreUsageErrors) {
+  CliResult r = Run({"--max-lag=many", "status"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("invalid --max-lag \"many\""));
+  r = Run({"--max-silence=-5s", "status"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("invalid --max-silence \"-5s\""));
+  ASSERT_EQ(Run({"add", "10.0.0.1"}).code, kExitOk);
+  r = Run({"--max-silence", "1m", "--max-lag", "10", "status"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;  // a local map has no agents
 }
 
 TEST_F(VsmtprelayTest, UnreachableCoordinatorFailsNamingIt) {

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/ticks.h"
@@ -94,18 +95,32 @@ absl::Status Materializer::Commit(
   return absl::OkStatus();
 }
 
+// One line per call, at most one a minute: a coordinator that keeps sending
+// text that is not an address must not flood the log or hold the lock
+// writing it.
+void Materializer::LogRefused(int refused, const std::string& example) {
+  if (refused == 0) return;
+  bad_address_log_.Log(
+      LogLevel::kWarning,
+      absl::StrCat("materializer: ignored ", refused,
+                   " changes that are not addresses, e.g. \"",
+                   absl::CEscape(example.substr(0, 64)), "\""));
+}
+
 absl::Status Materializer::Write(const std::vector<std::string>& touched) {
   std::vector<Address> addresses;
   addresses.reserve(touched.size());
+  int refused = 0;
+  std::string example;
   for (const std::string& text : touched) {
     absl::StatusOr<Address> a = Address::Parse(text);
     if (a.ok()) {
       addresses.push_back(*a);
-    } else {
-      LogWarning("materializer: ignoring \"", text,
-                 "\", which is not an address: ", a.status().message());
+    } else if (refused++ == 0) {
+      example = text;
     }
   }
+  LogRefused(refused, example);
   return WriteAddresses(addresses);
 }
 
@@ -285,16 +300,18 @@ absl::Status Materializer::ApplyDeltas(const std::vector<StateChange>& deltas) {
   absl::MutexLock l(&mu_);
   std::vector<Address> touched;
   touched.reserve(deltas.size());
+  int refused = 0;
+  std::string example;
   for (const StateChange& c : deltas) {
     absl::StatusOr<Address> a = Address::Parse(c.address);
     if (!a.ok()) {
-      LogWarning("materializer: ignoring a change of \"", c.address,
-                 "\", which is not an address: ", a.status().message());
+      if (refused++ == 0) example = c.address;
       continue;
     }
     table_.SetCluster(*a, c.removed ? kNoEntry : c.ticks);
     touched.push_back(*a);
   }
+  LogRefused(refused, example);
   return WriteAddresses(touched);
 }
 

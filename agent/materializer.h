@@ -23,6 +23,7 @@
 #include "backends/map/relayers_db.h"
 #include "common/address.h"
 #include "common/clock.h"
+#include "common/rate_limited_log.h"
 #include "common/relay_state.h"
 
 namespace relaysync {
@@ -118,6 +119,9 @@ class Materializer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteAddresses(const std::vector<Address>& touched)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Warns, rate-limited, that `refused` changes (one is `example`) were
+  // not addresses.
+  void LogRefused(int refused, const std::string& example);
   // Writes Desired() for every address held or pending, skipping no-ops.
   absl::Status WriteAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends to `batch` the change that brings `address` from what the map
@@ -172,6 +176,7 @@ class Materializer {
   static constexpr absl::Duration kScanInterval = absl::Seconds(1);
   absl::Time last_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   MaterializerStats stats_ ABSL_GUARDED_BY(mu_);
+  RateLimitedLog bad_address_log_{absl::Minutes(1)};  // LogRefused()
 };
 
 }  // namespace relaysync

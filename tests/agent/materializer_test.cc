@@ -1,5 +1,6 @@
 #include "agent/materializer.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/numbers.h"
@@ -115,6 +116,25 @@ TEST_F(MaterializerTest, LaterOfLocalAndClusterTimeWins) {
   EXPECT_EQ(map_.entries["10.0.0.1"], "100");
   ASSERT_TRUE(m_.Acknowledged({{"10.0.0.1", 100}}).ok());
   EXPECT_EQ(map_.entries.count("10.0.0.1"), 0u);
+}
+
+// A coordinator that sends text which is not an address gets it ignored,
+// the good changes around it applied, and one escaped warning line, not
+// one per change: a stream of them must not flood the agent's log.
+TEST_F(MaterializerTest, ChangesThatAreNotAddressesAreIgnoredWithOneWarning) {
+  std::vector<StateChange> deltas;
+  for (int i = 0; i < 1000; ++i) {
+    deltas.push_back({static_cast<uint64_t>(i + 1), "bad\nline", 5, false});
+  }
+  deltas.push_back({1001, "10.0.0.1", 5, false});
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(m_.ApplyDeltas(deltas).ok());
+  ASSERT_TRUE(m_.ApplyDeltas({{1002, "also bad", 5, false}}).ok());
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(map_.entries, (Map{{"10.0.0.1", "5"}}));
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  EXPECT_THAT(log, ::testing::HasSubstr("ignored 1000 changes"));
+  EXPECT_THAT(log, ::testing::HasSubstr("\"bad\\nline\""));
 }
 
 TEST_F(MaterializerTest, FailedWriteIsReportedAndRepairedBySnapshot) {

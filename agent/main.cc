@@ -253,6 +253,7 @@ std::string HostName() {
 struct StopState {
   absl::Mutex mu;
   bool stop ABSL_GUARDED_BY(mu) = false;
+  relaysync::Agent* running ABSL_GUARDED_BY(mu) = nullptr;  // for SIGHUP
 };
 
 // Every value given for --NAME or -NAME, in order (Abseil keeps only the
@@ -433,18 +434,30 @@ int RunAgent(int argc, char** argv) {
   }
 
   StopState state;
-  relaysync::HandleStopSignals([&](int sig) {
-    relaysync::LogInfo("signal ", sig, ": shutting down");
-    absl::MutexLock l(&state.mu);
-    state.stop = true;
-  }).detach();
+  relaysync::HandleStopSignals(
+      [&](int sig) {
+        relaysync::LogInfo("signal ", sig, ": shutting down");
+        absl::MutexLock l(&state.mu);
+        state.stop = true;
+      },
+      [&] {
+        absl::MutexLock l(&state.mu);
+        if (state.running != nullptr) {
+          state.running->Reload();
+        } else {
+          relaysync::LogInfo("SIGHUP: not started yet, nothing to reload");
+        }
+      })
+      .detach();
   auto agent = relaysync::Agent::Start(options, relaysync::SystemClock::Get());
   if (!agent.ok()) {
     relaysync::LogError(agent.status().message());
     return 1;
   }
   absl::MutexLock l(&state.mu);
+  state.running = agent->get();
   state.mu.Await(absl::Condition(&state.stop));
+  state.running = nullptr;
   (*agent)->Stop();
   return 0;
 }

@@ -156,6 +156,11 @@ ABSL_FLAG(std::string, never_relay, "",
           "built-in unspecified, broadcast and multicast ranges; give the "
           "coordinator the same list");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
+ABSL_FLAG(std::string, log_encoding, "text",
+          "how this agent's own log lines are written to stderr (not "
+          "--log-format, the format of the logs it reads): text, or json "
+          "(one object a line with time, level, program, pid and message, "
+          "for log shippers; docs/operations.md, \"Logs\")");
 // notify subcommand
 ABSL_FLAG(std::string, socket, "/run/relaysync/notify.sock",
           "notify: the agent's notify socket");
@@ -294,6 +299,14 @@ int RunAgent(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
   relaysync::SetLogProgramName("relaysync-agent");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  const auto encoding =
+      relaysync::ParseLogEncoding(absl::GetFlag(FLAGS_log_encoding));
+  if (!encoding) {
+    relaysync::LogError("--log-encoding: \"", absl::GetFlag(FLAGS_log_encoding),
+                        "\": text or json");
+    return 2;
+  }
+  relaysync::SetLogEncoding(*encoding);
   relaysync::RouteGrpcLogs();
   relaysync::AgentOptions options;
   auto targets = relaysync::ParseEndpoints(absl::GetFlag(FLAGS_coordinator));

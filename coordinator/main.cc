@@ -147,6 +147,10 @@ ABSL_FLAG(int, grpc_memory_limit_mb, 256,
           "nearing it, gRPC shrinks buffers and closes idle connections. 0 = "
           "no limit");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
+ABSL_FLAG(std::string, log_encoding, "text",
+          "how log lines are written to stderr: text, or json (one object a "
+          "line with time, level, program, pid and message, for log "
+          "shippers; docs/operations.md, \"Logs\")");
 
 namespace {
 
@@ -237,6 +241,14 @@ int main(int argc, char** argv) {
   relaysync::InitProcess();
   relaysync::SetLogProgramName("relaysync-coordinator");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  const auto encoding =
+      relaysync::ParseLogEncoding(absl::GetFlag(FLAGS_log_encoding));
+  if (!encoding) {
+    relaysync::LogError("--log-encoding: \"", absl::GetFlag(FLAGS_log_encoding),
+                        "\": text or json");
+    return 2;
+  }
+  relaysync::SetLogEncoding(*encoding);
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();
 
   StopState state;

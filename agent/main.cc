@@ -261,25 +261,11 @@ struct StopState {
   relaysync::Agent* running ABSL_GUARDED_BY(mu) = nullptr;  // for SIGHUP
 };
 
-// Every value given for --NAME or -NAME, in order (Abseil keeps only the
-// last of a repeated flag); arguments after "--" are not flags.
+// Every value given for --NAME (Abseil keeps only the last of a repeated
+// flag), in its flagfiles too (common/flag_names.h).
 std::vector<std::string> FlagValues(int argc, char** argv,
                                     const std::string& name) {
-  std::vector<std::string> values;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
-      continue;
-    }
-    if (!absl::ConsumePrefix(&arg, name)) continue;
-    if (absl::ConsumePrefix(&arg, "=")) {
-      values.emplace_back(arg);
-    } else if (arg.empty() && i + 1 < argc) {
-      values.emplace_back(argv[++i]);
-    }
-  }
-  return values;
+  return relaysync::RepeatedFlagValues(argc, argv, name);
 }
 
 int RunAgent(int argc, char** argv) {
@@ -489,6 +475,10 @@ int main(int argc, char** argv) {
       "Captures POP/IMAP logins on this host, shares them through the "
       "relaysync coordinator and keeps the local relayers.db in sync. Flags "
       "may be spelled with dashes or underscores (--spool-dir, --spool_dir). "
+      "Flags may also come from a configuration file, "
+      "--flagfile=/etc/relaysync/agent.flags: one --flag=value a line, '#' "
+      "starts a comment line; flags after it override it (example: "
+      "deploy/config/agent.flags). "
       "See docs/operations.md.");
   if (argc >= 2 && std::string(argv[1]) == "notify") {
     return Notify(relaysync::ParseFlags(argc - 1, argv + 1));

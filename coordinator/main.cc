@@ -236,7 +236,11 @@ int main(int argc, char** argv) {
       "[--redis-password-file=F]\n\n"
       "Merges POP/IMAP login events from relaysync agents and keeps every "
       "agent's relayers.db in sync. Flags may be spelled with dashes or "
-      "underscores (--data-dir, --data_dir). See docs/operations.md.");
+      "underscores (--data-dir, --data_dir). Flags may also come from a "
+      "configuration file, --flagfile=/etc/relaysync/coordinator.flags: one "
+      "--flag=value a line, '#' starts a comment line; flags after it "
+      "override it (example: deploy/config/coordinator.flags). See "
+      "docs/operations.md.");
   relaysync::ParseFlags(argc, argv);
   relaysync::InitProcess();
   relaysync::SetLogProgramName("relaysync-coordinator");

@@ -58,7 +58,9 @@ std::string FormatLogLine(LogEncoding encoding, absl::Time time,
                                                     : "ERROR: ";
     line = absl::StrCat(
         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone()),
-        " ", program, ": ", tag, message, "\n");
+        " ", program, ": ", tag,
+        // Up to a NUL, as printf("%s") wrote it before json existed.
+        message.substr(0, message.find('\0')), "\n");
     return line;
   }
   const char* name = level == LogLevel::kInfo      ? "info"

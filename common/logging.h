@@ -23,7 +23,8 @@ enum class LogLevel { kInfo, kWarning, kError };
 // "level":"info"|"warning"|"error","program":"relaysync-agent","pid":42,
 // "message":"..."}, always one line of valid UTF-8 JSON, whatever bytes
 // the message holds (common/json_string.h); the names are documented in
-// docs/operations.md, "Logs". kText writes the message's bytes as given.
+// docs/operations.md, "Logs". kText writes the message's bytes as given,
+// up to a NUL.
 enum class LogEncoding { kText, kJson };
 
 // "text" or "json" (a daemon's --log-encoding); nullopt for anything else.

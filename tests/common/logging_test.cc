@@ -31,6 +31,9 @@ TEST(LoggingTest, TextLinesKeepTheirLayout) {
   EXPECT_EQ(FormatLogLine(LogEncoding::kText, kTime, "p", 42, LogLevel::kInfo,
                           "started"),
             "2026-11-26T14:16:14.123Z p: started\n");
+  EXPECT_EQ(FormatLogLine(LogEncoding::kText, kTime, "p", 42, LogLevel::kInfo,
+                          absl::string_view("cut\0here", 8)),
+            "2026-11-26T14:16:14.123Z p: cut\n");
 }
 
 TEST(LoggingTest, JsonLinesHaveTheDocumentedFields) {

@@ -136,6 +136,7 @@ struct Agent::Impl {
   metrics::Gauge spool_oldest_age;
   metrics::Gauge map_entries;
   const Clock* clock = nullptr;
+  bool insecure = false;                       // no TLS files to re-read
   std::vector<const DovecotLogSource*> tails;  // in `sources`
   std::unique_ptr<MapWriter> map;
   std::unique_ptr<Materializer> materializer;
@@ -228,6 +229,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
                                                     const Clock* clock) {
   auto impl = std::make_unique<Impl>();
   impl->clock = clock;
+  impl->insecure = options.tls.insecure;
   if (!options.metrics_listen.empty()) {
     absl::StatusOr<std::unique_ptr<metrics::Registry>> registry =
         metrics::Registry::Serve(options.metrics_listen, "--metrics-listen");
@@ -421,6 +423,21 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
           ", spool ", options.spool_dir, ", ",
           agent->impl_->spool->pending_count(), " login(s) pending");
   return agent;
+}
+
+void Agent::Reload() {
+  const std::string logs =
+      impl_->tails.empty() ? ""
+                           : "; the watched logs follow rotation by themselves";
+  if (impl_->insecure) {
+    LogInfo("SIGHUP: nothing to reload (--insecure: no TLS files)", logs);
+    return;
+  }
+  LogInfo(
+      "SIGHUP: reconnecting to the coordinator with the TLS files as they "
+      "are now (--tls-cert, --tls-key, --tls-ca)",
+      logs);
+  impl_->client->Reconnect();
 }
 
 void Agent::Stop() {

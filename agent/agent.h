@@ -107,6 +107,14 @@ class Agent {
   // Stops sources, then the client; saves state. Idempotent.
   void Stop();
 
+  // SIGHUP: reconnects to the coordinator at once, so that renewed TLS
+  // files are presented now (gRPC re-reads them every 5 s, but a stream
+  // keeps the certificate it started with), and logs one line saying so.
+  // Nothing else is read from a file at start that could change: the
+  // watched logs follow rotation by themselves (agent/log_tailer.h).
+  // Thread-safe; not after Stop().
+  void Reload();
+
  private:
   struct Impl;
   explicit Agent(std::unique_ptr<Impl> impl);

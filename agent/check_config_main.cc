@@ -52,7 +52,7 @@ int CheckConfigMain(int argc, char** argv) {
   gpr_set_log_function([](gpr_log_func_args*) {});
   CheckConfigOptions o;
   // As the agent reads them (agent/main.cc, RunAgent).
-  std::vector<std::string> outputs = FlagValues(argc, argv, "output");
+  std::vector<std::string> outputs = RepeatedFlagValues(argc, argv, "output");
   if (outputs.empty() && !absl::GetFlag(FLAGS_output).empty()) {
     outputs.push_back(absl::GetFlag(FLAGS_output));  // from a --flagfile
   }
@@ -61,7 +61,7 @@ int CheckConfigMain(int argc, char** argv) {
     if (!output.ok()) return Usage("--output: " + output.status().ToString());
     o.maps.push_back(*output);
   }
-  if (o.maps.empty() || !FlagValues(argc, argv, "db").empty()) {
+  if (o.maps.empty() || !RepeatedFlagValues(argc, argv, "db").empty()) {
     o.maps.insert(o.maps.begin(),
                   MapOutput{MapKind::kSendmail, absl::GetFlag(FLAGS_db)});
   }

@@ -49,6 +49,13 @@ void CoordinatorClient::Stop() {
   }
 }
 
+void CoordinatorClient::Reconnect() {
+  absl::MutexLock l(&session_mu_);
+  if (session_ == nullptr) return;
+  reconnect_ = true;
+  session_->Cancel();
+}
+
 void CoordinatorClient::Run() {
   SyncSession::Collaborators with;
   with.options = &options_;
@@ -68,9 +75,25 @@ void CoordinatorClient::Run() {
         options_.coordinators[attempt % options_.coordinators.size()];
     SyncSession session(with, target);
     const absl::Time attempt_start = absl::Now();
+    {
+      absl::MutexLock l(&session_mu_);
+      session_ = &session;
+      reconnect_ = false;  // this session reads the files afresh
+    }
+    const bool answered = session.Run();
+    bool reconnect = false;
+    {
+      absl::MutexLock l(&session_mu_);
+      session_ = nullptr;
+      std::swap(reconnect, reconnect_);
+    }
+    if (reconnect) {
+      --attempt;  // the same coordinator, at once
+      continue;
+    }
     // Over the login rate limit: retrying at once would only be refused
     // again; wait a second at least, and longer each time.
-    if (session.Run() && !session.throttled()) backoff.Reset();
+    if (answered && !session.throttled()) backoff.Reset();
     absl::Duration wait = backoff.Next();
     if (session.throttled()) {
       wait = std::max(wait, std::min(absl::Seconds(1), options_.max_backoff));

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_state.h"
 #include "agent/materializer.h"
@@ -22,6 +24,7 @@
 namespace relaysync {
 
 class LocalRecorder;
+class SyncSession;
 
 struct CoordinatorClientOptions {
   std::vector<std::string> coordinators;  // gRPC targets, tried in order
@@ -79,6 +82,13 @@ class CoordinatorClient {
   // Stops the signal, ends the stream and the thread; saves the applied
   // version.
   void Stop();
+  // Ends the stream and connects again at once, to the same coordinator,
+  // with credentials made afresh from the TLS files (SIGHUP: a renewed
+  // certificate is presented now, not at the next reconnect). Logins in
+  // flight stay spooled and are sent again; the hello resumes from the
+  // applied version. Between attempts, nothing to do: the next one reads
+  // the files anyway.
+  void Reconnect();
 
   bool connected() const { return connected_; }
   // The version applied to the map (0 before the first snapshot).
@@ -99,6 +109,10 @@ class CoordinatorClient {
   std::atomic<bool> connected_{false};  // set by the sessions
   std::atomic<int64_t> rejected_{0};    // counted by the sessions
   std::thread thread_;
+  // The session Run() is in, for Reconnect().
+  absl::Mutex session_mu_;
+  SyncSession* session_ ABSL_GUARDED_BY(session_mu_) = nullptr;
+  bool reconnect_ ABSL_GUARDED_BY(session_mu_) = false;
 };
 
 }  // namespace relaysync

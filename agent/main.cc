@@ -158,6 +158,11 @@ ABSL_FLAG(std::string, never_relay, "",
           "built-in unspecified, broadcast and multicast ranges; give the "
           "coordinator the same list");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
+ABSL_FLAG(std::string, log_encoding, "text",
+          "how this agent's own log lines are written to stderr (not "
+          "--log-format, the format of the logs it reads): text, or json "
+          "(one object a line with time, level, program, pid and message, "
+          "for log shippers; docs/operations.md, \"Logs\")");
 // notify subcommand
 ABSL_FLAG(std::string, socket, "/run/relaysync/notify.sock",
           "notify: the agent's notify socket");
@@ -266,6 +271,7 @@ std::string HostName() {
 struct StopState {
   absl::Mutex mu;
   bool stop ABSL_GUARDED_BY(mu) = false;
+  relaysync::Agent* running ABSL_GUARDED_BY(mu) = nullptr;  // for SIGHUP
 };
 
 int RunAgent(int argc, char** argv) {
@@ -285,6 +291,14 @@ int RunAgent(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
   relaysync::SetLogProgramName("relaysync-agent");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  const auto encoding =
+      relaysync::ParseLogEncoding(absl::GetFlag(FLAGS_log_encoding));
+  if (!encoding) {
+    relaysync::LogError("--log-encoding: \"", absl::GetFlag(FLAGS_log_encoding),
+                        "\": text or json");
+    return 2;
+  }
+  relaysync::SetLogEncoding(*encoding);
   relaysync::RouteGrpcLogs();
   relaysync::AgentOptions options;
   auto targets = relaysync::ParseEndpoints(absl::GetFlag(FLAGS_coordinator));
@@ -321,7 +335,8 @@ int RunAgent(int argc, char** argv) {
     relaysync::LogError("--host_id: must be non-empty and contain no '/'");
     return 2;
   }
-  for (const std::string& spec : relaysync::FlagValues(argc, argv, "output")) {
+  for (const std::string& spec :
+       relaysync::RepeatedFlagValues(argc, argv, "output")) {
     absl::StatusOr<relaysync::MapOutput> output =
         relaysync::ParseMapOutput(spec);
     if (!output.ok()) {
@@ -332,7 +347,7 @@ int RunAgent(int argc, char** argv) {
   }
   // --db keeps its default unless --output names the maps instead.
   if (options.outputs.empty() ||
-      !relaysync::FlagValues(argc, argv, "db").empty()) {
+      !relaysync::RepeatedFlagValues(argc, argv, "db").empty()) {
     options.db_path = absl::GetFlag(FLAGS_db);
   }
   options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
@@ -426,18 +441,30 @@ int RunAgent(int argc, char** argv) {
   }
 
   StopState state;
-  relaysync::HandleStopSignals([&](int sig) {
-    relaysync::LogInfo("signal ", sig, ": shutting down");
-    absl::MutexLock l(&state.mu);
-    state.stop = true;
-  }).detach();
+  relaysync::HandleStopSignals(
+      [&](int sig) {
+        relaysync::LogInfo("signal ", sig, ": shutting down");
+        absl::MutexLock l(&state.mu);
+        state.stop = true;
+      },
+      [&] {
+        absl::MutexLock l(&state.mu);
+        if (state.running != nullptr) {
+          state.running->Reload();
+        } else {
+          relaysync::LogInfo("SIGHUP: not started yet, nothing to reload");
+        }
+      })
+      .detach();
   auto agent = relaysync::Agent::Start(options, relaysync::SystemClock::Get());
   if (!agent.ok()) {
     relaysync::LogError(agent.status().message());
     return 1;
   }
   absl::MutexLock l(&state.mu);
+  state.running = agent->get();
   state.mu.Await(absl::Condition(&state.stop));
+  state.running = nullptr;
   (*agent)->Stop();
   return 0;
 }
@@ -458,6 +485,10 @@ int main(int argc, char** argv) {
       "Captures POP/IMAP logins on this host, shares them through the "
       "relaysync coordinator and keeps the local relayers.db in sync. Flags "
       "may be spelled with dashes or underscores (--spool-dir, --spool_dir). "
+      "Flags may also come from a configuration file, "
+      "--flagfile=/etc/relaysync/agent.flags: one --flag=value a line, '#' "
+      "starts a comment line; flags after it override it (example: "
+      "deploy/config/agent.flags). "
       "See docs/operations.md.");
   if (argc >= 2 && std::string(argv[1]) == "notify") {
     return Notify(relaysync::ParseFlags(argc - 1, argv + 1));

@@ -88,7 +88,7 @@ bool SyncSession::Run() {
   std::thread reader([this] { ReadLoop(); });
   std::thread applier([this] { ApplyLoop(); });
   bool ok = true;
-  while (ok && !reader_done_) {
+  while (ok && !reader_done_ && !cancel_requested_) {
     ok = SendPending() && MaybeReportApplied();
     if (with_.signal->stopping()) break;
     with_.signal->WaitForWake(NextWait(absl::Now()));
@@ -111,7 +111,7 @@ bool SyncSession::Run() {
   *with_.connected = false;
   throttled_ = s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
   unreachable_ = !heard_back_ && IsUnreachable(s);
-  if (!s.ok() && !with_.signal->stopping()) {
+  if (!s.ok() && !with_.signal->stopping() && !cancel_requested_) {
     Unreachable(absl::StrCat("stream ended: ", s.error_message()));
   }
   return heard_back_;
@@ -139,6 +139,11 @@ absl::Duration SyncSession::NextWait(absl::Time now) {
   if (pace_rate_ > 0) wait = absl::Milliseconds(20);
   if (resume_at_ > now) wait = std::min(wait, resume_at_ - now);
   return wait;
+}
+
+void SyncSession::Cancel() {
+  cancel_requested_ = true;
+  with_.signal->Wake();
 }
 
 void SyncSession::Unreachable(absl::string_view why) {

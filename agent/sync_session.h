@@ -51,9 +51,12 @@ class SyncSession {
 
   SyncSession(const Collaborators& with, std::string target);
 
-  // Runs until the stream fails or the signal stops. Returns true if the
-  // coordinator answered at all (resets the backoff).
+  // Runs until the stream fails, the signal stops or Cancel(). Returns true
+  // if the coordinator answered at all (resets the backoff).
   bool Run();
+  // Ends Run() within its next wait (about 100 ms), quietly, from any
+  // thread: the client is reconnecting on purpose (SIGHUP).
+  void Cancel();
   // The coordinator ended the stream with RESOURCE_EXHAUSTED (this host's
   // login rate limit): its logins stay spooled for a later attempt.
   bool throttled() const { return throttled_; }
@@ -132,6 +135,7 @@ class SyncSession {
       stream_;
   std::atomic<bool> reader_done_{false};  // or the applier failed
   std::atomic<bool> heard_back_{false};
+  std::atomic<bool> cancel_requested_{false};
 
   // The reader's queue for the applier.
   absl::Mutex queue_mu_;

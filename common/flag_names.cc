@@ -2,14 +2,20 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/version.h"
 
@@ -30,36 +36,15 @@ void SetFlagHelpFile(const std::string& main_file, const std::string& program) {
   absl::SetFlagsUsageConfig(config);
 }
 
-std::vector<std::string> FlagValues(int argc, char** argv,
-                                    const std::string& name) {
-  std::vector<std::string> values;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
-      continue;
-    }
-    if (!absl::ConsumePrefix(&arg, name)) continue;
-    if (absl::ConsumePrefix(&arg, "=")) {
-      values.emplace_back(arg);
-    } else if (arg.empty() && i + 1 < argc) {
-      values.emplace_back(argv[++i]);
-    }
-  }
-  return values;
-}
-
 namespace {
 
-std::vector<char*> DashesToUnderscores(int argc, char** argv,
-                                       std::vector<std::string>* storage) {
-  storage->clear();
-  storage->reserve(argc);
-  bool done = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") done = true;
-    if (!done && i > 0 && arg.size() > 2 && arg[0] == '-') {
+// Rewrites the name part of each "--long-flag[=value]" in `args` (argv[0]
+// first) so dashes work; arguments after "--" are left alone.
+void DashesToUnderscores(std::vector<std::string>* args) {
+  for (size_t i = 1; i < args->size(); ++i) {
+    std::string& arg = (*args)[i];
+    if (arg == "--") return;
+    if (arg.size() > 2 && arg[0] == '-') {
       size_t start = arg[1] == '-' ? 2 : 1;
       size_t end = arg.find('=');
       if (end == std::string::npos) end = arg.size();
@@ -67,11 +52,84 @@ std::vector<char*> DashesToUnderscores(int argc, char** argv,
         if (arg[j] == '-') arg[j] = '_';
       }
     }
-    storage->push_back(std::move(arg));
   }
-  std::vector<char*> out;
-  for (std::string& s : *storage) out.push_back(s.data());
-  return out;
+}
+
+// A flagfile that names itself, directly or not, ends here.
+constexpr int kMaxFlagfileDepth = 10;
+
+absl::Status AppendExpanded(const std::vector<std::string>& args, int depth,
+                            std::vector<std::string>* out);
+
+// The flags in flagfile `path`, as AppendExpanded takes them. Errors name
+// the file and the line.
+absl::StatusOr<std::vector<std::string>> ReadFlagfile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--flagfile: ", path, ": ", std::strerror(errno)));
+  }
+  std::vector<std::string> flags;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    absl::string_view flag = absl::StripAsciiWhitespace(line);
+    if (flag.empty() || flag[0] == '#') continue;
+    if (flag[0] != '-' || flag == "--") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--flagfile: ", path, ":", number, ": \"", absl::CHexEscape(flag),
+          "\" is not a flag (one --name=value a line; '#' starts a comment "
+          "line)"));
+    }
+    flags.emplace_back(flag);
+  }
+  if (in.bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--flagfile: ", path, ": read error"));
+  }
+  return flags;
+}
+
+// Appends `args` to `out`, each --flagfile replaced by its files' flags.
+absl::Status AppendExpanded(const std::vector<std::string>& args, int depth,
+                            std::vector<std::string>* out) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") {
+      out->insert(out->end(), args.begin() + static_cast<long>(i), args.end());
+      return absl::OkStatus();
+    }
+    absl::string_view name = arg;
+    if (!absl::ConsumePrefix(&name, "--")) absl::ConsumePrefix(&name, "-");
+    std::string files;
+    if (name == "flagfile") {
+      if (i + 1 == args.size()) {
+        return absl::InvalidArgumentError("--flagfile: missing file name");
+      }
+      files = args[++i];
+    } else if (absl::ConsumePrefix(&name, "flagfile=")) {
+      files = std::string(name);
+    } else {
+      out->push_back(args[i]);
+      continue;
+    }
+    if (depth >= kMaxFlagfileDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--flagfile: ", files, ": nested more than ",
+                       kMaxFlagfileDepth, " deep (does it name itself?)"));
+    }
+    if (files.empty()) {
+      return absl::InvalidArgumentError("--flagfile: missing file name");
+    }
+    for (absl::string_view path : absl::StrSplit(files, ',')) {
+      absl::StatusOr<std::vector<std::string>> flags =
+          ReadFlagfile(std::string(path));
+      if (!flags.ok()) return flags.status();
+      if (absl::Status s = AppendExpanded(*flags, depth + 1, out); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Set while absl::ParseCommandLine runs: it exits by itself, with status 1,
@@ -88,6 +146,13 @@ void ExitAsDocumented() {
   _exit(g_exit_while_parsing);
 }
 
+std::string Basename(const char* path) {
+  absl::string_view p = path;
+  const size_t slash = p.rfind('/');
+  return std::string(slash == absl::string_view::npos ? p
+                                                      : p.substr(slash + 1));
+}
+
 bool AsksForHelp(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
@@ -102,9 +167,53 @@ bool AsksForHelp(int argc, char** argv) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> ExpandFlagfiles(int argc,
+                                                         char** argv) {
+  std::vector<std::string> expanded;
+  if (argc < 1) return expanded;
+  expanded.push_back(argv[0]);
+  absl::Status s =
+      AppendExpanded(std::vector<std::string>(argv + 1, argv + argc),
+                     /*depth=*/0, &expanded);
+  if (!s.ok()) return s;
+  return expanded;
+}
+
+std::vector<std::string> RepeatedFlagValues(int argc, char** argv,
+                                            const std::string& name) {
+  absl::StatusOr<std::vector<std::string>> args = ExpandFlagfiles(argc, argv);
+  if (!args.ok()) return {};
+  DashesToUnderscores(&*args);
+  std::string wanted = name;
+  std::replace(wanted.begin(), wanted.end(), '-', '_');
+  std::vector<std::string> values;
+  for (size_t i = 1; i < args->size(); ++i) {
+    absl::string_view arg = (*args)[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+      continue;
+    }
+    if (!absl::ConsumePrefix(&arg, wanted)) continue;
+    if (absl::ConsumePrefix(&arg, "=")) {
+      values.emplace_back(arg);
+    } else if (arg.empty() && i + 1 < args->size()) {
+      values.push_back((*args)[++i]);
+    }
+  }
+  return values;
+}
+
 std::vector<std::string> ParseFlags(int argc, char** argv) {
-  std::vector<std::string> storage;
-  std::vector<char*> args = DashesToUnderscores(argc, argv, &storage);
+  absl::StatusOr<std::vector<std::string>> storage =
+      ExpandFlagfiles(argc, argv);
+  if (!storage.ok()) {
+    std::cerr << (argc > 0 ? Basename(argv[0]) : "relaysync") << ": "
+              << storage.status().message() << "\n";
+    std::exit(2);
+  }
+  DashesToUnderscores(&*storage);
+  std::vector<char*> args;
+  for (std::string& s : *storage) args.push_back(s.data());
   static const bool registered = std::atexit(ExitAsDocumented) == 0;
   (void)registered;
   std::fflush(stdout);

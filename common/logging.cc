@@ -1,5 +1,7 @@
 #include "common/logging.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -8,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json_string.h"
 
 namespace relaysync {
 namespace {
@@ -17,12 +20,14 @@ namespace {
 struct Output {
   absl::Mutex mu;
   std::string program ABSL_GUARDED_BY(mu) = "relaysync";
+  int pid ABSL_GUARDED_BY(mu) = static_cast<int>(getpid());
 };
 Output& Out() {
   static Output* out = new Output;
   return *out;
 }
 std::atomic<bool> quiet{false};
+std::atomic<LogEncoding> g_encoding{LogEncoding::kText};
 
 }  // namespace
 
@@ -30,21 +35,57 @@ void SetLogProgramName(absl::string_view name) {
   Output& out = Out();
   absl::MutexLock l(&out.mu);
   out.program = std::string(name);
+  out.pid = static_cast<int>(getpid());
 }
 
 void SetLogQuiet(bool q) { quiet = q; }
 
+std::optional<LogEncoding> ParseLogEncoding(absl::string_view name) {
+  if (name == "text") return LogEncoding::kText;
+  if (name == "json") return LogEncoding::kJson;
+  return std::nullopt;
+}
+
+void SetLogEncoding(LogEncoding e) { g_encoding = e; }
+
+std::string FormatLogLine(LogEncoding encoding, absl::Time time,
+                          absl::string_view program, int pid, LogLevel level,
+                          absl::string_view message) {
+  std::string line;
+  if (encoding == LogEncoding::kText) {
+    const char* tag = level == LogLevel::kInfo      ? ""
+                      : level == LogLevel::kWarning ? "WARNING: "
+                                                    : "ERROR: ";
+    line = absl::StrCat(
+        absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone()),
+        " ", program, ": ", tag,
+        // Up to a NUL, as printf("%s") wrote it before json existed.
+        message.substr(0, message.find('\0')), "\n");
+    return line;
+  }
+  const char* name = level == LogLevel::kInfo      ? "info"
+                     : level == LogLevel::kWarning ? "warning"
+                                                   : "error";
+  // RFC 3339 in UTC with microseconds: lines of one second stay ordered.
+  absl::StrAppend(
+      &line, "{\"time\":\"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone()),
+      "\",\"level\":\"", name, "\",\"program\":");
+  AppendJsonString(&line, program);
+  absl::StrAppend(&line, ",\"pid\":", pid, ",\"message\":");
+  AppendJsonString(&line, message);
+  line += "}\n";
+  return line;
+}
+
 void LogLine(LogLevel level, absl::string_view message) {
   if (level == LogLevel::kInfo && quiet) return;
-  const char* tag = level == LogLevel::kInfo      ? ""
-                    : level == LogLevel::kWarning ? "WARNING: "
-                                                  : "ERROR: ";
-  std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                      absl::UTCTimeZone());
+  const absl::Time now = absl::Now();
   Output& out = Out();
   absl::MutexLock l(&out.mu);
-  std::fprintf(stderr, "%s %s: %s%.*s\n", time.c_str(), out.program.c_str(),
-               tag, static_cast<int>(message.size()), message.data());
+  const std::string line =
+      FormatLogLine(g_encoding, now, out.program, out.pid, level, message);
+  std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }
 

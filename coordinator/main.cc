@@ -147,6 +147,10 @@ ABSL_FLAG(int, grpc_memory_limit_mb, 256,
           "nearing it, gRPC shrinks buffers and closes idle connections. 0 = "
           "no limit");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
+ABSL_FLAG(std::string, log_encoding, "text",
+          "how log lines are written to stderr: text, or json (one object a "
+          "line with time, level, program, pid and message, for log "
+          "shippers; docs/operations.md, \"Logs\")");
 
 namespace {
 
@@ -232,11 +236,23 @@ int main(int argc, char** argv) {
       "[--redis-password-file=F]\n\n"
       "Merges POP/IMAP login events from relaysync agents and keeps every "
       "agent's relayers.db in sync. Flags may be spelled with dashes or "
-      "underscores (--data-dir, --data_dir). See docs/operations.md.");
+      "underscores (--data-dir, --data_dir). Flags may also come from a "
+      "configuration file, --flagfile=/etc/relaysync/coordinator.flags: one "
+      "--flag=value a line, '#' starts a comment line; flags after it "
+      "override it (example: deploy/config/coordinator.flags). See "
+      "docs/operations.md.");
   relaysync::ParseFlags(argc, argv);
   relaysync::InitProcess();
   relaysync::SetLogProgramName("relaysync-coordinator");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
+  const auto encoding =
+      relaysync::ParseLogEncoding(absl::GetFlag(FLAGS_log_encoding));
+  if (!encoding) {
+    relaysync::LogError("--log-encoding: \"", absl::GetFlag(FLAGS_log_encoding),
+                        "\": text or json");
+    return 2;
+  }
+  relaysync::SetLogEncoding(*encoding);
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();
 
   StopState state;

@@ -23,10 +23,11 @@ void Route(gpr_log_func_args* args) {
     if (refused_handshake != nullptr) (*refused_handshake)(message);
     return;
   }
-  const LogLevel level =
-      args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
-      : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
-                                                : LogLevel::kWarning;
+  // GPR_LOG_SEVERITY_DEBUG and INFO appear only when GRPC_VERBOSITY asks
+  // for them: information, not warnings.
+  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR
+                             ? LogLevel::kError
+                             : LogLevel::kInfo;
   LogLine(level, absl::StrCat("grpc: ", message));
 }
 

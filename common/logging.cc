@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -58,9 +59,19 @@ std::string FormatLogLine(LogEncoding encoding, absl::Time time,
                                                     : "ERROR: ";
     line = absl::StrCat(
         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone()),
-        " ", program, ": ", tag,
-        // Up to a NUL, as printf("%s") wrote it before json existed.
-        message.substr(0, message.find('\0')), "\n");
+        " ", program, ": ", tag);
+    // Up to a NUL, as printf("%s") wrote it before json existed. Other
+    // control bytes as \xHH: a message quoting outside text (a log line,
+    // a user name) stays one line and cannot forge the next one.
+    for (char c : message.substr(0, message.find('\0'))) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7f) {
+        absl::StrAppend(&line, "\\x", absl::Hex(u, absl::kZeroPad2));
+      } else {
+        line += c;
+      }
+    }
+    line += '\n';
     return line;
   }
   const char* name = level == LogLevel::kInfo      ? "info"

@@ -36,6 +36,14 @@ TEST(LoggingTest, TextLinesKeepTheirLayout) {
             "2026-11-26T14:16:14.123Z p: cut\n");
 }
 
+// A message quoting outside text cannot end its line and forge another.
+TEST(LoggingTest, ATextLineEscapesControlBytes) {
+  EXPECT_EQ(FormatLogLine(LogEncoding::kText, kTime, "p", 42, LogLevel::kInfo,
+                          "user \"x\nT p: ERROR: forged\r\x1b[2J\t\x7f\""),
+            "2026-11-26T14:16:14.123Z p: user "
+            "\"x\\x0aT p: ERROR: forged\\x0d\\x1b[2J\t\\x7f\"\n");
+}
+
 TEST(LoggingTest, JsonLinesHaveTheDocumentedFields) {
   EXPECT_EQ(FormatLogLine(LogEncoding::kJson, kTime, "relaysync-coordinator",
                           42, LogLevel::kError, "store down"),

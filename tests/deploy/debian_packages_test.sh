@@ -23,8 +23,10 @@
 #      loopback ports), each daemon started with its unit's ExecStart= line
 #      (Environment=, EnvironmentFile=, %H expanded, paths moved into the
 #      root), a login through the agent reaching the coordinator and back
-#      into relayers.db, `vsmtprelay status`, both metrics endpoints, and
-#      promtool on the alert rules and the Prometheus configuration.
+#      into relayers.db, `vsmtprelay status`, both metrics endpoints, a
+#      SIGHUP to the coordinator (ExecReload=), and promtool on the alert
+#      rules and the Prometheus configuration. Both daemons run under
+#      strace: no system call they made is one their unit denies.
 # Usage: debian_packages_test.sh BUILD_DIR (as root). Exit 0 pass, 1 fail.
 # Bounded to 280 s.
 set -u
@@ -47,7 +49,7 @@ declare -A MAX_EXPOSURE=([relaysync-coordinator]=1.1 [relaysync-agent]=1.3)
 LINTIAN_ALLOWED='no-copyright-file'
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (dpkg --root, chown)"
-for tool in cmake cpack dpkg dpkg-deb apt-get systemd-analyze systemd-sysusers \
+for tool in cmake cpack strace pgrep dpkg dpkg-deb apt-get systemd-analyze systemd-sysusers \
   deb-systemd-helper lintian groff man promtool openssl curl ldd readelf; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
 done
@@ -58,10 +60,19 @@ PACKAGES=(relaysync-coordinator relaysync-agent vsmtprelay)
 WORK=$(mktemp -d /tmp/relaysync-debs.XXXXXX)
 ROOT=$WORK/root
 PIDS=()
+# Each daemon runs under strace (its pid in PIDS); stopping it stops the
+# daemon, and strace ends with it.
+stop_daemons() {
+  local pid child
+  for pid in "${PIDS[@]}"; do
+    for child in $(pgrep -P "$pid"); do kill "$child" 2>/dev/null; done
+  done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  PIDS=()
+}
 cleanup() {
   local pid log
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  stop_daemons
   if [ "$failures" -ne 0 ]; then
     for log in "$WORK"/*.log; do
       [ -f "$log" ] && { echo "--- $log"; tail -n 40 "$log"; }
@@ -339,7 +350,7 @@ unit_command() {
 }
 unit_command relaysync-coordinator
 echo "+ ${COMMAND[*]}" >"$WORK/coordinator.log"
-"${COMMAND[@]}" >>"$WORK/coordinator.log" 2>&1 &
+strace -f -qq -o "$WORK/relaysync-coordinator.strace" "${COMMAND[@]}" >>"$WORK/coordinator.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$GRPC_PORT" 20 $! && pass "coordinator started from its unit's ExecStart and settings" ||
   die "the coordinator did not start"
@@ -348,7 +359,7 @@ mkdir -p "$ROOT/etc/mail" "$ROOT/var/log"
 install -o root -g adm -m 0640 /dev/null "$ROOT/var/log/dovecot.log"
 unit_command relaysync-agent
 echo "+ ${COMMAND[*]}" >"$WORK/agent.log"
-"${COMMAND[@]}" >>"$WORK/agent.log" 2>&1 &
+strace -f -qq -o "$WORK/relaysync-agent.strace" "${COMMAND[@]}" >>"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
 wait_for_port "$METRICS_A" 20 $! && pass "agent started from its unit's ExecStart and settings" ||
   die "the agent did not start"
@@ -377,6 +388,35 @@ else
 fi
 "$ROOT/usr/bin/vsmtprelay" --db="$ROOT/etc/mail/relayers.db" dump 2>&1 | grep -q '^198\.51\.100\.7	' &&
   pass "the login is in the agent's /etc/mail/relayers.db" || fail "198.51.100.7 not in relayers.db"
+
+# systemctl reload relaysync-coordinator: SIGHUP, and it keeps serving.
+kill -HUP "$(pgrep -P "${PIDS[0]}")"
+sleep 0.5
+status=$(HOME=$ROOT/root "$ROOT/usr/bin/vsmtprelay" --coordinator="127.0.0.1:$GRPC_PORT" status 2>&1)
+grep -q mx1 <<<"$status" && pass "coordinator serves on after SIGHUP (ExecReload=)" ||
+  fail "coordinator after SIGHUP: $status"
+
+# Neither daemon made a system call that its unit's SystemCallFilter=~...
+# lines deny (they would fail with EPERM under systemd): every call seen
+# by strace in this session, against those groups expanded.
+expand_group() {
+  systemd-analyze syscall-filter "$1" | sed -e 's/#.*//' -e 's/ //g' | sed -n '2,$p' |
+    while read -r item; do
+      case $item in '') ;; @*) expand_group "$item" ;; *) echo "$item" ;; esac
+    done
+}
+stop_daemons
+for name in relaysync-coordinator relaysync-agent; do
+  denied=$(sed -n 's/^SystemCallFilter=~//p' "$ROOT/usr/lib/systemd/system/$name.service" |
+    tr ' ' '\n' | while read -r group; do expand_group "$group"; done | sort -u)
+  used=$(sed -n 's/^[0-9]* *\([a-z_0-9]*\)(.*/\1/p' "$WORK/$name.strace" | sort -u)
+  both=$(comm -12 <(echo "$denied") <(echo "$used") | tr '\n' ' ')
+  if [ "$(echo "$denied" | wc -l)" -gt 40 ] && [ "$(echo "$used" | wc -l)" -gt 30 ] && [ -z "$both" ]; then
+    pass "$name: none of its $(echo "$used" | wc -l) system calls is in its unit's $(echo "$denied" | wc -l) denied ones"
+  else
+    fail "$name: denied system calls used: ${both:-none} ($(echo "$used" | wc -l) used, $(echo "$denied" | wc -l) denied)"
+  fi
+done
 
 mkdir -p "$ROOT/etc/prometheus"
 install -m 0644 "$REPO/deploy/prometheus/alerts.yaml" "$ROOT/etc/prometheus/relaysync-alerts.yaml"

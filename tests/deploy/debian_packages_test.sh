@@ -26,7 +26,8 @@
 #      into relayers.db, `vsmtprelay status`, both metrics endpoints, a
 #      SIGHUP to the coordinator (ExecReload=), and promtool on the alert
 #      rules and the Prometheus configuration. Both daemons run under
-#      strace: no system call they made is one their unit denies.
+#      strace: no system call they made is one their unit denies;
+#   7. installing again (an upgrade), then purging, in the root.
 # Usage: debian_packages_test.sh BUILD_DIR (as root). Exit 0 pass, 1 fail.
 # Bounded to 280 s.
 set -u
@@ -153,7 +154,7 @@ fi
 
 # --- 2. lintian -------------------------------------------------------------
 echo "== lintian =="
-lintian --no-tag-display-limit "$WORK"/debs/*.deb >"$WORK/lintian.out" 2>&1
+lintian --tag-display-limit 0 "$WORK"/debs/*.deb >"$WORK/lintian.out" 2>&1
 cat "$WORK/lintian.out"
 errors=$(grep '^E: ' "$WORK/lintian.out" | grep -Ev ": ($LINTIAN_ALLOWED)( |$)")
 if [ -z "$errors" ]; then
@@ -428,6 +429,22 @@ grep -q "127.0.0.1:$METRICS_A" "$ROOT/etc/prometheus/prometheus.yml" ||
 promtool check config "$ROOT/etc/prometheus/prometheus.yml" >"$WORK/promtool.log" 2>&1 &&
   pass "promtool check config: the doc's prometheus.yml with the rules" ||
   fail "promtool check config: $(cat "$WORK/promtool.log")"
+
+# Upgrade (the same version again: postinst configure with the old
+# version), then purge: prerm and postrm run in the root, the unit's
+# deb-systemd-helper state and the conffiles go, the account stays.
+dpkg --root="$ROOT" --log="$WORK/dpkg.log" --force-script-chrootless \
+  --force-depends -i "$WORK"/debs/*.deb >"$WORK/dpkg-i.log" 2>&1 ||
+  fail "dpkg -i again (upgrade): $(tail -n 5 "$WORK/dpkg-i.log")"
+if dpkg --root="$ROOT" --log="$WORK/dpkg.log" --force-script-chrootless \
+  --force-depends --purge "${PACKAGES[@]}" >"$WORK/dpkg-purge.log" 2>&1 &&
+  [ ! -e "$ROOT/usr/bin/relaysync-agent" ] && [ ! -e "$ROOT/etc/default/relaysync-agent" ] &&
+  [ -z "$(ls "$ROOT/var/lib/systemd/deb-systemd-helper-enabled" 2>/dev/null)" ] &&
+  grep -q '^relaysync:' "$ROOT/etc/passwd"; then
+  pass "upgrade, then purge: files, conffiles and unit state gone, the account kept"
+else
+  fail "purge: $(tail -n 5 "$WORK/dpkg-purge.log"); left: $(ls "$ROOT/var/lib/systemd/deb-systemd-helper-enabled" "$ROOT/etc/default" 2>&1)"
+fi
 
 echo "$failures failed"
 [ "$failures" -eq 0 ]

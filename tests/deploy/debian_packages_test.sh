@@ -24,20 +24,23 @@
 #      (Environment=, EnvironmentFile=, %H expanded, paths moved into the
 #      root), a login through the agent reaching the coordinator and back
 #      into relayers.db, `vsmtprelay status`, both metrics endpoints, a
-#      SIGHUP to the coordinator (ExecReload=), and promtool on the alert
+#      SIGHUP to each daemon (ExecReload=), and promtool on the alert
 #      rules and the Prometheus configuration. Both daemons run under
 #      strace: no system call they made is one their unit denies;
 #   7. installing again (an upgrade), then purging, in the root.
 # Usage: debian_packages_test.sh BUILD_DIR (as root). Exit 0 pass, 1 fail.
 # Bounded to 280 s.
+# shellcheck disable=SC2015 # pass never fails: A && pass || fail is an if
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../e2e/lib/checks.sh
+# The e2e libraries are shellchecked with the e2e tests.
+# shellcheck disable=SC1091
 . "$REPO/tests/e2e/lib/checks.sh"
+failures=0 # checks.sh's counter of fail()
 e2e_bound 280 "$0" "$@"
 # pick_free_port, wait_for_port
-# shellcheck source-path=SCRIPTDIR source=../e2e/lib/mail_daemons.sh
+# shellcheck disable=SC1091
 . "$REPO/tests/e2e/lib/mail_daemons.sh"
 BUILD=$(cd "${1:?usage: debian_packages_test.sh BUILD_DIR}" && pwd)
 
@@ -225,6 +228,7 @@ for name in relaysync-coordinator relaysync-agent; do
   [ "$exe" = "/usr/bin/$name" ] && [ -x "$ROOT$exe" ] &&
     pass "$name.service runs $exe, installed" || fail "$name.service ExecStart=$exe"
   grep -q /usr/local "$unit" && fail "$name.service still names /usr/local"
+  # shellcheck disable=SC2016 # $MAINPID is the unit's, not ours
   grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$unit" ||
     fail "$name.service has no ExecReload"
 done
@@ -344,8 +348,8 @@ unit_command() {
   done
   for d in "${!COMMAND[@]}"; do
     case ${COMMAND[$d]} in
-      /*) COMMAND[$d]=$ROOT${COMMAND[$d]} ;;
-      --*=/*) COMMAND[$d]=${COMMAND[$d]%%=*}=$ROOT/${COMMAND[$d]#*=/} ;;
+      /*) COMMAND[d]=$ROOT${COMMAND[d]} ;;
+      --*=/*) COMMAND[d]=${COMMAND[d]%%=*}=$ROOT/${COMMAND[d]#*=/} ;;
     esac
   done
 }
@@ -390,12 +394,28 @@ fi
 "$ROOT/usr/bin/vsmtprelay" --db="$ROOT/etc/mail/relayers.db" dump 2>&1 | grep -q '^198\.51\.100\.7	' &&
   pass "the login is in the agent's /etc/mail/relayers.db" || fail "198.51.100.7 not in relayers.db"
 
-# systemctl reload relaysync-coordinator: SIGHUP, and it keeps serving.
-kill -HUP "$(pgrep -P "${PIDS[0]}")"
-sleep 0.5
+# systemctl reload (ExecReload=, SIGHUP) of both: each keeps serving, the
+# agent reconnected and still reporting logins.
+kill -HUP "$(pgrep -P "${PIDS[0]}")" "$(pgrep -P "${PIDS[1]}")"
+reloaded=no
+for _ in $(seq 100); do
+  grep -q 'SIGHUP: reconnecting' "$WORK/agent.log" &&
+    scrape "$METRICS_A" | grep -q '^relaysync_agent_coordinator_connected 1' && { reloaded=yes; break; }
+  sleep 0.1
+done
+"$ROOT/usr/bin/relaysync-agent" notify --socket="$ROOT/run/relaysync/notify.sock" \
+  --protocol=pop3 198.51.100.8 bob >>"$WORK/agent.log" 2>&1 || fail "relaysync-agent notify after SIGHUP"
+for _ in $(seq 100); do
+  scrape "$METRICS_C" | grep -q '^relaysync_coordinator_logins_merged_total 2' && break
+  sleep 0.1
+done
 status=$(HOME=$ROOT/root "$ROOT/usr/bin/vsmtprelay" --coordinator="127.0.0.1:$GRPC_PORT" status 2>&1)
-grep -q mx1 <<<"$status" && pass "coordinator serves on after SIGHUP (ExecReload=)" ||
-  fail "coordinator after SIGHUP: $status"
+if [ $reloaded = yes ] && grep -q mx1 <<<"$status" &&
+  scrape "$METRICS_C" | grep -q '^relaysync_coordinator_logins_merged_total 2'; then
+  pass "after SIGHUP (ExecReload=): agent reconnected, a second login merged, coordinator serves"
+else
+  fail "after SIGHUP: agent reconnected=$reloaded; status: $status"
+fi
 
 # Neither daemon made a system call that its unit's SystemCallFilter=~...
 # lines deny (they would fail with EPERM under systemd): every call seen

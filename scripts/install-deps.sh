@@ -46,6 +46,10 @@ packages=(
   # promtool for the metrics and alert tests (the prometheus daemon is not
   # used and is kept stopped, see below)
   prometheus-cpp-dev prometheus
+  # the Debian packages (deploy/debian, tests/deploy/debian_packages_test.sh):
+  # dpkg-shlibdeps, lintian, man for the man page check, systemd-analyze and
+  # systemd-sysusers (systemd), deb-systemd-helper (init-system-helpers)
+  dpkg-dev lintian man-db groff-base systemd init-system-helpers
 )
 # kubectl for `kubectl kustomize` (check.sh needs kustomize v4+, kubectl
 # 1.21+), node and npm for the schema check: only where none is installed,

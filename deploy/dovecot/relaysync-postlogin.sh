@@ -18,7 +18,8 @@
 # settings below can only come from the service's executable line through
 # env(1), e.g.  executable = script-login /usr/bin/env RELAYSYNC_AGENT=/opt/x \
 #                              /usr/local/libexec/relaysync-postlogin.sh imap
-#   RELAYSYNC_AGENT           agent binary (default /usr/local/bin/relaysync-agent)
+#   RELAYSYNC_AGENT           agent binary (default /usr/local/bin/relaysync-agent,
+#                             else /usr/bin/relaysync-agent, the package's)
 #   RELAYSYNC_NOTIFY_SOCKET   agent's notify socket (default /run/relaysync/notify.sock)
 #   RELAYSYNC_NOTIFY_TIMEOUT  seconds before a stuck notification is killed (default 5)
 
@@ -59,7 +60,8 @@ relaysync_notify() {
   relaysync_close_fds
   # Dovecot passes no PATH.
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  agent=${RELAYSYNC_AGENT:-/usr/local/bin/relaysync-agent}
+  # /usr/local/bin by hand or cmake --install, /usr/bin from the package.
+  agent=${RELAYSYNC_AGENT:-$(command -v relaysync-agent || echo /usr/local/bin/relaysync-agent)}
   socket=${RELAYSYNC_NOTIFY_SOCKET:-/run/relaysync/notify.sock}
   limit=${RELAYSYNC_NOTIFY_TIMEOUT:-5}
   if [ ! -x "$agent" ]; then

@@ -147,6 +147,11 @@ ABSL_FLAG(int, grpc_memory_limit_mb, 256,
           "nearing it, gRPC shrinks buffers and closes idle connections. 0 = "
           "no limit");
 ABSL_FLAG(bool, quiet, false, "log warnings and errors only");
+ABSL_FLAG(bool, migrate_redis, false,
+          "redis: move the records of a relaysync before 2026-12 ({p}:rec) "
+          "to this version's layout, then exit (0 when done or nothing to "
+          "do). Once, with every coordinator stopped: docs/redis.md, "
+          "Upgrading");
 
 namespace {
 
@@ -238,6 +243,24 @@ int main(int argc, char** argv) {
   relaysync::SetLogProgramName("relaysync-coordinator");
   relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();
+  if (absl::GetFlag(FLAGS_migrate_redis)) {
+    if (store_config.kind != "redis") {
+      relaysync::LogError("--migrate-redis needs --store=redis");
+      return 2;
+    }
+    absl::StatusOr<relaysync::RedisStore::MigrationReport> report =
+        relaysync::RedisStore::MigrateLayout(store_config.redis);
+    if (!report.ok()) {
+      relaysync::LogError(report.status().message());
+      return 1;
+    }
+    relaysync::LogInfo(
+        report->migrated
+            ? absl::StrCat("migrated ", report->records, " records (",
+                           report->fixed, " index entries corrected)")
+            : std::string("nothing to migrate: the layout is current"));
+    return 0;
+  }
 
   StopState state;
   relaysync::RouteGrpcLogs([&](absl::string_view reason) {

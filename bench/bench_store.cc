@@ -21,7 +21,8 @@ namespace {
 // The keys RedisStore keeps under `prefix` (docs/redis.md).
 std::vector<std::string> StoreKeys(const std::string& prefix) {
   std::vector<std::string> keys;
-  for (const char* k : {"rec", "by_login", "by_delete", "log", "meta"}) {
+  for (const char* k :
+       {"rec", "by_login", "by_delete", "log", "meta", "who", "rec_v1"}) {
     keys.push_back(absl::StrCat("{", prefix, "}:", k));
   }
   return keys;

@@ -151,6 +151,11 @@ ABSL_FLAG(std::string, log_encoding, "text",
           "how log lines are written to stderr: text, or json (one object a "
           "line with time, level, program, pid and message, for log "
           "shippers; docs/operations.md, \"Logs\")");
+ABSL_FLAG(bool, migrate_redis, false,
+          "redis: move the records of a relaysync before 2026-12 ({p}:rec) "
+          "to this version's layout, then exit (0 when done or nothing to "
+          "do). Once, with every coordinator stopped: docs/redis.md, "
+          "Upgrading");
 
 namespace {
 
@@ -254,6 +259,24 @@ int main(int argc, char** argv) {
   }
   relaysync::SetLogEncoding(*encoding);
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();
+  if (absl::GetFlag(FLAGS_migrate_redis)) {
+    if (store_config.kind != "redis") {
+      relaysync::LogError("--migrate-redis needs --store=redis");
+      return 2;
+    }
+    absl::StatusOr<relaysync::RedisStore::MigrationReport> report =
+        relaysync::RedisStore::MigrateLayout(store_config.redis);
+    if (!report.ok()) {
+      relaysync::LogError(report.status().message());
+      return 1;
+    }
+    relaysync::LogInfo(
+        report->migrated
+            ? absl::StrCat("migrated ", report->records, " records (",
+                           report->fixed, " index entries corrected)")
+            : std::string("nothing to migrate: the layout is current"));
+    return 0;
+  }
 
   StopState state;
   relaysync::RouteGrpcLogs([&](absl::string_view reason) {

@@ -82,16 +82,26 @@ absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
   return result;
 }
 
-bool ParseRecord(absl::string_view value, int64_t* login_time,
-                 int64_t* delete_time) {
-  const size_t colon = value.find(':');
-  return colon != absl::string_view::npos &&
-         absl::SimpleAtoi(value.substr(0, colon), login_time) &&
-         absl::SimpleAtoi(value.substr(colon + 1), delete_time);
+bool ParseScore(absl::string_view score, int64_t* value) {
+  if (absl::SimpleAtoi(score, value)) return true;
+  // Another formatting of an integral double ("1.7e+09"), to be safe.
+  double d;
+  if (!absl::SimpleAtod(score, &d) || !(d >= -9007199254740992.0) ||
+      !(d <= 9007199254740992.0) ||
+      d != static_cast<double>(static_cast<int64_t>(d))) {
+    return false;
+  }
+  *value = static_cast<int64_t>(d);
+  return true;
 }
 
 std::string PackAttribution(const Attribution& who) {
   return absl::StrCat(who.host.size(), ":", who.host, who.user);
+}
+
+std::string WhoValue(int64_t login_time, const Attribution& who) {
+  return absl::StrCat(login_time, ":", who.host.size(), ":", who.host,
+                      who.user);
 }
 
 bool ParseAttribution(absl::string_view value, int64_t* login_time,

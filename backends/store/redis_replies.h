@@ -32,12 +32,16 @@ bool ParseInfo(const redisReply* reply, Info* info);
 absl::StatusOr<MutationResult> ParseMutation(const redisReply* reply,
                                              std::string* epoch);
 
-// A record's value, "login_time:delete_time".
-bool ParseRecord(absl::string_view value, int64_t* login_time,
-                 int64_t* delete_time);
+// A sorted-set score as Redis replies it (a time: an integer below 2^53,
+// "%.17g"). False if it is not an integer.
+bool ParseScore(absl::string_view score, int64_t* value);
 
 // An attribution as the scripts take it: "<host length>:<host><user>".
 std::string PackAttribution(const Attribution& who);
+
+// A who_key value as the scripts write it: "<login_time>:" and
+// PackAttribution(who).
+std::string WhoValue(int64_t login_time, const Attribution& who);
 
 // A who_key value, "<login_time>:" and a packed attribution. False if it
 // has another shape or a field over kMaxAttributionField bytes.

@@ -8,12 +8,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/random_id.h"
@@ -75,7 +79,32 @@ std::string MakeName(const RedisStoreOptions& o) {
   return name;
 }
 
-absl::Status CheckOptions(const RedisStoreOptions& o) {
+}  // namespace
+
+RedisStore::RedisStore(const RedisStoreOptions& options)
+    : options_(options), name_(MakeName(options)) {
+  const std::string p = absl::StrCat("{", options.prefix, "}:");
+  keys_ = {p + "rec",  p + "by_login", p + "by_delete", p + "log",
+           p + "meta", p + "who",      p + "rec_v1"};
+  RedisConnectionOptions c;
+  c.address = options.address;
+  c.sentinels = options.sentinels;
+  c.master_name = options.master_name;
+  c.user = options.user;
+  c.password = options.password;
+  c.db = options.db;
+  c.timeout = options.timeout;
+  conn_ = std::make_unique<RedisConnection>(c);
+  wait_conn_ = std::make_unique<RedisConnection>(c);
+  for (int i = 0; i < std::max(1, options.merge_connections); ++i) {
+    merge_conns_.push_back(std::make_unique<MergeConnection>());
+    merge_conns_.back()->conn = std::make_unique<RedisConnection>(c);
+  }
+}
+
+RedisStore::~RedisStore() = default;
+
+absl::Status RedisStore::CheckOptions(const RedisStoreOptions& o) {
   if (o.sentinels.empty() && o.address.empty()) {
     return absl::InvalidArgumentError("redis store: no address or sentinels");
   }
@@ -100,31 +129,6 @@ absl::Status CheckOptions(const RedisStoreOptions& o) {
   return o.sentinels.empty() ? ParseRedisAddress(o.address, &host, &port)
                              : absl::OkStatus();
 }
-
-}  // namespace
-
-RedisStore::RedisStore(const RedisStoreOptions& options)
-    : options_(options), name_(MakeName(options)) {
-  const std::string p = absl::StrCat("{", options.prefix, "}:");
-  keys_ = {p + "rec", p + "by_login", p + "by_delete",
-           p + "log", p + "meta",     p + "who"};
-  RedisConnectionOptions c;
-  c.address = options.address;
-  c.sentinels = options.sentinels;
-  c.master_name = options.master_name;
-  c.user = options.user;
-  c.password = options.password;
-  c.db = options.db;
-  c.timeout = options.timeout;
-  conn_ = std::make_unique<RedisConnection>(c);
-  wait_conn_ = std::make_unique<RedisConnection>(c);
-  for (int i = 0; i < std::max(1, options.merge_connections); ++i) {
-    merge_conns_.push_back(std::make_unique<MergeConnection>());
-    merge_conns_.back()->conn = std::make_unique<RedisConnection>(c);
-  }
-}
-
-RedisStore::~RedisStore() = default;
 
 absl::StatusOr<std::unique_ptr<RedisStore>> RedisStore::Open(
     const RedisStoreOptions& options) {
@@ -173,9 +177,14 @@ absl::Status RedisStore::ReplyError(const RedisConnection& conn,
   const bool denied = absl::StartsWith(message, "NOAUTH") ||
                       absl::StartsWith(message, "WRONGPASS") ||
                       absl::StartsWith(message, "NOPERM");
-  return Error(conn, what,
-               denied ? absl::PermissionDeniedError(message)
-                      : absl::InternalError(message));
+  if (denied) return Error(conn, what, absl::PermissionDeniedError(message));
+  absl::string_view layout = message;
+  if (absl::ConsumePrefix(&layout, redis::kLayoutError)) {
+    return Error(conn, what,
+                 absl::FailedPreconditionError(
+                     absl::StripLeadingAsciiWhitespace(layout)));
+  }
+  return Error(conn, what, absl::InternalError(message));
 }
 
 absl::Status RedisStore::LoadScripts() {
@@ -305,18 +314,30 @@ absl::StatusOr<MutationResult> RedisStore::MergeLogins(
   }
   absl::StatusOr<std::vector<std::string>> argv = ScriptCommand(Script::kMerge);
   if (!argv.ok()) return argv.status();
+  // The distinct addresses first, then each login naming its address's
+  // slot: the script reads them all with one ZMSCORE and builds no table
+  // of its own for them (Redis's one thread is what limits ingest).
   const size_t fixed = argv->size();
+  argv->push_back("");  // n, below
+  absl::flat_hash_map<absl::string_view, size_t> slot_of;
+  std::vector<std::string> tail;
+  tail.reserve(3 * logins.size());
   for (const Login& login : logins) {
     // Dropped here rather than in Lua: they would be expired at once.
     if (login.login_time <= not_after) continue;
     absl::Status s =
         CheckTime(absl::StrCat("login of ", login.address), login.login_time);
     if (!s.ok()) return s;
-    argv->push_back(login.address);
-    argv->push_back(absl::StrCat(login.login_time));
-    argv->push_back(redis::PackAttribution(login.who));
+    auto [it, added] = slot_of.try_emplace(login.address, slot_of.size() + 1);
+    if (added) argv->push_back(login.address);
+    tail.push_back(absl::StrCat(it->second));
+    tail.push_back(absl::StrCat(login.login_time));
+    tail.push_back(redis::WhoValue(login.login_time, login.who));
   }
-  if (argv->size() == fixed) return MutationResult{};
+  if (tail.empty()) return MutationResult{};
+  (*argv)[fixed] = absl::StrCat(slot_of.size());
+  argv->insert(argv->end(), std::make_move_iterator(tail.begin()),
+               std::make_move_iterator(tail.end()));
   // A free connection if there is one, else the next in turn.
   const size_t n = merge_conns_.size();
   size_t pick = next_merge_.fetch_add(1) % n;
@@ -346,8 +367,7 @@ absl::StatusOr<MutationResult> RedisStore::Put(const std::string& address,
   if (!argv.ok()) return argv.status();
   argv->push_back(address);
   argv->push_back(absl::StrCat(ticks));
-  argv->push_back(absl::StrCat(ticks - 1));
-  argv->push_back(redis::PackAttribution(who));
+  argv->push_back(redis::WhoValue(ticks, who));
   return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return Mutate(*conn_, "put", Script::kPut, &*argv);
   });

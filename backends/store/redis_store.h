@@ -71,6 +71,23 @@ class RedisStore : public Store {
   static absl::StatusOr<std::unique_ptr<RedisStore>> Open(
       const RedisStoreOptions& options);
 
+  // What MigrateLayout did.
+  struct MigrationReport {
+    bool migrated = false;  // false: no record hash of an older relaysync
+    int64_t records = 0;    // its records checked
+    int64_t fixed = 0;      // index entries it disagreed with, corrected
+  };
+  // The one-time move from the record hash ({p}:rec) of a relaysync before
+  // 2026-12 to the layout of docs/redis.md, in steps of about `chunk`
+  // records (1-2,000), one script each, so Redis is never held long. Run it
+  // with every coordinator stopped: from its first step the old ones fail
+  // (their scripts meet a fence at {p}:rec), and new ones refuse the
+  // namespace (FailedPrecondition) until it has finished. The epoch,
+  // version and change log stay. Idempotent: after an interruption, run it
+  // again; on a namespace already migrated it does nothing.
+  static absl::StatusOr<MigrationReport> MigrateLayout(
+      const RedisStoreOptions& options, int chunk = 1000);
+
   ~RedisStore() override;
   RedisStore(const RedisStore&) = delete;
   RedisStore& operator=(const RedisStore&) = delete;
@@ -122,6 +139,10 @@ class RedisStore : public Store {
   using Info = redis::Info;
 
   explicit RedisStore(const RedisStoreOptions& options);
+  static absl::Status CheckOptions(const RedisStoreOptions& options);
+  // One kMigrate step on conn_: its reply, or the error it gave.
+  absl::StatusOr<RedisReply> MigrateStep(const std::string& step,
+                                         const std::string& cursor, int chunk);
 
   absl::Status LoadScripts();
   // Logs a warning if Redis may lose acknowledged writes, or if an ACL

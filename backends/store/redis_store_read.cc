@@ -70,37 +70,49 @@ absl::StatusOr<RedisReply> RedisStore::Transaction(
   return exec;
 }
 
+namespace {
+
+// The present records, as ZRANGE {p}:by_login 0 -1 WITHSCORES replies:
+// address, login time, ... Calls `add(address, login_time)` for each;
+// DataLoss naming the address if a score is not a time.
+template <typename Add>
+absl::Status ForEachPresent(const redisReply* pairs, Add add) {
+  for (size_t i = 0; i + 1 < ReplyArraySize(pairs); i += 2) {
+    const redisReply* key = pairs->element[i];
+    const redisReply* score = pairs->element[i + 1];
+    int64_t login_time;
+    if (!redis::ParseScore(absl::string_view(score->str, score->len),
+                           &login_time)) {
+      return absl::DataLossError(absl::StrCat("login time of ", ReplyText(key),
+                                              ": \"", ReplyText(score), "\""));
+    }
+    add(absl::string_view(key->str, key->len), login_time);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Snapshot> RedisStore::ReadSnapshot() {
   const char* what = "read snapshot";
-  return WithRetry(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<Snapshot> {
-        Info info;
-        absl::StatusOr<RedisReply> exec =
-            Transaction(what, {{"HGETALL", keys_[redis::kRecKey]}}, &info);
-        if (!exec.ok()) return exec.status();
-        const redisReply* records = (*exec)->element[1];
-        Snapshot snapshot;
-        snapshot.version = info.version;
-        snapshot.epoch = info.epoch;
-        snapshot.entries.reserve(
-            static_cast<size_t>(std::max<int64_t>(0, info.count)));
-        for (size_t i = 0; i + 1 < ReplyArraySize(records); i += 2) {
-          const redisReply* key = records->element[i];
-          const redisReply* value = records->element[i + 1];
-          int64_t login_time, delete_time;
-          if (!redis::ParseRecord(absl::string_view(value->str, value->len),
-                                  &login_time, &delete_time)) {
-            return Error(*conn_, what,
-                         absl::DataLossError(absl::StrCat(
-                             "record of ", ReplyText(key), ": bad value \"",
-                             ReplyText(value), "\"")));
-          }
-          if (login_time > delete_time) {
-            snapshot.entries.push_back({ReplyText(key), login_time});
-          }
-        }
-        return snapshot;
-      });
+  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                       mu_) -> absl::StatusOr<Snapshot> {
+    Info info;
+    absl::StatusOr<RedisReply> exec = Transaction(
+        what, {{"ZRANGE", keys_[redis::kByLoginKey], "0", "-1", "WITHSCORES"}},
+        &info);
+    if (!exec.ok()) return exec.status();
+    Snapshot snapshot;
+    snapshot.version = info.version;
+    snapshot.epoch = info.epoch;
+    snapshot.entries.reserve(ReplyArraySize((*exec)->element[1]) / 2);
+    absl::Status s = ForEachPresent(
+        (*exec)->element[1], [&](absl::string_view address, int64_t t) {
+          snapshot.entries.push_back({std::string(address), t});
+        });
+    if (!s.ok()) return Error(*conn_, what, s);
+    return snapshot;
+  });
 }
 
 absl::StatusOr<std::vector<AttributedEntry>> RedisStore::ReadAttributed() {
@@ -108,13 +120,12 @@ absl::StatusOr<std::vector<AttributedEntry>> RedisStore::ReadAttributed() {
   return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                        mu_) -> absl::StatusOr<std::vector<AttributedEntry>> {
     Info info;
-    absl::StatusOr<RedisReply> exec =
-        Transaction(what,
-                    {{"HGETALL", keys_[redis::kRecKey]},
-                     {"HGETALL", keys_[redis::kWhoKey]}},
-                    &info);
+    absl::StatusOr<RedisReply> exec = Transaction(
+        what,
+        {{"ZRANGE", keys_[redis::kByLoginKey], "0", "-1", "WITHSCORES"},
+         {"HGETALL", keys_[redis::kWhoKey]}},
+        &info);
     if (!exec.ok()) return exec.status();
-    const redisReply* records = (*exec)->element[1];
     const redisReply* whos = (*exec)->element[2];
     absl::flat_hash_map<absl::string_view, absl::string_view> who_of;
     who_of.reserve(ReplyArraySize(whos) / 2);
@@ -125,32 +136,22 @@ absl::StatusOr<std::vector<AttributedEntry>> RedisStore::ReadAttributed() {
           absl::string_view(value->str, value->len);
     }
     std::vector<AttributedEntry> entries;
-    entries.reserve(static_cast<size_t>(std::max<int64_t>(0, info.count)));
-    for (size_t i = 0; i + 1 < ReplyArraySize(records); i += 2) {
-      const redisReply* key = records->element[i];
-      const redisReply* value = records->element[i + 1];
-      const absl::string_view address(key->str, key->len);
-      int64_t login_time, delete_time;
-      if (!redis::ParseRecord(absl::string_view(value->str, value->len),
-                              &login_time, &delete_time)) {
-        return Error(*conn_, what,
-                     absl::DataLossError(absl::StrCat("record of ", address,
-                                                      ": bad value \"",
-                                                      ReplyText(value), "\"")));
-      }
-      if (login_time <= delete_time) continue;
-      AttributedEntry entry{std::string(address), login_time, {}};
-      // Known only if it was written with this login time.
-      auto it = who_of.find(address);
-      int64_t who_time;
-      Attribution who;
-      if (it != who_of.end() &&
-          redis::ParseAttribution(it->second, &who_time, &who) &&
-          who_time == login_time) {
-        entry.who = std::move(who);
-      }
-      entries.push_back(std::move(entry));
-    }
+    entries.reserve(ReplyArraySize((*exec)->element[1]) / 2);
+    absl::Status s = ForEachPresent(
+        (*exec)->element[1], [&](absl::string_view address, int64_t t) {
+          AttributedEntry entry{std::string(address), t, {}};
+          // Known only if it was written with this login time.
+          auto it = who_of.find(address);
+          int64_t who_time;
+          Attribution who;
+          if (it != who_of.end() &&
+              redis::ParseAttribution(it->second, &who_time, &who) &&
+              who_time == t) {
+            entry.who = std::move(who);
+          }
+          entries.push_back(std::move(entry));
+        });
+    if (!s.ok()) return Error(*conn_, what, s);
     return entries;
   });
 }
@@ -249,20 +250,21 @@ absl::StatusOr<int64_t> RedisStore::EntryCount() {
 }
 
 absl::StatusOr<int64_t> RedisStore::CountLaterThan(int64_t ticks) {
-  return WithRetry([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                       mu_) -> absl::StatusOr<int64_t> {
-    const char* what = "count later entries";
-    absl::StatusOr<RedisReply> reply =
-        conn_->Command({"ZCOUNT", keys_[1], absl::StrCat("(", ticks), "+inf"});
-    if (!reply.ok()) return Error(*conn_, what, reply.status());
-    if (ReplyIsError(reply->get())) {
-      return ReplyError(*conn_, what, ReplyText(reply->get()));
-    }
-    if ((*reply)->type != REDIS_REPLY_INTEGER) {
-      return Error(*conn_, what, absl::InternalError("unexpected reply"));
-    }
-    return static_cast<int64_t>((*reply)->integer);
-  });
+  return WithRetry(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<int64_t> {
+        const char* what = "count later entries";
+        absl::StatusOr<RedisReply> reply =
+            conn_->Command({"ZCOUNT", keys_[redis::kByLoginKey],
+                            absl::StrCat("(", ticks), "+inf"});
+        if (!reply.ok()) return Error(*conn_, what, reply.status());
+        if (ReplyIsError(reply->get())) {
+          return ReplyError(*conn_, what, ReplyText(reply->get()));
+        }
+        if ((*reply)->type != REDIS_REPLY_INTEGER) {
+          return Error(*conn_, what, absl::InternalError("unexpected reply"));
+        }
+        return static_cast<int64_t>((*reply)->integer);
+      });
 }
 
 }  // namespace relaysync

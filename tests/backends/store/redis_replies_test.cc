@@ -4,6 +4,8 @@
 #include "backends/store/redis_replies.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -25,7 +27,8 @@ TEST(RedisRepliesTest, AttributionRoundTripsAnyBytesUpToTheLimit) {
         Attribution{std::string(kMaxAttributionField, 'h'),
                     std::string(kMaxAttributionField, ':')}}) {
     // As the scripts store it: "<login_time>:" then the packed form.
-    const std::string value = absl::StrCat(-kT, ":", PackAttribution(who));
+    const std::string value = WhoValue(-kT, who);
+    EXPECT_EQ(value, absl::StrCat(-kT, ":", PackAttribution(who)));
     int64_t t = 0;
     Attribution back;
     ASSERT_TRUE(ParseAttribution(value, &t, &back)) << value;
@@ -45,6 +48,23 @@ TEST(RedisRepliesTest, MalformedAttributionIsRefused) {
     int64_t t;
     Attribution who;
     EXPECT_FALSE(ParseAttribution(bad, &t, &who)) << bad;
+  }
+}
+
+TEST(RedisRepliesTest, ScoresAreTimesExactlyOrRefused) {
+  constexpr int64_t kMax = (int64_t{1} << 53) - 1;
+  int64_t t = 0;
+  for (const auto& [text, want] : std::vector<std::pair<std::string, int64_t>>{
+           {"1700000000", kT},
+           {"-1700000000", -kT},
+           {"1.7e+09", kT},
+           {"9007199254740991", kMax},
+           {"-9007199254740992", -kMax - 1}}) {
+    ASSERT_TRUE(ParseScore(text, &t)) << text;
+    EXPECT_EQ(t, want) << text;
+  }
+  for (const std::string bad : {"", "1.5", "inf", "nan", "1e300", "x"}) {
+    EXPECT_FALSE(ParseScore(bad, &t)) << bad;
   }
 }
 

@@ -34,14 +34,23 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::RunShell;
 
-// The maps live where sendmail would accept them: under the build tree
-// (no group- or world-writable directory on the way, unlike /var/tmp).
+// The maps live where sendmail would accept them: in the first of these
+// with no group- or world-writable directory on the way (unlike /var/tmp,
+// or a clone under /tmp): the build tree, then /var/lib and /run (as root,
+// as CI runs).
 class SafeDir {
  public:
   SafeDir() {
-    std::string tmpl = std::string(RELAYSYNC_SAFE_DIR) + "/check-config-XXXXXX";
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-    if (!path_.empty()) chmod(path_.c_str(), 0755);  // the MTA user must pass
+    for (const std::string& parent :
+         {std::string(RELAYSYNC_SAFE_DIR), std::string("/var/lib"),
+          std::string("/run")}) {
+      if (!UnsafeDirs(parent + "/x").empty()) continue;
+      std::string tmpl = parent + "/relaysync-check-config-XXXXXX";
+      if (mkdtemp(tmpl.data()) == nullptr) continue;
+      path_ = tmpl;
+      chmod(path_.c_str(), 0755);  // the MTA user must pass
+      return;
+    }
   }
   ~SafeDir() {
     if (!path_.empty()) testing::RemoveTree(path_);
@@ -61,7 +70,8 @@ class CheckConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(safe_.path().empty())
-        << "mkdtemp under " << RELAYSYNC_SAFE_DIR;
+        << "no directory without a group- or world-writable parent: "
+        << RELAYSYNC_SAFE_DIR << ", /var/lib, /run";
     ASSERT_THAT(UnsafeDirs(safe_.path() + "/x"), ::testing::IsEmpty())
         << "the build tree must not be group- or world-writable";
     MakeCerts("tls", "--coordinator=localhost,127.0.0.1 --agent=mx1");

@@ -289,16 +289,11 @@ int RunAgent(int argc, char** argv) {
   // entries kept 21 to 73 MiB of them, at random. A fixed threshold keeps
   // every block of 256 KiB or more in mmap.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
-  relaysync::SetLogProgramName("relaysync-agent");
-  relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
-  const auto encoding =
-      relaysync::ParseLogEncoding(absl::GetFlag(FLAGS_log_encoding));
-  if (!encoding) {
-    relaysync::LogError("--log-encoding: \"", absl::GetFlag(FLAGS_log_encoding),
-                        "\": text or json");
+  if (!relaysync::SetUpDaemonLogging("relaysync-agent",
+                                     absl::GetFlag(FLAGS_quiet),
+                                     absl::GetFlag(FLAGS_log_encoding))) {
     return 2;
   }
-  relaysync::SetLogEncoding(*encoding);
   relaysync::RouteGrpcLogs();
   relaysync::AgentOptions options;
   auto targets = relaysync::ParseEndpoints(absl::GetFlag(FLAGS_coordinator));

@@ -49,6 +49,19 @@ std::optional<LogEncoding> ParseLogEncoding(absl::string_view name) {
 
 void SetLogEncoding(LogEncoding e) { g_encoding = e; }
 
+bool SetUpDaemonLogging(absl::string_view program, bool quiet,
+                        absl::string_view encoding) {
+  SetLogProgramName(program);
+  SetLogQuiet(quiet);
+  const std::optional<LogEncoding> e = ParseLogEncoding(encoding);
+  if (!e) {
+    LogError("--log-encoding: \"", encoding, "\": text or json");
+    return false;
+  }
+  SetLogEncoding(*e);
+  return true;
+}
+
 std::string FormatLogLine(LogEncoding encoding, absl::Time time,
                           absl::string_view program, int pid, LogLevel level,
                           absl::string_view message) {

@@ -23,8 +23,8 @@ enum class LogLevel { kInfo, kWarning, kError };
 // "level":"info"|"warning"|"error","program":"relaysync-agent","pid":42,
 // "message":"..."}, always one line of valid UTF-8 JSON, whatever bytes
 // the message holds (common/json_string.h); the names are documented in
-// docs/operations.md, "Logs". kText writes the message's bytes as given,
-// up to a NUL.
+// docs/operations.md, "Logs". kText writes the message up to a NUL, with
+// control bytes as \xHH so that it stays one line.
 enum class LogEncoding { kText, kJson };
 
 // "text" or "json" (a daemon's --log-encoding); nullopt for anything else.
@@ -36,6 +36,11 @@ void SetLogEncoding(LogEncoding encoding);
 void SetLogProgramName(absl::string_view name);
 // Suppresses kInfo lines (for --quiet and benchmarks).
 void SetLogQuiet(bool quiet);
+// A daemon's logging from its flags, in main before threads log: the
+// program name, --quiet and --log-encoding. False, after logging why, for
+// an encoding that is not "text" or "json" (a usage error).
+bool SetUpDaemonLogging(absl::string_view program, bool quiet,
+                        absl::string_view encoding);
 
 void LogLine(LogLevel level, absl::string_view message);
 

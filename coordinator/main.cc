@@ -248,16 +248,11 @@ int main(int argc, char** argv) {
       "docs/operations.md.");
   relaysync::ParseFlags(argc, argv);
   relaysync::InitProcess();
-  relaysync::SetLogProgramName("relaysync-coordinator");
-  relaysync::SetLogQuiet(absl::GetFlag(FLAGS_quiet));
-  const auto encoding =
-      relaysync::ParseLogEncoding(absl::GetFlag(FLAGS_log_encoding));
-  if (!encoding) {
-    relaysync::LogError("--log-encoding: \"", absl::GetFlag(FLAGS_log_encoding),
-                        "\": text or json");
+  if (!relaysync::SetUpDaemonLogging("relaysync-coordinator",
+                                     absl::GetFlag(FLAGS_quiet),
+                                     absl::GetFlag(FLAGS_log_encoding))) {
     return 2;
   }
-  relaysync::SetLogEncoding(*encoding);
   const relaysync::StoreConfig store_config = StoreConfigFromFlags();
   if (absl::GetFlag(FLAGS_migrate_redis)) {
     if (store_config.kind != "redis") {

@@ -5,12 +5,15 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "absl/base/call_once.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -86,9 +89,18 @@ absl::Status ValidateTlsFiles(const TlsFiles& files,
   return absl::OkStatus();
 }
 
+void KeepOpenSslUntilExit() {
+  // The first initialization decides whether OpenSSL registers its exit
+  // handler, so this must run before gRPC's.
+  static absl::once_flag once;
+  absl::call_once(once,
+                  [] { OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, nullptr); });
+}
+
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
     const TlsFiles& files) {
   if (files.insecure) return grpc::InsecureServerCredentials();
+  KeepOpenSslUntilExit();
   grpc::experimental::TlsServerCredentialsOptions options(Watcher(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
@@ -100,6 +112,7 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
     const TlsFiles& files) {
   if (files.insecure) return grpc::InsecureChannelCredentials();
+  KeepOpenSslUntilExit();
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_certificate_provider(Watcher(files));
   options.watch_root_certs();

@@ -240,6 +240,7 @@ bool SignedBy(X509* cert, const std::string& ca) {
 }  // namespace
 
 absl::StatusOr<CertificateFacts> ReadCertificate(const TlsFiles& files) {
+  KeepOpenSslUntilExit();
   std::unique_ptr<FILE, int (*)(FILE*)> cf(fopen(files.cert.c_str(), "r"),
                                            fclose);
   if (cf == nullptr) {
@@ -284,6 +285,7 @@ absl::StatusOr<CertificateFacts> ReadCertificate(const TlsFiles& files) {
 
 absl::Status ProbeTls(const std::string& target, const TlsFiles& files,
                       absl::Duration timeout) {
+  KeepOpenSslUntilExit();
   const Endpoint e = Split(target);
   Fd fd;
   if (absl::Status s = Connect(e, timeout, &fd); !s.ok()) return s;

@@ -12,6 +12,7 @@
 #include "agent/notify_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rpc/tls.h"
 #include "testing/cluster.h"
 #include "testing/files.h"
 #include "testing/wait.h"
@@ -86,6 +87,7 @@ TEST(LimitsTest, FloodingAgentIsThrottledOthersAreNotAndNothingIsLost) {
 TEST(LimitsTest, AConnectionWithoutACallIsClosedWithinSeconds) {
   Cluster c(1);  // the coordinator's defaults, mutual TLS
   ASSERT_TRUE(c.StartAll()) << c.Logs();
+  KeepOpenSslUntilExit();
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = testing::ReadFile(c.Tls("ca.pem"));
   tls.pem_cert_chain = testing::ReadFile(c.Tls("agent-agent0.pem"));

@@ -51,14 +51,17 @@ int OpenOrCreate(const std::string& path, bool writable, bool* created) {
   return fd;
 }
 
-// Sets `fd`'s mtime to `mtime` whole seconds, leaving its atime; false
-// with errno set on failure.
-bool SetFileMtime(int fd, int64_t mtime) {
+// Sets `fd`'s mtime to `seconds`, leaving its atime; false with errno set
+// on failure. The nanoseconds count writes on from `before`'s: sendmail
+// compares seconds alone, but a reader that compares the whole mtime (every
+// RelayersDb) sees each write at once, even one the 2 s bound holds in the
+// same second.
+bool SetFileMtime(int fd, int64_t seconds, const struct stat& before) {
   struct timespec times[2];
   times[0].tv_sec = 0;
   times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = static_cast<time_t>(mtime);
-  times[1].tv_nsec = 0;
+  times[1].tv_sec = static_cast<time_t>(seconds);
+  times[1].tv_nsec = (before.st_mtim.tv_nsec + 1) % 1000000000;
   return futimens(fd, times) == 0;
 }
 
@@ -434,7 +437,7 @@ absl::StatusOr<bool> RelayersDb::Fill(const MapBatch& batch) {
   if (!(seen_ == empty)) return give_up(absl::OkStatus());  // written since
   bool unsignalled = false;
   const int64_t before = lock.st.st_mtim.tv_sec;
-  if (!SetFileMtime(fd, NextMtime(before, &unsignalled)) ||
+  if (!SetFileMtime(fd, NextMtime(before, &unsignalled), lock.st) ||
       rename(temp.c_str(), path_.c_str()) != 0) {
     return give_up(absl::UnavailableError(absl::StrCat(
         "relayers.db: ", path_, ": replacing it: ", std::strerror(errno))));
@@ -444,8 +447,8 @@ absl::StatusOr<bool> RelayersDb::Fill(const MapBatch& batch) {
   // Sessions that have the old file open must see it change to reopen the
   // map by its path. Its mtime may run ahead of the bound: it has no name
   // any more, so only they see it.
-  if (!SetFileMtime(lock.fd,
-                    std::max(before + 1, options_.clock->NowSeconds()))) {
+  if (!SetFileMtime(lock.fd, std::max(before + 1, options_.clock->NowSeconds()),
+                    lock.st)) {
     LogWarning("relayers.db: ", path_,
                ": replaced, but moving the old file's mtime failed (",
                std::strerror(errno),
@@ -569,7 +572,7 @@ int64_t RelayersDb::NextMtime(int64_t before, bool* unsignalled) const {
 }
 
 absl::Status RelayersDb::SetMtime(const Lock& lock, int64_t mtime) {
-  if (!SetFileMtime(lock.fd, mtime)) {
+  if (!SetFileMtime(lock.fd, mtime, lock.st)) {
     return absl::UnavailableError(absl::StrCat(
         "relayers.db: ", path_, ": futimens: ", std::strerror(errno)));
   }

@@ -30,6 +30,11 @@ namespace {
 constexpr double kPaceFraction = 0.95;
 constexpr double kDefaultPaceRate = 100;
 
+// A Read that waited this long found the stream idle: nothing more is
+// likely behind its message, so the reader applies it (ApplyHere). A
+// quicker one means a backlog, which the applier takes in one batch.
+constexpr absl::Duration kIdleRead = absl::Microseconds(100);
+
 // How a stream ends when the network, the coordinator or its store is
 // down (not when the coordinator refused the agent).
 bool IsUnreachable(const grpc::Status& s) {
@@ -273,7 +278,10 @@ void SyncSession::HandleDeferred(const v1::Deferred& deferred) {
 void SyncSession::ReadLoop() {
   v1::CoordinatorMessage msg;
   Incoming snapshot(Incoming::kSnapshot);
-  while (stream_->Read(&msg)) {
+  for (;;) {
+    const absl::Time asked = absl::Now();
+    if (!stream_->Read(&msg)) break;
+    const bool idle = absl::Now() - asked >= kIdleRead;
     if (!heard_back_) {
       heard_back_ = true;
       *with_.connected = true;
@@ -308,6 +316,10 @@ void SyncSession::ReadLoop() {
     } else {
       continue;
     }
+    if (idle && (in.kind == Incoming::kDeltas || in.kind == Incoming::kAck) &&
+        ApplyHere(in)) {
+      continue;
+    }
     absl::MutexLock l(&queue_mu_);
     // Bounded: while the applier cannot keep up (a map it cannot write),
     // stop reading; gRPC's flow control holds the coordinator back.
@@ -323,6 +335,28 @@ void SyncSession::ReadLoop() {
   reading_done_ = true;
 }
 
+bool SyncSession::ApplyHere(Incoming& in) {
+  {
+    absl::MutexLock l(&queue_mu_);
+    if (!queue_.empty() || applier_busy_ || cancelled_) return false;
+    reader_applying_ = true;
+  }
+  std::deque<Incoming> one;
+  one.push_back(std::move(in));
+  bool wake = false;
+  // On failure what is left stays in `one`; the applier applies it again
+  // and waits for the map (WaitForMap), as if it had failed there.
+  ApplyBatch(&one, &wake).IgnoreError();
+  if (wake) with_.signal->Wake();
+  absl::MutexLock l(&queue_mu_);
+  reader_applying_ = false;
+  for (Incoming& left : one) {
+    queued_changes_ += left.Size();
+    queue_.push_back(std::move(left));
+  }
+  return true;
+}
+
 void SyncSession::ApplyLoop() {
   std::deque<Incoming> batch;  // taken from the queue, not yet applied
   size_t batch_changes = 0;    // still counted in queued_changes_
@@ -330,7 +364,8 @@ void SyncSession::ApplyLoop() {
     {
       absl::MutexLock l(&queue_mu_);
       auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-        return !batch.empty() || !queue_.empty() || reading_done_;
+        return (!batch.empty() || !queue_.empty() || reading_done_) &&
+               !reader_applying_;
       };
       queue_mu_.Await(absl::Condition(&ready));
       if (batch.empty() && queue_.empty()) break;
@@ -339,6 +374,7 @@ void SyncSession::ApplyLoop() {
         batch.push_back(std::move(in));
       }
       queue_.clear();
+      applier_busy_ = true;
     }
     bool wake = false;
     absl::Status s = ApplyBatch(&batch, &wake);
@@ -346,6 +382,7 @@ void SyncSession::ApplyLoop() {
       absl::MutexLock l(&queue_mu_);
       queued_changes_ -= batch_changes;
       batch_changes = 0;
+      applier_busy_ = false;
     }
     if (wake) with_.signal->Wake();
     // A local failure: the map is unwritable, corrupt or on a full disk.

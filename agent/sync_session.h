@@ -97,6 +97,11 @@ class SyncSession {
   absl::Duration NextWait(absl::Time now);
 
   void ReadLoop();
+  // Reader thread: applies `in` (deltas or an ack that arrived on an idle
+  // stream) itself when nothing is queued or being applied, which saves
+  // the applier's wake-up, two context switches a message. False (and `in`
+  // untouched): queue it. A failure is queued for the applier to retry.
+  bool ApplyHere(Incoming& in);
   // Applies what the reader queued, in order. While the map cannot be
   // written it stops applying (the stream stays up) until WaitForMap()
   // says it can again.
@@ -144,6 +149,10 @@ class SyncSession {
   // applier's batch).
   size_t queued_changes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool reading_done_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // One thread applies at a time, in stream order: the applier while it
+  // holds a batch, or the reader in ApplyHere.
+  bool applier_busy_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool reader_applying_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(queue_mu_) = false;  // Run() is ending
 
   // Deferred events to send again (the reader hands them to the sending

@@ -64,9 +64,14 @@ std::string MachineLine(const MachineStat& a, const MachineStat& b, double ours,
   return absl::StrFormat(
       "machine busy %.0f%% of %u CPUs; in %% of one CPU: irq %.0f, steal "
       "%.0f, other processes and kernel threads %.0f",
-      100 * (b.busy - a.busy) / (b.total - a.total),
-      std::thread::hardware_concurrency(), one_cpu(b.irq - a.irq),
-      one_cpu(b.steal - a.steal), std::max(0.0, rest));
+      MachineBusy(a, b), std::thread::hardware_concurrency(),
+      one_cpu(b.irq - a.irq), one_cpu(b.steal - a.steal), std::max(0.0, rest));
+}
+
+double MachineBusy(const MachineStat& a, const MachineStat& b) {
+  if (b.total <= a.total) return -1;
+  return 100.0 * static_cast<double>(b.busy - a.busy) /
+         static_cast<double>(b.total - a.total);
 }
 
 LatencySummary Summarize(std::vector<int64_t>* samples) {

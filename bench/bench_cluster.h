@@ -34,6 +34,8 @@ struct MachineStat {
   double steal = 0;  // taken by the hypervisor
 };
 MachineStat ReadMachineStat();
+// How busy all CPUs together were between the samples, in % (-1: unknown).
+double MachineBusy(const MachineStat& before, const MachineStat& after);
 // "machine busy 97% of 2 CPUs; in % of one CPU: irq 12, steal 0, other
 // processes and kernel threads 30", where `ours` is the CPU seconds the
 // benchmark's own processes (and itself) used over the `wall` seconds.

@@ -389,14 +389,17 @@ int Run(Config c) {
       "ingest streams=%d batch=%d window=%d seconds=%d acked=%lld "
       "events/s=%.0f batch-ack-p50/p99/max-ms=%.2f/%.2f/%.2f errors=%d "
       "store=%s coordinators=%zu cpu%%-coordinators/redis/bench=%.0f/%.0f/%.0f"
-      "\n",
+      " cpu-us/event-coordinators=%.2f\n",
       c.streams, c.batch, c.window, c.seconds,
       static_cast<long long>(acked_in_window),
       static_cast<double>(acked_in_window) / c.seconds, lat.p50 / 1e6,
       lat.p99 / 1e6, lat.max / 1e6, errors,
       cluster.store != nullptr ? c.store.kind.c_str() : "given",
       c.targets.size(), 100 * coordinator_seconds / wall,
-      100 * redis_seconds / wall, 100 * self_seconds / wall);
+      100 * redis_seconds / wall, 100 * self_seconds / wall,
+      acked_in_window > 0 ? 1e6 * coordinator_seconds * c.seconds / wall /
+                                static_cast<double>(acked_in_window)
+                          : -1.0);
   std::fflush(stdout);
   return errors == 0 && acked_in_window > 0 ? 0 : 1;
 }

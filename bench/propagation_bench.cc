@@ -423,6 +423,12 @@ void PrintResult(const Config& c, const Cluster& cluster,
     return a >= 0 && b >= 0 ? 100 * (b - a) / wall : -1;
   };
   const LatencySummary all = Summarize(&r->all), each = Summarize(&r->each);
+  // CPU µs per change applied by one agent, or per change delivered to one
+  // agent: every login becomes one change in each of the agents' maps.
+  const double changes = static_cast<double>(sent.sent) * c.agents;
+  auto per_change = [&](double seconds) {
+    return changes > 0 ? 1e6 * seconds / changes : -1;
+  };
   const double ours = (after.coordinators - before.coordinators) +
                       (after.agents - before.agents) +
                       (after.self - before.self) +
@@ -460,13 +466,17 @@ void PrintResult(const Config& c, const Cluster& cluster,
       "propagation agents=%d rate=%d/s seconds=%d sent=%lld lost=%lld "
       "all-agents-p50/p99/max-ms=%s per-agent-p50/p99/max-ms=%s "
       "cpu%%-coordinator/agents/bench=%.0f/%.0f/%.0f store=%s "
-      "coordinators=%d cpu%%-redis=%.0f\n",
+      "coordinators=%d cpu%%-redis=%.0f busy%%=%.0f "
+      "cpu-us/agent-change=%.1f cpu-us/coordinator-delivery=%.2f\n",
       c.agents, c.rate, c.seconds, static_cast<long long>(sent.sent),
       static_cast<long long>(r->lost), Ms(all).c_str(), Ms(each).c_str(),
       pct(before.coordinators, after.coordinators),
       pct(before.agents, after.agents), pct(before.self, after.self),
       c.store.kind.c_str(), c.store.coordinators,
-      100 * RedisCpu(before, after) / wall);
+      100 * RedisCpu(before, after) / wall,
+      MachineBusy(before.machine, after.machine),
+      per_change(after.agents - before.agents),
+      per_change(after.coordinators - before.coordinators));
   std::fflush(stdout);
 }
 

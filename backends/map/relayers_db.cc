@@ -42,13 +42,19 @@ const char* TypeName(MapOptions::Type type) {
 constexpr mode_t kMapMode = 0644;
 
 // Opens the map for reading, or for writing, creating it if missing (then
-// *created is set, and its mode is still to be fixed).
+// *created is set, and its mode is still to be fixed). The map nearly always
+// exists, so a write costs one open(2), not a failed O_EXCL create first.
 int OpenOrCreate(const std::string& path, bool writable, bool* created) {
   if (!writable) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kMapMode);
-  *created = fd >= 0;
-  if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  return fd;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kMapMode);
+    *created = fd >= 0;
+    if (fd >= 0 || errno != EEXIST) return fd;
+    // Created by someone else meanwhile: open theirs.
+  }
+  return open(path.c_str(), O_RDWR | O_CLOEXEC);
 }
 
 // Sets `fd`'s mtime to `seconds`, leaving its atime; false with errno set

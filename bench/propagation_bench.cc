@@ -70,6 +70,9 @@ ABSL_FLAG(std::string, redis_fsync, "always",
           "or no (appendonly is always yes)");
 ABSL_FLAG(std::string, redis_server_bin, "redis-server",
           "redis-server binary (searched in PATH)");
+ABSL_FLAG(std::vector<std::string>, coordinator_flags, {},
+          "extra flags for every coordinator, comma-separated (e.g. "
+          "--coordinator_flags=--push-budget=4000)");
 ABSL_FLAG(int, rate, 1000, "logins per second, open loop (1-1000000)");
 ABSL_FLAG(int, seconds, 10, "how long to send (1-3600)");
 ABSL_FLAG(int, grace_seconds, 10,
@@ -92,6 +95,7 @@ struct Config {
   bool tls = false;
   int flood_rate = 0;
   std::string flood_limit;
+  std::vector<std::string> coordinator_flags;
   int rate = 1000;
   int seconds = 10;
   int grace_seconds = 10;
@@ -158,6 +162,8 @@ absl::Status StartCluster(const Config& c, const testing::ScratchDir& dir,
       flags.push_back("--agent-login-rate=" + limit[0]);
       if (limit.size() > 1) flags.push_back("--agent-login-burst=" + limit[1]);
     }
+    flags.insert(flags.end(), c.coordinator_flags.begin(),
+                 c.coordinator_flags.end());
     absl::StatusOr<int> port = StartCoordinator(
         out->coordinators.back().get(), c.coordinator_bin, flags,
         dir.File(absl::StrCat("coordinator-", k, ".port")),
@@ -588,6 +594,7 @@ int main(int argc, char** argv) {
   c.tls = absl::GetFlag(FLAGS_tls);
   c.flood_rate = absl::GetFlag(FLAGS_flood_rate);
   c.flood_limit = absl::GetFlag(FLAGS_flood_limit);
+  c.coordinator_flags = absl::GetFlag(FLAGS_coordinator_flags);
   if (c.flood_rate < 0 || c.flood_rate > 1000000) {
     std::fprintf(stderr,
                  "relaysync-propagation-bench: --flood-rate 0-1000000\n");

@@ -114,9 +114,9 @@ ABSL_FLAG(int64_t, change_log_limit, 100000,
 ABSL_FLAG(std::string, port_file, "",
           "write the bound port to this file once serving (for scripts)");
 ABSL_FLAG(int, push_budget, 5000,
-          "pushes per second to all agents together above which each "
-          "agent's pushes are spaced out (agents / budget seconds apart), so "
-          "that each carries more changes; 0 = push every change at once");
+          "pushes per second to all agents together: each agent's pushes are "
+          "spaced out agents / budget seconds apart, at least 2 ms, so that "
+          "each carries more changes; 0 = push every change at once");
 ABSL_FLAG(std::string, never_relay, "",
           "CIDR,... never granted relaying, whoever reports them (e.g. your "
           "own server networks, 127.0.0.0/8,::1), on top of the built-in "

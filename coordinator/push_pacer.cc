@@ -17,8 +17,7 @@ absl::Duration PushPacer::Interval() const {
   if (push_budget_ <= 0) return absl::ZeroDuration();
   const absl::Duration interval = absl::Microseconds(
       static_cast<int64_t>(open_.load() * 1000000 / push_budget_));
-  if (interval < kMinInterval) return absl::ZeroDuration();
-  return std::min(interval, kMaxInterval);
+  return std::clamp(interval, kMinInterval, kMaxInterval);
 }
 
 bool PushPacer::Due(std::chrono::steady_clock::time_point last_push,

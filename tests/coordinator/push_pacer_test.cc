@@ -26,12 +26,20 @@ TEST(PushPacerTest, TheIntervalIsStreamsOverTheBudget) {
   EXPECT_EQ(pacer.Interval(), absl::Microseconds(6400));
 }
 
-TEST(PushPacerTest, AnIntervalUnderTheMinimumIsNoPacing) {
+// Even one stream gets at most one push per kMinInterval: a change that
+// follows a push sooner rides on the next beat with whatever else came.
+// One that follows a quiet spell still goes at once.
+TEST(PushPacerTest, AnIntervalUnderTheMinimumIsTheMinimum) {
   PushPacer pacer(5000);
-  pacer.SetStreams(8);  // 1.6 ms
-  EXPECT_EQ(pacer.Interval(), absl::ZeroDuration());
-  pacer.SetStreams(10);  // 2 ms
+  pacer.SetStreams(1);  // 0.2 ms
   EXPECT_EQ(pacer.Interval(), PushPacer::kMinInterval);
+  pacer.SetStreams(8);  // 1.6 ms
+  EXPECT_EQ(pacer.Interval(), PushPacer::kMinInterval);
+  pacer.SetStreams(16);  // 3.2 ms
+  EXPECT_EQ(pacer.Interval(), absl::Microseconds(3200));
+  const auto now = steady_clock::now();
+  EXPECT_FALSE(pacer.Due(now - std::chrono::microseconds(500), now));
+  EXPECT_TRUE(pacer.Due(now - std::chrono::milliseconds(50), now));
 }
 
 TEST(PushPacerTest, ALongIntervalIsCutToTheMaximum) {

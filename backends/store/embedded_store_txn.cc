@@ -130,11 +130,9 @@ absl::Status EmbeddedStore::Txn::Finish(size_t limit) {
   const uint64_t new_oldest =
       version_ + 1 > limit ? std::max(oldest_, version_ + 1 - limit) : oldest_;
   DB* log = store_.changelog_;
-  for (uint64_t v = oldest_; v < new_oldest && v <= start_version_; ++v) {
-    std::string key = EncodeU64(v);
-    DBT k = In(key);
-    int err = log->del(log, txn_, &k, 0);
-    if (err != 0) return store_.DbError("trim change log", err);
+  if (new_oldest > oldest_ && oldest_ <= start_version_) {
+    absl::Status s = TrimLog(std::min(new_oldest, start_version_ + 1));
+    if (!s.ok()) return s;
   }
   for (const StateChange& c : result_.changes) {
     if (c.version < new_oldest) continue;
@@ -156,6 +154,32 @@ absl::Status EmbeddedStore::Txn::Finish(size_t limit) {
     s = PutMeta(embedded::kMetaCount, EncodeU64(static_cast<uint64_t>(count_)));
   }
   return s;
+}
+
+absl::Status EmbeddedStore::Txn::TrimLog(uint64_t before) {
+  // The log holds versions oldest_ on, keyed big-endian, so they are its
+  // first entries: one cursor walks and deletes them, without a search
+  // from the root per version (a fifth of the coordinator's CPU at full
+  // ingest, when every commit trims as much as it appends).
+  const char* what = "trim change log";
+  DB* log = store_.changelog_;
+  Cursor cursor;
+  int err = log->cursor(log, txn_, cursor.out(), 0);
+  if (err != 0) return store_.DbError(what, err);
+  Buffer key, value;
+  u_int32_t flag = DB_FIRST;
+  while ((err = cursor->get(cursor.get(), key.dbt(), value.dbt(),
+                            flag | DB_RMW)) == 0) {
+    flag = DB_NEXT;
+    if (key.view().size() != 8) return store_.Corrupt("change log key");
+    if (DecodeU64(key.view()) >= before) break;
+    if ((err = cursor->del(cursor.get(), 0)) != 0) {
+      return store_.DbError(what, err);
+    }
+  }
+  if (err != 0 && err != DB_NOTFOUND) return store_.DbError(what, err);
+  if ((err = cursor.Close()) != 0) return store_.DbError(what, err);
+  return absl::OkStatus();
 }
 
 absl::Status EmbeddedStore::Txn::CheckIndexes() {

@@ -116,6 +116,9 @@ class EmbeddedStore::Txn {
   // updates the meta counters.
   absl::Status Finish(size_t limit);
 
+  // Deletes the change log's entries for versions below `before`.
+  absl::Status TrimLog(uint64_t before);
+
   // See EmbeddedStore::CheckIndexes.
   absl::Status CheckIndexes();
   // Present records whose login time is later than `ticks`, walking

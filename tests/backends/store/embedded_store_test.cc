@@ -173,6 +173,44 @@ TEST(EmbeddedStoreTest, ChangesSinceFromMemoryMatchesTheLogOnDisk) {
   }
 }
 
+// The log is trimmed by walking it from its first entry: after commits
+// that trim less, as much as, and more than they append, the file keeps
+// exactly the last `change_log_limit` changes.
+TEST(EmbeddedStoreTest, TheLogOnDiskKeepsTheLastLimitChanges) {
+  ScratchDir scratch;
+  EmbeddedStoreOptions options;
+  options.data_dir = scratch.File("store");
+  options.change_log_limit = 3;
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)
+                    ->MergeLogins({{Addr(1), kT}, {Addr(2), kT}}, kNone)
+                    .ok());  // versions 1-2
+    ASSERT_TRUE(
+        (*store)
+            ->MergeLogins(
+                {{Addr(3), kT}, {Addr(4), kT}, {Addr(5), kT}, {Addr(6), kT}},
+                kNone)
+            .ok());  // 3-6, more than the limit at once
+    for (int i = 7; i <= 10; ++i) {
+      ASSERT_TRUE((*store)->MergeLogins({{Addr(i), kT}}, kNone).ok());
+    }
+  }
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Open(options);  // memory empty: the log on disk answers
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::vector<StateChange>> kept =
+      (*store)->ChangesSince(7, 100);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  std::vector<uint64_t> versions;
+  for (const StateChange& c : *kept) versions.push_back(c.version);
+  EXPECT_THAT(versions, ::testing::ElementsAre(8, 9, 10));
+  EXPECT_TRUE(absl::IsOutOfRange((*store)->ChangesSince(6, 100).status()));
+  EXPECT_TRUE((*store)->CheckIndexes().ok());
+}
+
 TEST(EmbeddedStoreTest, SecondOpenOfSameDirFails) {
   ScratchDir scratch;
   const std::string dir = scratch.File("store");

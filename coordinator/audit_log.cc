@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/json_string.h"
 #include "common/logging.h"
 
 namespace relaysync {
@@ -26,26 +26,11 @@ absl::StatusOr<int> OpenFile(const std::string& path) {
 
 void AppendString(std::string* out, absl::string_view key,
                   absl::string_view value) {
-  absl::StrAppend(out, ",\"", key, "\":\"", JsonEscape(value), "\"");
+  absl::StrAppend(out, ",\"", key, "\":");
+  AppendJsonString(out, value);
 }
 
 }  // namespace
-
-std::string JsonEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     const std::string& path, const Clock* clock) {
@@ -74,8 +59,8 @@ void AuditLog::Write(const AuditRecord& r) {
   AppendString(&line, "action", r.action);
   line += ",\"addresses\":[";
   for (size_t i = 0; i < r.addresses.size(); ++i) {
-    absl::StrAppend(&line, i == 0 ? "\"" : ",\"", JsonEscape(r.addresses[i]),
-                    "\"");
+    if (i > 0) line += ",";
+    AppendJsonString(&line, r.addresses[i]);
   }
   line += "]";
   AppendString(&line, "result", r.result);

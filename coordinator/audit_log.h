@@ -28,10 +28,6 @@ struct AuditRecord {
   std::string detail;  // optional, e.g. "future ticks 4102444800"
 };
 
-// Escapes `text` as a JSON string body: quotes, backslashes, control bytes
-// and every byte >= 0x80 as \u00XX, so a line never breaks or smuggles.
-std::string JsonEscape(absl::string_view text);
-
 class AuditLog {
  public:
   // `path` empty or "-": stderr. The file is created 0600.

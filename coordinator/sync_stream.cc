@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/address.h"
+#include "common/json_string.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
 #include "coordinator/open_streams.h"
@@ -276,10 +277,12 @@ std::string SyncStream::RefuseOverUserLimit(const std::string& host,
                                             const std::string& user,
                                             const std::string& address) {
   const UserAddressLimitOptions& o = shared_.user_limit->options();
-  const std::string why = absl::StrCat(
-      "user \"", JsonEscape(user), "\" already has ", o.max_addresses,
-      " addresses granted in ", absl::FormatDuration(o.window), "; ", address,
-      " from host ", host, " is not granted");
+  std::string quoted;
+  AppendJsonString(&quoted, user);
+  const std::string why =
+      absl::StrCat("user ", quoted, " already has ", o.max_addresses,
+                   " addresses granted in ", absl::FormatDuration(o.window),
+                   "; ", address, " from host ", host, " is not granted");
   static RateLimitedLog* const warnings = new RateLimitedLog(absl::Seconds(10));
   warnings->Log(LogLevel::kWarning, absl::StrCat("refused: ", why));
   shared_.authorizer->refusals().Count(Refusal::kUserAddresses);

@@ -1,9 +1,15 @@
 // The identity -> roles mapping and the audit log's escaping.
 #include "coordinator/access_policy.h"
 
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
 #include "coordinator/audit_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/files.h"
+#include "testing/scratch_dir.h"
 
 namespace relaysync {
 namespace {
@@ -72,11 +78,27 @@ TEST(AccessPolicyTest, BadLinesAreNamedWithTheirNumber) {
   EXPECT_THAT(p.status().message(), HasSubstr("f:1: expected"));
 }
 
+// One record per line, valid JSON and UTF-8 whatever a peer or an admin
+// put in it; UTF-8 names stay readable (they were once escaped byte by
+// byte as Latin-1, "caf\u00c3\u00a9").
 TEST(AuditLogTest, EscapingKeepsOneRecordPerLine) {
-  EXPECT_EQ(JsonEscape("a\"b\\c"), "a\\\"b\\\\c");
-  EXPECT_EQ(JsonEscape("x\ny\r\0z"), "x\\u000ay\\u000d");
-  EXPECT_EQ(JsonEscape(std::string("x\ny\0z", 5)), "x\\u000ay\\u0000z");
-  EXPECT_EQ(JsonEscape("caf\xe9"), "caf\\u00e9");
+  testing::ScratchDir dir;
+  FakeClock clock(absl::FromUnixSeconds(1700000000));
+  absl::StatusOr<std::unique_ptr<AuditLog>> log =
+      AuditLog::Open(dir.File("audit.log"), &clock);
+  ASSERT_TRUE(log.ok()) << log.status();
+  AuditRecord r;
+  r.identity = "a\"b\\c";
+  r.peer = std::string("x\ny\0z", 5);
+  r.action = "caf\xc3\xa9";
+  r.addresses = {"192.0.2.1", "caf\xe9"};
+  r.result = "ok";
+  (*log)->Write(r);
+  EXPECT_EQ(
+      testing::ReadFile(dir.File("audit.log")),
+      "{\"time\":\"2023-11-14T22:13:20Z\",\"identity\":\"a\\\"b\\\\c\","
+      "\"peer\":\"x\\ny\\u0000z\",\"action\":\"caf\xc3\xa9\","
+      "\"addresses\":[\"192.0.2.1\",\"caf\\ufffd\"],\"result\":\"ok\"}\n");
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 //   relaysync-agent test-log [--log-format=FORMAT] FILE
 //   relaysync-agent check-config [the agent's flags]
 #include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -24,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "agent/agent_flags.h"
 #include "agent/check_config_main.h"
 #include "agent/local_login.h"
 #include "agent/log_format.h"
@@ -261,12 +261,6 @@ int TestLog(const std::vector<std::string>& args) {
   return 0;
 }
 
-std::string HostName() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
-  return buf;
-}
-
 // Set by the signal thread, waited for by RunAgent.
 struct StopState {
   absl::Mutex mu;
@@ -296,22 +290,20 @@ int RunAgent(int argc, char** argv) {
   }
   relaysync::RouteGrpcLogs();
   relaysync::AgentOptions options;
-  auto targets = relaysync::ParseEndpoints(absl::GetFlag(FLAGS_coordinator));
-  if (absl::GetFlag(FLAGS_coordinator).empty() || !targets.ok()) {
-    relaysync::LogError("--coordinator: ",
-                        absl::GetFlag(FLAGS_coordinator).empty()
-                            ? "required (HOST:PORT)"
-                            : targets.status().message());
+  absl::StatusOr<relaysync::AgentFlags> flags =
+      relaysync::ReadAgentFlags(argc, argv);
+  if (!flags.ok()) {
+    relaysync::LogError(flags.status().message());
     return 2;
   }
-  options.coordinators = *targets;
-  options.tls.ca = absl::GetFlag(FLAGS_tls_ca);
-  options.tls.cert = absl::GetFlag(FLAGS_tls_cert);
-  options.tls.key = absl::GetFlag(FLAGS_tls_key);
-  options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
-  options.tls.insecure = absl::GetFlag(FLAGS_insecure);
-  if (absl::Status s = relaysync::ValidateTlsFiles(
-          options.tls, {"--tls-ca", "--tls-cert", "--tls-key"});
+  if (flags->coordinators.empty()) {
+    relaysync::LogError("--coordinator: required (HOST:PORT)");
+    return 2;
+  }
+  options.coordinators = flags->coordinators;
+  options.tls = flags->tls;
+  if (absl::Status s =
+          relaysync::ValidateTlsFiles(options.tls, relaysync::kAgentTlsFlags);
       !s.ok()) {
     relaysync::LogError(s.message());
     return 2;
@@ -323,28 +315,14 @@ int RunAgent(int argc, char** argv) {
   }
   options.max_queued_changes =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_changes));
-  options.host_id = absl::GetFlag(FLAGS_host_id);
-  if (options.host_id.empty()) options.host_id = HostName();
+  options.host_id = flags->host_id;
   if (options.host_id.empty() ||
       options.host_id.find('/') != std::string::npos) {
     relaysync::LogError("--host_id: must be non-empty and contain no '/'");
     return 2;
   }
-  for (const std::string& spec :
-       relaysync::RepeatedFlagValues(argc, argv, "output")) {
-    absl::StatusOr<relaysync::MapOutput> output =
-        relaysync::ParseMapOutput(spec);
-    if (!output.ok()) {
-      relaysync::LogError("--output: ", output.status().message());
-      return 2;
-    }
-    options.outputs.push_back(*output);
-  }
-  // --db keeps its default unless --output names the maps instead.
-  if (options.outputs.empty() ||
-      !relaysync::RepeatedFlagValues(argc, argv, "db").empty()) {
-    options.db_path = absl::GetFlag(FLAGS_db);
-  }
+  options.outputs = flags->outputs;
+  options.db_path = flags->db_path;
   options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.notify_socket = absl::GetFlag(FLAGS_notify_socket);

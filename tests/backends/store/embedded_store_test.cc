@@ -60,6 +60,7 @@ INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformanceTest,
                          ::relaysync::testing::StoreFactoryName);
 
 using ::relaysync::testing::Addr;
+using ::relaysync::testing::Entries;
 
 std::unique_ptr<EmbeddedStore> OpenOrFail(const std::string& dir) {
   EmbeddedStoreOptions options;
@@ -68,16 +69,6 @@ std::unique_ptr<EmbeddedStore> OpenOrFail(const std::string& dir) {
       EmbeddedStore::Open(options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? std::move(*store) : nullptr;
-}
-
-std::map<std::string, int64_t> Entries(Store& store) {
-  absl::StatusOr<Snapshot> snapshot = store.ReadSnapshot();
-  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-  std::map<std::string, int64_t> out;
-  if (snapshot.ok()) {
-    for (const StateEntry& e : snapshot->entries) out[e.address] = e.ticks;
-  }
-  return out;
 }
 
 TEST(EmbeddedStoreTest, CreatesThePrivateDataDir) {

@@ -15,35 +15,23 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/redis_server.h"
+#include "tests/backends/store/store_conformance_test.h"
 
 namespace relaysync {
 namespace {
 
-using ::relaysync::testing::RedisServer;
-using ::relaysync::testing::RedisServerOptions;
+using ::relaysync::testing::Entries;
+using ::relaysync::testing::SharedRedisServer;
 using ::testing::HasSubstr;
 
 constexpr int64_t kT = 1700000000;
 constexpr int64_t kNone = INT64_MIN;
 
-RedisServer& Server() {
-  static RedisServer server([] {
-    RedisServerOptions options;
-    options.appendonly = true;
-    return options;
-  }());
-  if (!server.running()) {
-    const absl::Status started = server.Start();
-    EXPECT_TRUE(started.ok()) << started;
-  }
-  return server;
-}
-
 class RedisMigrateTest : public ::testing::Test {
  protected:
   RedisMigrateTest() {
     static int n = 0;
-    options_.address = Server().address();
+    options_.address = SharedRedisServer().address();
     options_.prefix = absl::StrCat("migrate-", getpid(), "-", ++n);
   }
 
@@ -51,7 +39,7 @@ class RedisMigrateTest : public ::testing::Test {
     return absl::StrCat("{", options_.prefix, "}:", name);
   }
   std::string Redis(const std::vector<std::string>& argv) const {
-    return Server().Command(argv);
+    return SharedRedisServer().Command(argv);
   }
   // One record as the older relaysync kept it: "login:delete" in {p}:rec
   // and its entry in the index its state called for.
@@ -66,16 +54,6 @@ class RedisMigrateTest : public ::testing::Test {
   void OldMeta(int version, int count) {
     Redis({"HSET", Key("meta"), "epoch", "e1", "version", absl::StrCat(version),
            "count", absl::StrCat(count), "master", ""});
-  }
-
-  std::map<std::string, int64_t> Entries(Store& store) {
-    absl::StatusOr<Snapshot> snapshot = store.ReadSnapshot();
-    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-    std::map<std::string, int64_t> out;
-    if (snapshot.ok()) {
-      for (const StateEntry& e : snapshot->entries) out[e.address] = e.ticks;
-    }
-    return out;
   }
 
   RedisStoreOptions options_;

@@ -33,10 +33,12 @@
 namespace relaysync {
 namespace {
 
+using ::relaysync::testing::Entries;
 using ::relaysync::testing::kByAdmin;
 using ::relaysync::testing::RedisSentinel;
 using ::relaysync::testing::RedisServer;
 using ::relaysync::testing::RedisServerOptions;
+using ::relaysync::testing::SharedRedisServer;
 using ::relaysync::testing::StoreConformanceTest;
 using ::relaysync::testing::StoreFactory;
 using ::relaysync::testing::WaitForCondition;
@@ -47,29 +49,13 @@ using ::testing::Not;
 constexpr int64_t kNone = INT64_MIN;
 constexpr int64_t kT = 1700000000;
 
-// One redis-server for the conformance cases; each store gets a namespace
-// (prefix) of its own. Durable as docs/redis.md recommends, so that the
-// timings below are the real ones.
-RedisServer& SharedServer() {
-  static RedisServer server([] {
-    RedisServerOptions options;
-    options.appendonly = true;
-    return options;
-  }());
-  if (!server.running()) {
-    const absl::Status started = server.Start();
-    EXPECT_TRUE(started.ok()) << started;
-  }
-  return server;
-}
-
 StoreFactory RedisFactory() {
   return {
       "Redis",
       [](const std::string& scratch_dir,
          size_t change_log_limit) -> absl::StatusOr<std::unique_ptr<Store>> {
         RedisStoreOptions options;
-        options.address = SharedServer().address();
+        options.address = SharedRedisServer().address();
         options.prefix = scratch_dir.substr(scratch_dir.rfind('/') + 1);
         options.change_log_limit = change_log_limit;
         absl::StatusOr<std::unique_ptr<RedisStore>> store =
@@ -186,16 +172,6 @@ std::unique_ptr<RedisStore> OpenOrFail(const RedisServer& server,
   return OpenOrFail(options);
 }
 
-std::map<std::string, int64_t> Entries(Store& store) {
-  absl::StatusOr<Snapshot> snapshot = store.ReadSnapshot();
-  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-  std::map<std::string, int64_t> out;
-  if (snapshot.ok()) {
-    for (const StateEntry& e : snapshot->entries) out[e.address] = e.ticks;
-  }
-  return out;
-}
-
 uint64_t MustVersion(Store& store) {
   absl::StatusOr<uint64_t> v = store.Version();
   EXPECT_TRUE(v.ok()) << v.status();
@@ -227,7 +203,7 @@ TEST(RedisStoreTest, UnreachableRedisIsUnavailableNamingTheAddress) {
 }
 
 TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   const std::string p = FreshPrefix();
   std::unique_ptr<RedisStore> store = OpenOrFail(server, p);
   ASSERT_NE(store, nullptr);
@@ -261,7 +237,7 @@ TEST(RedisStoreTest, KeysFollowTheDocumentedLayout) {
 }
 
 TEST(RedisStoreTest, AttributionIsKeptApartWithItsLoginTime) {
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   const std::string p = FreshPrefix();
   std::unique_ptr<RedisStore> store = OpenOrFail(server, p);
   ASSERT_NE(store, nullptr);
@@ -288,7 +264,7 @@ TEST(RedisStoreTest, AttributionIsKeptApartWithItsLoginTime) {
 
 TEST(RedisStoreTest, ReadsChangeLogEntriesOfOneChangeWithoutFirstVersion) {
   // Earlier builds wrote one entry per change, without "v".
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   const std::string p = FreshPrefix();
   std::unique_ptr<RedisStore> store = OpenOrFail(server, p);
   ASSERT_NE(store, nullptr);
@@ -312,7 +288,7 @@ TEST(RedisStoreTest, ReadsChangeLogEntriesOfOneChangeWithoutFirstVersion) {
 }
 
 TEST(RedisStoreTest, TimesAreExactUpToTwoToThe53) {
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   const std::string p = FreshPrefix();
   std::unique_ptr<RedisStore> store = OpenOrFail(server, p);
   ASSERT_NE(store, nullptr);
@@ -596,7 +572,7 @@ TEST(RedisStoreTest, AclUserSelectsADatabaseAndNoticesALossyRestart) {
 }
 
 TEST(RedisStoreTest, SelectsTheDatabase) {
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   const std::string p = FreshPrefix();
   RedisStoreOptions options;
   options.address = server.address();
@@ -618,7 +594,7 @@ TEST(RedisStoreTest, SelectsTheDatabase) {
 }
 
 TEST(RedisStoreTest, ConnectsOverAUnixSocket) {
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   const std::string p = FreshPrefix();
   std::unique_ptr<RedisStore> tcp = OpenOrFail(server, p);
   ASSERT_NE(tcp, nullptr);
@@ -634,8 +610,8 @@ TEST(RedisStoreTest, ConnectsOverAUnixSocket) {
 
 TEST(RedisStoreTest, TwoStoresOnOneRedisSeeOneVersionSequence) {
   const std::string p = FreshPrefix();
-  std::unique_ptr<RedisStore> a = OpenOrFail(SharedServer(), p);
-  std::unique_ptr<RedisStore> b = OpenOrFail(SharedServer(), p);
+  std::unique_ptr<RedisStore> a = OpenOrFail(SharedRedisServer(), p);
+  std::unique_ptr<RedisStore> b = OpenOrFail(SharedRedisServer(), p);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(a->Epoch(), b->Epoch());
@@ -687,8 +663,8 @@ TEST(RedisStoreTest, TwoStoresOnOneRedisSeeOneVersionSequence) {
 
 TEST(RedisStoreTest, WaitForChangeWakesOnAnotherStoresWrite) {
   const std::string p = FreshPrefix();
-  std::unique_ptr<RedisStore> follower = OpenOrFail(SharedServer(), p);
-  std::unique_ptr<RedisStore> writer = OpenOrFail(SharedServer(), p);
+  std::unique_ptr<RedisStore> follower = OpenOrFail(SharedRedisServer(), p);
+  std::unique_ptr<RedisStore> writer = OpenOrFail(SharedRedisServer(), p);
   ASSERT_NE(follower, nullptr);
   ASSERT_NE(writer, nullptr);
   ASSERT_TRUE(writer->MergeLogins({{Addr(1), kT}}, kNone).ok());
@@ -749,7 +725,7 @@ TEST(RedisStoreTest, WaitForChangeWhileRedisIsDownWaitsOutTheTimeout) {
 }
 
 TEST(RedisStoreTest, SurvivesAScriptCacheFlush) {
-  RedisServer& server = SharedServer();
+  RedisServer& server = SharedRedisServer();
   std::unique_ptr<RedisStore> store = OpenOrFail(server, FreshPrefix());
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(server.Command({"SCRIPT", "FLUSH"}), "OK");
@@ -761,7 +737,8 @@ TEST(RedisStoreTest, SurvivesAScriptCacheFlush) {
 
 // Timings for docs/redis.md (printed; the bounds are only sanity checks).
 TEST(RedisStoreTest, BatchAndSnapshotTimings) {
-  std::unique_ptr<RedisStore> store = OpenOrFail(SharedServer(), FreshPrefix());
+  std::unique_ptr<RedisStore> store =
+      OpenOrFail(SharedRedisServer(), FreshPrefix());
   ASSERT_NE(store, nullptr);
   constexpr int kEntries = 100000;
   constexpr int kBatch = 10000;

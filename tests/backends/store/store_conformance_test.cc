@@ -93,14 +93,6 @@ std::string Addr(int i) {
                       i & 255);
 }
 
-std::map<std::string, int64_t> StoreConformanceTest::Entries(Store& store) {
-  std::map<std::string, int64_t> out;
-  for (const StateEntry& e : Must(store.ReadSnapshot()).entries) {
-    EXPECT_TRUE(out.emplace(e.address, e.ticks).second) << e.address;
-  }
-  return out;
-}
-
 std::vector<StateChange> StoreConformanceTest::Changes(Store& store,
                                                        uint64_t since) {
   return Must(store.ChangesSince(since, SIZE_MAX));

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "backends/store/store.h"
 #include "gtest/gtest.h"
+#include "testing/redis_server.h"
 #include "testing/scratch_dir.h"
 
 namespace relaysync::testing {
@@ -38,6 +39,35 @@ std::string Addr(int i);
 // The attribution of the admin adds in store tests.
 inline const Attribution kByAdmin{kAdminHost, "spiffe://example.org/admin/t"};
 
+// The snapshot as address -> ticks; fails the test on an error or on an
+// address listed twice. Inline, for store tests outside the suite too.
+inline std::map<std::string, int64_t> Entries(Store& store) {
+  std::map<std::string, int64_t> out;
+  absl::StatusOr<Snapshot> snapshot = store.ReadSnapshot();
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  if (!snapshot.ok()) return out;
+  for (const StateEntry& e : snapshot->entries) {
+    EXPECT_TRUE(out.emplace(e.address, e.ticks).second) << e.address;
+  }
+  return out;
+}
+
+// The one durable (appendonly, as docs/redis.md recommends) redis-server
+// of a test program's Redis store tests, each store under a prefix of its
+// own: started on first use, and again if a test stopped it.
+inline RedisServer& SharedRedisServer() {
+  static RedisServer server([] {
+    RedisServerOptions options;
+    options.appendonly = true;
+    return options;
+  }());
+  if (!server.running()) {
+    const absl::Status started = server.Start();
+    EXPECT_TRUE(started.ok()) << started;
+  }
+  return server;
+}
+
 // For INSTANTIATE_TEST_SUITE_P's name generator.
 std::string StoreFactoryName(
     const ::testing::TestParamInfo<StoreFactory>& info);
@@ -52,8 +82,6 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   // failure) if it cannot be made.
   Store* NewStore(size_t change_log_limit = 100000);
 
-  // The snapshot as address -> ticks; fails the test on error.
-  static std::map<std::string, int64_t> Entries(Store& store);
   // Every change after `since`; fails the test on error.
   static std::vector<StateChange> Changes(Store& store, uint64_t since);
 

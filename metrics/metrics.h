@@ -94,7 +94,9 @@ class Registry {
 
   // A registry served over HTTP at http://`listen`/metrics, without
   // authentication (bind it to loopback or a pod IP). `listen` is
-  // HOST:PORT ([::1]:PORT for IPv6). Errors name `flag`.
+  // HOST:PORT with an IPv4 address or name: Debian's prometheus-cpp
+  // (CivetWeb) is built without IPv6 and refuses [::1]:PORT. Errors name
+  // `flag`.
   static absl::StatusOr<std::unique_ptr<Registry>> Serve(
       const std::string& listen, const std::string& flag);
 

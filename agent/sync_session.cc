@@ -190,8 +190,10 @@ bool SyncSession::SendPending() {
     budget = static_cast<size_t>(allowance_);
   }
   // A window of unacknowledged logins: newer ones wait for acks.
+  window_full_ = true;
   std::vector<SpooledLogin> pending =
       with_.spool->Pending(4 * kMaxLoginsPerBatch);
+  window_full_ = pending.size() == 4 * kMaxLoginsPerBatch;
   const std::vector<const SpooledLogin*> to_send =
       window_.Next(pending, budget);
   const size_t sent = to_send.size();
@@ -415,16 +417,18 @@ absl::Status SyncSession::ApplyBatch(std::deque<Incoming>* batch, bool* wake) {
       batch->erase(batch->begin(), batch->begin() + n);
       continue;
     }
-    *wake = true;  // acks free the send window
     absl::Status s;
     if (in.kind == Incoming::kAck) {
       // Taken even if the map write fails (the spool and the materializer
       // have it); the map is rebuilt before anything else is applied.
       s = HandleAck(in.ack);
+      // Read after the spool retired the logins (see window_full_).
+      if (window_full_) *wake = true;  // logins wait for the room it frees
       batch->pop_front();
       if (!s.ok()) return s;
       continue;
     }
+    *wake = true;  // rare; the sending thread looks again
     s = in.kind == Incoming::kPolicy ? ApplyPolicy(in.expire_after_seconds)
                                      : ApplySnapshot(&in);
     if (!s.ok()) return s;

@@ -139,6 +139,12 @@ class SyncSession {
       grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>>
       stream_;
   std::atomic<bool> reader_done_{false};  // or the applier failed
+  // The sending thread's last look at the spool found the window full:
+  // logins wait for acknowledgements. Only then does an ack wake it; an
+  // ack of logins already sent leaves it nothing to do, and waking it cost
+  // a context switch per local login. Set before it looks, so an ack that
+  // lands while it looks still wakes it.
+  std::atomic<bool> window_full_{true};
   std::atomic<bool> heard_back_{false};
   std::atomic<bool> cancel_requested_{false};
 

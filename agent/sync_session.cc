@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -84,6 +85,7 @@ bool SyncSession::Run() {
   hello.mutable_hello()->set_agent_version(
       absl::StrCat("relaysync-agent ", RelaysyncVersion()));
   hello.mutable_hello()->set_accepts_deferred(true);
+  hello.mutable_hello()->set_accepts_acks_in_deltas(true);
   if (!stream_->Write(hello)) {
     grpc::Status s = stream_->Finish();
     unreachable_ = IsUnreachable(s);
@@ -290,6 +292,8 @@ void SyncSession::ReadLoop() {
       LogInfo("connected to coordinator ", target_);
     }
     Incoming in(Incoming::kAck);
+    // The acks a DeltaBatch carries, applied after its deltas.
+    std::optional<Incoming> then;
     if (msg.has_deferred()) {
       HandleDeferred(msg.deferred());
       continue;
@@ -315,26 +319,35 @@ void SyncSession::ReadLoop() {
       for (const v1::Delta& d : msg.deltas().deltas()) {
         FromProto(d, &in.changes.emplace_back());
       }
+      if (msg.deltas().has_ack()) {
+        then.emplace(Incoming::kAck);
+        then->ack = std::move(*msg.mutable_deltas()->mutable_ack());
+      }
     } else {
       continue;
     }
-    if (idle && (in.kind == Incoming::kDeltas || in.kind == Incoming::kAck) &&
-        ApplyHere(in)) {
-      continue;
-    }
-    absl::MutexLock l(&queue_mu_);
-    // Bounded: while the applier cannot keep up (a map it cannot write),
-    // stop reading; gRPC's flow control holds the coordinator back.
-    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-      return queued_changes_ < with_.options->max_queued_changes || cancelled_;
-    };
-    queue_mu_.Await(absl::Condition(&room));
-    if (cancelled_) break;
-    queued_changes_ += in.Size();
-    queue_.push_back(std::move(in));
+    if (!Take(in, idle) || (then.has_value() && !Take(*then, idle))) break;
   }
   absl::MutexLock l(&queue_mu_);
   reading_done_ = true;
+}
+
+bool SyncSession::Take(Incoming& in, bool idle) {
+  if (idle && (in.kind == Incoming::kDeltas || in.kind == Incoming::kAck) &&
+      ApplyHere(in)) {
+    return true;
+  }
+  absl::MutexLock l(&queue_mu_);
+  // Bounded: while the applier cannot keep up (a map it cannot write),
+  // stop reading; gRPC's flow control holds the coordinator back.
+  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return queued_changes_ < with_.options->max_queued_changes || cancelled_;
+  };
+  queue_mu_.Await(absl::Condition(&room));
+  if (cancelled_) return false;
+  queued_changes_ += in.Size();
+  queue_.push_back(std::move(in));
+  return true;
 }
 
 bool SyncSession::ApplyHere(Incoming& in) {

@@ -97,6 +97,10 @@ class SyncSession {
   absl::Duration NextWait(absl::Time now);
 
   void ReadLoop();
+  // Reader thread: applies `in` here (ApplyHere, when the Read that
+  // brought it found the stream `idle`) or queues it for the applier,
+  // waiting for room. False once the session is ending.
+  bool Take(Incoming& in, bool idle);
   // Reader thread: applies `in` (deltas or an ack that arrived on an idle
   // stream) itself when nothing is queued or being applied, which saves
   // the applier's wake-up, two context switches a message. False (and `in`

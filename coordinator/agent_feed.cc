@@ -50,6 +50,7 @@ absl::StatusOr<std::optional<uint64_t>> AgentFeed::Start(
   const std::string store_epoch = store_->Epoch();
   absl::MutexLock l(&mu_);
   host_id_ = hello.host_id();
+  acks_in_deltas_ = hello.accepts_acks_in_deltas();
   if (hello.store_epoch() == store_epoch &&
       hello.applied_version() <= *current) {
     epoch_ = hello.store_epoch();
@@ -87,6 +88,14 @@ bool AgentFeed::Next(CoordinatorMessage* out, Load* load) {
   if (!outbox_.empty()) {
     *out = std::move(outbox_.front());
     outbox_.pop_front();
+    if (acks_in_deltas_ && out->has_deltas()) {
+      // The acks these deltas cover ride along instead of following.
+      const v1::DeltaBatch& batch = out->deltas();
+      const uint64_t through = batch.deltas(batch.deltas_size() - 1).version();
+      if (!TakeDueAcksLocked(through, out->mutable_deltas()->mutable_ack())) {
+        out->mutable_deltas()->clear_ack();
+      }
+    }
     return true;
   }
   out->Clear();
@@ -95,23 +104,22 @@ bool AgentFeed::Next(CoordinatorMessage* out, Load* load) {
     deferred_.Clear();
     return true;
   }
+  return TakeDueAcksLocked(next_version_, out->mutable_ack());
+}
+
+bool AgentFeed::TakeDueAcksLocked(uint64_t through, v1::Ack* ack) {
   // Acknowledgements go after the deltas they cover: an agent drops its
   // own pending login on the ack, and must have the cluster's copy first.
-  auto due = std::stable_partition(acks_.begin(), acks_.end(),
-                                   [this](const PendingAck& a) {
-                                     mu_.AssertHeld();
-                                     return a.version <= next_version_;
-                                   });
+  auto due = std::stable_partition(
+      acks_.begin(), acks_.end(),
+      [through](const PendingAck& a) { return a.version <= through; });
   for (auto it = acks_.begin(); it != due; ++it) {
-    for (std::string& id : it->ids) {
-      out->mutable_ack()->add_event_ids(std::move(id));
-    }
-    for (v1::Rejected& r : it->rejected) {
-      *out->mutable_ack()->add_rejected() = std::move(r);
-    }
+    for (std::string& id : it->ids) ack->add_event_ids(std::move(id));
+    for (v1::Rejected& r : it->rejected) *ack->add_rejected() = std::move(r);
   }
+  const bool any = due != acks_.begin();
   acks_.erase(acks_.begin(), due);
-  return out->has_ack();
+  return any;
 }
 
 AgentFeed::Load AgentFeed::NextStateLocked() {

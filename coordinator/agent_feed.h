@@ -4,7 +4,8 @@
 // answer to batches over its login rate; and the acknowledgement of each
 // merged batch once the agent has been sent the state the batch is in (an
 // agent drops its own pending login on the acknowledgement, so it must
-// have the cluster's copy first). Deltas come from the ChangeHub while it
+// have the cluster's copy first), inside the DeltaBatch that covers it
+// when the agent takes that. Deltas come from the ChangeHub while it
 // holds them. A snapshot, older deltas, and the version check of an agent
 // that claims to be ahead of the hub are store reads: Next() asks for one,
 // and the stream runs it with Load() on a thread that may block.
@@ -97,6 +98,10 @@ class AgentFeed {
   Load NextStateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueDeltasLocked(const std::vector<StateChange>& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the acknowledgements due once the agent has applied `through`
+  // into `*ack`; false if there were none.
+  bool TakeDueAcksLocked(uint64_t through, v1::Ack* ack)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadSnapshot();
   absl::Status LoadChanges();
   void CheckAhead();
@@ -107,6 +112,8 @@ class AgentFeed {
 
   mutable absl::Mutex mu_;
   std::string host_id_ ABSL_GUARDED_BY(mu_);  // for log lines
+  // The hello's accepts_acks_in_deltas: due acks ride in DeltaBatch.ack.
+  bool acks_in_deltas_ ABSL_GUARDED_BY(mu_) = false;
   // The epoch and version the agent has, or will have once it applies what
   // was sent; whether it needs a snapshot and must re-send its map.
   std::string epoch_ ABSL_GUARDED_BY(mu_);

@@ -211,6 +211,38 @@ TEST_F(AgentFeedTest, AnAckWaitsForTheDeltasItCovers) {
   EXPECT_EQ(feed_.Unsent(), 0u);
 }
 
+TEST_F(AgentFeedTest, AnAgentThatTakesAcksInDeltasGetsThemInTheCoveringBatch) {
+  Commit(2);
+  v1::Hello hello = HelloAt("epoch-1", 2);
+  hello.set_accepts_acks_in_deltas(true);
+  ASSERT_EQ(StartOk(feed_, hello), 2u);
+  SkipPolicy();
+  ASSERT_TRUE(store_.MergeLogins({{Addr(8), kT}}, INT64_MIN).ok());
+  ASSERT_TRUE(store_.MergeLogins({{Addr(9), kT}}, INT64_MIN).ok());
+  feed_.Merged(3, {"mx1/1"}, {});
+  feed_.Merged(4, {"mx1/2"}, {});
+  // Version 3 alone reaches the hub: only its ack may ride with it.
+  hub_.Publish(*store_.ChangesSince(2, 1));
+  feed_.HubMoved();
+  CoordinatorMessage first = Next();
+  EXPECT_THAT(Versions(first), ElementsAre(3));
+  EXPECT_THAT(std::vector<std::string>(first.deltas().ack().event_ids().begin(),
+                                       first.deltas().ack().event_ids().end()),
+              ElementsAre("mx1/1"));
+  EXPECT_EQ(NothingDue(), Load::kNone);  // mx1/2 waits for version 4
+  EXPECT_EQ(feed_.Unsent(), 1u);
+  hub_.Publish(*store_.ChangesSince(3, 1));
+  feed_.HubMoved();
+  CoordinatorMessage second = Next();
+  EXPECT_THAT(Versions(second), ElementsAre(4));
+  EXPECT_EQ(second.deltas().ack().event_ids_size(), 1);
+  EXPECT_EQ(NothingDue(), Load::kNone);  // no Ack message of its own
+  EXPECT_EQ(feed_.Unsent(), 0u);
+  // A batch with no ack due carries none.
+  Commit(1);
+  EXPECT_FALSE(Next().deltas().has_ack());
+}
+
 TEST_F(AgentFeedTest, AnAckOfAnotherEpochGoesRightAfterTheSnapshot) {
   Commit(2);
   ASSERT_EQ(StartOk(feed_, HelloAt("epoch-1", 2)), 2u);

@@ -10,6 +10,7 @@
 #include "agent/sync_session.h"
 #include "common/backoff.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 
@@ -38,7 +39,10 @@ CoordinatorClient::~CoordinatorClient() {
 }
 
 void CoordinatorClient::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("sync-send");
+    Run();
+  });
 }
 
 void CoordinatorClient::Stop() {

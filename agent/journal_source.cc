@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 namespace {
@@ -116,7 +117,10 @@ absl::Status JournalSource::Start(Sink sink) {
     return absl::InternalError(
         absl::StrCat(name_, ": eventfd: ", strerror(errno)));
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("journal");
+    Run();
+  });
   mu_.Await(absl::Condition(&opening_.done));
   if (!opening_.status.ok()) {
     thread_.join();  // it has returned, or is about to

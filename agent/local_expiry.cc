@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/map_trouble.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 
@@ -15,7 +16,10 @@ LocalExpiry::LocalExpiry(Materializer* materializer,
 LocalExpiry::~LocalExpiry() { Stop(); }
 
 void LocalExpiry::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("local-expiry");
+    Loop();
+  });
 }
 
 void LocalExpiry::Stop() {

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "agent/crc32c.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 namespace {
@@ -260,7 +261,10 @@ absl::Status LogTailer::Start(LineCallback callback) {
   // Record the start position at once: a crash before the first checkpoint
   // must not turn into "no state, start at the end" and skip lines.
   Checkpoint(/*force=*/true);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("log-tail");
+    Run();
+  });
   return absl::OkStatus();
 }
 

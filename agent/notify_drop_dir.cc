@@ -20,6 +20,7 @@
 #include "agent/notify_message.h"
 #include "common/logging.h"
 #include "common/random_id.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 namespace {
@@ -155,7 +156,10 @@ absl::Status NotifyDropDir::Start(Sink sink) {
   }
   sink_ = std::move(sink);
   started_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("notify-dir");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "agent/notify_client.h"
 #include "agent/notify_message.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 namespace {
@@ -182,7 +183,10 @@ absl::Status NotifySource::Start(Sink sink) {
   socket_inode_ = st.st_ino;
   sink_ = std::move(sink);
   started_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("notify");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "proto/relaysync/v1/limits.h"
 
 namespace relaysync {
@@ -121,7 +122,10 @@ std::vector<LocalLogin> SessionTracker::TakeDue() {
 absl::Status SessionTracker::Start(Sink sink) {
   absl::MutexLock lock(&mu_);
   stopping_ = false;
-  thread_ = std::thread([this, sink = std::move(sink)] { Loop(sink); });
+  thread_ = std::thread([this, sink = std::move(sink)] {
+    NameThisThread("sessions");
+    Loop(sink);
+  });
   return absl::OkStatus();
 }
 

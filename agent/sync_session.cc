@@ -17,6 +17,7 @@
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
+#include "common/thread_name.h"
 #include "common/version.h"
 #include "proto/relaysync/v1/limits.h"
 #include "rpc/endpoints.h"
@@ -92,8 +93,14 @@ bool SyncSession::Run() {
     Unreachable(s.error_message());
     return false;
   }
-  std::thread reader([this] { ReadLoop(); });
-  std::thread applier([this] { ApplyLoop(); });
+  std::thread reader([this] {
+    NameThisThread("sync-read");
+    ReadLoop();
+  });
+  std::thread applier([this] {
+    NameThisThread("sync-apply");
+    ApplyLoop();
+  });
   bool ok = true;
   while (ok && !reader_done_ && !cancel_requested_) {
     ok = SendPending() && MaybeReportApplied();

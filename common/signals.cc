@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace relaysync {
 
 std::thread HandleStopSignals(std::function<void(int signal)> on_stop,
@@ -17,6 +19,7 @@ std::thread HandleStopSignals(std::function<void(int signal)> on_stop,
   signal(SIGPIPE, SIG_IGN);
   return std::thread(
       [set, on_stop = std::move(on_stop), on_hangup = std::move(on_hangup)] {
+        NameThisThread("signals");
         int sig = 0;
         while (sigwait(&set, &sig) == 0) {
           if (sig != SIGHUP) {

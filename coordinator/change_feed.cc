@@ -11,6 +11,7 @@
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 namespace {
@@ -34,7 +35,10 @@ void ChangeFeed::Start() {
   absl::MutexLock l(&mu_);
   if (started_) return;
   started_ = true;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("change-feed");
+    Loop();
+  });
 }
 
 void ChangeFeed::Stop() {

@@ -25,6 +25,7 @@
 #include "common/logging.h"
 #include "common/never_relay_gate.h"
 #include "common/rate_limited_log.h"
+#include "common/thread_name.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/change_feed.h"
@@ -302,7 +303,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
     LogInfo("serving metrics on ", options.metrics_listen, " (port ", r->port(),
             ", /metrics, no authentication)");
   }
-  impl->expirer = std::thread([p = impl.get()] { p->ExpiryLoop(); });
+  impl->expirer = std::thread([p = impl.get()] {
+    NameThisThread("expiry");
+    p->ExpiryLoop();
+  });
   if (options.tls.insecure) LogWarning(kInsecureWarning);
   LogInfo("listening on ", options.listen, " (port ", impl->port, ", ",
           options.tls.insecure ? "plaintext" : "mutual TLS", "), store ",

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 namespace {
@@ -19,7 +20,10 @@ GroupCommit::GroupCommit(StateWriter* writer, int threads,
     : writer_(writer),
       metrics_(metrics != nullptr ? *metrics : CoordinatorMetrics()) {
   for (int i = 0; i < std::max(1, threads); ++i) {
-    threads_.emplace_back([this] { Loop(); });
+    threads_.emplace_back([this] {
+      NameThisThread("merge");
+      Loop();
+    });
   }
 }
 

@@ -4,10 +4,15 @@
 #include <cstdint>
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace relaysync {
 
 PushPacer::PushPacer(int push_budget)
-    : push_budget_(push_budget), thread_([this] { Loop(); }) {}
+    : push_budget_(push_budget), thread_([this] {
+        NameThisThread("push-pacer");
+        Loop();
+      }) {}
 
 PushPacer::~PushPacer() { Stop(); }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/rate_limited_log.h"
+#include "common/thread_name.h"
 #include "rpc/grpc_status.h"
 
 namespace relaysync {
@@ -52,7 +53,10 @@ SyncService::SyncService(Store* store, ChangeHub* hub, StateWriter* writer,
   shared_.max_unsent = limits.max_unsent;
   shared_.stall_timeout = limits.stall_timeout;
   if (metrics != nullptr) shared_.metrics = *metrics;
-  ticker_ = std::thread([this] { TickLoop(); });
+  ticker_ = std::thread([this] {
+    NameThisThread("stream-ticker");
+    TickLoop();
+  });
 }
 
 SyncService::~SyncService() {

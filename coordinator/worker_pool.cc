@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace relaysync {
 
 WorkerPool::WorkerPool(int threads) {
   for (int i = 0; i < std::max(1, threads); ++i) {
-    threads_.emplace_back([this] { Loop(); });
+    threads_.emplace_back([this] {
+      NameThisThread("store-worker");
+      Loop();
+    });
   }
 }
 

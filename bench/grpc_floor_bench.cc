@@ -10,9 +10,10 @@
 //             SyncSession does today;
 //   callback  a ClientBidiReactor, OnReadDone starting the next read;
 //   async     a CompletionQueue that one thread drains with Next().
-// It prints the clients' CPU per message received and the server's CPU per
-// message sent: the least a change can cost an agent and a coordinator
-// when it travels in messages of that size at that rate.
+// It prints the clients' CPU per message received, and the server's CPU
+// over an equally long window per message received: the least a change can cost
+// an agent and a coordinator when it travels in messages of that size at that
+// rate.
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -30,7 +31,6 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -67,7 +67,7 @@ class PushStream final
  public:
   explicit PushStream(Pusher* pusher) : pusher_(pusher) { StartRead(&in_); }
   // Starts a write of `deltas` changes unless one is in flight.
-  bool TryPush(int deltas, uint64_t* version);
+  void TryPush(int deltas, uint64_t* version);
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone() override;
@@ -97,17 +97,10 @@ class Pusher final : public v1::RelaySync::CallbackService {
     streams_.erase(std::remove(streams_.begin(), streams_.end(), s),
                    streams_.end());
   }
-  size_t size() {
-    absl::MutexLock l(&mu_);
-    return streams_.size();
-  }
   // One round: a message to every stream without a write in flight.
-  // Returns the messages started.
-  int64_t Round(int deltas) {
+  void Round(int deltas) {
     absl::MutexLock l(&mu_);
-    int64_t started = 0;
-    for (PushStream* s : streams_) started += s->TryPush(deltas, &version_);
-    return started;
+    for (PushStream* s : streams_) s->TryPush(deltas, &version_);
   }
 
  private:
@@ -116,9 +109,9 @@ class Pusher final : public v1::RelaySync::CallbackService {
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-bool PushStream::TryPush(int deltas, uint64_t* version) {
+void PushStream::TryPush(int deltas, uint64_t* version) {
   absl::MutexLock l(&mu_);
-  if (writing_ || ending_) return false;
+  if (writing_ || ending_) return;
   out_.Clear();
   v1::DeltaBatch* batch = out_.mutable_deltas();
   batch->set_store_epoch("0123456789abcdef");
@@ -132,7 +125,6 @@ bool PushStream::TryPush(int deltas, uint64_t* version) {
   }
   writing_ = true;
   StartWrite(&out_);
-  return true;
 }
 
 void PushStream::OnReadDone(bool ok) {
@@ -313,7 +305,6 @@ int RunServer(const std::string& self) {
   const absl::Time warm = absl::Now() + absl::Seconds(1);
   const absl::Time end = warm + absl::Seconds(seconds);
   std::atomic<bool> stop{false};
-  std::atomic<int64_t> sent{0};
   double server_cpu = 0;
   std::thread push([&] {
     absl::Time next = absl::Now();
@@ -322,13 +313,12 @@ int RunServer(const std::string& self) {
       const absl::Time now = absl::Now();
       if (!measuring && now >= warm) {
         measuring = true;
-        sent = 0;
         server_cpu = -CpuSeconds(RUSAGE_SELF);
       }
       if (measuring && now >= end && server_cpu < 0) {
         server_cpu += CpuSeconds(RUSAGE_SELF);
       }
-      sent += pusher.Round(deltas);
+      pusher.Round(deltas);
       next += interval;
       absl::SleepFor(next - absl::Now());
     }

@@ -88,7 +88,8 @@ bool AgentFeed::Next(CoordinatorMessage* out, Load* load) {
   if (!outbox_.empty()) {
     *out = std::move(outbox_.front());
     outbox_.pop_front();
-    if (acks_in_deltas_ && out->has_deltas()) {
+    if (acks_in_deltas_ && out->has_deltas() &&
+        out->deltas().deltas_size() > 0) {
       // The acks these deltas cover ride along instead of following.
       const v1::DeltaBatch& batch = out->deltas();
       const uint64_t through = batch.deltas(batch.deltas_size() - 1).version();

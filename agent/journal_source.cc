@@ -160,11 +160,20 @@ void JournalSource::Run() {
   }
   if (s.ok()) {
     last_checkpoint_ = std::chrono::steady_clock::now();
+    auto last_progress = last_checkpoint_;  // an entry read, or a re-seek
     bool more = true;  // a saved cursor may have entries after it already
     while (!stop_.load()) {
       if (!more) WaitForEvents();
       if (stop_.load()) break;
-      Round(&more);
+      auto now = std::chrono::steady_clock::now();
+      if (Round(&more) > 0) {
+        last_progress = now;
+      } else if (now - last_progress >=
+                 absl::ToChronoMilliseconds(options_.reseek_interval)) {
+        Reseek();
+        last_progress = now;
+        more = true;  // read what the seek has uncovered at once
+      }
     }
     Checkpoint(/*force=*/true);
   }
@@ -255,21 +264,30 @@ bool JournalSource::SeekSaved(const JournalState& state) {
     committed_.clear();
     return true;
   }
-  int r = sd_journal_seek_cursor(journal_, state.cursor.c_str());
-  if (r < 0) {
-    LogWarning(name_, ": the saved cursor in ", options_.state_path,
-               " is not one (", ErrnoText(r),
-               "); starting at the end of the journal");
-    return false;
-  }
-  committed_ = state.cursor;
-  r = sd_journal_next(journal_);
-  if (r < 0) {
-    LogWarning(name_, ": reading after the saved cursor: ", ErrnoText(r),
+  absl::StatusOr<bool> found = SeekCursor(state.cursor);
+  if (!found.ok()) {
+    LogWarning(name_, ": the saved cursor in ", options_.state_path, ": ",
+               found.status().message(),
                "; starting at the end of the journal");
     return false;
   }
-  if (r > 0 && sd_journal_test_cursor(journal_, state.cursor.c_str()) > 0) {
+  committed_ = state.cursor;
+  return true;
+}
+
+absl::StatusOr<bool> JournalSource::SeekCursor(const std::string& cursor) {
+  unread_current_ = false;
+  int r = sd_journal_seek_cursor(journal_, cursor.c_str());
+  if (r < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seeking the cursor: ", ErrnoText(r)));
+  }
+  r = sd_journal_next(journal_);
+  if (r < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("reading after the cursor: ", ErrnoText(r)));
+  }
+  if (r > 0 && sd_journal_test_cursor(journal_, cursor.c_str()) > 0) {
     return true;  // on the last delivered entry; the next one is new
   }
   // The seek landed on the first entry after the cursor's place, or on
@@ -284,14 +302,35 @@ bool JournalSource::SeekSaved(const JournalState& state) {
                          absl::FromUnixMicros(static_cast<int64_t>(usec)),
                          absl::UTCTimeZone()));
   }
-  LogWarning(name_,
-             ": the last entry read before the restart is no longer "
-             "in the journal (rotated away and vacuumed, or no longer "
-             "of a watched unit); resuming at the first entry after "
-             "it (",
-             next,
-             "): logins in entries removed before they were read are lost");
-  return true;
+  trouble_log_.Log(
+      LogLevel::kWarning,
+      absl::StrCat(name_,
+                   ": the last entry read is no longer in the journal "
+                   "(rotated away and vacuumed, or no longer of a watched "
+                   "unit); resuming at the first entry after it (",
+                   next,
+                   "): logins in entries removed before they were read are "
+                   "lost"));
+  return false;
+}
+
+void JournalSource::Reseek() {
+  if (committed_.empty()) {
+    // No entry of ours read yet: all of them are new.
+    unread_current_ = false;
+    int r = sd_journal_seek_head(journal_);
+    if (r < 0) {
+      trouble_log_.Log(
+          LogLevel::kWarning,
+          absl::StrCat(name_, ": seeking the head: ", ErrnoText(r)));
+    }
+    return;
+  }
+  absl::StatusOr<bool> found = SeekCursor(committed_);
+  if (!found.ok()) {
+    trouble_log_.Log(LogLevel::kWarning,
+                     absl::StrCat(name_, ": ", found.status().message()));
+  }
 }
 
 void JournalSource::StartAtTail() {
@@ -331,7 +370,7 @@ void JournalSource::WaitForEvents() {
   }
 }
 
-void JournalSource::Round(bool* more) {
+size_t JournalSource::Round(bool* more) {
   *more = false;
   std::vector<LocalLogin> logins;
   size_t entries = 0;
@@ -368,6 +407,7 @@ void JournalSource::Round(bool* more) {
     if (logins.size() >= options_.max_batch) deliver();
   }
   if (entries > 0) deliver();
+  return entries;
 }
 
 void JournalSource::ReadEntry(std::vector<LocalLogin>* logins) {

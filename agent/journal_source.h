@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/event_source.h"
@@ -84,6 +85,13 @@ class JournalSource : public EventSource {
     // Upper bound on how long a missed inotify event delays a read, and on
     // how long Stop() takes.
     absl::Duration poll_interval = absl::Milliseconds(200);
+    // While rounds read nothing, the reader seeks to its own place again
+    // this often. libsystemd 252 can otherwise miss the last entry appended
+    // as it reached the end: it records the file's entry count once the
+    // entry is counted but before the entry is in the match's list, and
+    // then skips the file until the count changes, that is until the next
+    // entry of any unit. This bounds that delay.
+    absl::Duration reseek_interval = absl::Seconds(1);
     // Save the cursor when this much time or this many entries have passed
     // since the last save (and on Stop).
     absl::Duration checkpoint_interval = absl::Milliseconds(200);
@@ -139,11 +147,18 @@ class JournalSource : public EventSource {
   absl::Status AddMatches();
   void Position();
   bool SeekSaved(const JournalState& state);
+  // Positions the reader on the entry of `cursor`, or if that is gone, on
+  // the first entry after its place (or before nothing yet) and sets
+  // unread_current_ accordingly. Returns whether the entry itself was
+  // found, or libsystemd's error.
+  absl::StatusOr<bool> SeekCursor(const std::string& cursor);
+  // Seeks after committed_ again (Options::reseek_interval).
+  void Reseek();
   void StartAtTail();
   void WaitForEvents();
   // Reads and delivers up to max_entries_per_round entries; sets `*more`
-  // if it stopped before the end.
-  void Round(bool* more);
+  // if it stopped before the end. Returns the number of entries read.
+  size_t Round(bool* more);
   // Appends the login of the current entry, if it is a trusted one.
   void ReadEntry(std::vector<LocalLogin>* logins);
   bool Trusted();

@@ -1,5 +1,6 @@
 #include "agent/journal_source.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -376,6 +377,74 @@ TEST_F(JournalSourceTest, AFloodIsDeliveredInBoundedBatches) {
   Append(flood);
   EXPECT_EQ(collector.Addresses(1000, absl::ZeroDuration()).size(), 1000u);
   for (size_t n : collector.batches()) EXPECT_LE(n, 100u);
+}
+
+// Sets the entry count of the data object for `field` (e.g.
+// "_SYSTEMD_UNIT=dovecot.service") in the journal file at `path`, in place
+// as journald's writer would, and returns the old count. Data objects
+// start with a 16-byte object header (type 1 is DATA, size at byte 8) and
+// hold n_entries at byte 56; the payload follows at 64, or at 72 in the
+// compact format.
+uint64_t SetDataEntries(const std::string& path, const std::string& field,
+                        uint64_t n) {
+  const std::string contents = ::relaysync::testing::ReadFile(path);
+  const std::string* file = &contents;
+  auto le64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) {
+      v = v << 8 | static_cast<unsigned char>((*file)[at + i]);
+    }
+    return v;
+  };
+  for (size_t p = file->find(field); p != std::string::npos;
+       p = file->find(field, p + 1)) {
+    for (size_t header : {64u, 72u}) {
+      if (p < header) continue;
+      size_t start = p - header;
+      if ((*file)[start] != 1 || le64(start + 8) != header + field.size()) {
+        continue;
+      }
+      uint64_t old = le64(start + 56);
+      char bytes[8];
+      for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(n >> (8 * i));
+      int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      EXPECT_GE(fd, 0) << path;
+      EXPECT_EQ(pwrite(fd, bytes, 8, static_cast<off_t>(start + 56)), 8);
+      close(fd);
+      return old;
+    }
+  }
+  ADD_FAILURE() << "no data object for " << field << " in " << path;
+  return 0;
+}
+
+// libsystemd 252 records a file's entry count when it reaches the end and
+// then skips the file until that count changes. journald counts an entry
+// before it links it into each field's list, so a reader reaching the end
+// in between records the new count without seeing the entry, and would see
+// it only after the next entry of any unit. The source seeks to its own
+// place again when idle (reseek_interval), which reads it.
+TEST_F(JournalSourceTest, AnEntryCountedBeforeItWasLinkedIsStillRead) {
+  {
+    JournalSource source(Options());
+    Collector collector;
+    ASSERT_TRUE(source.Start(collector.Sink()).ok());
+    Append({Login("192.0.2.1", kStart)});
+    ASSERT_EQ(collector.WaitFor(1).size(), 1u);
+  }  // the cursor of 192.0.2.1 is saved
+  const std::string unit = "_SYSTEMD_UNIT=dovecot.service";
+  Append({Login("192.0.2.2", kStart + absl::Seconds(1))});
+  // As the writer leaves it between counting the entry and linking it.
+  ASSERT_EQ(SetDataEntries(journal_file(), unit, 1), 2u);
+  JournalSource source(Options());
+  Collector collector;
+  ASSERT_TRUE(source.Start(collector.Sink()).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // 6 polls reach the end
+  EXPECT_TRUE(collector.WaitFor(0).empty()) << "the entry is not linked yet";
+  ASSERT_EQ(SetDataEntries(journal_file(), unit, 2), 1u);  // the writer ends
+  std::vector<LocalLogin> logins = collector.WaitFor(1);
+  ASSERT_EQ(logins.size(), 1u);
+  EXPECT_EQ(logins[0].address, "192.0.2.2");
 }
 
 TEST_F(JournalSourceTest, AMissingDirectoryFailsStartNamingIt) {

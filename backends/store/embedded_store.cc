@@ -19,7 +19,7 @@ namespace relaysync {
 using bdb::In;
 using embedded::Buffer;
 using embedded::Cursor;
-using embedded::DecodeChange;
+using embedded::DecodeChangeRun;
 using embedded::DecodeRecord;
 using embedded::DecodeU64;
 using embedded::EncodeU64;
@@ -37,10 +37,16 @@ constexpr int kMaxTxnAttempts = 5;
 // keeps fewer).
 constexpr size_t kRecentChanges = 10000;
 
-// Addresses are canonicalized by the coordinator; only "" is refused.
+// Addresses are canonicalized by the coordinator; only "" and what the
+// change log cannot hold are refused.
 absl::Status CheckAddress(absl::string_view address) {
   if (address.empty()) {
     return absl::InvalidArgumentError("embedded store: empty address");
+  }
+  if (address.size() > embedded::kMaxChangeAddress) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedded store: address over ",
+                     embedded::kMaxChangeAddress, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -78,7 +84,7 @@ absl::Status EmbeddedStore::RunTxn(absl::string_view what, bool mutating,
       err = raw->commit(raw, DB_TXN_SYNC);
       if (err == 0) {
         if (committed) committed();
-        if (mutating) MaybeCheckpoint();
+        if (mutating) NoteCommit();
         return absl::OkStatus();
       }
       s = DbError(absl::StrCat(what, ": commit"), err);
@@ -289,27 +295,40 @@ absl::StatusOr<std::vector<StateChange>> EmbeddedStore::ChangesSince(
     Cursor cursor;
     int err = changelog_->cursor(changelog_, txn.raw(), cursor.out(), 0);
     if (err != 0) return DbError(absl::StrCat(what, ": open cursor"), err);
-    // DB_SET_RANGE writes the found key back, so the key needs memory of
-    // our own; every key in the log is 8 bytes.
+    // Entries are keyed by their run's last version: DB_SET_RANGE finds
+    // the run holding since + 1. It writes the found key back, so the key
+    // needs memory of our own; every key in the log is 8 bytes.
     std::string key_bytes = EncodeU64(since + 1);
     DBT key = In(key_bytes);
     key.ulen = key.size;
     key.flags = DB_DBT_USERMEM;
     Buffer value;
+    std::vector<StateChange> run;
     u_int32_t flag = DB_SET_RANGE;
-    for (uint64_t v = since + 1; out.size() < want; ++v, flag = DB_NEXT) {
+    for (uint64_t next = since + 1; out.size() < want; flag = DB_NEXT) {
       err = cursor->get(cursor.get(), &key, value.dbt(), flag);
       if (err == DB_NOTFOUND) {
-        return Corrupt(absl::StrCat("change ", v, " missing"));
+        return Corrupt(absl::StrCat("change ", next, " missing"));
       }
       if (err != 0) return DbError(absl::StrCat(what, ": read"), err);
-      StateChange change;
-      if (key.size != 8 || DecodeU64(key_bytes) != v ||
-          !DecodeChange(value.view(), &change)) {
-        return Corrupt(absl::StrCat("change ", v));
+      run.clear();
+      if (key.size != 8 || !DecodeChangeRun(value.view(), &run)) {
+        return Corrupt(absl::StrCat("change log entry holding ", next));
       }
-      change.version = v;
-      out.push_back(std::move(change));
+      const uint64_t last = DecodeU64(key_bytes);
+      // The run is versions first..last; it must hold `next`, and the runs
+      // after it must follow on without a gap.
+      const uint64_t first = last - (run.size() - 1);
+      if (run.size() > last || first > next || last < next ||
+          (flag == DB_NEXT && first != next)) {
+        return Corrupt(absl::StrCat("change ", next, " missing"));
+      }
+      for (uint64_t v = next; v <= last && out.size() < want; ++v) {
+        StateChange& change = run[v - first];
+        change.version = v;
+        out.push_back(std::move(change));
+      }
+      next = last + 1;
     }
     if ((err = cursor.Close()) != 0) {
       return DbError(absl::StrCat(what, ": close"), err);

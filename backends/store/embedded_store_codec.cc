@@ -15,13 +15,14 @@ void AppendField(absl::string_view field, std::string* out) {
   out->append(field.data(), field.size());
 }
 
-// Takes one length-prefixed field off the front of `*s`.
-bool TakeField(absl::string_view* s, std::string* field) {
+// Takes one length-prefixed field of at most `max` bytes off the front of
+// `*s`.
+bool TakeField(absl::string_view* s, size_t max, std::string* field) {
   if (s->size() < 2) return false;
   const size_t n =
       (static_cast<size_t>(static_cast<unsigned char>((*s)[0])) << 8) |
       static_cast<unsigned char>((*s)[1]);
-  if (n > kMaxAttributionField || s->size() - 2 < n) return false;
+  if (n > max || s->size() - 2 < n) return false;
   field->assign(s->data() + 2, n);
   s->remove_prefix(2 + n);
   return true;
@@ -56,8 +57,9 @@ bool DecodeRecord(absl::string_view s, RelayRecord* r) {
   if (s.size() < 16) return false;
   Attribution who;
   absl::string_view rest = s.substr(16);
-  if (!rest.empty() && (!TakeField(&rest, &who.host) ||
-                        !TakeField(&rest, &who.user) || !rest.empty())) {
+  if (!rest.empty() &&
+      (!TakeField(&rest, kMaxAttributionField, &who.host) ||
+       !TakeField(&rest, kMaxAttributionField, &who.user) || !rest.empty())) {
     return false;
   }
   r->login_time = static_cast<int64_t>(DecodeU64(s.substr(0, 8)));
@@ -66,16 +68,25 @@ bool DecodeRecord(absl::string_view s, RelayRecord* r) {
   return true;
 }
 
-std::string EncodeChange(const StateChange& c) {
-  return absl::StrCat(EncodeU64(static_cast<uint64_t>(c.ticks)),
-                      c.removed ? "\1" : std::string(1, '\0'), c.address);
+void AppendChange(const StateChange& c, std::string* run) {
+  run->append(EncodeU64(static_cast<uint64_t>(c.ticks)));
+  run->push_back(c.removed ? '\1' : '\0');
+  AppendField(c.address, run);
 }
 
-bool DecodeChange(absl::string_view s, StateChange* c) {
-  if (s.size() < 9) return false;
-  c->ticks = static_cast<int64_t>(DecodeU64(s.substr(0, 8)));
-  c->removed = s[8] != '\0';
-  c->address = std::string(s.substr(9));
+bool DecodeChangeRun(absl::string_view run, std::vector<StateChange>* out) {
+  if (run.empty()) return false;
+  while (!run.empty()) {
+    if (run.size() < 9) return false;
+    StateChange c;
+    c.ticks = static_cast<int64_t>(DecodeU64(run.substr(0, 8)));
+    c.removed = run[8] != '\0';
+    run.remove_prefix(9);
+    if (!TakeField(&run, kMaxChangeAddress, &c.address) || c.address.empty()) {
+      return false;
+    }
+    out->push_back(std::move(c));
+  }
   return true;
 }
 

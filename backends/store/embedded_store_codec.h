@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "backends/store/relay_record.h"
@@ -26,10 +27,19 @@ uint64_t DecodeU64(absl::string_view s);
 std::string EncodeRecord(const RelayRecord& r);
 bool DecodeRecord(absl::string_view s, RelayRecord* r);
 
-// changelog.db value: ticks (8 bytes), removed flag (1 byte), address. The
-// version is the key.
-std::string EncodeChange(const StateChange& c);
-bool DecodeChange(absl::string_view s, StateChange* c);
+// changelog.db entry (format 4): a run of consecutive changes under the
+// version of its last (EncodeU64). Each change is ticks (8 bytes), removed
+// flag (1 byte), the address's length (2 bytes, big-endian, at most
+// kMaxChangeAddress) and the address. One entry per run, not per change:
+// appending and trimming it cost a B-tree item each, which per change was
+// a third of the merge thread's time at full ingest.
+inline constexpr size_t kMaxChangeAddress = 0xffff;
+// Appends `c` (its address at most kMaxChangeAddress bytes; the version is
+// not stored) to `run`.
+void AppendChange(const StateChange& c, std::string* run);
+// Decodes every change of `run` into `out`, versions unset. False (and
+// `out` in an unspecified state) unless `run` is one or more whole changes.
+bool DecodeChangeRun(absl::string_view run, std::vector<StateChange>* out);
 
 // by_login.db / by_delete.db key: `time` big-endian with its sign bit
 // flipped, then the address, so that byte order is (time, address) order

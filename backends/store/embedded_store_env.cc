@@ -19,6 +19,7 @@
 #include "backends/store/embedded_store_txn.h"
 #include "common/logging.h"
 #include "common/random_id.h"
+#include "common/thread_name.h"
 
 namespace relaysync {
 
@@ -27,6 +28,7 @@ using embedded::Buffer;
 using embedded::Cursor;
 using embedded::EncodeU64;
 using embedded::kFormat;
+using embedded::kFormatChangePerEntry;
 using embedded::kFormatWithoutAttribution;
 using embedded::kMetaCount;
 using embedded::kMetaEpoch;
@@ -73,6 +75,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(
     absl::MutexLock lock(&store->committed_mu_);
     store->committed_version_ = *version;
   }
+  store->checkpointer_ = std::thread([raw = store.get()] {
+    NameThisThread("checkpoint");
+    raw->CheckpointLoop();
+  });
   return store;
 }
 
@@ -170,12 +176,13 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
   if (!s.ok()) return s;
   // Checked before the other files are opened, so that a store of another
   // format gets no new files. Format 1 had no indexes.
-  const bool upgrade = !fresh && format == kFormatWithoutAttribution;
+  const bool upgrade = !fresh && (format == kFormatWithoutAttribution ||
+                                  format == kFormatChangePerEntry);
   if (!fresh && !upgrade && format != kFormat) {
     return absl::FailedPreconditionError(absl::StrCat(
         "embedded store: ", options_.data_dir, ": on-disk format \"", format,
         "\" is not supported (this version reads formats ",
-        kFormatWithoutAttribution, " and ", kFormat,
+        kFormatWithoutAttribution, " to ", kFormat,
         " only); start from an empty data dir"));
   }
   // In an existing store a missing file is DataLoss, not a new empty one.
@@ -190,6 +197,9 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
       if (!epoch.ok()) return epoch.status();
       epoch_ = *epoch;
       absl::Status s = txn.Begin();  // validates the counters
+      // The old log's entries would not decode: agents behind the store's
+      // version take a snapshot, once.
+      if (s.ok() && upgrade) s = txn.DropLog();
       if (s.ok() && upgrade) s = txn.PutMeta(kMetaFormat, kFormat);
       return s;
     });
@@ -221,17 +231,36 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
   });
 }
 
-void EmbeddedStore::MaybeCheckpoint() {
-  const bool due = ++commits_since_checkpoint_ >= kCheckpointEveryCommits;
-  // kbyte = 0 and min = 0 force a checkpoint; otherwise Berkeley DB takes
-  // one only if that much log was written since the last. A failure loses
-  // nothing (the log holds every commit), so the mutation still succeeds
-  // and the next commit tries again.
-  int err = env_->txn_checkpoint(env_, due ? 0 : kCheckpointLogKbytes, 0, 0);
-  if (err != 0) {
-    LogWarning(DbError("checkpoint", err).message());
-  } else if (due) {
-    commits_since_checkpoint_ = 0;
+void EmbeddedStore::NoteCommit() {
+  absl::MutexLock lock(&checkpoint_mu_);
+  ++commits_since_checkpoint_;
+  checkpoint_wanted_ = true;
+}
+
+void EmbeddedStore::CheckpointLoop() {
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_) {
+    return checkpoint_wanted_ || closing_;
+  };
+  for (;;) {
+    bool due;
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_mu_.Await(absl::Condition(&ready));
+      if (closing_) return;  // Close takes the last one
+      checkpoint_wanted_ = false;
+      due = commits_since_checkpoint_ >= kCheckpointEveryCommits;
+    }
+    // kbyte = 0 and min = 0 force a checkpoint; otherwise Berkeley DB takes
+    // one only if that much log was written since the last. Transactions
+    // go on meanwhile. A failure loses nothing (the log holds every
+    // commit), and the next commit asks again.
+    int err = env_->txn_checkpoint(env_, due ? 0 : kCheckpointLogKbytes, 0, 0);
+    if (err != 0) {
+      LogWarning(DbError("checkpoint", err).message());
+    } else if (due) {
+      absl::MutexLock lock(&checkpoint_mu_);
+      commits_since_checkpoint_ = 0;
+    }
   }
 }
 
@@ -241,6 +270,13 @@ void EmbeddedStore::Close() {
   auto check = [this](const char* what, int err) {
     if (err != 0) LogWarning(DbError(what, err).message());
   };
+  if (checkpointer_.joinable()) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      closing_ = true;
+    }
+    checkpointer_.join();
+  }
   if (env_ != nullptr) check("checkpoint", env_->txn_checkpoint(env_, 0, 0, 0));
   for (DB** db : {&records_, &by_login_, &by_delete_, &changelog_, &meta_}) {
     if (*db != nullptr) check("close database", (*db)->close(*db, 0));

@@ -9,12 +9,12 @@
 namespace relaysync {
 
 using bdb::In;
+using embedded::AppendChange;
 using embedded::Buffer;
 using embedded::Cursor;
 using embedded::DecodeIndexKey;
 using embedded::DecodeRecord;
 using embedded::DecodeU64;
-using embedded::EncodeChange;
 using embedded::EncodeIndexKey;
 using embedded::EncodeRecord;
 using embedded::EncodeU64;
@@ -24,6 +24,8 @@ namespace {
 // Index entries taken per walk step of Expire: bounds the memory of one
 // step, while each step costs only one O(log n) seek.
 constexpr size_t kDueBatch = 1024;
+// Changes per change log entry: about 5 KB of value for IPv4 addresses.
+constexpr size_t kChangesPerEntry = 256;
 
 bool SameRecord(const RelayRecord& a, const RelayRecord& b) {
   return a.login_time == b.login_time && a.delete_time == b.delete_time &&
@@ -134,14 +136,24 @@ absl::Status EmbeddedStore::Txn::Finish(size_t limit) {
     absl::Status s = TrimLog(std::min(new_oldest, start_version_ + 1));
     if (!s.ok()) return s;
   }
-  for (const StateChange& c : result_.changes) {
+  // The changes are consecutive versions: runs of up to kChangesPerEntry,
+  // each one entry under its last version.
+  std::string run;
+  size_t in_run = 0;
+  for (size_t i = 0; i < result_.changes.size(); ++i) {
+    const StateChange& c = result_.changes[i];
     if (c.version < new_oldest) continue;
+    AppendChange(c, &run);
+    if (++in_run < kChangesPerEntry && i + 1 < result_.changes.size()) {
+      continue;
+    }
     std::string key = EncodeU64(c.version);
-    std::string value = EncodeChange(c);
     DBT k = In(key);
-    DBT v = In(value);
+    DBT v = In(run);
     int err = log->put(log, txn_, &k, &v, 0);
     if (err != 0) return store_.DbError("append to change log", err);
+    run.clear();
+    in_run = 0;
   }
   absl::Status s;
   if (version_ != start_version_) {
@@ -156,11 +168,20 @@ absl::Status EmbeddedStore::Txn::Finish(size_t limit) {
   return s;
 }
 
+absl::Status EmbeddedStore::Txn::DropLog() {
+  DB* log = store_.changelog_;
+  u_int32_t dropped = 0;
+  int err = log->truncate(log, txn_, &dropped, 0);
+  if (err != 0) return store_.DbError("empty the change log", err);
+  absl::StatusOr<uint64_t> version = GetMetaU64(embedded::kMetaVersion);
+  if (!version.ok()) return version.status();
+  return PutMeta(embedded::kMetaOldest, EncodeU64(*version + 1));
+}
+
 absl::Status EmbeddedStore::Txn::TrimLog(uint64_t before) {
-  // The log holds versions oldest_ on, keyed big-endian, so they are its
-  // first entries: one cursor walks and deletes them, without a search
-  // from the root per version (a fifth of the coordinator's CPU at full
-  // ingest, when every commit trims as much as it appends).
+  // Entries are keyed big-endian by their last version, so those wholly
+  // below `before` are the first ones: one cursor walks and deletes them,
+  // without a search from the root per entry.
   const char* what = "trim change log";
   DB* log = store_.changelog_;
   Cursor cursor;

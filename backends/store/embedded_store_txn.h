@@ -26,11 +26,13 @@ namespace relaysync {
 namespace embedded {
 
 // meta.db keys. kFormat 2 added by_login.db and by_delete.db; 3 lets a
-// records.db value carry an attribution. A format 2 store is format 3
-// without any, and is marked 3 when opened, so that an older relaysync
-// refuses it rather than meet a value it cannot read.
-inline constexpr char kFormat[] = "3";
+// records.db value carry an attribution; 4 keeps the change log in runs
+// (embedded_store_codec.h). A format 2 or 3 store opens with its change
+// log emptied and is marked 4, so that an older relaysync refuses it
+// rather than meet a value it cannot read.
+inline constexpr char kFormat[] = "4";
 inline constexpr char kFormatWithoutAttribution[] = "2";
+inline constexpr char kFormatChangePerEntry[] = "3";
 inline constexpr char kMetaFormat[] = "format";
 inline constexpr char kMetaEpoch[] = "epoch";
 inline constexpr char kMetaVersion[] = "version";
@@ -116,8 +118,12 @@ class EmbeddedStore::Txn {
   // updates the meta counters.
   absl::Status Finish(size_t limit);
 
-  // Deletes the change log's entries for versions below `before`.
+  // Deletes the change log's entries that hold only versions below
+  // `before`.
   absl::Status TrimLog(uint64_t before);
+  // Empties the change log: readers from any earlier version need a
+  // snapshot (the upgrade from a format whose log entries differ).
+  absl::Status DropLog();
 
   // See EmbeddedStore::CheckIndexes.
   absl::Status CheckIndexes();

@@ -1,9 +1,11 @@
 // records.db values (backends/store/embedded_store_codec.h): the 16-byte values
 // of format 2 still read, attributed ones round-trip their bytes, and
-// anything else is refused rather than misread.
+// anything else is refused rather than misread. changelog.db runs
+// round-trip, and a damaged run is refused whole.
 #include "backends/store/embedded_store_codec.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -74,6 +76,49 @@ TEST(EmbeddedStoreCodecTest, MalformedValuesAreRefused) {
        }) {
     RelayRecord r;
     EXPECT_FALSE(DecodeRecord(bad, &r)) << bad.size();
+  }
+}
+
+TEST(EmbeddedStoreCodecTest, ChangeRunsRoundTrip) {
+  std::vector<StateChange> changes(3);
+  changes[0].address = "192.0.2.1";
+  changes[0].ticks = kT;
+  changes[1].address = "2001:db8::1";
+  changes[1].removed = true;
+  changes[2].address = std::string(kMaxChangeAddress, 'a');
+  changes[2].ticks = -1;
+  std::string run;
+  for (const StateChange& c : changes) AppendChange(c, &run);
+  std::vector<StateChange> got;
+  ASSERT_TRUE(DecodeChangeRun(run, &got));
+  ASSERT_EQ(got.size(), changes.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].address, changes[i].address);
+    EXPECT_EQ(got[i].ticks, changes[i].ticks);
+    EXPECT_EQ(got[i].removed, changes[i].removed);
+  }
+}
+
+TEST(EmbeddedStoreCodecTest, MalformedChangeRunsAreRefused) {
+  StateChange c;
+  c.address = "192.0.2.1";
+  c.ticks = kT;
+  std::string one;
+  AppendChange(c, &one);
+  // Format 3's value for the same change: no address length.
+  const std::string format3 =
+      EncodeU64(static_cast<uint64_t>(kT)) + std::string(1, '\0') + c.address;
+  for (const std::string& bad : {
+           std::string(),                            // no change at all
+           one.substr(0, 8),                         // short header
+           one.substr(0, one.size() - 1),            // short address
+           one + one.substr(0, 10),                  // half a second change
+           one + std::string("X", 1),                // trailing byte
+           one.substr(0, 9) + std::string(2, '\0'),  // empty address
+           format3,
+       }) {
+    std::vector<StateChange> out;
+    EXPECT_FALSE(DecodeChangeRun(bad, &out)) << bad.size();
   }
 }
 

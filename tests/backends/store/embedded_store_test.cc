@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <random>
@@ -21,6 +22,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "backends/store/embedded_store_codec.h"
 #include "backends/store/relay_record.h"
 #include "gmock/gmock.h"
@@ -200,6 +203,44 @@ TEST(EmbeddedStoreTest, TheLogOnDiskKeepsTheLastLimitChanges) {
   EXPECT_THAT(versions, ::testing::ElementsAre(8, 9, 10));
   EXPECT_TRUE(absl::IsOutOfRange((*store)->ChangesSince(6, 100).status()));
   EXPECT_TRUE((*store)->CheckIndexes().ok());
+}
+
+// The names of the transaction log files in `dir`, in order.
+std::vector<std::string> LogFiles(const std::string& dir) {
+  std::vector<std::string> logs;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("log.", 0) == 0) logs.push_back(name);
+  }
+  std::sort(logs.begin(), logs.end());
+  return logs;
+}
+
+// Checkpoints run on a thread of their own, not after each commit: they
+// still come, so the log files they free are removed while the store is
+// open.
+TEST(EmbeddedStoreTest, CheckpointsRemoveOldLogFilesWhileOpen) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  // Each commit logs a few MB; a checkpoint is due every 16 MB of log and
+  // a log file holds 10 MB. Bounded: at most 40 commits.
+  int next = 1;
+  for (int commit = 0; commit < 40 && LogFiles(dir).size() < 4; ++commit) {
+    std::vector<Login> logins;
+    for (int i = 0; i < 10000; ++i) logins.push_back({Addr(next++), kT});
+    ASSERT_TRUE(store->MergeLogins(logins, kNone).ok());
+  }
+  ASSERT_GE(LogFiles(dir).size(), 4u) << "the log never grew";
+  // One more commit asks for a checkpoint; wait for it (at most 60 s).
+  ASSERT_TRUE(store->MergeLogins({{Addr(next), kT}}, kNone).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (LogFiles(dir).front() == "log.0000000001" && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_NE(LogFiles(dir).front(), "log.0000000001");
+  EXPECT_EQ(*store->EntryCount(), next);
 }
 
 TEST(EmbeddedStoreTest, SecondOpenOfSameDirFails) {
@@ -511,7 +552,24 @@ TEST(EmbeddedStoreTest, RefusesAStoreOfAnotherFormat) {
   EXPECT_THAT(store.status().message(), HasSubstr("format \"1\""));
 }
 
-TEST(EmbeddedStoreTest, OpensAFormat2StoreAndMarksItFormat3) {
+// The store's format, read with the store closed.
+std::string FormatOf(const std::string& dir) {
+  std::string format;
+  EditDatabase(dir, "meta.db", [&](DB* db) {
+    DBT k, v;
+    std::memset(&k, 0, sizeof(k));
+    std::memset(&v, 0, sizeof(v));
+    k.data = const_cast<char*>("format");
+    k.size = 6;
+    v.flags = DB_DBT_MALLOC;
+    ASSERT_EQ(db->get(db, nullptr, &k, &v, 0), 0);
+    format.assign(static_cast<char*>(v.data), v.size);
+    std::free(v.data);
+  });
+  return format;
+}
+
+TEST(EmbeddedStoreTest, OpensAFormat2StoreAndMarksItFormat4) {
   ScratchDir scratch;
   const std::string dir = scratch.File("store");
   {
@@ -541,19 +599,136 @@ TEST(EmbeddedStoreTest, OpensAFormat2StoreAndMarksItFormat3) {
   }
   // An older relaysync now refuses the store by its format instead of
   // failing on the first attributed value.
-  std::string format;
-  EditDatabase(dir, "meta.db", [&](DB* db) {
-    DBT k, v;
-    std::memset(&k, 0, sizeof(k));
-    std::memset(&v, 0, sizeof(v));
-    k.data = const_cast<char*>("format");
-    k.size = 6;
-    v.flags = DB_DBT_MALLOC;
-    ASSERT_EQ(db->get(db, nullptr, &k, &v, 0), 0);
-    format.assign(static_cast<char*>(v.data), v.size);
-    std::free(v.data);
+  EXPECT_EQ(FormatOf(dir), "4");
+}
+
+// Format 3 kept one change per change log entry, in a value format 4 does
+// not read: the upgrade empties the log, so an agent behind takes a
+// snapshot instead of a misread change, and what follows is readable.
+TEST(EmbeddedStoreTest, OpensAFormat3StoreWithAnEmptiedChangeLog) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->MergeLogins({{Addr(1), kT}, {Addr(2), kT}}, kNone).ok());
+  }
+  EditDatabase(dir, "meta.db", [](DB* db) { PutKey(db, "format", "3"); });
+  EditDatabase(dir, "changelog.db", [](DB* db) {
+    ASSERT_EQ(db->truncate(db, nullptr, nullptr, 0), 0);
+    // Format 3's value: ticks, removed flag, address.
+    for (uint64_t v = 1; v <= 2; ++v) {
+      PutKey(db, embedded::EncodeU64(v),
+             embedded::EncodeU64(kT) + std::string(1, '\0') +
+                 Addr(static_cast<int>(v)));
+    }
   });
-  EXPECT_EQ(format, "3");
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(*store->Version(), 2u);
+    EXPECT_TRUE(absl::IsOutOfRange(store->ChangesSince(0, 10).status()));
+    EXPECT_TRUE(absl::IsOutOfRange(store->ChangesSince(1, 10).status()));
+    absl::StatusOr<std::vector<StateChange>> none = store->ChangesSince(2, 10);
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_TRUE(none->empty());
+    EXPECT_EQ(Entries(*store).size(), 2u);
+    ASSERT_TRUE(store->MergeLogins({{Addr(3), kT}}, kNone).ok());
+  }
+  EXPECT_EQ(FormatOf(dir), "4");
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);  // memory empty
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<std::vector<StateChange>> c = store->ChangesSince(2, 10);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->size(), 1u);
+  EXPECT_EQ((*c)[0].version, 3u);
+  EXPECT_EQ((*c)[0].address, Addr(3));
+  EXPECT_EQ((*c)[0].ticks, kT);
+}
+
+// The log on disk holds runs of changes, one entry each: a reader starting
+// anywhere, in the middle of a run or at its edge, with any limit, gets
+// what memory gave, and the trim keeps the limit exact though it deletes
+// whole runs.
+TEST(EmbeddedStoreTest, TheLogOnDiskAnswersFromInsideItsRuns) {
+  ScratchDir scratch;
+  EmbeddedStoreOptions options;
+  options.data_dir = scratch.File("store");
+  // Versions 1-1000 in one commit are runs 1-256, 257-512, 513-768 and
+  // 769-1000; the last commit trims the first run, leaving 257-300 on disk
+  // below the oldest retained version, 301.
+  options.change_log_limit = 1000;
+  std::map<std::pair<uint64_t, size_t>, std::vector<StateChange>> from_memory;
+  const std::vector<uint64_t> starts = {300, 301, 511,  512,  513,
+                                        767, 768, 1000, 1299, 1300};
+  const std::vector<size_t> limits = {1, 7, 256, 257, 2000};
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+        EmbeddedStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<Login> logins;
+    for (int i = 1; i <= 1000; ++i) logins.push_back({Addr(i), kT});
+    ASSERT_TRUE((*store)->MergeLogins(logins, kNone).ok());  // versions 1-1000
+    for (int i = 1001; i <= 1300; i += 100) {  // 1001-1300, in 3 commits
+      logins.clear();
+      for (int j = i; j < i + 100; ++j) logins.push_back({Addr(j), kT + 1});
+      ASSERT_TRUE((*store)->MergeLogins(logins, kNone).ok());
+    }
+    ASSERT_EQ(*(*store)->Version(), 1300u);
+    for (uint64_t since : starts) {
+      for (size_t limit : limits) {
+        absl::StatusOr<std::vector<StateChange>> c =
+            (*store)->ChangesSince(since, limit);
+        ASSERT_TRUE(c.ok()) << since << ": " << c.status();
+        from_memory[{since, limit}] = *c;
+      }
+    }
+  }
+  absl::StatusOr<std::unique_ptr<EmbeddedStore>> store =
+      EmbeddedStore::Open(options);  // memory empty: the log on disk answers
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE(absl::IsOutOfRange((*store)->ChangesSince(299, 10).status()));
+  for (uint64_t since : starts) {
+    for (size_t limit : limits) {
+      absl::StatusOr<std::vector<StateChange>> c =
+          (*store)->ChangesSince(since, limit);
+      ASSERT_TRUE(c.ok()) << since << ": " << c.status();
+      const std::vector<StateChange>& want = from_memory[{since, limit}];
+      ASSERT_EQ(c->size(), std::min<size_t>(limit, 1300 - since));
+      ASSERT_EQ(c->size(), want.size()) << since << " " << limit;
+      for (size_t i = 0; i < c->size(); ++i) {
+        EXPECT_EQ((*c)[i].version, since + 1 + i);
+        EXPECT_EQ((*c)[i].version, want[i].version);
+        EXPECT_EQ((*c)[i].address, want[i].address);
+        EXPECT_EQ((*c)[i].ticks, want[i].ticks);
+        EXPECT_EQ((*c)[i].removed, want[i].removed);
+      }
+    }
+  }
+}
+
+// A run missing from the middle of the log is DataLoss, not a delta with a
+// hole in it.
+TEST(EmbeddedStoreTest, AMissingRunInTheLogIsDataLoss) {
+  ScratchDir scratch;
+  const std::string dir = scratch.File("store");
+  {
+    std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    ASSERT_NE(store, nullptr);
+    for (int i = 1; i <= 3; ++i) {
+      ASSERT_TRUE(store->MergeLogins({{Addr(i), kT}}, kNone).ok());
+    }
+  }
+  EditDatabase(dir, "changelog.db",
+               [](DB* db) { DeleteKey(db, embedded::EncodeU64(2)); });
+  std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<std::vector<StateChange>> c = store->ChangesSince(2, 10);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->size(), 1u);
+  c = store->ChangesSince(0, 10);
+  EXPECT_TRUE(absl::IsDataLoss(c.status())) << c.status();
+  EXPECT_THAT(c.status().message(), HasSubstr("change 2 missing"));
 }
 
 }  // namespace

@@ -40,8 +40,10 @@ namespace {
 
 // A checkpoint bounds recovery time and lets DB_LOG_AUTO_REMOVE delete log
 // files. Taken after this many commits, or sooner when this much log was
-// written since the last one (a few very large transactions).
+// written since the last one (a few very large transactions); looked at
+// once every kCheckpointPeriod.
 constexpr int kCheckpointEveryCommits = 1000;
+constexpr absl::Duration kCheckpointPeriod = absl::Seconds(1);
 constexpr u_int32_t kCheckpointLogKbytes = 16 * 1024;
 // Large enough for ~1M records' hot pages; the default 256 KiB thrashes.
 constexpr u_int32_t kCacheBytes = 64 << 20;
@@ -234,32 +236,35 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
 void EmbeddedStore::NoteCommit() {
   absl::MutexLock lock(&checkpoint_mu_);
   ++commits_since_checkpoint_;
-  checkpoint_wanted_ = true;
 }
 
 void EmbeddedStore::CheckpointLoop() {
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_) {
-    return checkpoint_wanted_ || closing_;
+  auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_) {
+    return closing_;
   };
+  int commits = 0;  // since the last checkpoint
   for (;;) {
-    bool due;
     {
+      // A look once a second, not a wake-up per commit: at 1,000 small
+      // commits a second those cost more than the checks.
       absl::MutexLock lock(&checkpoint_mu_);
-      checkpoint_mu_.Await(absl::Condition(&ready));
+      checkpoint_mu_.AwaitWithTimeout(absl::Condition(&closing),
+                                      kCheckpointPeriod);
       if (closing_) return;  // Close takes the last one
-      checkpoint_wanted_ = false;
-      due = commits_since_checkpoint_ >= kCheckpointEveryCommits;
+      commits += commits_since_checkpoint_;
+      commits_since_checkpoint_ = 0;
     }
+    if (commits == 0) continue;
     // kbyte = 0 and min = 0 force a checkpoint; otherwise Berkeley DB takes
     // one only if that much log was written since the last. Transactions
     // go on meanwhile. A failure loses nothing (the log holds every
-    // commit), and the next commit asks again.
+    // commit); the next look tries again.
+    const bool due = commits >= kCheckpointEveryCommits;
     int err = env_->txn_checkpoint(env_, due ? 0 : kCheckpointLogKbytes, 0, 0);
     if (err != 0) {
       LogWarning(DbError("checkpoint", err).message());
     } else if (due) {
-      absl::MutexLock lock(&checkpoint_mu_);
-      commits_since_checkpoint_ = 0;
+      commits = 0;
     }
   }
 }

@@ -194,7 +194,7 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
   if (s.ok()) s = OpenDatabase("changelog.db", fresh, &changelog_);
   if (!s.ok()) return s;
   if (!fresh) {
-    return RunTxn("open", upgrade, [this, upgrade](Txn& txn) -> absl::Status {
+    s = RunTxn("open", upgrade, [this, upgrade](Txn& txn) -> absl::Status {
       absl::StatusOr<std::string> epoch = txn.GetMeta(kMetaEpoch);
       if (!epoch.ok()) return epoch.status();
       epoch_ = *epoch;
@@ -205,6 +205,13 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
       if (s.ok() && upgrade) s = txn.PutMeta(kMetaFormat, kFormat);
       return s;
     });
+    if (s.ok() && upgrade) {
+      LogInfo("embedded store: ", options_.data_dir, ": on-disk format ",
+              format, " upgraded to ", kFormat,
+              "; its change log was emptied, so agents behind its version "
+              "take one snapshot");
+    }
+    return s;
   }
   return RunTxn("create", true, [this](Txn& txn) -> absl::Status {
     // Records without meta would mean lost meta, not a new store; refuse

@@ -624,8 +624,13 @@ TEST(EmbeddedStoreTest, OpensAFormat3StoreWithAnEmptiedChangeLog) {
     }
   });
   {
+    ::testing::internal::CaptureStderr();
     std::unique_ptr<EmbeddedStore> store = OpenOrFail(dir);
+    const std::string log = ::testing::internal::GetCapturedStderr();
     ASSERT_NE(store, nullptr);
+    // The operator learns why every agent takes a snapshot.
+    EXPECT_THAT(log, HasSubstr("format 3 upgraded to 4"));
+    EXPECT_THAT(log, HasSubstr("snapshot"));
     EXPECT_EQ(*store->Version(), 2u);
     EXPECT_TRUE(absl::IsOutOfRange(store->ChangesSince(0, 10).status()));
     EXPECT_TRUE(absl::IsOutOfRange(store->ChangesSince(1, 10).status()));

@@ -198,12 +198,12 @@ absl::Status EmbeddedStore::LoadOrInitMeta() {
       absl::StatusOr<std::string> epoch = txn.GetMeta(kMetaEpoch);
       if (!epoch.ok()) return epoch.status();
       epoch_ = *epoch;
-      absl::Status s = txn.Begin();  // validates the counters
+      absl::Status st = txn.Begin();  // validates the counters
       // The old log's entries would not decode: agents behind the store's
       // version take a snapshot, once.
-      if (s.ok() && upgrade) s = txn.DropLog();
-      if (s.ok() && upgrade) s = txn.PutMeta(kMetaFormat, kFormat);
-      return s;
+      if (st.ok() && upgrade) st = txn.DropLog();
+      if (st.ok() && upgrade) st = txn.PutMeta(kMetaFormat, kFormat);
+      return st;
     });
     if (s.ok() && upgrade) {
       LogInfo("embedded store: ", options_.data_dir, ": on-disk format ",

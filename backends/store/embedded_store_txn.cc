@@ -173,9 +173,8 @@ absl::Status EmbeddedStore::Txn::DropLog() {
   u_int32_t dropped = 0;
   int err = log->truncate(log, txn_, &dropped, 0);
   if (err != 0) return store_.DbError("empty the change log", err);
-  absl::StatusOr<uint64_t> version = GetMetaU64(embedded::kMetaVersion);
-  if (!version.ok()) return version.status();
-  return PutMeta(embedded::kMetaOldest, EncodeU64(*version + 1));
+  oldest_ = version_ + 1;
+  return PutMeta(embedded::kMetaOldest, EncodeU64(oldest_));
 }
 
 absl::Status EmbeddedStore::Txn::TrimLog(uint64_t before) {

@@ -121,8 +121,9 @@ class EmbeddedStore::Txn {
   // Deletes the change log's entries that hold only versions below
   // `before`.
   absl::Status TrimLog(uint64_t before);
-  // Empties the change log: readers from any earlier version need a
-  // snapshot (the upgrade from a format whose log entries differ).
+  // After Begin(): empties the change log, so that readers from any
+  // earlier version need a snapshot (the upgrade from a format whose log
+  // entries differ).
   absl::Status DropLog();
 
   // See EmbeddedStore::CheckIndexes.
